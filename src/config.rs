@@ -1,0 +1,310 @@
+//! Typed configuration: a TOML file, with secrets also taken from the
+//! environment so they need not sit in a file.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Environment variable that overrides `component.secret`.
+pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub component: ComponentConfig,
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub pubsub: PubsubConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentConfig {
+    /// The component's domain, e.g. `events.example.com`.
+    pub jid: String,
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_component_port")]
+    pub port: u16,
+    /// Shared secret of the XEP-0114 handshake; `HERALD_COMPONENT_SECRET` wins.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Seconds of silence before Herald pings ejabberd to keep the link alive.
+    #[serde(default = "default_keepalive")]
+    pub keepalive_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of the HTTP ingest and health endpoints; none disables HTTP.
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PubsubConfig {
+    /// Bare JIDs that own the service: they may create nodes and act as
+    /// owner of every node.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// Any user of these domains may create nodes.
+    #[serde(default)]
+    pub create_domains: Vec<String>,
+    /// Default `pubsub#max_items` for new nodes.
+    #[serde(default = "default_max_items")]
+    pub default_max_items: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest item payload accepted, in bytes of serialized XML.
+    #[serde(default = "default_max_payload")]
+    pub max_payload_bytes: usize,
+    /// Stanzas that may wait for the component writer before senders pause.
+    #[serde(default = "default_outbox")]
+    pub outbox_capacity: usize,
+    /// Upper bound on `pubsub#max_items` any node may be configured with.
+    #[serde(default = "default_node_items_cap")]
+    pub max_items_per_node: u64,
+    /// Largest number of items one retrieval returns.
+    #[serde(default = "default_max_page")]
+    pub max_items_per_page: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (default) or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_component_port() -> u16 {
+    5347
+}
+fn default_keepalive() -> u64 {
+    30
+}
+fn default_max_items() -> u64 {
+    1000
+}
+fn default_max_payload() -> usize {
+    64 * 1024
+}
+fn default_outbox() -> usize {
+    4096
+}
+fn default_node_items_cap() -> u64 {
+    1_000_000
+}
+fn default_max_page() -> usize {
+    1000
+}
+
+impl Default for PubsubConfig {
+    fn default() -> Self {
+        Self {
+            admins: Vec::new(),
+            create_domains: Vec::new(),
+            default_max_items: default_max_items(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: default_max_payload(),
+            outbox_capacity: default_outbox(),
+            max_items_per_node: default_node_items_cap(),
+            max_items_per_page: default_max_page(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads the file, applies environment overrides and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        if let Ok(secret) = std::env::var(SECRET_ENV) {
+            config.component.secret = Some(secret);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks what serde cannot: presence of the secret, a usable domain,
+    /// sane limits and a writable data directory (created if missing).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        match &self.component.secret {
+            None => {
+                return invalid(format!(
+                    "component.secret is missing: set it in the file or in {SECRET_ENV}"
+                ));
+            }
+            Some(s) if s.is_empty() => return invalid("component.secret is empty".into()),
+            Some(_) => {}
+        }
+        match tokio_xmpp::jid::BareJid::new(&self.component.jid) {
+            Ok(j) if j.node().is_none() => {}
+            _ => {
+                return invalid(format!(
+                    "component.jid {:?} must be a bare domain such as events.example.com",
+                    self.component.jid
+                ));
+            }
+        }
+        for admin in &self.pubsub.admins {
+            if tokio_xmpp::jid::BareJid::new(admin).is_err() {
+                return invalid(format!("pubsub.admins: {admin:?} is not a valid bare JID"));
+            }
+        }
+        if self.limits.outbox_capacity == 0 || self.limits.max_items_per_page == 0 {
+            return invalid(
+                "limits.outbox_capacity and limits.max_items_per_page must be > 0".into(),
+            );
+        }
+        if self.pubsub.default_max_items > self.limits.max_items_per_node {
+            return invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
+        }
+        check_writable_dir(&self.storage.data_dir)
+    }
+
+    pub fn secret(&self) -> &str {
+        self.component.secret.as_deref().unwrap_or_default()
+    }
+}
+
+fn check_writable_dir(dir: &Path) -> Result<(), ConfigError> {
+    let fail = |why: String| {
+        Err(ConfigError::Invalid(format!(
+            "storage.data_dir {} is not writable: {why}",
+            dir.display()
+        )))
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return fail(e.to_string());
+    }
+    let probe = dir.join(".herald-write-probe");
+    match std::fs::write(&probe, b"ok") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(data_dir: &Path) -> String {
+        format!(
+            "[component]\njid = \"events.localhost\"\nsecret = \"s\"\n[storage]\ndata_dir = {:?}\n",
+            data_dir.display().to_string()
+        )
+    }
+
+    #[test]
+    fn minimal_config_is_valid_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse(&sample(dir.path())).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.component.port, 5347);
+        assert_eq!(config.limits.max_payload_bytes, 65536);
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_the_key() {
+        let err =
+            Config::parse("[component]\njid = \"e\"\nport = \"x\"\n[storage]\ndata_dir=\"/tmp\"")
+                .unwrap_err();
+        assert!(err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let err = Config::parse("[component]\njid = \"e\"\nprot = 1\n[storage]\ndata_dir=\"/tmp\"")
+            .unwrap_err();
+        assert!(err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn missing_secret_names_the_env_var() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::parse(&sample(dir.path())).unwrap();
+        config.component.secret = None;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains(SECRET_ENV), "{err}");
+    }
+
+    #[test]
+    fn component_jid_must_be_a_domain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::parse(&sample(dir.path())).unwrap();
+        config.component.jid = "user@events.localhost".into();
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn unwritable_data_dir_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let mut config = Config::parse(&sample(dir.path())).unwrap();
+        config.storage.data_dir = file.join("sub");
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("not writable"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Key encoding for the sled store (filled in with the sled implementation).

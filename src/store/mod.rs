@@ -1,0 +1,76 @@
+//! Durable storage behind a narrow trait, so the pubsub core never sees sled
+//! and tests of the core run on memory. Key layout lives in `keys.rs` only.
+//!
+//! All methods are synchronous: the core runs on its own thread and batches
+//! writes, then calls [`Store::flush`] once per batch (group commit).
+
+pub mod keys;
+pub mod memory;
+pub mod sled_store;
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+/// Internal numeric node id: keeps item keys short and lets a deleted
+/// node's name be reused without meeting old items.
+pub type NodeId = u64;
+
+/// One item as stored, in its node's publication order (`seq`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    /// The XEP-0060 item ID.
+    pub id: String,
+    /// Per-node publication sequence; re-publishing an ID gives it a new,
+    /// higher seq (XEP-0060 §12: replaced items move to newest).
+    pub seq: u64,
+    /// Bare JID of the publisher, `None` for the system (HTTP ingest).
+    pub publisher: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub published_ms: u64,
+    /// Serialized XML payload, `None` for notification-only nodes.
+    pub payload: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the core needs from storage. Node metadata (config, affiliations,
+/// subscriptions) is an opaque blob serialized by the core; items are
+/// ordered by `seq` within a node.
+pub trait Store: Send {
+    /// Every node's metadata blob, keyed by node name (startup only).
+    fn load_nodes(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    fn put_node_meta(&mut self, name: &str, meta: &[u8]) -> StoreResult<()>;
+    /// Removes the node's metadata and all its items.
+    fn delete_node(&mut self, name: &str, node: NodeId) -> StoreResult<()>;
+
+    /// Stores `item`, replacing an item with the same ID (whose old seq
+    /// entry is removed atomically). Returns the replaced item's seq.
+    fn put_item(&mut self, node: NodeId, item: &StoredItem) -> StoreResult<Option<u64>>;
+    fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>>;
+    /// The current seq of item `id`, if it exists.
+    fn item_seq(&self, node: NodeId, id: &str) -> StoreResult<Option<u64>>;
+    fn remove_item(&mut self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>>;
+    /// Up to `max` items with seq > `after`, oldest first.
+    fn items_after(&self, node: NodeId, after: u64, max: usize) -> StoreResult<Vec<StoredItem>>;
+    /// Up to `max` items with seq < `before`, the newest of them, oldest first.
+    fn items_before(&self, node: NodeId, before: u64, max: usize) -> StoreResult<Vec<StoredItem>>;
+    /// Removes the `n` oldest items, returning their IDs (max_items trimming).
+    fn remove_oldest(&mut self, node: NodeId, n: usize) -> StoreResult<Vec<String>>;
+    /// Removes every item of the node, returning how many there were.
+    fn purge(&mut self, node: NodeId) -> StoreResult<u64>;
+    /// Highest seq ever stored for the node still present (0 if none).
+    fn last_seq(&self, node: NodeId) -> StoreResult<u64>;
+    /// Number of items (scans: startup only).
+    fn count_items(&self, node: NodeId) -> StoreResult<u64>;
+
+    /// Makes every write so far durable. Called once per batch.
+    fn flush(&mut self) -> StoreResult<()>;
+}

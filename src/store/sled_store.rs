@@ -1,0 +1,2 @@
+//! sled implementation of [`super::Store`] (to be written).
+pub struct SledStore;
