@@ -1,0 +1,38 @@
+//! Stanzas to typed requests and back. Nothing here touches sockets: the
+//! component hands in parsed stanzas and sends out what comes back.
+
+pub mod errors;
+pub mod service_info;
+pub mod xml;
+
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::stanza_error::StanzaError;
+
+/// Namespaces we build by hand (xmpp-parsers has no typed support for them).
+pub mod ns {
+    pub use tokio_xmpp::parsers::ns::{
+        DATA_FORMS, DISCO_INFO, DISCO_ITEMS, PING, PUBSUB, PUBSUB_ERRORS, PUBSUB_EVENT,
+        PUBSUB_OWNER, RSM, VERSION, XMPP_STANZAS,
+    };
+    pub const SHIM: &str = "http://jabber.org/protocol/shim";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IqKind {
+    Get,
+    Set,
+}
+
+/// An IQ get or set addressed to the service, with its single child.
+#[derive(Debug, Clone)]
+pub struct IqRequest {
+    pub from: Jid,
+    pub to: Jid,
+    pub id: String,
+    pub kind: IqKind,
+    pub payload: Element,
+}
+
+/// The answer to an IQ: a result (with optional child) or a stanza error.
+pub type IqReply = Result<Option<Element>, StanzaError>;
