@@ -1,6 +1,12 @@
 //! Herald: a durable XEP-0060 publish-subscribe service running as an XMPP
 //! external component (XEP-0114). See DESIGN.md for the module contracts.
 
+// StanzaError is xmpp-parsers' type and large; boxing every error reply
+// would only move the allocation.
+#![allow(clippy::result_large_err)]
+
+pub mod app;
+pub mod component;
 pub mod config;
 pub mod protocol;
 pub mod store;

@@ -1,0 +1,71 @@
+//! The XEP-0114 link to ejabberd: connect, handshake, keepalive, reconnect
+//! with backoff, a reader loop and one writer behind a bounded outbox.
+//! It knows stanzas, not pubsub: everything read goes to `inbound`.
+
+mod backoff;
+mod connect;
+mod link;
+mod owned;
+
+pub use backoff::Backoff;
+pub use connect::ConnectError;
+pub use link::{LinkChannels, LinkState, run_link};
+
+use std::time::Duration;
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::xmlstream::{FallibleStreamElement, XmlStream};
+
+type ComponentStream = XmlStream<BufStream<TcpStream>, FallibleStreamElement>;
+
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// Our domain, e.g. `events.localhost`.
+    pub jid: String,
+    pub host: String,
+    pub port: u16,
+    pub secret: String,
+    /// Silence after which we ping through ejabberd to keep the link alive.
+    pub keepalive: Duration,
+}
+
+/// What the link hands to the rest of Herald.
+// Stanza, the common case, is the large variant: boxing it would cost an
+// allocation per stanza to save space on the rare invalid one.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Inbound {
+    Stanza(Stanza),
+    /// A stanza that failed to parse: the raw header lets the router reply
+    /// with an error instead of dropping it silently.
+    Invalid(InvalidStanza),
+}
+
+#[derive(Debug)]
+pub struct InvalidStanza {
+    pub kind: StanzaKind,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub id: Option<String>,
+    pub type_: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StanzaKind {
+    Iq,
+    Message,
+    Presence,
+}
+
+impl StanzaKind {
+    /// From the element name tokio-xmpp reports for a stanza it could not parse.
+    fn from_name(name: &str) -> Self {
+        match name {
+            "iq" => StanzaKind::Iq,
+            "message" => StanzaKind::Message,
+            _ => StanzaKind::Presence,
+        }
+    }
+}
