@@ -4,6 +4,8 @@
 //! All methods are synchronous: the core runs on its own thread and batches
 //! writes, then calls [`Store::flush`] once per batch (group commit).
 
+#[cfg(test)]
+mod conformance;
 pub mod keys;
 pub mod memory;
 pub mod sled_store;
