@@ -63,6 +63,29 @@ fn republish_moves_to_newest<S: Store>(s: &mut S) {
     assert_eq!(s.count_items(N1).unwrap(), 3);
 }
 
+fn put_items_group<S: Store>(s: &mut S) {
+    fill(s, N1, 2);
+    let group = [
+        (N1, item("new", 3)),
+        (N2, item("new", 1)),
+        (N1, item("item-1", 4)),
+        (N1, item("new", 5)),
+        (N1, item("new", 6)),
+    ];
+    let replaced = s.put_items(&group).unwrap();
+    assert_eq!(replaced, [None, None, Some(1), Some(3), Some(5)]);
+    let all = s.items_after(N1, 0, 10).unwrap();
+    assert_eq!(
+        seqs(&all),
+        [2, 4, 6],
+        "replaced entries are gone, in-group too"
+    );
+    assert_eq!(s.get_item(N1, "new").unwrap(), Some(item("new", 6)));
+    assert_eq!(s.get_item(N2, "new").unwrap(), Some(item("new", 1)));
+    assert_eq!(s.count_items(N1).unwrap(), 3);
+    assert!(s.put_items(&[]).unwrap().is_empty());
+}
+
 fn items_after_pages<S: Store>(s: &mut S) {
     fill(s, N1, 10);
     fill(s, N2, 3);
@@ -222,6 +245,7 @@ macro_rules! conformance {
 conformance!(
     put_get,
     republish_moves_to_newest,
+    put_items_group,
     items_after_pages,
     items_before_pages,
     remove_item,

@@ -6,6 +6,7 @@
 use super::keys::{self, decode_item, decode_item_id, decode_seq, encode_item, encode_seq};
 use super::{NodeId, Store, StoreError, StoreResult, StoredItem};
 use sled::{Batch, IVec};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Page cache size unless configured otherwise.
@@ -93,6 +94,16 @@ fn sled_err(e: sled::Error) -> StoreError {
     }
 }
 
+/// Adds the writes storing `item` and dropping its `old` seq entry.
+fn add_put(batch: &mut Batch, node: NodeId, item: &StoredItem, old: Option<u64>) {
+    batch.insert(&keys::seq_key(node, item.seq), encode_item(item));
+    batch.insert(keys::id_key(node, &item.id), &encode_seq(item.seq));
+    // A batch keeps the last write per key: never remove what we insert.
+    if let Some(old_seq) = old.filter(|&s| s != item.seq) {
+        batch.remove(&keys::seq_key(node, old_seq));
+    }
+}
+
 fn decode_entry(node: NodeId, entry: sled::Result<(IVec, IVec)>) -> StoreResult<StoredItem> {
     let (k, v) = entry.map_err(sled_err)?;
     decode_item(keys::parse_seq_key(node, &k)?, &v)
@@ -125,18 +136,28 @@ impl Store for SledStore {
     }
 
     fn put_item(&mut self, node: NodeId, item: &StoredItem) -> StoreResult<Option<u64>> {
-        let id_key = keys::id_key(node, &item.id);
-        let old = self.items.get(&id_key).map_err(sled_err)?;
-        let old = old.map(|v| decode_seq(&v)).transpose()?;
+        let old = self.item_seq(node, &item.id)?;
         let mut batch = Batch::default();
-        batch.insert(&keys::seq_key(node, item.seq), encode_item(item));
-        batch.insert(id_key, &encode_seq(item.seq));
-        // A batch keeps the last write per key: never remove what we insert.
-        if let Some(old_seq) = old.filter(|&s| s != item.seq) {
-            batch.remove(&keys::seq_key(node, old_seq));
-        }
+        add_put(&mut batch, node, item, old);
         self.items.apply_batch(batch).map_err(sled_err)?;
         Ok(old)
+    }
+
+    fn put_items(&mut self, items: &[(NodeId, StoredItem)]) -> StoreResult<Vec<Option<u64>>> {
+        // Seqs given earlier in this group: the tree cannot show them yet.
+        let mut pending: HashMap<(NodeId, &str), u64> = HashMap::new();
+        let mut batch = Batch::default();
+        let mut replaced = Vec::with_capacity(items.len());
+        for (node, item) in items {
+            let old = match pending.insert((*node, &item.id), item.seq) {
+                Some(seq) => Some(seq),
+                None => self.item_seq(*node, &item.id)?,
+            };
+            add_put(&mut batch, *node, item, old);
+            replaced.push(old);
+        }
+        self.items.apply_batch(batch).map_err(sled_err)?;
+        Ok(replaced)
     }
 
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {

@@ -131,7 +131,7 @@ fn purge_spans_several_chunks() {
     );
 }
 
-/// Writes until killed: each batch is new items `d-<seq>` plus a
+/// Writes until killed: each group is new items `d-<seq>` plus a
 /// re-publish of `hot`, then one flush, then `ACK <first> <last>` where
 /// `last` is hot's new seq. Does nothing unless run by the durability test.
 #[test]
@@ -146,12 +146,19 @@ fn writer_child() {
     let stop = Instant::now() + Duration::from_secs(20); // never outlive a lost parent
     for round in 0u64.. {
         let first = seq + 1;
-        for _ in 0..round % 17 {
-            seq += 1;
-            s.put_item(NODE, &item(&format!("d-{seq}"), seq)).unwrap();
+        let mut group: Vec<_> = (0..round % 17)
+            .map(|i| (NODE, item(&format!("d-{}", first + i), first + i)))
+            .collect();
+        seq = first + round % 17;
+        group.push((NODE, item("hot", seq)));
+        // Alternate group writes and one-by-one writes: both must hold.
+        if round % 2 == 0 {
+            s.put_items(&group).unwrap();
+        } else {
+            for (node, it) in &group {
+                s.put_item(*node, it).unwrap();
+            }
         }
-        seq += 1;
-        s.put_item(NODE, &item("hot", seq)).unwrap();
         s.flush().unwrap();
         writeln!(out, "ACK {first} {seq}").unwrap();
         if Instant::now() > stop {
@@ -235,26 +242,43 @@ fn check_consistent(s: &SledStore) {
     assert_eq!(id_keys, all.len(), "dangling index entries");
 }
 
-/// Items/s when flushing every `per_flush` items (fresh store each run).
-fn measure(n: u64, per_flush: u64) -> f64 {
+/// Items/s writing `n` items in groups of `group`, one flush per group,
+/// as one `put_items` per group or (`one_by_one`) one `put_item` per item.
+fn measure(n: u64, group: u64, one_by_one: bool) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let mut s = SledStore::open(dir.path()).unwrap();
     let start = Instant::now();
-    for seq in 1..=n {
-        s.put_item(NODE, &item(&format!("b-{seq}"), seq)).unwrap();
-        if seq % per_flush == 0 {
-            s.flush().unwrap();
+    for first in (1..=n).step_by(group as usize) {
+        let items: Vec<_> = (first..first + group)
+            .map(|seq| (NODE, item(&format!("b-{seq}"), seq)))
+            .collect();
+        if one_by_one {
+            for (node, it) in &items {
+                s.put_item(*node, it).unwrap();
+            }
+        } else {
+            s.put_items(&items).unwrap();
         }
+        s.flush().unwrap();
     }
-    s.flush().unwrap();
     n as f64 / start.elapsed().as_secs_f64()
 }
 
 #[test]
-#[ignore = "benchmark: cargo test --release bench_flush -- --ignored --nocapture"]
+#[ignore = "benchmark: cargo test --release --lib bench_flush -- --ignored --nocapture"]
 fn bench_flush_batching() {
-    for (n, per_flush) in [(5_000, 1), (20_000, 10), (200_000, 100), (200_000, 1000)] {
-        let rate = measure(n, per_flush);
-        println!("{per_flush:>5} item(s)/flush: {n:>7} items, {rate:>8.0} items/s");
+    let runs = [
+        (5_000, 1, true),
+        (100_000, 100, true),
+        (200_000, 100, false),
+    ];
+    for (n, group, one_by_one) in runs {
+        let rate = measure(n, group, one_by_one);
+        let how = if one_by_one {
+            "put_item  x"
+        } else {
+            "put_items of"
+        };
+        println!("{how} {group:>3}, 1 flush: {n:>6} items, {rate:>6.0} items/s");
     }
 }
