@@ -1,1 +1,311 @@
-//! Key encoding for the sled store (filled in with the sled implementation).
+//! On-disk byte layout of the sled store: keys and item values.
+//!
+//! All items of all nodes share one tree so that replacing an item (new seq
+//! entry, index update, old seq entry removed) is one atomic `apply_batch`.
+//! A prefix byte tells the two key kinds apart:
+//!
+//! - `S | node(8) | seq(8)` -> encoded item (id, publisher, time, payload)
+//! - `I | node(8) | item id` -> seq(8)
+//!
+//! Integers are big-endian so byte order is numeric order, which makes a
+//! node's items a contiguous, seq-ordered range.
+
+use super::{NodeId, StoreError, StoreResult, StoredItem};
+
+const SEQ_TAG: u8 = b'S';
+const ID_TAG: u8 = b'I';
+
+/// Length of a seq key: tag + node + seq.
+pub const SEQ_KEY_LEN: usize = 17;
+
+/// `S | node | seq`: where an item's value lives.
+pub fn seq_key(node: NodeId, seq: u64) -> [u8; SEQ_KEY_LEN] {
+    let mut key = [0u8; SEQ_KEY_LEN];
+    key[0] = SEQ_TAG;
+    key[1..9].copy_from_slice(&node.to_be_bytes());
+    key[9..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// `I | node | id`: maps an item ID to its current seq.
+pub fn id_key(node: NodeId, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + id.len());
+    key.extend_from_slice(&id_prefix(node));
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Prefix shared by every `I` key of `node` (for purge sweeps).
+pub fn id_prefix(node: NodeId) -> [u8; 9] {
+    let mut p = [0u8; 9];
+    p[0] = ID_TAG;
+    p[1..].copy_from_slice(&node.to_be_bytes());
+    p
+}
+
+/// The seq in a seq key of `node`; `Corrupt` if the key is not one.
+pub fn parse_seq_key(node: NodeId, key: &[u8]) -> StoreResult<u64> {
+    let ok = key.len() == SEQ_KEY_LEN && key[0] == SEQ_TAG && key[1..9] == node.to_be_bytes();
+    if !ok {
+        return Err(corrupt("malformed seq key"));
+    }
+    Ok(u64_from(&key[9..]))
+}
+
+/// The value stored under an `I` key.
+pub fn encode_seq(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub fn decode_seq(bytes: &[u8]) -> StoreResult<u64> {
+    if bytes.len() != 8 {
+        return Err(corrupt("seq value is not 8 bytes"));
+    }
+    Ok(u64_from(bytes))
+}
+
+fn u64_from(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(bytes);
+    u64::from_be_bytes(b)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+// Item values, version 1:
+//   version(1) | flags(1) | published_ms(varint) | id(str)
+//   [publisher(str) if flags & HAS_PUBLISHER] [payload(str) if flags & HAS_PAYLOAD]
+// where str = len(varint) | UTF-8 bytes. The seq is in the key, not here.
+// Bump VALUE_VERSION and keep decoding old versions when this changes.
+const VALUE_VERSION: u8 = 1;
+const HAS_PUBLISHER: u8 = 1;
+const HAS_PAYLOAD: u8 = 2;
+
+pub fn encode_item(item: &StoredItem) -> Vec<u8> {
+    let opt_len = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 5);
+    let cap = 12 + item.id.len() + 5 + opt_len(&item.publisher) + opt_len(&item.payload);
+    let mut out = Vec::with_capacity(cap);
+    let mut flags = 0;
+    if item.publisher.is_some() {
+        flags |= HAS_PUBLISHER;
+    }
+    if item.payload.is_some() {
+        flags |= HAS_PAYLOAD;
+    }
+    out.push(VALUE_VERSION);
+    out.push(flags);
+    put_varint(&mut out, item.published_ms);
+    put_str(&mut out, &item.id);
+    if let Some(p) = &item.publisher {
+        put_str(&mut out, p);
+    }
+    if let Some(p) = &item.payload {
+        put_str(&mut out, p);
+    }
+    out
+}
+
+/// Decodes a value written by [`encode_item`]; `seq` comes from its key.
+pub fn decode_item(seq: u64, bytes: &[u8]) -> StoreResult<StoredItem> {
+    let mut r = Reader(bytes);
+    let version = r.byte()?;
+    if version != VALUE_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "unknown item version {version}"
+        )));
+    }
+    let flags = r.byte()?;
+    if flags & !(HAS_PUBLISHER | HAS_PAYLOAD) != 0 {
+        return Err(corrupt("unknown item flags"));
+    }
+    let published_ms = r.varint()?;
+    let id = r.string()?;
+    let publisher = (flags & HAS_PUBLISHER != 0)
+        .then(|| r.string())
+        .transpose()?;
+    let payload = (flags & HAS_PAYLOAD != 0).then(|| r.string()).transpose()?;
+    if !r.0.is_empty() {
+        return Err(corrupt("trailing bytes after item"));
+    }
+    Ok(StoredItem {
+        id,
+        seq,
+        publisher,
+        published_ms,
+        payload,
+    })
+}
+
+/// The item ID alone, without copying publisher or payload (purge, trim).
+pub fn decode_item_id(bytes: &[u8]) -> StoreResult<String> {
+    let mut r = Reader(bytes);
+    if r.byte()? != VALUE_VERSION {
+        return Err(corrupt("unknown item version"));
+    }
+    r.byte()?;
+    r.varint()?;
+    r.string()
+}
+
+/// LEB128: lengths and times are small, so this beats fixed 8 bytes.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Cursor over a value; every read checks bounds so bad data is `Corrupt`.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn byte(&mut self) -> StoreResult<u8> {
+        let (&b, rest) = self
+            .0
+            .split_first()
+            .ok_or_else(|| corrupt("truncated item"))?;
+        self.0 = rest;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> StoreResult<u64> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            let part = u64::from(b & 0x7f);
+            if shift == 63 && part > 1 {
+                return Err(corrupt("varint overflows u64"));
+            }
+            v |= part << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(corrupt("varint too long"))
+    }
+
+    fn string(&mut self) -> StoreResult<String> {
+        let len = usize::try_from(self.varint()?).map_err(|_| corrupt("length too big"))?;
+        if len > self.0.len() {
+            return Err(corrupt("truncated string"));
+        }
+        let (s, rest) = self.0.split_at(len);
+        self.0 = rest;
+        String::from_utf8(s.to_vec()).map_err(|_| corrupt("string is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, publisher: Option<&str>, payload: Option<&str>) -> StoredItem {
+        StoredItem {
+            id: id.to_owned(),
+            seq: 42,
+            publisher: publisher.map(str::to_owned),
+            published_ms: 1_700_000_000_123,
+            payload: payload.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn seq_key_round_trip() {
+        for (node, seq) in [(0, 0), (1, 255), (7, 256), (u64::MAX, u64::MAX)] {
+            assert_eq!(parse_seq_key(node, &seq_key(node, seq)).unwrap(), seq);
+        }
+    }
+
+    #[test]
+    fn seq_key_rejects_other_node_and_kind() {
+        assert!(parse_seq_key(2, &seq_key(1, 5)).is_err());
+        assert!(parse_seq_key(1, &id_key(1, "abcdefgh")).is_err());
+        assert!(parse_seq_key(1, &seq_key(1, 5)[..16]).is_err());
+    }
+
+    #[test]
+    fn seq_keys_sort_numerically() {
+        let seqs = [0u64, 1, 255, 256, 65_535, 65_536, 1 << 32, u64::MAX];
+        for w in seqs.windows(2) {
+            assert!(seq_key(3, w[0]) < seq_key(3, w[1]), "{w:?}");
+        }
+        // Node is more significant than seq: nodes never interleave.
+        assert!(seq_key(1, u64::MAX) < seq_key(2, 0));
+        assert!(seq_key(255, u64::MAX) < seq_key(256, 0));
+    }
+
+    #[test]
+    fn key_kinds_do_not_overlap() {
+        // Every I key sorts before every S key, so an S range never sees one.
+        assert!(id_key(u64::MAX, "zzz").as_slice() < seq_key(0, 0).as_slice());
+        assert!(id_key(1, "x").starts_with(&id_prefix(1)));
+        assert!(!id_key(1, "x").starts_with(&id_prefix(2)));
+    }
+
+    #[test]
+    fn seq_value_round_trip() {
+        assert_eq!(decode_seq(&encode_seq(70_000)).unwrap(), 70_000);
+        assert!(matches!(decode_seq(&[1, 2]), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn item_round_trip_all_shapes() {
+        let shapes = [
+            item("a", Some("alice@example.com"), Some("<entry/>")),
+            item("b", None, Some("<x>é</x>")),
+            item("c", Some("bob@example.com"), None),
+            item("", None, None),
+        ];
+        for it in shapes {
+            let bytes = encode_item(&it);
+            assert_eq!(bytes[0], VALUE_VERSION);
+            assert_eq!(decode_item(42, &bytes).unwrap(), it);
+            assert_eq!(decode_item_id(&bytes).unwrap(), it.id);
+        }
+    }
+
+    #[test]
+    fn varint_edges_round_trip() {
+        for v in [0, 127, 128, 16_383, 16_384, u64::MAX - 1, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(Reader(&out).varint().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn bad_values_are_corrupt() {
+        let good = encode_item(&item("id", Some("p"), Some("payload")));
+        let mut bad_version = good.clone();
+        bad_version[0] = 9;
+        let mut bad_flags = good.clone();
+        bad_flags[1] = 0x80;
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let overlong = [
+            1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ];
+        let bad_utf8 = [1, 0, 0, 1, 0xff];
+        let cases: Vec<&[u8]> = vec![
+            &[],
+            &good[..good.len() - 1],
+            &bad_version,
+            &bad_flags,
+            &trailing,
+            &overlong,
+            &bad_utf8,
+        ];
+        for bytes in cases {
+            let r = decode_item(1, bytes);
+            assert!(matches!(r, Err(StoreError::Corrupt(_))), "{bytes:?}: {r:?}");
+        }
+    }
+}

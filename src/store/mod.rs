@@ -4,6 +4,8 @@
 //! All methods are synchronous: the core runs on its own thread and batches
 //! writes, then calls [`Store::flush`] once per batch (group commit).
 
+#[cfg(test)]
+mod conformance;
 pub mod keys;
 pub mod memory;
 pub mod sled_store;
@@ -54,6 +56,16 @@ pub trait Store: Send {
     /// Stores `item`, replacing an item with the same ID (whose old seq
     /// entry is removed atomically). Returns the replaced item's seq.
     fn put_item(&mut self, node: NodeId, item: &StoredItem) -> StoreResult<Option<u64>>;
+    /// Stores a group of items (any nodes) in one atomic write, with the
+    /// results `put_item` would give one by one; a later item replaces an
+    /// earlier one with the same ID. Use it for a group commit: on sled each
+    /// atomic write costs ~70 µs, so per-item `put_item` caps near 14k/s.
+    fn put_items(&mut self, items: &[(NodeId, StoredItem)]) -> StoreResult<Vec<Option<u64>>> {
+        items
+            .iter()
+            .map(|(node, item)| self.put_item(*node, item))
+            .collect()
+    }
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>>;
     /// The current seq of item `id`, if it exists.
     fn item_seq(&self, node: NodeId, id: &str) -> StoreResult<Option<u64>>;

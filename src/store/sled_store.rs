@@ -1,2 +1,278 @@
-//! sled implementation of [`super::Store`] (to be written).
-pub struct SledStore;
+//! sled implementation of [`Store`]. Byte layout lives in [`super::keys`].
+//!
+//! Durability comes only from [`Store::flush`]: sled's periodic flusher is
+//! off, so the caller decides when (group commit) and acknowledges after.
+
+use super::keys::{self, decode_item, decode_item_id, decode_seq, encode_item, encode_seq};
+use super::{NodeId, Store, StoreError, StoreResult, StoredItem};
+use sled::{Batch, IVec};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Page cache size unless configured otherwise.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Keys removed per batch by purge/delete: bounds one batch's memory.
+const CHUNK: usize = 10_000;
+/// Every item key of every node (`S` and `I` kinds, see `keys.rs`).
+const ITEMS_TREE: &str = "items";
+/// Node name -> opaque metadata blob from the core.
+const NODES_TREE: &str = "nodes";
+
+pub struct SledStore {
+    db: sled::Db,
+    items: sled::Tree,
+    nodes: sled::Tree,
+}
+
+impl SledStore {
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> StoreResult<Self> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            // 0.34.7 stores but never reads the mode; harmless either way.
+            .mode(sled::Mode::HighThroughput)
+            // No background flush: only our explicit flush() makes writes
+            // durable, so acknowledgements never depend on a timer.
+            .flush_every_ms(None)
+            .open()
+            .map_err(sled_err)?;
+        let items = db.open_tree(ITEMS_TREE).map_err(sled_err)?;
+        let nodes = db.open_tree(NODES_TREE).map_err(sled_err)?;
+        Ok(Self { db, items, nodes })
+    }
+
+    /// The node's seq entries with `from <= seq <= to`, in seq order.
+    fn seq_range(&self, node: NodeId, from: u64, to: u64) -> sled::Iter {
+        self.items
+            .range(keys::seq_key(node, from)..=keys::seq_key(node, to))
+    }
+
+    /// Up to `max` of the node's oldest seq keys, each with its item ID
+    /// (an `Err` where the value does not decode).
+    fn front(&self, node: NodeId, max: usize) -> StoreResult<Vec<(IVec, StoreResult<String>)>> {
+        self.seq_range(node, 0, u64::MAX)
+            .take(max)
+            .map(|entry| {
+                let (k, v) = entry.map_err(sled_err)?;
+                Ok((k, decode_item_id(&v)))
+            })
+            .collect()
+    }
+
+    /// Removes every remaining `I` key of the node, chunk by chunk. Only
+    /// finds anything if a value was corrupt, but purge must leave nothing.
+    fn sweep_ids(&self, node: NodeId) -> StoreResult<()> {
+        loop {
+            let mut batch = Batch::default();
+            let mut n = 0;
+            for key in self
+                .items
+                .scan_prefix(keys::id_prefix(node))
+                .keys()
+                .take(CHUNK)
+            {
+                batch.remove(key.map_err(sled_err)?);
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            self.items.apply_batch(batch).map_err(sled_err)?;
+        }
+    }
+}
+
+/// sled reports detected on-disk corruption separately; keep that meaning.
+fn sled_err(e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
+        other => StoreError::Io(other.to_string()),
+    }
+}
+
+/// Adds the writes storing `item` and dropping its `old` seq entry.
+fn add_put(batch: &mut Batch, node: NodeId, item: &StoredItem, old: Option<u64>) {
+    batch.insert(&keys::seq_key(node, item.seq), encode_item(item));
+    batch.insert(keys::id_key(node, &item.id), &encode_seq(item.seq));
+    // A batch keeps the last write per key: never remove what we insert.
+    if let Some(old_seq) = old.filter(|&s| s != item.seq) {
+        batch.remove(&keys::seq_key(node, old_seq));
+    }
+}
+
+fn decode_entry(node: NodeId, entry: sled::Result<(IVec, IVec)>) -> StoreResult<StoredItem> {
+    let (k, v) = entry.map_err(sled_err)?;
+    decode_item(keys::parse_seq_key(node, &k)?, &v)
+}
+
+impl Store for SledStore {
+    fn load_nodes(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.nodes
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry.map_err(sled_err)?;
+                let name = String::from_utf8(k.to_vec())
+                    .map_err(|_| StoreError::Corrupt("node name is not UTF-8".into()))?;
+                Ok((name, v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn put_node_meta(&mut self, name: &str, meta: &[u8]) -> StoreResult<()> {
+        self.nodes.insert(name, meta).map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn delete_node(&mut self, name: &str, node: NodeId) -> StoreResult<()> {
+        // Items first: a crash in between leaves the node with fewer items
+        // (the delete was not acknowledged) rather than orphaned items.
+        self.purge(node)?;
+        self.nodes.remove(name).map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn put_item(&mut self, node: NodeId, item: &StoredItem) -> StoreResult<Option<u64>> {
+        let old = self.item_seq(node, &item.id)?;
+        let mut batch = Batch::default();
+        add_put(&mut batch, node, item, old);
+        self.items.apply_batch(batch).map_err(sled_err)?;
+        Ok(old)
+    }
+
+    fn put_items(&mut self, items: &[(NodeId, StoredItem)]) -> StoreResult<Vec<Option<u64>>> {
+        // Seqs given earlier in this group: the tree cannot show them yet.
+        let mut pending: HashMap<(NodeId, &str), u64> = HashMap::new();
+        let mut batch = Batch::default();
+        let mut replaced = Vec::with_capacity(items.len());
+        for (node, item) in items {
+            let old = match pending.insert((*node, &item.id), item.seq) {
+                Some(seq) => Some(seq),
+                None => self.item_seq(*node, &item.id)?,
+            };
+            add_put(&mut batch, *node, item, old);
+            replaced.push(old);
+        }
+        self.items.apply_batch(batch).map_err(sled_err)?;
+        Ok(replaced)
+    }
+
+    fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
+        let Some(seq) = self.item_seq(node, id)? else {
+            return Ok(None);
+        };
+        match self.items.get(keys::seq_key(node, seq)).map_err(sled_err)? {
+            Some(v) => decode_item(seq, &v).map(Some),
+            None => Err(StoreError::Corrupt(format!("item {id:?} has no seq entry"))),
+        }
+    }
+
+    fn item_seq(&self, node: NodeId, id: &str) -> StoreResult<Option<u64>> {
+        let v = self.items.get(keys::id_key(node, id)).map_err(sled_err)?;
+        v.map(|v| decode_seq(&v)).transpose()
+    }
+
+    fn remove_item(&mut self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
+        let Some(item) = self.get_item(node, id)? else {
+            return Ok(None);
+        };
+        let mut batch = Batch::default();
+        batch.remove(&keys::seq_key(node, item.seq));
+        batch.remove(keys::id_key(node, id));
+        self.items.apply_batch(batch).map_err(sled_err)?;
+        Ok(Some(item))
+    }
+
+    fn items_after(&self, node: NodeId, after: u64, max: usize) -> StoreResult<Vec<StoredItem>> {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        self.seq_range(node, from, u64::MAX)
+            .take(max)
+            .map(|e| decode_entry(node, e))
+            .collect()
+    }
+
+    fn items_before(&self, node: NodeId, before: u64, max: usize) -> StoreResult<Vec<StoredItem>> {
+        let Some(to) = before.checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        let mut page = self
+            .seq_range(node, 0, to)
+            .rev()
+            .take(max)
+            .map(|e| decode_entry(node, e))
+            .collect::<StoreResult<Vec<_>>>()?;
+        page.reverse();
+        Ok(page)
+    }
+
+    fn remove_oldest(&mut self, node: NodeId, n: usize) -> StoreResult<Vec<String>> {
+        let mut removed = Vec::new();
+        while removed.len() < n {
+            let chunk = self.front(node, (n - removed.len()).min(CHUNK))?;
+            if chunk.is_empty() {
+                break;
+            }
+            let mut batch = Batch::default();
+            for (seq_key, id) in chunk {
+                let id = id?;
+                batch.remove(seq_key);
+                batch.remove(keys::id_key(node, &id));
+                removed.push(id);
+            }
+            self.items.apply_batch(batch).map_err(sled_err)?;
+        }
+        Ok(removed)
+    }
+
+    fn purge(&mut self, node: NodeId) -> StoreResult<u64> {
+        // Each batch removes whole items (S and I together), so a crash
+        // mid-purge leaves a consistent, shorter node.
+        let mut count = 0;
+        loop {
+            let chunk = self.front(node, CHUNK)?;
+            if chunk.is_empty() {
+                break;
+            }
+            let mut batch = Batch::default();
+            for (seq_key, id) in chunk {
+                batch.remove(seq_key);
+                if let Ok(id) = id {
+                    batch.remove(keys::id_key(node, &id));
+                }
+                count += 1;
+            }
+            self.items.apply_batch(batch).map_err(sled_err)?;
+        }
+        self.sweep_ids(node)?;
+        Ok(count)
+    }
+
+    fn last_seq(&self, node: NodeId) -> StoreResult<u64> {
+        match self.seq_range(node, 0, u64::MAX).next_back() {
+            Some(entry) => keys::parse_seq_key(node, &entry.map_err(sled_err)?.0),
+            None => Ok(0),
+        }
+    }
+
+    fn count_items(&self, node: NodeId) -> StoreResult<u64> {
+        let mut n = 0;
+        for key in self.seq_range(node, 0, u64::MAX).keys() {
+            key.map_err(sled_err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> StoreResult<()> {
+        self.db.flush().map_err(sled_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

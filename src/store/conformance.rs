@@ -1,0 +1,258 @@
+//! One behaviour suite for every [`Store`]: each case is a generic fn run
+//! against both `MemoryStore` and `SledStore`, so core tests on memory
+//! mean the same thing on disk.
+
+use super::{MemoryStore, NodeId, SledStore, Store, StoredItem};
+
+const N1: NodeId = 1;
+const N2: NodeId = 2;
+
+fn item(id: &str, seq: u64) -> StoredItem {
+    StoredItem {
+        id: id.to_owned(),
+        seq,
+        publisher: seq
+            .is_multiple_of(2)
+            .then(|| "alice@example.com".to_owned()),
+        published_ms: 1_700_000_000_000 + seq,
+        payload: (!seq.is_multiple_of(3)).then(|| format!("<entry n='{seq}'/>")),
+    }
+}
+
+/// Publishes `item-1..=n` with seq 1..=n.
+fn fill<S: Store>(s: &mut S, node: NodeId, n: u64) {
+    for seq in 1..=n {
+        assert_eq!(
+            s.put_item(node, &item(&format!("item-{seq}"), seq))
+                .unwrap(),
+            None
+        );
+    }
+}
+
+fn seqs(items: &[StoredItem]) -> Vec<u64> {
+    items.iter().map(|i| i.seq).collect()
+}
+
+fn put_get<S: Store>(s: &mut S) {
+    let it = item("a", 1);
+    assert_eq!(s.put_item(N1, &it).unwrap(), None);
+    assert_eq!(s.get_item(N1, "a").unwrap(), Some(it));
+    assert_eq!(s.item_seq(N1, "a").unwrap(), Some(1));
+    assert_eq!(s.get_item(N1, "missing").unwrap(), None);
+    assert_eq!(s.get_item(N2, "a").unwrap(), None, "other node");
+    assert_eq!(s.item_seq(N1, "missing").unwrap(), None);
+}
+
+fn republish_moves_to_newest<S: Store>(s: &mut S) {
+    fill(s, N1, 3);
+    let newer = StoredItem {
+        payload: Some("<v2/>".into()),
+        ..item("item-1", 4)
+    };
+    assert_eq!(s.put_item(N1, &newer).unwrap(), Some(1));
+    assert_eq!(s.get_item(N1, "item-1").unwrap(), Some(newer));
+    assert_eq!(s.item_seq(N1, "item-1").unwrap(), Some(4));
+    let all = s.items_after(N1, 0, 10).unwrap();
+    assert_eq!(seqs(&all), [2, 3, 4], "old seq entry is gone");
+    assert_eq!(all[2].id, "item-1");
+    assert_eq!(s.count_items(N1).unwrap(), 3);
+    // Same seq again (idempotent rewrite) must not lose the item.
+    assert_eq!(s.put_item(N1, &item("item-1", 4)).unwrap(), Some(4));
+    assert_eq!(s.item_seq(N1, "item-1").unwrap(), Some(4));
+    assert_eq!(s.count_items(N1).unwrap(), 3);
+}
+
+fn put_items_group<S: Store>(s: &mut S) {
+    fill(s, N1, 2);
+    let group = [
+        (N1, item("new", 3)),
+        (N2, item("new", 1)),
+        (N1, item("item-1", 4)),
+        (N1, item("new", 5)),
+        (N1, item("new", 6)),
+    ];
+    let replaced = s.put_items(&group).unwrap();
+    assert_eq!(replaced, [None, None, Some(1), Some(3), Some(5)]);
+    let all = s.items_after(N1, 0, 10).unwrap();
+    assert_eq!(
+        seqs(&all),
+        [2, 4, 6],
+        "replaced entries are gone, in-group too"
+    );
+    assert_eq!(s.get_item(N1, "new").unwrap(), Some(item("new", 6)));
+    assert_eq!(s.get_item(N2, "new").unwrap(), Some(item("new", 1)));
+    assert_eq!(s.count_items(N1).unwrap(), 3);
+    assert!(s.put_items(&[]).unwrap().is_empty());
+}
+
+fn items_after_pages<S: Store>(s: &mut S) {
+    fill(s, N1, 10);
+    fill(s, N2, 3);
+    assert_eq!(seqs(&s.items_after(N1, 0, 4).unwrap()), [1, 2, 3, 4]);
+    assert_eq!(seqs(&s.items_after(N1, 4, 4).unwrap()), [5, 6, 7, 8]);
+    assert_eq!(seqs(&s.items_after(N1, 8, 4).unwrap()), [9, 10]);
+    assert!(s.items_after(N1, 10, 4).unwrap().is_empty());
+    assert!(s.items_after(N1, u64::MAX, 4).unwrap().is_empty());
+    assert!(s.items_after(N1, 0, 0).unwrap().is_empty());
+    assert_eq!(seqs(&s.items_after(N1, 0, 100).unwrap()).len(), 10);
+    assert_eq!(s.items_after(N1, 9, 1).unwrap()[0], item("item-10", 10));
+    assert!(s.items_after(3, 0, 10).unwrap().is_empty(), "unknown node");
+}
+
+fn items_before_pages<S: Store>(s: &mut S) {
+    fill(s, N1, 10);
+    fill(s, N2, 3);
+    assert_eq!(
+        seqs(&s.items_before(N1, u64::MAX, 4).unwrap()),
+        [7, 8, 9, 10]
+    );
+    assert_eq!(seqs(&s.items_before(N1, 7, 4).unwrap()), [3, 4, 5, 6]);
+    assert_eq!(seqs(&s.items_before(N1, 3, 4).unwrap()), [1, 2]);
+    assert!(s.items_before(N1, 1, 4).unwrap().is_empty());
+    assert!(s.items_before(N1, 0, 4).unwrap().is_empty());
+    assert!(s.items_before(N1, 5, 0).unwrap().is_empty());
+    assert_eq!(seqs(&s.items_before(N1, 11, 1).unwrap()), [10]);
+    assert!(
+        s.items_before(3, u64::MAX, 10).unwrap().is_empty(),
+        "unknown node"
+    );
+}
+
+fn remove_item<S: Store>(s: &mut S) {
+    fill(s, N1, 3);
+    assert_eq!(
+        s.remove_item(N1, "item-2").unwrap(),
+        Some(item("item-2", 2))
+    );
+    assert_eq!(s.remove_item(N1, "item-2").unwrap(), None);
+    assert_eq!(s.get_item(N1, "item-2").unwrap(), None);
+    assert_eq!(s.item_seq(N1, "item-2").unwrap(), None);
+    assert_eq!(seqs(&s.items_after(N1, 0, 10).unwrap()), [1, 3]);
+    assert_eq!(s.remove_item(N2, "item-1").unwrap(), None, "other node");
+    // The ID can be published again afterwards.
+    s.put_item(N1, &item("item-2", 4)).unwrap();
+    assert_eq!(seqs(&s.items_after(N1, 0, 10).unwrap()), [1, 3, 4]);
+}
+
+fn remove_oldest<S: Store>(s: &mut S) {
+    fill(s, N1, 5);
+    fill(s, N2, 2);
+    assert_eq!(s.remove_oldest(N1, 2).unwrap(), ["item-1", "item-2"]);
+    assert_eq!(seqs(&s.items_after(N1, 0, 10).unwrap()), [3, 4, 5]);
+    assert_eq!(s.item_seq(N1, "item-1").unwrap(), None);
+    assert!(s.remove_oldest(N1, 0).unwrap().is_empty());
+    assert_eq!(
+        s.remove_oldest(N1, 10).unwrap(),
+        ["item-3", "item-4", "item-5"]
+    );
+    assert!(s.remove_oldest(N1, 1).unwrap().is_empty());
+    assert_eq!(s.count_items(N2).unwrap(), 2, "other node untouched");
+}
+
+fn purge<S: Store>(s: &mut S) {
+    fill(s, N1, 25);
+    fill(s, N2, 2);
+    assert_eq!(s.purge(N1).unwrap(), 25);
+    assert_eq!(s.count_items(N1).unwrap(), 0);
+    assert_eq!(s.last_seq(N1).unwrap(), 0);
+    assert_eq!(s.item_seq(N1, "item-7").unwrap(), None);
+    assert_eq!(s.purge(N1).unwrap(), 0);
+    assert_eq!(s.count_items(N2).unwrap(), 2, "other node untouched");
+    s.put_item(N1, &item("item-7", 26)).unwrap();
+    assert_eq!(seqs(&s.items_after(N1, 0, 10).unwrap()), [26]);
+}
+
+fn delete_node_isolates<S: Store>(s: &mut S) {
+    s.put_node_meta("one", b"meta-1").unwrap();
+    s.put_node_meta("two", b"meta-2").unwrap();
+    fill(s, N1, 4);
+    fill(s, N2, 6);
+    s.delete_node("two", N2).unwrap();
+    assert_eq!(
+        s.load_nodes().unwrap(),
+        [("one".to_owned(), b"meta-1".to_vec())]
+    );
+    assert_eq!(s.count_items(N2).unwrap(), 0);
+    assert_eq!(s.item_seq(N2, "item-1").unwrap(), None);
+    assert!(s.items_after(N2, 0, 10).unwrap().is_empty());
+    let left = s.items_after(N1, 0, 10).unwrap();
+    assert_eq!(
+        left,
+        (1..=4)
+            .map(|q| item(&format!("item-{q}"), q))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(s.get_item(N1, "item-1").unwrap(), Some(item("item-1", 1)));
+}
+
+fn last_seq<S: Store>(s: &mut S) {
+    assert_eq!(s.last_seq(N1).unwrap(), 0);
+    fill(s, N1, 3);
+    fill(s, N2, 7);
+    assert_eq!(s.last_seq(N1).unwrap(), 3);
+    s.put_item(N1, &item("item-1", 300)).unwrap();
+    assert_eq!(s.last_seq(N1).unwrap(), 300);
+    s.remove_item(N1, "item-1").unwrap();
+    assert_eq!(s.last_seq(N1).unwrap(), 3);
+    assert_eq!(s.last_seq(N2).unwrap(), 7);
+}
+
+fn count_items<S: Store>(s: &mut S) {
+    assert_eq!(s.count_items(N1).unwrap(), 0);
+    fill(s, N1, 12);
+    fill(s, N2, 5);
+    assert_eq!(s.count_items(N1).unwrap(), 12);
+    s.remove_item(N1, "item-3").unwrap();
+    s.put_item(N1, &item("item-4", 13)).unwrap();
+    assert_eq!(s.count_items(N1).unwrap(), 11);
+    assert_eq!(s.count_items(N2).unwrap(), 5);
+}
+
+fn node_meta_round_trip<S: Store>(s: &mut S) {
+    assert!(s.load_nodes().unwrap().is_empty());
+    s.put_node_meta("b/feed", b"\x00\xffbinary").unwrap();
+    s.put_node_meta("a", b"").unwrap();
+    s.put_node_meta("b/feed", b"v2").unwrap();
+    let nodes = s.load_nodes().unwrap();
+    let want = [
+        ("a".to_owned(), Vec::new()),
+        ("b/feed".to_owned(), b"v2".to_vec()),
+    ];
+    assert_eq!(nodes, want);
+    s.flush().unwrap();
+}
+
+/// Runs each case as one test per store: `memory::case` and `sled::case`.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[test]
+            fn $case() {
+                super::$case(&mut super::MemoryStore::new());
+            })*
+        }
+        mod sled {
+            $(#[test]
+            fn $case() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$case(&mut super::SledStore::open(dir.path()).unwrap());
+            })*
+        }
+    };
+}
+
+conformance!(
+    put_get,
+    republish_moves_to_newest,
+    put_items_group,
+    items_after_pages,
+    items_before_pages,
+    remove_item,
+    remove_oldest,
+    purge,
+    delete_node_isolates,
+    last_seq,
+    count_items,
+    node_meta_round_trip,
+);
