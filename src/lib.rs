@@ -2,4 +2,5 @@
 //! external component (XEP-0114). See DESIGN.md for the module contracts.
 
 pub mod config;
+pub mod pubsub;
 pub mod store;
