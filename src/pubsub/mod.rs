@@ -75,3 +75,6 @@ pub use types::{
     Actor, Affiliation, Item, ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply,
     Subscription, SubscriptionChange, SubscriptionState,
 };
+
+#[cfg(test)]
+mod tests;
