@@ -9,4 +9,5 @@ pub mod app;
 pub mod component;
 pub mod config;
 pub mod protocol;
+pub mod pubsub;
 pub mod store;

@@ -1,0 +1,134 @@
+//! Notifications the core asks protocol to send, as values. One
+//! [`Notification`] carries one event and the list of its recipients, so a
+//! payload is never copied per subscriber (it is an `Arc<str>` in [`Item`]).
+
+use std::collections::HashMap;
+use tokio_xmpp::jid::{BareJid, Jid};
+
+use super::form::FormField;
+use super::node::{NodeMeta, NodeSub};
+use super::node_config::{NodeConfig, NotificationType};
+use super::types::{Affiliation, Item, SubscriptionState};
+
+/// One event to send to several recipients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub node: String,
+    /// The message `type` (node's `pubsub#notification_type`). For
+    /// [`Event::ApprovalRequest`] the core always sets `Normal`.
+    pub message_type: NotificationType,
+    pub event: Event,
+    pub recipients: Vec<Recipient>,
+}
+
+/// Who gets a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The subscribed JID (full or bare, as subscribed), or an owner's or
+    /// affected entity's bare JID.
+    pub jid: Jid,
+    /// SHIM `SubID` headers (XEP-0060 §12.17): non-empty only when this JID
+    /// holds several subscriptions to the node; then it lists those that
+    /// caused this delivery.
+    pub subids: Vec<String>,
+}
+
+/// What happened (rendered by protocol as `pubsub#event` payloads, or as
+/// the §8.6 approval form for [`Event::ApprovalRequest`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Items published (§7.1.2.1), oldest first. Render payloads only if
+    /// `include_payload` (node's `pubsub#deliver_payloads`), else item IDs
+    /// only. `last_published` marks the last-item delivery on subscribe
+    /// (§6.1.7): protocol should add a XEP-0203 delay from `published_ms`.
+    Items {
+        items: Vec<Item>,
+        include_payload: bool,
+        last_published: bool,
+    },
+    /// Items retracted (§7.2.2.1): `<retract id=…/>` each.
+    Retract { item_ids: Vec<String> },
+    /// All items purged (§8.5.2): `<purge/>`.
+    Purge,
+    /// Node deleted (§8.4.2), with an optional `<redirect uri=…/>`.
+    Delete { redirect: Option<String> },
+    /// Configuration changed (§8.2.5.1): `<configuration/>`, with the form
+    /// when `fields` is `Some` (node delivers payloads).
+    Configuration { fields: Option<Vec<FormField>> },
+    /// A subscription changed state (§8.6 approval, §8.8.4 owner change):
+    /// sent to the subscriber, rendered as `<subscription/>`.
+    Subscription {
+        jid: Jid,
+        subid: String,
+        state: SubscriptionState,
+    },
+    /// An affiliation changed (§8.9.4): sent to the affected entity.
+    Affiliation {
+        jid: BareJid,
+        affiliation: Affiliation,
+    },
+    /// A subscription awaits approval (§8.6.1): sent to the node owners as
+    /// a `pubsub#subscribe_authorization` form message.
+    ApprovalRequest { jid: Jid, subid: String },
+}
+
+/// Recipients of a node event: every subscription in state `subscribed`
+/// with `pubsub#deliver` on, one [`Recipient`] per JID, with SubIDs when the
+/// JID holds several subscriptions to the node.
+pub(crate) fn subscriber_recipients(subs: &[NodeSub]) -> Vec<Recipient> {
+    let mut totals: HashMap<&Jid, usize> = HashMap::new();
+    for s in subs {
+        *totals.entry(&s.jid).or_default() += 1;
+    }
+    let mut out: Vec<Recipient> = Vec::new();
+    let mut index: HashMap<&Jid, usize> = HashMap::new();
+    let deliverable = subs.iter().filter(|s| s.is_deliverable());
+    for s in deliverable {
+        let i = *index.entry(&s.jid).or_insert_with(|| {
+            out.push(Recipient::plain(s.jid.clone()));
+            out.len() - 1
+        });
+        if totals.get(&s.jid).copied().unwrap_or(0) > 1 {
+            out[i].subids.push(s.subid.clone());
+        }
+    }
+    out
+}
+
+impl Recipient {
+    /// A recipient without SHIM headers.
+    pub fn plain(jid: Jid) -> Self {
+        Recipient {
+            jid,
+            subids: Vec::new(),
+        }
+    }
+}
+
+/// A notification of `event` on node `name`, or `None` if nobody gets it.
+pub(crate) fn to_recipients(
+    name: &str,
+    config: &NodeConfig,
+    event: Event,
+    recipients: Vec<Recipient>,
+) -> Option<Notification> {
+    if recipients.is_empty() {
+        return None;
+    }
+    Some(Notification {
+        node: name.to_owned(),
+        message_type: config.notification_type,
+        event,
+        recipients,
+    })
+}
+
+/// A notification of `event` to the node's deliverable subscribers, if the
+/// node delivers notifications at all and anyone is subscribed.
+pub(crate) fn to_subscribers(name: &str, meta: &NodeMeta, event: Event) -> Option<Notification> {
+    if !meta.config.deliver_notifications {
+        return None;
+    }
+    let recipients = subscriber_recipients(&meta.subscriptions);
+    to_recipients(name, &meta.config, event, recipients)
+}
