@@ -2,6 +2,7 @@
 //! component hands in parsed stanzas and sends out what comes back.
 
 pub mod errors;
+pub mod forms;
 pub mod service_info;
 pub mod xml;
 
