@@ -3,6 +3,10 @@
 
 pub mod errors;
 pub mod forms;
+pub mod pubsub_item_request;
+pub mod pubsub_owner_request;
+pub mod pubsub_request;
+pub mod request_util;
 pub mod service_info;
 pub mod xml;
 
