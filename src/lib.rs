@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod protocol;
+pub mod pubsub;
 pub mod store;

@@ -1,0 +1,70 @@
+//! The pubsub service core: nodes, node configuration, affiliations,
+//! subscriptions, access and publish models. No XML, no tokio, no sled:
+//! `protocol/` turns stanzas into calls, and renders the returned values.
+//!
+//! # Use cases (XEP-0060 section → method on [`Service`])
+//!
+//! First argument is always the [`Actor`]. Read-only queries (`&self`)
+//! return their value; state-changing ones (`&mut self`) return an
+//! [`Outcome`]: the reply plus [`Notification`]s to send *after*
+//! [`Service::flush`] succeeded.
+//!
+//! | § | use case | method |
+//! |---|---|---|
+//! | 5.2 | discover nodes (disco#items) | [`Service::discover_nodes`] |
+//! | 5.4 | node meta-data (disco#info) | [`Service::node_metadata`] |
+//! | 5.6 | retrieve own subscriptions (all or one node) | [`Service::subscriptions`] |
+//! | 5.7 | retrieve own affiliations (all or one node) | [`Service::affiliations`] |
+//! | 6.1 | subscribe (optionally with options) | [`Service::subscribe`] |
+//! | 6.2 | unsubscribe (with or without SubID) | [`Service::unsubscribe`] |
+//! | 6.3 | get subscription options | [`Service::subscription_options`] |
+//! | 6.3.5 | set subscription options | [`Service::set_subscription_options`] |
+//! | 6.4 | default subscription options | [`Service::default_subscription_options`] |
+//! | 6.5 | retrieve items: newest N / all up to a page | [`Service::items`] |
+//! | 6.5.8 | retrieve items by ID | [`Service::items_by_id`] |
+//! | 6.5 + XEP-0059 | page after / before an item ID | [`Service::items_after`], [`Service::items_before`] |
+//! | 7.1 | publish (auto-create, publish-options) | [`Service::publish`] |
+//! | 7.2 | retract an item | [`Service::retract`] |
+//! | 8.1 | create a node (named, instant, with config) | [`Service::create_node`] |
+//! | 8.2 | get node configuration form | [`Service::node_config`] |
+//! | 8.2.5 | submit node configuration | [`Service::configure`] |
+//! | 8.3 | default node configuration | [`Service::default_config`] |
+//! | 8.4 | delete a node (optional redirect) | [`Service::delete_node`] |
+//! | 8.5 | purge all items | [`Service::purge`] |
+//! | 8.6 | approve / deny a pending subscription | [`Service::approve_subscription`] |
+//! | 8.7 | pending subscriptions: nodes / one node | [`Service::pending_nodes`], [`Service::pending_subscriptions`] |
+//! | 8.8.1 | owner: retrieve subscriptions | [`Service::node_subscriptions`] |
+//! | 8.8.2 | owner: modify subscriptions | [`Service::modify_subscriptions`] |
+//! | 8.9.1 | owner: retrieve affiliations | [`Service::node_affiliations`] |
+//! | 8.9.2 | owner: modify affiliations | [`Service::modify_affiliations`] |
+//! | 4.1 presence | presence shared with the service changed | [`Service::presence_subscribed`] |
+//! | 6.1.7 | available presence: last items (`on_sub_and_presence`) | [`Service::presence_available`] |
+//!
+//! Group commit: [`Service::flush`] once per batch.
+//!
+//! Errors are [`PubsubError`]; each variant documents its stanza error.
+
+mod access;
+pub mod error;
+pub mod form;
+mod node;
+pub mod node_config;
+pub mod notify;
+mod service;
+pub mod sub_options;
+pub mod types;
+
+pub use error::{PubsubError, PubsubResult};
+pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
+pub use node_config::{
+    AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,
+    SendLastPublished,
+};
+pub use notify::{Event, Notification, Recipient};
+pub use service::{SERVICE_RECORD, Service, ServiceSettings};
+pub use sub_options::SubscriptionOptions;
+pub use tokio_xmpp::jid::{BareJid, Jid};
+pub use types::{
+    Actor, Affiliation, Item, ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply,
+    Subscription, SubscriptionChange, SubscriptionState,
+};

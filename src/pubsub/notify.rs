@@ -1,0 +1,71 @@
+//! Notifications the core asks protocol to send, as values. One
+//! [`Notification`] carries one event and the list of its recipients, so a
+//! payload is never copied per subscriber (it is an `Arc<str>` in [`Item`]).
+
+use tokio_xmpp::jid::{BareJid, Jid};
+
+use super::form::FormField;
+use super::node_config::NotificationType;
+use super::types::{Affiliation, Item, SubscriptionState};
+
+/// One event to send to several recipients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub node: String,
+    /// The message `type` (node's `pubsub#notification_type`). For
+    /// [`Event::ApprovalRequest`] the core always sets `Normal`.
+    pub message_type: NotificationType,
+    pub event: Event,
+    pub recipients: Vec<Recipient>,
+}
+
+/// Who gets a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The subscribed JID (full or bare, as subscribed), or an owner's or
+    /// affected entity's bare JID.
+    pub jid: Jid,
+    /// SHIM `SubID` headers (XEP-0060 §12.17): non-empty only when this JID
+    /// holds several subscriptions to the node; then it lists those that
+    /// caused this delivery.
+    pub subids: Vec<String>,
+}
+
+/// What happened (rendered by protocol as `pubsub#event` payloads, or as
+/// the §8.6 approval form for [`Event::ApprovalRequest`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Items published (§7.1.2.1), oldest first. Render payloads only if
+    /// `include_payload` (node's `pubsub#deliver_payloads`), else item IDs
+    /// only. `last_published` marks the last-item delivery on subscribe
+    /// (§6.1.7): protocol should add a XEP-0203 delay from `published_ms`.
+    Items {
+        items: Vec<Item>,
+        include_payload: bool,
+        last_published: bool,
+    },
+    /// Items retracted (§7.2.2.1): `<retract id=…/>` each.
+    Retract { item_ids: Vec<String> },
+    /// All items purged (§8.5.2): `<purge/>`.
+    Purge,
+    /// Node deleted (§8.4.2), with an optional `<redirect uri=…/>`.
+    Delete { redirect: Option<String> },
+    /// Configuration changed (§8.2.5.1): `<configuration/>`, with the form
+    /// when `fields` is `Some` (node delivers payloads).
+    Configuration { fields: Option<Vec<FormField>> },
+    /// A subscription changed state (§8.6 approval, §8.8.4 owner change):
+    /// sent to the subscriber, rendered as `<subscription/>`.
+    Subscription {
+        jid: Jid,
+        subid: String,
+        state: SubscriptionState,
+    },
+    /// An affiliation changed (§8.9.4): sent to the affected entity.
+    Affiliation {
+        jid: BareJid,
+        affiliation: Affiliation,
+    },
+    /// A subscription awaits approval (§8.6.1): sent to the node owners as
+    /// a `pubsub#subscribe_authorization` form message.
+    ApprovalRequest { jid: Jid, subid: String },
+}

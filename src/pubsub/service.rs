@@ -1,0 +1,252 @@
+//! The [`Service`] object: settings, loading from the store, and the
+//! helpers every use case shares (node lookup, persisting metadata, IDs,
+//! recipients). The use cases live in the `ops_*` modules.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio_xmpp::jid::BareJid;
+
+use super::access::Access;
+use super::error::PubsubError;
+use super::node::{Node, NodeMeta, decode_meta, encode_meta};
+use super::types::Actor;
+use crate::store::{NodeId, Store};
+
+/// Metadata name of the service record (next node id, presence set).
+/// XML text cannot contain NUL, so no real node can have this name.
+pub const SERVICE_RECORD: &str = "\u{0}herald:service";
+
+/// Service-wide settings (from `config.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// Owners of every node; they may create nodes.
+    pub admins: Vec<BareJid>,
+    /// Users of these domains may create nodes.
+    pub create_domains: Vec<String>,
+    /// `pubsub#max_items` of new nodes.
+    pub default_max_items: u64,
+    /// Upper bound on `pubsub#max_items` (also what `max` means).
+    pub max_items_cap: u64,
+    /// Largest payload accepted, in bytes of serialized XML.
+    pub max_payload_bytes: usize,
+    /// Most items one retrieval returns.
+    pub max_page_size: usize,
+    /// Publish to a missing node creates it when the actor may create
+    /// nodes (XEP-0060 §7.1.4).
+    pub auto_create_on_publish: bool,
+    /// Most nodes the service holds (`None`: unlimited).
+    pub max_nodes: Option<usize>,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            admins: Vec::new(),
+            create_domains: Vec::new(),
+            default_max_items: 1000,
+            max_items_cap: 1_000_000,
+            max_payload_bytes: 64 * 1024,
+            max_page_size: 1000,
+            auto_create_on_publish: true,
+            max_nodes: None,
+        }
+    }
+}
+
+impl ServiceSettings {
+    /// Settings from the validated configuration file.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, PubsubError> {
+        let mut admins = Vec::new();
+        for a in &config.pubsub.admins {
+            let jid = BareJid::new(a)
+                .map_err(|e| PubsubError::BadRequest(format!("admin {a:?}: {e}")))?;
+            admins.push(jid);
+        }
+        Ok(ServiceSettings {
+            admins,
+            create_domains: config.pubsub.create_domains.clone(),
+            default_max_items: config.pubsub.default_max_items,
+            max_items_cap: config.limits.max_items_per_node,
+            max_payload_bytes: config.limits.max_payload_bytes,
+            max_page_size: config.limits.max_items_per_page,
+            ..ServiceSettings::default()
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct ServiceRecord {
+    next_node_id: NodeId,
+    presence: Vec<String>,
+}
+
+/// The pubsub service core over a [`Store`]. Single-threaded: the
+/// executor owns it and calls [`Service::flush`] once per batch.
+pub struct Service<S: Store> {
+    pub(crate) store: S,
+    pub(crate) settings: ServiceSettings,
+    pub(crate) nodes: BTreeMap<String, Node>,
+    /// Bare JIDs sharing presence with the service (access model presence).
+    pub(crate) presence: BTreeSet<BareJid>,
+    pub(crate) next_node_id: NodeId,
+    ids: IdGen,
+}
+
+impl<S: Store> Service<S> {
+    /// Loads every node's metadata and counters from the store.
+    pub fn open(store: S, settings: ServiceSettings) -> Result<Self, PubsubError> {
+        let mut service = Service {
+            store,
+            settings,
+            nodes: BTreeMap::new(),
+            presence: BTreeSet::new(),
+            next_node_id: 1,
+            ids: IdGen::default(),
+        };
+        let mut record = ServiceRecord::default();
+        for (name, blob) in service.store.load_nodes()? {
+            if name == SERVICE_RECORD {
+                record = serde_json::from_slice(&blob)
+                    .map_err(|e| PubsubError::Internal(format!("service record: {e}")))?;
+                continue;
+            }
+            let (id, meta) = decode_meta(&name, &blob)?;
+            let count = service.store.count_items(id)?;
+            let high_seq = service.store.last_seq(id)?.max(meta.high_water);
+            service.next_node_id = service.next_node_id.max(id + 1);
+            let node = Node {
+                id,
+                meta,
+                count,
+                high_seq,
+            };
+            service.nodes.insert(name, node);
+        }
+        service.next_node_id = service.next_node_id.max(record.next_node_id);
+        for jid in record.presence {
+            let jid = BareJid::new(&jid)
+                .map_err(|e| PubsubError::Internal(format!("service record {jid:?}: {e}")))?;
+            service.presence.insert(jid);
+        }
+        Ok(service)
+    }
+
+    /// Makes every write so far durable (group commit: once per batch,
+    /// before any reply or notification of the batch is sent).
+    pub fn flush(&mut self) -> Result<(), PubsubError> {
+        Ok(self.store.flush()?)
+    }
+
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    /// Gives the store back (shutdown, tests).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    pub(crate) fn access(&self) -> Access<'_> {
+        Access {
+            admins: &self.settings.admins,
+            presence: &self.presence,
+        }
+    }
+
+    /// The node by name: `NodeIdRequired` for an empty name.
+    pub(crate) fn node(&self, name: &str) -> Result<&Node, PubsubError> {
+        if name.is_empty() {
+            return Err(PubsubError::NodeIdRequired);
+        }
+        self.nodes.get(name).ok_or(PubsubError::NodeNotFound)
+    }
+
+    /// Persists `meta` for node `name`, then swaps it into memory.
+    pub(crate) fn commit_meta(&mut self, name: &str, meta: NodeMeta) -> Result<(), PubsubError> {
+        let node = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
+        let blob = encode_meta(node.id, &meta)?;
+        self.store.put_node_meta(name, &blob)?;
+        node.meta = meta;
+        Ok(())
+    }
+
+    /// Persists the service record with these values (memory unchanged).
+    pub(crate) fn save_service_record(
+        &mut self,
+        next_node_id: NodeId,
+        presence: &BTreeSet<BareJid>,
+    ) -> Result<(), PubsubError> {
+        let record = ServiceRecord {
+            next_node_id,
+            presence: presence.iter().map(|j| j.to_string()).collect(),
+        };
+        let blob = serde_json::to_vec(&record).map_err(|e| PubsubError::Internal(e.to_string()))?;
+        Ok(self.store.put_node_meta(SERVICE_RECORD, &blob)?)
+    }
+
+    /// Whether the actor may create nodes: the system, admins, and users
+    /// of the configured domains.
+    pub(crate) fn may_create(&self, actor: &Actor) -> bool {
+        match actor {
+            Actor::System => true,
+            Actor::Entity(jid) => {
+                self.settings.admins.contains(jid)
+                    || (jid.node().is_some()
+                        && (self.settings.create_domains.iter())
+                            .any(|d| d == jid.domain().as_str()))
+            }
+        }
+    }
+
+    /// A fresh unique ID (time-ordered): item IDs, instant node names, SubIDs.
+    pub(crate) fn fresh_id(&mut self) -> String {
+        self.ids.next(now_ms())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Time-based IDs: 11 hex digits of milliseconds + 5 of a counter, so they
+/// sort in creation order and stay unique within a process even if the
+/// clock steps back.
+#[derive(Default)]
+struct IdGen {
+    last_ms: u64,
+    counter: u32,
+}
+
+impl IdGen {
+    fn next(&mut self, now_ms: u64) -> String {
+        if now_ms > self.last_ms {
+            self.last_ms = now_ms;
+            self.counter = 0;
+        } else if self.counter >= 0xF_FFFF {
+            self.last_ms += 1;
+            self.counter = 0;
+        } else {
+            self.counter += 1;
+        }
+        format!("{:011x}{:05x}", self.last_ms, self.counter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdGen;
+
+    #[test]
+    fn generated_ids_are_unique_and_ordered_even_when_the_clock_steps_back() {
+        let mut g = IdGen::default();
+        let ids = [g.next(10), g.next(10), g.next(5), g.next(11)];
+        let mut sorted = ids.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids);
+    }
+}

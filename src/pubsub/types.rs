@@ -1,0 +1,219 @@
+//! Plain data types of the pubsub core: who acts, affiliations,
+//! subscriptions, items and the values methods return.
+
+use std::sync::Arc;
+use tokio_xmpp::jid::{BareJid, Jid};
+
+use super::notify::Notification;
+
+/// Who performs a request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// The platform itself (HTTP ingest): all-powerful, owner of every node.
+    System,
+    /// An XMPP entity, identified by its bare JID (the `from` of the stanza
+    /// with the resource dropped).
+    Entity(BareJid),
+}
+
+impl Actor {
+    /// The entity's bare JID, `None` for [`Actor::System`].
+    pub fn bare(&self) -> Option<&BareJid> {
+        match self {
+            Actor::System => None,
+            Actor::Entity(jid) => Some(jid),
+        }
+    }
+}
+
+/// XEP-0060 §4.1 affiliations (wire names via [`Affiliation::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Affiliation {
+    Owner,
+    Publisher,
+    PublishOnly,
+    Member,
+    None,
+    Outcast,
+}
+
+impl Affiliation {
+    /// The XEP-0060 attribute value: `owner`, `publisher`, `publish-only`,
+    /// `member`, `none`, `outcast`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Affiliation::Owner => "owner",
+            Affiliation::Publisher => "publisher",
+            Affiliation::PublishOnly => "publish-only",
+            Affiliation::Member => "member",
+            Affiliation::None => "none",
+            Affiliation::Outcast => "outcast",
+        }
+    }
+
+    /// Parses an XEP-0060 affiliation attribute value.
+    pub fn parse(value: &str) -> Option<Affiliation> {
+        Some(match value {
+            "owner" => Affiliation::Owner,
+            "publisher" => Affiliation::Publisher,
+            "publish-only" => Affiliation::PublishOnly,
+            "member" => Affiliation::Member,
+            "none" => Affiliation::None,
+            "outcast" => Affiliation::Outcast,
+            _ => return None,
+        })
+    }
+
+    /// Owner, publisher or member: may read a whitelist/authorize node.
+    pub fn is_member_or_above(self) -> bool {
+        matches!(
+            self,
+            Affiliation::Owner | Affiliation::Publisher | Affiliation::Member
+        )
+    }
+
+    /// Owner, publisher or publish-only: may publish under `publishers`.
+    pub fn may_publish(self) -> bool {
+        matches!(
+            self,
+            Affiliation::Owner | Affiliation::Publisher | Affiliation::PublishOnly
+        )
+    }
+}
+
+/// XEP-0060 subscription states (wire names via [`SubscriptionState::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionState {
+    /// No subscription (used in replies and owner changes that remove one).
+    None,
+    /// Waiting for an owner's approval (access model `authorize`).
+    Pending,
+    /// Subscribed, must configure options first (never produced: Herald
+    /// does not require subscription configuration).
+    Unconfigured,
+    Subscribed,
+}
+
+impl SubscriptionState {
+    /// The XEP-0060 `subscription` attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionState::None => "none",
+            SubscriptionState::Pending => "pending",
+            SubscriptionState::Unconfigured => "unconfigured",
+            SubscriptionState::Subscribed => "subscribed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<SubscriptionState> {
+        Some(match value {
+            "none" => SubscriptionState::None,
+            "pending" => SubscriptionState::Pending,
+            "unconfigured" => SubscriptionState::Unconfigured,
+            "subscribed" => SubscriptionState::Subscribed,
+            _ => return None,
+        })
+    }
+}
+
+/// One subscription of a JID (bare or full) to a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub node: String,
+    /// The subscribed JID, exactly as requested (may carry a resource).
+    pub jid: Jid,
+    /// Unique per node; always present (XEP-0060 §6.1.6).
+    pub subid: String,
+    pub state: SubscriptionState,
+    pub options: super::sub_options::SubscriptionOptions,
+}
+
+/// One published item as the core hands it out. Cloning is cheap: the
+/// payload is shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub id: String,
+    /// Per-node publication sequence (ordering only; not on the wire).
+    pub seq: u64,
+    /// `None` when published by [`Actor::System`].
+    pub publisher: Option<BareJid>,
+    /// Milliseconds since the Unix epoch (for XEP-0203 delay stamps).
+    pub published_ms: u64,
+    /// The serialized XML payload (one element), if any.
+    pub payload: Option<Arc<str>>,
+}
+
+/// One item of a publish request (XEP-0060 §7.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewItem {
+    /// `None` lets the service generate a unique ID.
+    pub id: Option<String>,
+    /// The serialized XML payload (one element); size-checked by the core.
+    pub payload: Option<String>,
+}
+
+/// A page of items, oldest first in publication order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemsPage {
+    pub items: Vec<Item>,
+    /// Items the node holds in total (XEP-0059 `<count/>`).
+    pub total: u64,
+}
+
+/// Reply to a publish (XEP-0060 §7.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishReply {
+    /// The node published to (it may have just been auto-created).
+    pub node: String,
+    /// IDs of the published items in request order (generated ones included).
+    pub item_ids: Vec<String>,
+}
+
+/// A node as listed by disco#items (XEP-0060 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSummary {
+    pub node: String,
+    /// `pubsub#title`, usable as the disco item `name`; empty if unset.
+    pub title: String,
+}
+
+/// An owner's change to one subscription (XEP-0060 §8.8.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionChange {
+    pub jid: Jid,
+    /// `None` removes the JID's subscription(s); `Pending`/`Subscribed`
+    /// set or create one; `Unconfigured` is refused.
+    pub state: SubscriptionState,
+    /// Selects one of several subscriptions of the JID.
+    pub subid: Option<String>,
+}
+
+/// The result of a state-changing use case: the reply data plus the
+/// notifications to send *after* the batch has been flushed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[must_use]
+pub struct Outcome<T = ()> {
+    pub reply: T,
+    pub notifications: Vec<Notification>,
+}
+
+impl<T> Outcome<T> {
+    /// A reply that notifies nobody.
+    pub fn reply(reply: T) -> Self {
+        Outcome {
+            reply,
+            notifications: Vec::new(),
+        }
+    }
+}
+
+/// Node meta-data for disco#info (XEP-0060 §5.4): render `fields` into a
+/// `http://jabber.org/protocol/pubsub#meta-data` form; the node is a leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeMetadata {
+    pub fields: Vec<super::form::FormField>,
+    /// Creation time in ms since the epoch (for `pubsub#creation_date`).
+    pub created_ms: u64,
+}
