@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod forms;
+pub mod pubsub_errors;
 pub mod pubsub_item_request;
 pub mod pubsub_owner_request;
 pub mod pubsub_request;

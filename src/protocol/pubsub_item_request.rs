@@ -41,7 +41,10 @@ pub struct PublishItem {
     pub payload: Option<Element>,
 }
 
-pub(super) fn parse_items(items: &Element, set: Option<&Element>) -> Result<ItemsQuery, StanzaError> {
+pub(super) fn parse_items(
+    items: &Element,
+    set: Option<&Element>,
+) -> Result<ItemsQuery, StanzaError> {
     let node = node(items)?;
     let max_items = match items.attr("max_items") {
         Some(v) => Some(positive(v, "max_items")?),
