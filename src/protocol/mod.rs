@@ -3,12 +3,15 @@
 
 pub mod errors;
 pub mod forms;
+pub mod notify;
 pub mod pubsub_errors;
+pub mod pubsub_forms;
 pub mod pubsub_item_request;
 pub mod pubsub_owner_request;
 pub mod pubsub_request;
 pub mod request_util;
 pub mod service_info;
+pub mod timestamp;
 pub mod xml;
 
 use tokio_xmpp::jid::Jid;
