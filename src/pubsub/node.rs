@@ -22,6 +22,11 @@ pub(crate) struct NodeSub {
 }
 
 impl NodeSub {
+    /// Subscribed with `pubsub#deliver` on.
+    pub fn is_deliverable(&self) -> bool {
+        self.state == SubscriptionState::Subscribed && self.options.deliver
+    }
+
     pub fn to_public(&self, node: &str) -> Subscription {
         Subscription {
             node: node.to_owned(),

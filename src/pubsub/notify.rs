@@ -2,10 +2,12 @@
 //! [`Notification`] carries one event and the list of its recipients, so a
 //! payload is never copied per subscriber (it is an `Arc<str>` in [`Item`]).
 
+use std::collections::HashMap;
 use tokio_xmpp::jid::{BareJid, Jid};
 
 use super::form::FormField;
-use super::node_config::NotificationType;
+use super::node::{NodeMeta, NodeSub};
+use super::node_config::{NodeConfig, NotificationType};
 use super::types::{Affiliation, Item, SubscriptionState};
 
 /// One event to send to several recipients.
@@ -68,4 +70,65 @@ pub enum Event {
     /// A subscription awaits approval (§8.6.1): sent to the node owners as
     /// a `pubsub#subscribe_authorization` form message.
     ApprovalRequest { jid: Jid, subid: String },
+}
+
+/// Recipients of a node event: every subscription in state `subscribed`
+/// with `pubsub#deliver` on, one [`Recipient`] per JID, with SubIDs when the
+/// JID holds several subscriptions to the node.
+pub(crate) fn subscriber_recipients(subs: &[NodeSub]) -> Vec<Recipient> {
+    let mut totals: HashMap<&Jid, usize> = HashMap::new();
+    for s in subs {
+        *totals.entry(&s.jid).or_default() += 1;
+    }
+    let mut out: Vec<Recipient> = Vec::new();
+    let mut index: HashMap<&Jid, usize> = HashMap::new();
+    let deliverable = subs.iter().filter(|s| s.is_deliverable());
+    for s in deliverable {
+        let i = *index.entry(&s.jid).or_insert_with(|| {
+            out.push(Recipient::plain(s.jid.clone()));
+            out.len() - 1
+        });
+        if totals.get(&s.jid).copied().unwrap_or(0) > 1 {
+            out[i].subids.push(s.subid.clone());
+        }
+    }
+    out
+}
+
+impl Recipient {
+    /// A recipient without SHIM headers.
+    pub fn plain(jid: Jid) -> Self {
+        Recipient {
+            jid,
+            subids: Vec::new(),
+        }
+    }
+}
+
+/// A notification of `event` on node `name`, or `None` if nobody gets it.
+pub(crate) fn to_recipients(
+    name: &str,
+    config: &NodeConfig,
+    event: Event,
+    recipients: Vec<Recipient>,
+) -> Option<Notification> {
+    if recipients.is_empty() {
+        return None;
+    }
+    Some(Notification {
+        node: name.to_owned(),
+        message_type: config.notification_type,
+        event,
+        recipients,
+    })
+}
+
+/// A notification of `event` to the node's deliverable subscribers, if the
+/// node delivers notifications at all and anyone is subscribed.
+pub(crate) fn to_subscribers(name: &str, meta: &NodeMeta, event: Event) -> Option<Notification> {
+    if !meta.config.deliver_notifications {
+        return None;
+    }
+    let recipients = subscriber_recipients(&meta.subscriptions);
+    to_recipients(name, &meta.config, event, recipients)
 }

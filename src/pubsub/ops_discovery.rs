@@ -1,0 +1,150 @@
+//! Entity use cases (XEP-0060 §5): discover nodes, node meta-data, own
+//! subscriptions and affiliations.
+
+use super::error::PubsubResult;
+use super::form::{FieldType, FormField};
+use super::node::NodeMeta;
+use super::node_config::{access_str, max_items_str, publish_model_str};
+use super::service::Service;
+use super::types::{
+    Actor, Affiliation, NodeMetadata, NodeSummary, Subscription, SubscriptionState,
+};
+use crate::store::Store;
+
+impl<S: Store> Service<S> {
+    /// §5.2 Discover nodes (disco#items at the service), sorted by name.
+    /// Hidden: nodes where the actor is an outcast, and whitelist nodes the
+    /// actor is neither affiliated with (member or above) nor subscribed to.
+    pub fn discover_nodes(&self, actor: &Actor) -> Vec<NodeSummary> {
+        let access = self.access();
+        let visible = (self.nodes.iter()).filter(|(_, n)| access.may_see(&n.meta, actor));
+        visible
+            .map(|(name, n)| NodeSummary {
+                node: name.clone(),
+                title: n.meta.config.title.clone(),
+            })
+            .collect()
+    }
+
+    /// §5.4 Node meta-data (disco#info on a node): `pubsub#meta-data`
+    /// fields (title, type, owners, publishers, access and publish models,
+    /// max_items, persist_items, num_subscribers). Protocol adds the
+    /// FORM_TYPE and `pubsub#creation_date` from `created_ms`.
+    ///
+    /// Errors: `NodeIdRequired`, `NodeNotFound`, `Outcast`.
+    pub fn node_metadata(&self, actor: &Actor, node: &str) -> PubsubResult<NodeMetadata> {
+        let n = self.node(node)?;
+        if self.access().affiliation(&n.meta, actor) == Affiliation::Outcast {
+            return Err(super::PubsubError::Outcast);
+        }
+        Ok(NodeMetadata {
+            fields: metadata_fields(&n.meta),
+            created_ms: n.meta.created_ms,
+        })
+    }
+
+    /// §5.6 The actor's subscriptions (every JID with its bare JID), on all
+    /// nodes or on one. The system holds none.
+    ///
+    /// Errors: `NodeNotFound` (with a node), `NodeIdRequired` (empty node).
+    pub fn subscriptions(
+        &self,
+        actor: &Actor,
+        node: Option<&str>,
+    ) -> PubsubResult<Vec<Subscription>> {
+        let Some(me) = actor.bare() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (name, n) in self.selected(node)? {
+            out.extend(n.meta.subs_of_bare(me).map(|s| s.to_public(name)));
+        }
+        Ok(out)
+    }
+
+    /// §5.7 The actor's explicit affiliations, on all nodes or on one
+    /// (admins' implicit ownership is not listed). The system holds none.
+    ///
+    /// Errors: `NodeNotFound` (with a node), `NodeIdRequired` (empty node).
+    pub fn affiliations(
+        &self,
+        actor: &Actor,
+        node: Option<&str>,
+    ) -> PubsubResult<Vec<(String, Affiliation)>> {
+        let Some(me) = actor.bare() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (name, n) in self.selected(node)? {
+            if let Some(a) = n.meta.affiliations.get(me) {
+                out.push((name.to_owned(), *a));
+            }
+        }
+        Ok(out)
+    }
+
+    /// All nodes, or the one named (which must exist).
+    fn selected<'a>(
+        &'a self,
+        node: Option<&'a str>,
+    ) -> PubsubResult<Vec<(&'a str, &'a super::node::Node)>> {
+        match node {
+            Some(name) => Ok(vec![(name, self.node(name)?)]),
+            None => Ok(self.nodes.iter().map(|(k, n)| (k.as_str(), n)).collect()),
+        }
+    }
+}
+
+fn metadata_fields(meta: &NodeMeta) -> Vec<FormField> {
+    let c = &meta.config;
+    let jids = |a| {
+        meta.with_affiliation(a)
+            .iter()
+            .map(|j| j.to_string())
+            .collect()
+    };
+    let subscribers = (meta.subscriptions.iter())
+        .filter(|s| s.state == SubscriptionState::Subscribed)
+        .count();
+    vec![
+        FormField::text("pubsub#title", "A short name for the node", &c.title),
+        FormField::text("pubsub#type", "Payload type", &c.payload_type),
+        FormField::new(
+            "pubsub#owner",
+            FieldType::JidMulti,
+            "Node owners",
+            jids(Affiliation::Owner),
+        ),
+        FormField::new(
+            "pubsub#publisher",
+            FieldType::JidMulti,
+            "Publishers to this node",
+            jids(Affiliation::Publisher),
+        ),
+        FormField::text(
+            "pubsub#access_model",
+            "Access model",
+            access_str(c.access_model),
+        ),
+        FormField::text(
+            "pubsub#publish_model",
+            "Publish model",
+            publish_model_str(c.publish_model),
+        ),
+        FormField::text(
+            "pubsub#max_items",
+            "Max items kept",
+            max_items_str(c.max_items),
+        ),
+        FormField::boolean(
+            "pubsub#persist_items",
+            "Items are persisted",
+            c.persist_items,
+        ),
+        FormField::text(
+            "pubsub#num_subscribers",
+            "Number of subscribers",
+            subscribers.to_string(),
+        ),
+    ]
+}

@@ -1,0 +1,222 @@
+//! Owner use cases (XEP-0060 §8.1–8.5): create, configure, default
+//! configuration, delete, purge.
+
+use super::error::{PubsubError, PubsubResult};
+use super::form::{FieldValues, FormField};
+use super::node::{Node, NodeMeta, encode_meta};
+use super::node_config::NodeConfig;
+use super::notify::{Event, to_subscribers};
+use super::service::{Service, now_ms};
+use super::types::{Actor, Affiliation, Outcome};
+use crate::store::Store;
+
+impl<S: Store> Service<S> {
+    /// §8.1 Create a node: named (`Some(name)`) or instant (`None`: the
+    /// service picks a unique name), with an optional configuration form
+    /// (§8.1.3). The creating entity becomes owner. Reply: the node name.
+    ///
+    /// Errors: `Forbidden` (may not create nodes), `NodeIdRequired` (empty
+    /// name), `BadRequest` (name with NUL), `NodeExists`, `NotAcceptable` /
+    /// `UnsupportedFeature` (bad configuration), `MaxNodesExceeded`,
+    /// `Internal`.
+    pub fn create_node(
+        &mut self,
+        actor: &Actor,
+        node: Option<&str>,
+        config: Option<&[FieldValues]>,
+    ) -> PubsubResult<Outcome<String>> {
+        if !self.may_create(actor) {
+            return Err(PubsubError::Forbidden);
+        }
+        let name = match node {
+            Some("") => return Err(PubsubError::NodeIdRequired),
+            Some(n) if n.contains('\0') => {
+                return Err(PubsubError::BadRequest("node name contains NUL".into()));
+            }
+            Some(n) if self.nodes.contains_key(n) => return Err(PubsubError::NodeExists),
+            Some(n) => n.to_owned(),
+            None => self.fresh_node_name(),
+        };
+        let defaults = NodeConfig::with_defaults(self.settings.default_max_items);
+        let config = defaults.with_fields(config.unwrap_or(&[]), self.settings.max_items_cap)?;
+        self.insert_node(actor, &name, config)?;
+        Ok(Outcome::reply(name))
+    }
+
+    fn fresh_node_name(&mut self) -> String {
+        loop {
+            let name = self.fresh_id();
+            if !self.nodes.contains_key(&name) {
+                return name;
+            }
+        }
+    }
+
+    /// Persists a new node (service record first, so its id is never
+    /// reused), then adds it to memory. The entity actor becomes owner.
+    pub(crate) fn insert_node(
+        &mut self,
+        actor: &Actor,
+        name: &str,
+        config: NodeConfig,
+    ) -> PubsubResult<()> {
+        if self
+            .settings
+            .max_nodes
+            .is_some_and(|max| self.nodes.len() >= max)
+        {
+            return Err(PubsubError::MaxNodesExceeded);
+        }
+        let id = self.next_node_id;
+        let mut meta = NodeMeta::new(config, now_ms());
+        if let Actor::Entity(jid) = actor {
+            meta.affiliations.insert(jid.clone(), Affiliation::Owner);
+        }
+        let blob = encode_meta(id, &meta)?;
+        let presence = self.presence.clone();
+        self.save_service_record(id + 1, &presence)?;
+        self.store.put_node_meta(name, &blob)?;
+        self.next_node_id = id + 1;
+        let node = Node {
+            id,
+            meta,
+            count: 0,
+            high_seq: 0,
+        };
+        self.nodes.insert(name.to_owned(), node);
+        Ok(())
+    }
+
+    /// §8.2.1 Request the configuration form of a node.
+    ///
+    /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden` (not owner),
+    /// `Outcast`.
+    pub fn node_config(&self, actor: &Actor, node: &str) -> PubsubResult<Vec<FormField>> {
+        let n = self.node(node)?;
+        self.access().require_owner(&n.meta, actor)?;
+        Ok(n.meta.config.to_fields(self.settings.max_payload_bytes))
+    }
+
+    /// §8.2.5 Submit a node configuration. Lowering `pubsub#max_items`
+    /// removes the oldest items beyond it. Notifies subscribers (§8.2.5.1)
+    /// when `pubsub#notify_config`, with the form if `deliver_payloads`.
+    ///
+    /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
+    /// `NotAcceptable` (unknown field or bad value, named in the text),
+    /// `UnsupportedFeature("access-roster")`, `Internal`.
+    pub fn configure(
+        &mut self,
+        actor: &Actor,
+        node: &str,
+        fields: &[FieldValues],
+    ) -> PubsubResult<Outcome<()>> {
+        let n = self.node(node)?;
+        self.access().require_owner(&n.meta, actor)?;
+        let cap = self.settings.max_items_cap;
+        let config = n.meta.config.with_fields(fields, cap)?;
+        if config == n.meta.config {
+            return Ok(Outcome::reply(()));
+        }
+        let (id, count) = (n.id, n.count);
+        let mut meta = n.meta.clone();
+        meta.config = config;
+        self.commit_meta(node, meta)?;
+        let limit = self.nodes[node].meta.config.max_items.limit(cap);
+        if count > limit {
+            self.trim(node, id, (count - limit) as usize)?;
+        }
+        let meta = &self.nodes[node].meta;
+        let form = meta.config.deliver_payloads;
+        let fields = form.then(|| meta.config.to_fields(self.settings.max_payload_bytes));
+        let event = Event::Configuration { fields };
+        let notice = meta
+            .config
+            .notify_config
+            .then(|| to_subscribers(node, meta, event));
+        Ok(Outcome {
+            reply: (),
+            notifications: notice.flatten().into_iter().collect(),
+        })
+    }
+
+    /// Removes the `n` oldest items of a node and updates its count.
+    pub(crate) fn trim(&mut self, name: &str, id: u64, n: usize) -> PubsubResult<()> {
+        let removed = self.store.remove_oldest(id, n);
+        let node = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
+        match removed {
+            Ok(ids) => {
+                node.count = node.count.saturating_sub(ids.len() as u64);
+                Ok(())
+            }
+            Err(e) => {
+                node.count = self.store.count_items(id).unwrap_or(node.count);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// §8.3 The default node configuration form. No errors.
+    pub fn default_config(&self) -> Vec<FormField> {
+        NodeConfig::with_defaults(self.settings.default_max_items)
+            .to_fields(self.settings.max_payload_bytes)
+    }
+
+    /// §8.4 Delete a node and all its items, with an optional redirect URI
+    /// for subscribers, who are notified when `pubsub#notify_delete`.
+    ///
+    /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
+    /// `Internal`.
+    pub fn delete_node(
+        &mut self,
+        actor: &Actor,
+        node: &str,
+        redirect: Option<&str>,
+    ) -> PubsubResult<Outcome<()>> {
+        let n = self.node(node)?;
+        self.access().require_owner(&n.meta, actor)?;
+        let redirect = redirect.map(str::to_owned);
+        let notice = (n.meta.config.notify_delete)
+            .then(|| to_subscribers(node, &n.meta, Event::Delete { redirect }))
+            .flatten();
+        self.store.delete_node(node, n.id)?;
+        self.nodes.remove(node);
+        Ok(Outcome {
+            reply: (),
+            notifications: notice.into_iter().collect(),
+        })
+    }
+
+    /// §8.5 Purge all items of a node. Subscribers get one `<purge/>`
+    /// notification when `pubsub#notify_retract`.
+    ///
+    /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
+    /// `Internal`.
+    pub fn purge(&mut self, actor: &Actor, node: &str) -> PubsubResult<Outcome<()>> {
+        let n = self.node(node)?;
+        self.access().require_owner(&n.meta, actor)?;
+        let id = n.id;
+        self.persist_high_water(node)?;
+        self.store.purge(id)?;
+        let n = self.nodes.get_mut(node).ok_or(PubsubError::NodeNotFound)?;
+        n.count = 0;
+        let notice = (n.meta.config.notify_retract)
+            .then(|| to_subscribers(node, &n.meta, Event::Purge))
+            .flatten();
+        Ok(Outcome {
+            reply: (),
+            notifications: notice.into_iter().collect(),
+        })
+    }
+
+    /// Before removing the newest items: persist the seq high-water so
+    /// seqs never go backwards after a restart.
+    pub(crate) fn persist_high_water(&mut self, name: &str) -> PubsubResult<()> {
+        let n = self.node(name)?;
+        if n.high_seq <= n.meta.high_water {
+            return Ok(());
+        }
+        let mut meta = n.meta.clone();
+        meta.high_water = n.high_seq;
+        self.commit_meta(name, meta)
+    }
+}

@@ -1,0 +1,256 @@
+//! Publisher use cases (XEP-0060 §7): publish and retract.
+
+use std::sync::Arc;
+
+use super::error::{PubsubError, PubsubResult};
+use super::form::FieldValues;
+use super::node_config::NodeConfig;
+use super::notify::{Event, to_subscribers};
+use super::service::{Service, now_ms};
+use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
+use crate::store::{Store, StoredItem};
+
+impl<S: Store> Service<S> {
+    /// §7.1 Publish one or several items (IDs generated when absent). A
+    /// missing node is auto-created (§7.1.4) when the settings allow it and
+    /// the actor may create nodes, configured by the publish-options. For
+    /// an existing node every publish-options field must equal the node's
+    /// configuration (§7.1.5). Re-publishing an ID replaces the item and
+    /// makes it the newest; items beyond `pubsub#max_items` are removed
+    /// oldest first; with `persist_items` off nothing is stored.
+    ///
+    /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
+    /// `PreconditionNotMet`, `ItemRequired`, `PayloadRequired`,
+    /// `ItemForbidden`, `PayloadTooBig`, `BadRequest` (empty item ID),
+    /// `NotAcceptable` (auto-create with bad publish-options),
+    /// `MaxNodesExceeded`, `Internal`.
+    pub fn publish(
+        &mut self,
+        actor: &Actor,
+        node: &str,
+        items: Vec<NewItem>,
+        publish_options: Option<&[FieldValues]>,
+    ) -> PubsubResult<Outcome<PublishReply>> {
+        let options = publish_options.unwrap_or(&[]);
+        let create = self.publish_target(actor, node, options)?;
+        let config = match &create {
+            Some(config) => config,
+            None => &self.node(node)?.meta.config,
+        };
+        self.check_items(config, &items)?;
+        if let Some(config) = create {
+            self.insert_node(actor, node, config)?;
+        }
+        let published = self.build_items(actor, node, items)?;
+        let n = self.node(node)?;
+        if n.meta.config.persist_items {
+            self.store_items(node, &published)?;
+        }
+        let n = self.node(node)?;
+        let event = Event::Items {
+            items: published.clone(),
+            include_payload: n.meta.config.deliver_payloads,
+            last_published: false,
+        };
+        let notice = to_subscribers(node, &n.meta, event);
+        let item_ids = published.into_iter().map(|i| i.id).collect();
+        Ok(Outcome {
+            reply: PublishReply {
+                node: node.to_owned(),
+                item_ids,
+            },
+            notifications: notice.into_iter().collect(),
+        })
+    }
+
+    /// Checks access to an existing node, or decides to auto-create it:
+    /// `Some(config)` means "create with this configuration first".
+    fn publish_target(
+        &self,
+        actor: &Actor,
+        node: &str,
+        options: &[FieldValues],
+    ) -> PubsubResult<Option<NodeConfig>> {
+        let cap = self.settings.max_items_cap;
+        match self.node(node) {
+            Ok(n) => {
+                self.access().check_publish(&n.meta, actor)?;
+                let met = options
+                    .iter()
+                    .all(|(v, vals)| n.meta.config.matches_field(v, vals, cap));
+                match met {
+                    true => Ok(None),
+                    false => Err(PubsubError::PreconditionNotMet),
+                }
+            }
+            Err(PubsubError::NodeNotFound)
+                if self.settings.auto_create_on_publish && self.may_create(actor) =>
+            {
+                let defaults = NodeConfig::with_defaults(self.settings.default_max_items);
+                Ok(Some(defaults.with_fields(options, cap)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// §7.1.3.4–7.1.3.6: the request must match the node's event type.
+    fn check_items(&self, config: &NodeConfig, items: &[NewItem]) -> PubsubResult<()> {
+        let (persistent, payloads) = (config.persist_items, config.deliver_payloads);
+        if items.is_empty() && (persistent || payloads) {
+            return Err(PubsubError::ItemRequired);
+        }
+        if !items.is_empty() && !persistent && !payloads {
+            return Err(PubsubError::ItemForbidden);
+        }
+        for item in items {
+            if item.id.as_deref() == Some("") {
+                return Err(PubsubError::BadRequest("empty item ID".into()));
+            }
+            match &item.payload {
+                None if payloads => return Err(PubsubError::PayloadRequired),
+                Some(p) if p.len() > self.settings.max_payload_bytes => {
+                    return Err(PubsubError::PayloadTooBig);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives each new item its ID and the next seqs (not yet stored).
+    fn build_items(
+        &mut self,
+        actor: &Actor,
+        node: &str,
+        items: Vec<NewItem>,
+    ) -> PubsubResult<Vec<Item>> {
+        let n = self.node(node)?;
+        let (id, persistent, mut seq) = (n.id, n.meta.config.persist_items, n.high_seq);
+        let published_ms = now_ms();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let item_id = match item.id {
+                Some(given) => given,
+                None => self.unused_item_id(id, persistent)?,
+            };
+            if persistent {
+                seq += 1;
+            }
+            out.push(Item {
+                id: item_id,
+                seq: if persistent { seq } else { 0 },
+                publisher: actor.bare().cloned(),
+                published_ms,
+                payload: item.payload.map(Arc::from),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A generated item ID no stored item has (guards against clock steps).
+    fn unused_item_id(&mut self, node: u64, persistent: bool) -> PubsubResult<String> {
+        loop {
+            let id = self.fresh_id();
+            if !persistent || self.store.item_seq(node, &id)?.is_none() {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Stores the items and trims to `max_items`. On a store failure the
+    /// in-memory count is re-read from the store and the seq high-water
+    /// still moves past every seq tried, so no seq is ever handed out twice.
+    fn store_items(&mut self, name: &str, items: &[Item]) -> PubsubResult<()> {
+        let n = self.node(name)?;
+        let (id, mut count) = (n.id, n.count);
+        let limit = n.meta.config.max_items.limit(self.settings.max_items_cap);
+        let top = items.last().map_or(n.high_seq, |i| i.seq);
+        for item in items {
+            match self.store.put_item(id, &to_stored(item)) {
+                Ok(None) => count += 1,
+                Ok(Some(_)) => {}
+                Err(e) => {
+                    let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
+                    n.high_seq = n.high_seq.max(top);
+                    n.count = self.store.count_items(id).unwrap_or(n.count);
+                    return Err(e.into());
+                }
+            }
+        }
+        let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
+        n.high_seq = top;
+        n.count = count;
+        if count > limit {
+            self.trim(name, id, (count - limit) as usize)?;
+        }
+        Ok(())
+    }
+
+    /// §7.2 Retract (delete) one item. `notify`: the request's `notify`
+    /// attribute; `None` follows `pubsub#notify_retract`.
+    ///
+    /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden` (not owner or
+    /// publisher), `Outcast`, `ItemRequired` (empty ID), `ItemNotFound`,
+    /// `UnsupportedFeature("persistent-items")` (node keeps no items),
+    /// `Internal`.
+    pub fn retract(
+        &mut self,
+        actor: &Actor,
+        node: &str,
+        item_id: &str,
+        notify: Option<bool>,
+    ) -> PubsubResult<Outcome<()>> {
+        let n = self.node(node)?;
+        self.access().check_retract(&n.meta, actor)?;
+        if item_id.is_empty() {
+            return Err(PubsubError::ItemRequired);
+        }
+        if !n.meta.config.persist_items && n.count == 0 {
+            return Err(PubsubError::UnsupportedFeature("persistent-items"));
+        }
+        let id = n.id;
+        let seq = self
+            .store
+            .item_seq(id, item_id)?
+            .ok_or(PubsubError::ItemNotFound)?;
+        if seq >= n.high_seq {
+            self.persist_high_water(node)?;
+        }
+        if self.store.remove_item(id, item_id)?.is_none() {
+            return Err(PubsubError::ItemNotFound);
+        }
+        let n = self.nodes.get_mut(node).ok_or(PubsubError::NodeNotFound)?;
+        n.count = n.count.saturating_sub(1);
+        let event = Event::Retract {
+            item_ids: vec![item_id.to_owned()],
+        };
+        let notice = (notify.unwrap_or(n.meta.config.notify_retract))
+            .then(|| to_subscribers(node, &n.meta, event))
+            .flatten();
+        Ok(Outcome {
+            reply: (),
+            notifications: notice.into_iter().collect(),
+        })
+    }
+}
+
+fn to_stored(item: &Item) -> StoredItem {
+    StoredItem {
+        id: item.id.clone(),
+        seq: item.seq,
+        publisher: item.publisher.as_ref().map(|j| j.to_string()),
+        published_ms: item.published_ms,
+        payload: item.payload.as_deref().map(str::to_owned),
+    }
+}
+
+/// An item as handed out, from its stored form.
+pub(crate) fn from_stored(item: StoredItem) -> Item {
+    Item {
+        publisher: item.publisher.and_then(|p| p.parse().ok()),
+        payload: item.payload.map(Arc::from),
+        id: item.id,
+        seq: item.seq,
+        published_ms: item.published_ms,
+    }
+}
