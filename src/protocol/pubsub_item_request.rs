@@ -149,19 +149,23 @@ fn publish_item(item: &Element) -> Result<PublishItem, StanzaError> {
     })
 }
 
+/// §7.2.1: one `<item id=…/>`; the XEP dropped batch retraction.
 pub(super) fn parse_retract(retract: &Element) -> Parsed {
     let node = node(retract)?;
     let notify = match retract.attr("notify") {
-        None => false,
-        Some(v) => forms::parse_bool(v)
-            .ok_or_else(|| errors::bad_request("notify must be true, false, 1 or 0"))?,
+        None => None,
+        Some(v) => Some(
+            forms::parse_bool(v)
+                .ok_or_else(|| errors::bad_request("notify must be true, false, 1 or 0"))?,
+        ),
     };
-    let mut ids = Vec::new();
-    for item in children_named(retract, "item") {
-        ids.push(opt_attr(item, "id").ok_or_else(errors::item_required)?);
-    }
-    if ids.is_empty() {
+    let mut items = children_named(retract, "item");
+    let id = items.next().and_then(|i| opt_attr(i, "id"));
+    let Some(id) = id else {
         return Err(errors::item_required());
+    };
+    if items.next().is_some() {
+        return Err(errors::bad_request("<retract/> takes exactly one <item/>"));
     }
-    Ok(PubsubRequest::Retract { node, ids, notify })
+    Ok(PubsubRequest::Retract { node, id, notify })
 }

@@ -62,10 +62,12 @@ pub enum PubsubRequest {
         options: Option<ReceivedForm>,
     },
     /// §7.2.
+    /// `notify`: the `notify` attribute; `None` follows the node's
+    /// `pubsub#notify_retract`.
     Retract {
         node: String,
-        ids: Vec<String>,
-        notify: bool,
+        id: String,
+        notify: Option<bool>,
     },
     /// §8.1: `node: None` asks for an instant node; `config` is the
     /// create-and-configure form (§8.1.3).
@@ -236,13 +238,9 @@ fn jid_or_sender(req: &IqRequest, el: &Element) -> Result<Jid, StanzaError> {
 
 fn parse_subscribe(req: &IqRequest, sub: &Element, options: Option<&Element>) -> Parsed {
     let node = node(sub)?;
+    // §6.1.3.1 (bare JID must be the requester's) is checked by the core,
+    // which lets node owners subscribe other entities.
     let jid = jid_or_sender(req, sub)?;
-    if jid.to_bare() != req.from.to_bare() {
-        // §6.1.3.1: the subscribed JID must be the requester's.
-        return Err(errors::invalid_jid(
-            "the subscription JID's bare JID must be yours",
-        ));
-    }
     let options = match options {
         Some(o) if o.attr("node").is_some() || o.attr("jid").is_some() => {
             // §6.3.7: <options/> after <subscribe/> carries no node or jid.
