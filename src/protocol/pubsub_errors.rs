@@ -53,6 +53,12 @@ pub fn to_stanza_error(e: &PubsubError) -> StanzaError {
     }
 }
 
+impl From<PubsubError> for StanzaError {
+    fn from(e: PubsubError) -> Self {
+        to_stanza_error(&e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
