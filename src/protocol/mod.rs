@@ -1,6 +1,7 @@
 //! Stanzas to typed requests and back. Nothing here touches sockets: the
 //! component hands in parsed stanzas and sends out what comes back.
 
+pub mod approval;
 pub mod disco;
 pub mod errors;
 pub mod features;
