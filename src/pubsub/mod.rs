@@ -42,7 +42,39 @@
 //!
 //! Group commit: [`Service::flush`] once per batch.
 //!
-//! Errors are [`PubsubError`]; each variant documents its stanza error.
+//! # Notes for `protocol/`
+//!
+//! - **Errors** are [`PubsubError`]; each variant's doc names the stanza
+//!   error condition and the `pubsub#errors` application condition.
+//!   `Outcast` renders as plain `<forbidden/>`.
+//! - **Forms** come in as `(var, values)` pairs ([`FieldValues`]); the core
+//!   ignores `FORM_TYPE` on input and never emits it, so protocol adds it
+//!   (`pubsub#node_config`, `pubsub#meta-data`, `pubsub#subscribe_options`,
+//!   `pubsub#publish-options`). [`FormField`] carries type, label, values and
+//!   list options. Unknown config vars → `NotAcceptable` naming the var.
+//! - **Notifications**: one [`Notification`] per event with a list of
+//!   [`Recipient`]s (JID + SHIM SubIDs, non-empty only when that JID holds
+//!   several subscriptions). Item payloads are `Arc<str>` shared by all
+//!   recipients; render them only when `Event::Items::include_payload`.
+//!   `message_type` is the node's `pubsub#notification_type` (always
+//!   `Normal` for [`Event::ApprovalRequest`], which protocol renders as the
+//!   §8.6 `pubsub#subscribe_authorization` form). `Event::Items` with
+//!   `last_published` is the §6.1.7 last-item delivery: add a XEP-0203
+//!   delay from `Item::published_ms`. Send notifications only after
+//!   `flush()` succeeded.
+//! - **Items** come back oldest first with `ItemsPage::total` (RSM
+//!   `<count/>`); RSM `<after/>`/`<before/>` map to `items_after` /
+//!   `items_before`, whose `ItemNotFound` means "cursor gone, resync".
+//!   Page sizes are capped at `ServiceSettings::max_page_size`.
+//! - **JIDs**: the actor is the sender's bare JID; subscription JIDs are
+//!   taken as given (bare or full) and matched exactly for unsubscribe and
+//!   options.
+//! - **Publish**: `NewItem::payload` is the serialized payload element; the
+//!   core checks its size, protocol checks that it is a single element of
+//!   the node's `pubsub#type` (`InvalidPayload`).
+//! - **Presence**: call [`Service::presence_subscribed`] when a presence
+//!   subscription with the service's JID is approved or cancelled, and
+//!   [`Service::presence_available`] on available presence.
 
 mod access;
 pub mod error;
@@ -75,3 +107,6 @@ pub use types::{
     Actor, Affiliation, Item, ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply,
     Subscription, SubscriptionChange, SubscriptionState,
 };
+
+#[cfg(test)]
+mod tests;

@@ -171,7 +171,10 @@ impl NodeConfig {
             };
         }
         let value = single(values).ok_or_else(|| bad("expects a single value"))?;
-        let flag = || parse_bool(value).ok_or_else(|| bad("expects a boolean"));
+        if let Some(slot) = self.flag_mut(var) {
+            *slot = parse_bool(value).ok_or_else(|| bad("expects a boolean"))?;
+            return Ok(());
+        }
         match var {
             FORM_TYPE | "pubsub#max_payload_size" => {}
             "pubsub#access_model" if value == "roster" => {
@@ -188,18 +191,9 @@ impl NodeConfig {
                     parse_publish_model(value).ok_or_else(|| bad("unknown model"))?
             }
             "pubsub#max_items" => self.max_items = parse_max_items(value, cap).map_err(bad)?,
-            "pubsub#persist_items" => self.persist_items = flag()?,
-            "pubsub#deliver_payloads" => self.deliver_payloads = flag()?,
-            "pubsub#deliver_notifications" => self.deliver_notifications = flag()?,
-            "pubsub#notify_retract" => self.notify_retract = flag()?,
-            "pubsub#notify_delete" => self.notify_delete = flag()?,
-            "pubsub#notify_config" => self.notify_config = flag()?,
             "pubsub#notification_type" => {
-                self.notification_type = match value {
-                    "headline" => NotificationType::Headline,
-                    "normal" => NotificationType::Normal,
-                    _ => return Err(bad("expects headline or normal")),
-                }
+                self.notification_type = parse_notification_type(value)
+                    .ok_or_else(|| bad("expects headline or normal"))?
             }
             "pubsub#title" => self.title = value.to_owned(),
             "pubsub#type" => self.payload_type = value.to_owned(),
@@ -213,9 +207,38 @@ impl NodeConfig {
         Ok(())
     }
 
+    /// The boolean option a var names, if it names one.
+    fn flag_mut(&mut self, var: &str) -> Option<&mut bool> {
+        Some(match var {
+            "pubsub#persist_items" => &mut self.persist_items,
+            "pubsub#deliver_payloads" => &mut self.deliver_payloads,
+            "pubsub#deliver_notifications" => &mut self.deliver_notifications,
+            "pubsub#notify_retract" => &mut self.notify_retract,
+            "pubsub#notify_delete" => &mut self.notify_delete,
+            "pubsub#notify_config" => &mut self.notify_config,
+            _ => return None,
+        })
+    }
+
     /// Fields to render the configuration form (XEP-0060 §8.2.1), with
     /// `pubsub#max_payload_size` as a read-only display of the service limit.
     pub fn to_fields(&self, max_payload_bytes: usize) -> Vec<FormField> {
+        let mut fields = self.model_fields();
+        fields.extend(self.delivery_fields());
+        fields.push(FormField::text(
+            "pubsub#item_expire",
+            "Seconds after which items expire (empty: never)",
+            self.item_expire.map(|s| s.to_string()).unwrap_or_default(),
+        ));
+        fields.push(FormField::text(
+            "pubsub#max_payload_size",
+            "Max payload size in bytes (read-only)",
+            max_payload_bytes.to_string(),
+        ));
+        fields
+    }
+
+    fn model_fields(&self) -> Vec<FormField> {
         vec![
             FormField::text("pubsub#title", "A friendly name for the node", &self.title),
             FormField::text(
@@ -245,27 +268,33 @@ impl NodeConfig {
                 "Persist items to storage",
                 self.persist_items,
             ),
-            FormField::boolean(
+        ]
+    }
+
+    fn delivery_fields(&self) -> Vec<FormField> {
+        let flag = |var: &str, label: &str, v: bool| FormField::boolean(var, label, v);
+        vec![
+            flag(
                 "pubsub#deliver_payloads",
                 "Deliver payloads with event notifications",
                 self.deliver_payloads,
             ),
-            FormField::boolean(
+            flag(
                 "pubsub#deliver_notifications",
                 "Deliver event notifications",
                 self.deliver_notifications,
             ),
-            FormField::boolean(
+            flag(
                 "pubsub#notify_retract",
                 "Notify subscribers when items are removed",
                 self.notify_retract,
             ),
-            FormField::boolean(
+            flag(
                 "pubsub#notify_delete",
                 "Notify subscribers when the node is deleted",
                 self.notify_delete,
             ),
-            FormField::boolean(
+            flag(
                 "pubsub#notify_config",
                 "Notify subscribers when the configuration changes",
                 self.notify_config,
@@ -281,16 +310,6 @@ impl NodeConfig {
                 "When to send the last published item",
                 send_last_str(self.send_last_published_item),
                 &["never", "on_sub", "on_sub_and_presence"],
-            ),
-            FormField::text(
-                "pubsub#item_expire",
-                "Seconds after which items expire (empty: never)",
-                self.item_expire.map(|s| s.to_string()).unwrap_or_default(),
-            ),
-            FormField::text(
-                "pubsub#max_payload_size",
-                "Max payload size in bytes (read-only)",
-                max_payload_bytes.to_string(),
             ),
         ]
     }
@@ -324,6 +343,14 @@ fn parse_max_items(value: &str, cap: u64) -> Result<MaxItems, &'static str> {
         Ok(n) if n > cap => Err("exceeds the service's limit on items per node"),
         Ok(n) => Ok(MaxItems::Count(n)),
         Err(_) => Err("expects a number or max"),
+    }
+}
+
+fn parse_notification_type(value: &str) -> Option<NotificationType> {
+    match value {
+        "headline" => Some(NotificationType::Headline),
+        "normal" => Some(NotificationType::Normal),
+        _ => None,
     }
 }
 

@@ -97,41 +97,27 @@ impl<S: Store> Service<S> {
 
 fn metadata_fields(meta: &NodeMeta) -> Vec<FormField> {
     let c = &meta.config;
-    let jids = |a| {
-        meta.with_affiliation(a)
-            .iter()
-            .map(|j| j.to_string())
-            .collect()
-    };
     let subscribers = (meta.subscriptions.iter())
         .filter(|s| s.state == SubscriptionState::Subscribed)
         .count();
-    vec![
+    let mut fields = vec![
         FormField::text("pubsub#title", "A short name for the node", &c.title),
         FormField::text("pubsub#type", "Payload type", &c.payload_type),
-        FormField::new(
-            "pubsub#owner",
-            FieldType::JidMulti,
-            "Node owners",
-            jids(Affiliation::Owner),
-        ),
-        FormField::new(
-            "pubsub#publisher",
-            FieldType::JidMulti,
-            "Publishers to this node",
-            jids(Affiliation::Publisher),
-        ),
-        FormField::text(
+    ];
+    fields.extend(affiliation_fields(meta));
+    let text = FormField::text;
+    fields.extend([
+        text(
             "pubsub#access_model",
             "Access model",
-            access_str(c.access_model),
+            access_str(c.access_model).into(),
         ),
-        FormField::text(
+        text(
             "pubsub#publish_model",
             "Publish model",
-            publish_model_str(c.publish_model),
+            publish_model_str(c.publish_model).into(),
         ),
-        FormField::text(
+        text(
             "pubsub#max_items",
             "Max items kept",
             max_items_str(c.max_items),
@@ -141,10 +127,36 @@ fn metadata_fields(meta: &NodeMeta) -> Vec<FormField> {
             "Items are persisted",
             c.persist_items,
         ),
-        FormField::text(
+        text(
             "pubsub#num_subscribers",
             "Number of subscribers",
             subscribers.to_string(),
+        ),
+    ]);
+    fields
+}
+
+/// `pubsub#owner` and `pubsub#publisher` (explicit affiliations only).
+fn affiliation_fields(meta: &NodeMeta) -> [FormField; 2] {
+    let jids = |a| {
+        meta.with_affiliation(a)
+            .iter()
+            .map(|j| j.to_string())
+            .collect()
+    };
+    let multi = FieldType::JidMulti;
+    [
+        FormField::new(
+            "pubsub#owner",
+            multi,
+            "Node owners",
+            jids(Affiliation::Owner),
+        ),
+        FormField::new(
+            "pubsub#publisher",
+            multi,
+            "Publishers",
+            jids(Affiliation::Publisher),
         ),
     ]
 }

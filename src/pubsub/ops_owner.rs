@@ -98,7 +98,9 @@ impl<S: Store> Service<S> {
     }
 
     /// §8.2.5 Submit a node configuration. Lowering `pubsub#max_items`
-    /// removes the oldest items beyond it. Notifies subscribers (§8.2.5.1)
+    /// removes the oldest items beyond it (if that removal fails, the new
+    /// configuration is already stored and `Internal` is returned).
+    /// Notifies subscribers (§8.2.5.1)
     /// when `pubsub#notify_config`, with the form if `deliver_payloads`.
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,

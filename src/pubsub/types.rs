@@ -135,7 +135,8 @@ pub struct Subscription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub id: String,
-    /// Per-node publication sequence (ordering only; not on the wire).
+    /// Per-node publication sequence (ordering only; not on the wire);
+    /// 0 for items of nodes that do not persist items.
     pub seq: u64,
     /// `None` when published by [`Actor::System`].
     pub publisher: Option<BareJid>,

@@ -1,0 +1,189 @@
+//! Unit tests of the core: one module per group of use cases, on an
+//! in-memory store that can be told to fail writes.
+
+mod config;
+mod discovery;
+mod items;
+mod manage;
+mod owner;
+mod persistence;
+mod presence;
+mod publish;
+mod retract;
+mod subscribe;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::*;
+use crate::store::{MemoryStore, NodeId, Store, StoreError, StoreResult, StoredItem};
+
+/// MemoryStore whose writes fail while `fail` is set.
+pub struct TestStore {
+    pub inner: MemoryStore,
+    pub fail: Arc<AtomicBool>,
+}
+
+impl TestStore {
+    fn check(&self) -> StoreResult<()> {
+        match self.fail.load(Ordering::SeqCst) {
+            true => Err(StoreError::Io("injected failure".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl Store for TestStore {
+    fn load_nodes(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.inner.load_nodes()
+    }
+    fn put_node_meta(&mut self, name: &str, meta: &[u8]) -> StoreResult<()> {
+        self.check()?;
+        self.inner.put_node_meta(name, meta)
+    }
+    fn delete_node(&mut self, name: &str, node: NodeId) -> StoreResult<()> {
+        self.check()?;
+        self.inner.delete_node(name, node)
+    }
+    fn put_item(&mut self, node: NodeId, item: &StoredItem) -> StoreResult<Option<u64>> {
+        self.check()?;
+        self.inner.put_item(node, item)
+    }
+    fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
+        self.inner.get_item(node, id)
+    }
+    fn item_seq(&self, node: NodeId, id: &str) -> StoreResult<Option<u64>> {
+        self.inner.item_seq(node, id)
+    }
+    fn remove_item(&mut self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
+        self.check()?;
+        self.inner.remove_item(node, id)
+    }
+    fn items_after(&self, node: NodeId, after: u64, max: usize) -> StoreResult<Vec<StoredItem>> {
+        self.inner.items_after(node, after, max)
+    }
+    fn items_before(&self, node: NodeId, before: u64, max: usize) -> StoreResult<Vec<StoredItem>> {
+        self.inner.items_before(node, before, max)
+    }
+    fn remove_oldest(&mut self, node: NodeId, n: usize) -> StoreResult<Vec<String>> {
+        self.check()?;
+        self.inner.remove_oldest(node, n)
+    }
+    fn purge(&mut self, node: NodeId) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.purge(node)
+    }
+    fn last_seq(&self, node: NodeId) -> StoreResult<u64> {
+        self.inner.last_seq(node)
+    }
+    fn count_items(&self, node: NodeId) -> StoreResult<u64> {
+        self.inner.count_items(node)
+    }
+    fn flush(&mut self) -> StoreResult<()> {
+        self.check()?;
+        self.inner.flush()
+    }
+}
+
+pub type Svc = Service<TestStore>;
+
+pub const OWNER: &str = "owner@example.com";
+pub const ADMIN: &str = "admin@example.com";
+pub const NODE: &str = "events";
+
+pub fn bare(s: &str) -> BareJid {
+    BareJid::new(s).unwrap()
+}
+
+pub fn jid(s: &str) -> Jid {
+    Jid::new(s).unwrap()
+}
+
+pub fn ent(s: &str) -> Actor {
+    Actor::Entity(bare(s))
+}
+
+pub fn settings() -> ServiceSettings {
+    ServiceSettings {
+        admins: vec![bare(ADMIN)],
+        create_domains: vec!["example.com".into()],
+        default_max_items: 10,
+        max_items_cap: 100,
+        max_payload_bytes: 100,
+        max_page_size: 5,
+        auto_create_on_publish: true,
+        max_nodes: None,
+    }
+}
+
+pub fn service() -> Svc {
+    let store = TestStore {
+        inner: MemoryStore::new(),
+        fail: Arc::new(AtomicBool::new(false)),
+    };
+    Service::open(store, settings()).unwrap()
+}
+
+/// Makes the store's writes fail (or succeed again).
+pub fn fail_writes(svc: &Svc, fail: bool) {
+    svc.store.fail.store(fail, Ordering::SeqCst);
+}
+
+/// Closes and reopens the service on the same store.
+pub fn reopen(svc: Svc) -> Svc {
+    Service::open(svc.into_store(), settings()).unwrap()
+}
+
+pub fn fields(pairs: &[(&str, &str)]) -> Vec<FieldValues> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()]))
+        .collect()
+}
+
+/// A service with node `events` owned by OWNER, configured with `config`.
+pub fn service_with_node(config: &[(&str, &str)]) -> Svc {
+    let mut svc = service();
+    let f = fields(config);
+    let _ = svc.create_node(&ent(OWNER), Some(NODE), Some(&f)).unwrap();
+    svc
+}
+
+pub fn item(id: &str, payload: &str) -> NewItem {
+    NewItem {
+        id: Some(id.to_owned()),
+        payload: Some(payload.to_owned()),
+    }
+}
+
+/// Publishes items `ids` as OWNER with payload `<p>{id}</p>`.
+pub fn publish_ids(svc: &mut Svc, ids: &[&str]) {
+    let items = ids
+        .iter()
+        .map(|i| item(i, &format!("<p>{i}</p>")))
+        .collect();
+    let _ = svc.publish(&ent(OWNER), NODE, items, None).unwrap();
+}
+
+pub fn ids(page: &ItemsPage) -> Vec<&str> {
+    page.items.iter().map(|i| i.id.as_str()).collect()
+}
+
+/// Subscribes `who` (bare JID) to NODE, returning the subscription.
+pub fn subscribe(svc: &mut Svc, who: &str) -> Subscription {
+    svc.subscribe(&ent(who), NODE, &jid(who), None)
+        .unwrap()
+        .reply
+}
+
+pub fn set_affiliation(svc: &mut Svc, who: &str, affiliation: Affiliation) {
+    let _ = svc
+        .modify_affiliations(&ent(OWNER), NODE, &[(bare(who), affiliation)])
+        .unwrap();
+}
+
+/// JIDs of every recipient of the outcome's notifications.
+pub fn recipients<T>(outcome: &Outcome<T>) -> Vec<String> {
+    let all = outcome.notifications.iter().flat_map(|n| &n.recipients);
+    all.map(|r| r.jid.to_string()).collect()
+}

@@ -1,0 +1,85 @@
+//! Restart, seq high-water and group commit.
+
+use super::*;
+
+#[test]
+fn reopening_restores_nodes_config_affiliations_subscriptions_and_counts() {
+    let mut svc = service_with_node(&[("pubsub#title", "T")]);
+    set_affiliation(&mut svc, "pub@example.com", Affiliation::Publisher);
+    let sub = subscribe(&mut svc, "bob@example.com");
+    publish_ids(&mut svc, &["a", "b"]);
+    let svc = reopen(svc);
+    assert_eq!(svc.discover_nodes(&Actor::System)[0].title, "T");
+    assert_eq!(svc.node_affiliations(&ent(OWNER), NODE).unwrap().len(), 2);
+    assert_eq!(
+        svc.subscriptions(&ent("bob@example.com"), None).unwrap(),
+        vec![sub]
+    );
+    assert_eq!(svc.items(&Actor::System, NODE, None).unwrap().total, 2);
+}
+
+#[test]
+fn seqs_never_go_backwards_after_retracting_the_newest_item_and_restarting() {
+    let mut svc = service_with_node(&[]);
+    publish_ids(&mut svc, &["a", "b"]);
+    let b_seq = svc.items(&Actor::System, NODE, None).unwrap().items[1].seq;
+    let _ = svc.retract(&ent(OWNER), NODE, "b", None).unwrap();
+    let mut svc = reopen(svc);
+    publish_ids(&mut svc, &["c"]);
+    let page = svc.items(&Actor::System, NODE, None).unwrap();
+    assert!(page.items[1].seq > b_seq);
+}
+
+#[test]
+fn seqs_never_go_backwards_after_a_purge_and_restart() {
+    let mut svc = service_with_node(&[]);
+    publish_ids(&mut svc, &["a", "b"]);
+    let _ = svc.purge(&ent(OWNER), NODE).unwrap();
+    let mut svc = reopen(svc);
+    publish_ids(&mut svc, &["c"]);
+    assert!(svc.items(&Actor::System, NODE, None).unwrap().items[0].seq > 2);
+}
+
+#[test]
+fn node_ids_are_not_reused_after_deleting_the_newest_node() {
+    let mut svc = service_with_node(&[]);
+    let first = svc.nodes[NODE].id;
+    let _ = svc.delete_node(&ent(OWNER), NODE, None).unwrap();
+    let mut svc = reopen(svc);
+    let _ = svc.create_node(&ent(OWNER), Some("again"), None).unwrap();
+    assert!(svc.nodes["again"].id > first);
+}
+
+#[test]
+fn the_core_never_flushes_on_its_own_only_through_flush() {
+    let mut svc = service_with_node(&[]);
+    publish_ids(&mut svc, &["a"]);
+    assert_eq!(svc.store.inner.flushes, 0);
+    svc.flush().unwrap();
+    assert_eq!(svc.store.inner.flushes, 1);
+}
+
+#[test]
+fn flush_failure_is_internal() {
+    let mut svc = service();
+    fail_writes(&svc, true);
+    assert!(matches!(svc.flush(), Err(PubsubError::Internal(_))));
+}
+
+#[test]
+fn corrupt_metadata_fails_open_with_internal() {
+    let mut store = service().into_store();
+    store.inner.put_node_meta("bad", b"{not json").unwrap();
+    let err = Service::open(store, settings()).err().unwrap();
+    assert!(matches!(err, PubsubError::Internal(t) if t.contains("bad")));
+}
+
+#[test]
+fn settings_come_from_the_config_file() {
+    let text = "[component]\njid = \"events.localhost\"\nsecret = \"s\"\n\
+        [storage]\ndata_dir = \"/tmp/x\"\n[pubsub]\nadmins = [\"a@b.c\"]\n";
+    let config = crate::config::Config::parse(text).unwrap();
+    let s = ServiceSettings::from_config(&config).unwrap();
+    assert_eq!(s.admins, vec![bare("a@b.c")]);
+    assert_eq!(s.max_page_size, config.limits.max_items_per_page);
+}
