@@ -72,7 +72,7 @@ pub fn jid_required() -> StanzaError {
     bad_request_with("jid-required", "this request needs a 'jid' attribute")
 }
 
-/// §7.1.3.5: `<bad-request/>` + `<invalid-payload/>`.
+/// §7.1.3.6: `<bad-request/>` + `<invalid-payload/>`.
 pub fn invalid_payload(text: &str) -> StanzaError {
     bad_request_with("invalid-payload", text)
 }

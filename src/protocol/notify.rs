@@ -1,6 +1,6 @@
 //! Core [`Notification`]s rendered into `<message/>` stanzas from the
 //! service to each recipient (XEP-0060 §7.1.2, §7.2.2, §8.2.5, §8.4.2,
-//! §8.5.2, §8.6, §8.8.4, §8.9.4, §12.17 SHIM SubIDs).
+//! §8.5.2, §8.6, §8.8.4, §8.9.4, §12.16 SHIM SubIDs).
 //!
 //! Cost: the event element (with its parsed payloads) is built once per
 //! notification; each recipient's message gets a deep clone of it, because
@@ -158,7 +158,7 @@ fn delay(published_ms: u64) -> Element {
         .build()
 }
 
-/// §12.17: one SHIM `SubID` header per subscription that matched.
+/// §12.16: one SHIM `SubID` header per subscription that matched.
 fn shim_headers(r: &Recipient) -> Element {
     let headers = r.subids.iter().map(|s| {
         Element::builder("header", ns::SHIM)
@@ -194,7 +194,7 @@ fn approval_form(node: &str, jid: &Jid, subid: &str) -> Element {
     form.to_element()
 }
 
-/// Unique message IDs (§12.3): a per-process prefix and a counter.
+/// Unique message IDs (§12.4): a per-process prefix and a counter.
 fn next_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -91,7 +91,7 @@ fn example_102_notification_with_payload_to_each_subscriber() {
             "Soliloquy"
         );
     }
-    assert_ne!(ms[0].id, ms[1].id, "§12.3 unique message ids");
+    assert_ne!(ms[0].id, ms[1].id, "§12.4 unique message ids");
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn example_161_delete_with_redirect_has_no_shim() {
         vec![r],
     );
     let m = &messages(&n)[0];
-    assert_eq!(m.payloads.len(), 1, "§12.17: no SHIM for delete");
+    assert_eq!(m.payloads.len(), 1, "§12.16: no SHIM for delete");
     let delete = event_child(m);
     assert!(delete.is("delete", ns::PUBSUB_EVENT));
     assert_eq!(delete.attr("node"), Some("princely_musings"));

@@ -179,7 +179,7 @@ fn publish<S: Store>(
 }
 
 fn new_item(ctx: &ProtocolCtx, item: PublishItem) -> Result<NewItem, PubsubError> {
-    let payload = item.payload.as_ref().map(String::from);
+    let payload = item.payload.as_ref().map(serialize).transpose()?;
     if payload
         .as_ref()
         .is_some_and(|p| p.len() > ctx.max_payload_bytes)
@@ -190,6 +190,15 @@ fn new_item(ctx: &ProtocolCtx, item: PublishItem) -> Result<NewItem, PubsubError
         id: item.id,
         payload,
     })
+}
+
+/// The payload as XML text (minidom's `String::from` would panic on a
+/// serialization error; a payload that cannot be written is invalid).
+fn serialize(el: &Element) -> Result<String, PubsubError> {
+    let mut buf = Vec::new();
+    el.write_to(&mut buf)
+        .map_err(|_| PubsubError::InvalidPayload)?;
+    String::from_utf8(buf).map_err(|_| PubsubError::InvalidPayload)
 }
 
 /// §8.2.4; a `cancel` form keeps the configuration but still needs rights.

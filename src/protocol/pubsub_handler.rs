@@ -18,7 +18,7 @@ use tokio_xmpp::Stanza;
 pub struct ProtocolCtx {
     /// The component's domain: `from` of notifications, `jid` of disco items.
     pub service_jid: BareJid,
-    /// Largest serialized payload accepted (XEP-0060 §7.1.3.4).
+    /// Largest serialized payload accepted (XEP-0060 §7.1.3.5).
     pub max_payload_bytes: usize,
 }
 

@@ -130,7 +130,7 @@ pub(super) fn parse_publish(publish: &Element, options: Option<&Element>) -> Par
 }
 
 /// An `<item/>` holds at most one payload element and no other text
-/// (§7.1.3.5 `invalid-payload`).
+/// (§7.1.3.6 `invalid-payload`).
 fn publish_item(item: &Element) -> Result<PublishItem, StanzaError> {
     if item.attr("id") == Some("") {
         return Err(errors::bad_request("item id must not be empty"));
