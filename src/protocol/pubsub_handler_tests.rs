@@ -877,3 +877,34 @@ fn malformed_requests_get_errors_and_reads_need_no_flush() {
     let h = t.ps(FRANCISCO, "get", "<subscriptions/>");
     assert!(h.reply.is_ok() && !h.needs_flush);
 }
+
+#[test]
+fn odd_requests_never_panic_and_always_get_a_reply() {
+    let mut t = setup();
+    t.create("n", &[]);
+    let ps = "http://jabber.org/protocol/pubsub";
+    let owner = "http://jabber.org/protocol/pubsub#owner";
+    let bodies = [
+        format!("<pubsub xmlns='{ps}'/>"),
+        format!("<pubsub xmlns='{ps}'><items node=''/></pubsub>"),
+        format!("<pubsub xmlns='{ps}'><items node='n' max_items='99999999999999999999999'/></pubsub>"),
+        format!("<pubsub xmlns='{ps}'><publish node='n'><item id='a'><x xmlns='urn:a'><deep><deeper/></deep></x></item></publish></pubsub>"),
+        format!("<pubsub xmlns='{ps}'><publish node='n'><foo/></publish></pubsub>"),
+        format!("<pubsub xmlns='{ps}'><subscribe node='n' jid=''/></pubsub>"),
+        format!("<pubsub xmlns='{ps}'><options node='n' jid='francisco@denmark.lit'><x xmlns='jabber:x:data'/></options></pubsub>"),
+        format!("<pubsub xmlns='{ps}'><create node='n'/><configure><x xmlns='jabber:x:data' type='form'/></configure></pubsub>"),
+        format!("<pubsub xmlns='{owner}'><configure node='n'><x xmlns='jabber:x:data' type='result'/></configure></pubsub>"),
+        format!("<pubsub xmlns='{owner}'><subscriptions node='n'><subscription/></subscriptions></pubsub>"),
+        format!("<pubsub xmlns='{owner}'><affiliations node='missing'><affiliation jid='a@b' affiliation='member'/></affiliations></pubsub>"),
+        "<query xmlns='http://jabber.org/protocol/disco#items' node=''/>".to_owned(),
+        "<unknown xmlns='urn:nothing'><pubsub xmlns='http://jabber.org/protocol/pubsub'/></unknown>".to_owned(),
+    ];
+    for body in &bodies {
+        for kind in ["get", "set"] {
+            let h = t.iq(FRANCISCO, kind, body);
+            if let Err(e) = &h.reply {
+                assert!(!e.texts.is_empty(), "{body}: errors explain themselves");
+            }
+        }
+    }
+}
