@@ -51,3 +51,42 @@ pub fn internal_server_error() -> StanzaError {
         "the service could not complete the request; try again",
     )
 }
+
+/// `<bad-request/>` + a `pubsub#errors` condition.
+fn bad_request_with(condition: &str, text: &str) -> StanzaError {
+    with_pubsub_condition(bad_request(text), condition)
+}
+
+/// §7.2.3.3 and friends: `<bad-request/>` + `<nodeid-required/>`.
+pub fn nodeid_required() -> StanzaError {
+    bad_request_with("nodeid-required", "this request needs a 'node' attribute")
+}
+
+/// §6.1.3.1: `<bad-request/>` + `<invalid-jid/>`.
+pub fn invalid_jid(text: &str) -> StanzaError {
+    bad_request_with("invalid-jid", text)
+}
+
+/// §6.3.4.3: `<bad-request/>` + `<jid-required/>`.
+pub fn jid_required() -> StanzaError {
+    bad_request_with("jid-required", "this request needs a 'jid' attribute")
+}
+
+/// §7.1.3.6: `<bad-request/>` + `<invalid-payload/>`.
+pub fn invalid_payload(text: &str) -> StanzaError {
+    bad_request_with("invalid-payload", text)
+}
+
+/// §7.2.3.4: `<bad-request/>` + `<item-required/>`.
+pub fn item_required() -> StanzaError {
+    bad_request_with("item-required", "an <item/> with an 'id' is required")
+}
+
+/// An element in a pubsub namespace that names no action we know.
+pub fn unsupported_action(name: &str) -> StanzaError {
+    stanza_error(
+        ErrorType::Cancel,
+        DefinedCondition::FeatureNotImplemented,
+        &format!("<{name}/> is not a supported pubsub action"),
+    )
+}

@@ -1,8 +1,23 @@
 //! Stanzas to typed requests and back. Nothing here touches sockets: the
 //! component hands in parsed stanzas and sends out what comes back.
 
+pub mod approval;
+pub mod disco;
 pub mod errors;
+pub mod features;
+pub mod forms;
+pub mod notify;
+pub mod pubsub_errors;
+pub mod pubsub_exec;
+pub mod pubsub_forms;
+pub mod pubsub_handler;
+pub mod pubsub_item_request;
+pub mod pubsub_owner_request;
+pub mod pubsub_replies;
+pub mod pubsub_request;
+pub mod request_util;
 pub mod service_info;
+pub mod timestamp;
 pub mod xml;
 
 use tokio_xmpp::jid::Jid;

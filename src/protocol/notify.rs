@@ -1,0 +1,207 @@
+//! Core [`Notification`]s rendered into `<message/>` stanzas from the
+//! service to each recipient (XEP-0060 §7.1.2, §7.2.2, §8.2.5, §8.4.2,
+//! §8.5.2, §8.6, §8.8.4, §8.9.4, §12.16 SHIM SubIDs).
+//!
+//! Cost: the event element (with its parsed payloads) is built once per
+//! notification; each recipient's message gets a deep clone of it, because
+//! a typed `Message` owns its payload `Element`s. That is one tree copy
+//! per recipient, never a re-parse of the stored payload string.
+
+use super::forms::{Field, FieldType, Form, FormKind};
+use super::pubsub_forms::{self, NODE_CONFIG, SUBSCRIBE_AUTHORIZATION};
+use super::xml::BuilderExt;
+use super::{ns, timestamp};
+use crate::pubsub::{Event, Item, Notification, NotificationType, Recipient};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::message::{Id, Message, MessageType};
+use tokio_xmpp::parsers::ns::DELAY;
+
+/// Renders one notification into one message per recipient.
+pub fn render(service: &BareJid, n: &Notification) -> Vec<Stanza> {
+    let type_ = match n.message_type {
+        NotificationType::Headline => MessageType::Headline,
+        NotificationType::Normal => MessageType::Normal,
+    };
+    let from = Jid::from(service.clone());
+    let payloads = payloads(n);
+    let shim = matches!(n.event, Event::Items { .. } | Event::Retract { .. });
+    (n.recipients.iter())
+        .map(|r| {
+            let mut m = Message::new_with_type(type_.clone(), Some(r.jid.clone()));
+            m.from = Some(from.clone());
+            m.id = Some(Id(next_id()));
+            m.payloads = payloads.clone();
+            if shim && !r.subids.is_empty() {
+                m.payloads.push(shim_headers(r));
+            }
+            Stanza::Message(m)
+        })
+        .collect()
+}
+
+/// Renders every notification of an outcome.
+pub fn render_all(service: &BareJid, ns: &[Notification]) -> Vec<Stanza> {
+    ns.iter().flat_map(|n| render(service, n)).collect()
+}
+
+/// The message children shared by all recipients of `n`.
+fn payloads(n: &Notification) -> Vec<Element> {
+    let node = n.node.as_str();
+    match &n.event {
+        Event::Items {
+            items,
+            include_payload,
+            last_published,
+        } => {
+            let mut out = vec![event(items_el(node, items, *include_payload))];
+            if let (true, Some(last)) = (*last_published, items.last()) {
+                out.push(delay(last.published_ms));
+            }
+            out
+        }
+        Event::Retract { item_ids } => {
+            let retracts = item_ids
+                .iter()
+                .map(|id| Element::builder("retract", ns::PUBSUB_EVENT).a("id", id.as_str()));
+            vec![event(
+                Element::builder("items", ns::PUBSUB_EVENT)
+                    .a("node", node)
+                    .append_all(retracts)
+                    .build(),
+            )]
+        }
+        Event::Purge => vec![event(
+            Element::builder("purge", ns::PUBSUB_EVENT)
+                .a("node", node)
+                .build(),
+        )],
+        Event::Delete { redirect } => {
+            let mut d = Element::builder("delete", ns::PUBSUB_EVENT).a("node", node);
+            if let Some(uri) = redirect {
+                d = d.append(Element::builder("redirect", ns::PUBSUB_EVENT).a("uri", uri.as_str()));
+            }
+            vec![event(d.build())]
+        }
+        Event::Configuration { fields } => {
+            let mut c = Element::builder("configuration", ns::PUBSUB_EVENT).a("node", node);
+            if let Some(fields) = fields {
+                c = c.append(pubsub_forms::render(FormKind::Result, NODE_CONFIG, fields));
+            }
+            vec![event(c.build())]
+        }
+        Event::Subscription { jid, subid, state } => vec![event(
+            Element::builder("subscription", ns::PUBSUB_EVENT)
+                .a("node", node)
+                .a("jid", jid.as_str())
+                .a("subid", subid.as_str())
+                .a("subscription", state.as_str())
+                .build(),
+        )],
+        Event::Affiliation { jid, affiliation } => {
+            // §8.9.4 Example 211: a <pubsub/> (not an event) in a message.
+            let a = Element::builder("affiliation", ns::PUBSUB)
+                .a("jid", jid.as_str())
+                .a("affiliation", affiliation.as_str());
+            let affs = Element::builder("affiliations", ns::PUBSUB)
+                .a("node", node)
+                .append(a);
+            vec![Element::builder("pubsub", ns::PUBSUB).append(affs).build()]
+        }
+        Event::ApprovalRequest { jid, subid } => vec![approval_form(node, jid, subid)],
+    }
+}
+
+fn event(child: Element) -> Element {
+    Element::builder("event", ns::PUBSUB_EVENT)
+        .append(child)
+        .build()
+}
+
+/// `<items node=…>` with one `<item/>` per item; payloads only if asked.
+fn items_el(node: &str, items: &[Item], include_payload: bool) -> Element {
+    let items = items.iter().map(|item| {
+        let mut b = Element::builder("item", ns::PUBSUB_EVENT).a("id", item.id.as_str());
+        if let Some(p) = &item.publisher {
+            b = b.a("publisher", p.as_str());
+        }
+        match (include_payload, &item.payload) {
+            (true, Some(xml)) => b.append_all(stored_payload(&item.id, xml)).build(),
+            _ => b.build(),
+        }
+    });
+    Element::builder("items", ns::PUBSUB_EVENT)
+        .a("node", node)
+        .append_all(items)
+        .build()
+}
+
+/// A stored payload parsed back into an element. The core stores what
+/// protocol serialized, so failure means corrupt data: logged and left out
+/// rather than sending broken XML.
+pub fn stored_payload(item_id: &str, xml: &str) -> Option<Element> {
+    match xml.parse::<Element>() {
+        Ok(el) => Some(el),
+        Err(e) => {
+            tracing::warn!(item = item_id, error = %e, "stored payload is not XML; omitted");
+            None
+        }
+    }
+}
+
+/// XEP-0203 delay for the last published item sent on subscribe (§6.1.7).
+fn delay(published_ms: u64) -> Element {
+    Element::builder("delay", DELAY)
+        .a("stamp", timestamp::xep0082(published_ms))
+        .build()
+}
+
+/// §12.16: one SHIM `SubID` header per subscription that matched.
+fn shim_headers(r: &Recipient) -> Element {
+    let headers = r.subids.iter().map(|s| {
+        Element::builder("header", ns::SHIM)
+            .a("name", "SubID")
+            .append(s.as_str())
+    });
+    Element::builder("headers", ns::SHIM)
+        .append_all(headers)
+        .build()
+}
+
+/// §8.6.1 Example 171: the subscribe_authorization form sent to owners.
+fn approval_form(node: &str, jid: &Jid, subid: &str) -> Element {
+    let mut form = Form::new(FormKind::Form, Some(SUBSCRIBE_AUTHORIZATION));
+    form.title = Some("PubSub subscriber request".into());
+    form.instructions = Some(
+        "To approve this entity's subscription request, click the OK button. \
+         To deny the request, click the cancel button."
+            .into(),
+    );
+    form.fields = vec![
+        Field::new("pubsub#subid", vec![subid.to_owned()]).typed(FieldType::Hidden),
+        Field::new("pubsub#node", vec![node.to_owned()])
+            .typed(FieldType::TextSingle)
+            .labelled("Node ID"),
+        Field::new("pubsub#subscriber_jid", vec![jid.to_string()])
+            .typed(FieldType::JidSingle)
+            .labelled("Subscriber Address"),
+        Field::new("pubsub#allow", vec!["false".to_owned()])
+            .typed(FieldType::Boolean)
+            .labelled("Allow this JID to subscribe to this pubsub node?"),
+    ];
+    form.to_element()
+}
+
+/// Unique message IDs (§12.4): a per-process prefix and a counter.
+fn next_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| format!("h{:x}", timestamp::now_ms()));
+    format!("{prefix}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+#[path = "notify_tests.rs"]
+mod tests;

@@ -1,0 +1,265 @@
+//! One typed request, one core use case: calls the [`Service`] method and
+//! renders its reply (`pubsub_replies`); notifications are returned as
+//! core values for `notify` to render.
+
+// `StanzaError` is large, but built at most once per request and sent as
+// is; boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+use super::errors;
+use super::forms::{FormKind, ReceivedForm};
+use super::pubsub_forms::values;
+use super::pubsub_handler::ProtocolCtx;
+use super::pubsub_replies as reply;
+use super::pubsub_request::{
+    AffiliationEntry, ItemsQuery, PublishItem, PubsubRequest, SubscriptionEntry,
+};
+use crate::pubsub::{
+    Actor, Affiliation, BareJid, Jid, NewItem, Notification, Outcome, PubsubError, Service,
+    SubscriptionChange, SubscriptionState,
+};
+use crate::store::Store;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+/// The reply payload and the notifications to send. Core errors become
+/// stanza errors through `pubsub_errors::to_stanza_error` (its `From`).
+pub type Done = Result<(Option<Element>, Vec<Notification>), StanzaError>;
+
+fn read_only(el: Element) -> Done {
+    Ok((Some(el), Vec::new()))
+}
+
+fn notes<T>(o: Outcome<T>) -> Done {
+    Ok((None, o.notifications))
+}
+
+pub fn execute<S: Store>(
+    s: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    a: &Actor,
+    r: PubsubRequest,
+) -> Done {
+    use PubsubRequest as R;
+    match r {
+        R::Subscriptions { node } => {
+            let subs = s.subscriptions(a, node.as_deref())?;
+            read_only(reply::subscriptions(node.as_deref(), &subs))
+        }
+        R::Affiliations { node } => {
+            let affs = s.affiliations(a, node.as_deref())?;
+            read_only(reply::affiliations(node.as_deref(), &affs))
+        }
+        R::Subscribe { node, jid, options } => subscribe(s, a, &node, &jid, options),
+        R::Unsubscribe { node, jid, subid } => {
+            notes(s.unsubscribe(a, &node, &jid, subid.as_deref())?)
+        }
+        R::Options {
+            node,
+            jid,
+            subid,
+            form,
+        } => options(s, a, &node, &jid, subid.as_deref(), form),
+        R::SubscribeDefault { node } => subscribe_default(s, a, node.as_deref()),
+        R::Items(q) => items(s, a, q),
+        R::Publish {
+            node,
+            items,
+            options,
+        } => publish(s, ctx, a, &node, items, options),
+        R::Retract { node, id, notify } => notes(s.retract(a, &node, &id, notify)?),
+        R::Create { node, config } => {
+            let fields = config.as_ref().map(values);
+            let o = s.create_node(a, node.as_deref(), fields.as_deref())?;
+            Ok((Some(reply::created(&o.reply)), o.notifications))
+        }
+        R::ConfigureGet { node } => {
+            let fields = s.node_config(a, &node)?;
+            read_only(reply::node_config("configure", Some(&node), &fields))
+        }
+        R::ConfigureSet { node, form } => configure(s, a, &node, form),
+        R::NodeDefault { node_type, .. } => {
+            if node_type.as_deref().is_some_and(|t| t != "leaf") {
+                return Err(PubsubError::UnsupportedFeature("collections").into());
+            }
+            read_only(reply::node_config("default", None, &s.default_config()))
+        }
+        R::Delete { node, redirect } => notes(s.delete_node(a, &node, redirect.as_deref())?),
+        R::Purge { node } => notes(s.purge(a, &node)?),
+        R::OwnerSubscriptionsGet { node } => {
+            let subs = s.node_subscriptions(a, &node)?;
+            read_only(reply::owner_subscriptions(&node, &subs))
+        }
+        R::OwnerSubscriptionsSet { node, changes } => {
+            notes(s.modify_subscriptions(a, &node, &sub_changes(changes)?)?)
+        }
+        R::OwnerAffiliationsGet { node } => {
+            let affs = s.node_affiliations(a, &node)?;
+            read_only(reply::owner_affiliations(&node, &affs))
+        }
+        R::OwnerAffiliationsSet { node, changes } => {
+            notes(s.modify_affiliations(a, &node, &aff_changes(changes)?)?)
+        }
+    }
+}
+
+/// §6.1, with §6.3.7 options echoed back as a result form (Example 72).
+fn subscribe<S: Store>(
+    s: &mut Service<S>,
+    a: &Actor,
+    node: &str,
+    jid: &Jid,
+    options: Option<ReceivedForm>,
+) -> Done {
+    let fields = options.as_ref().map(values);
+    let o = s.subscribe(a, node, jid, fields.as_deref())?;
+    let el = reply::subscribed(&o.reply, options.is_some());
+    Ok((Some(el), o.notifications))
+}
+
+/// §6.3.2 (no form: return the options form) and §6.3.5 (submit).
+fn options<S: Store>(
+    s: &mut Service<S>,
+    a: &Actor,
+    node: &str,
+    jid: &Jid,
+    subid: Option<&str>,
+    form: Option<ReceivedForm>,
+) -> Done {
+    if let Some(form) = form {
+        return notes(s.set_subscription_options(a, node, jid, subid, &values(&form))?);
+    }
+    let fields = s.subscription_options(a, node, jid, subid)?.to_fields();
+    let j = jid.to_string();
+    let el = reply::options_form(
+        "options",
+        Some(node),
+        Some(&j),
+        subid,
+        FormKind::Form,
+        &fields,
+    );
+    read_only(el)
+}
+
+/// §6.4: the service's default subscription options (a named node must
+/// exist).
+fn subscribe_default<S: Store>(s: &Service<S>, a: &Actor, node: Option<&str>) -> Done {
+    if let Some(n) = node {
+        s.node_metadata(a, n)?;
+    }
+    let fields = s.default_subscription_options().to_fields();
+    read_only(reply::options_form(
+        "default",
+        node,
+        None,
+        None,
+        FormKind::Result,
+        &fields,
+    ))
+}
+
+/// §7.1: payloads serialized once and size-checked, then the core call.
+fn publish<S: Store>(
+    s: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    a: &Actor,
+    node: &str,
+    items: Vec<PublishItem>,
+    options: Option<ReceivedForm>,
+) -> Done {
+    let items = items
+        .into_iter()
+        .map(|i| new_item(ctx, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = options.as_ref().map(values);
+    let o = s.publish(a, node, items, options.as_deref())?;
+    let el = reply::published(&o.reply.node, &o.reply.item_ids);
+    Ok((Some(el), o.notifications))
+}
+
+fn new_item(ctx: &ProtocolCtx, item: PublishItem) -> Result<NewItem, PubsubError> {
+    let payload = item.payload.as_ref().map(serialize).transpose()?;
+    if payload
+        .as_ref()
+        .is_some_and(|p| p.len() > ctx.max_payload_bytes)
+    {
+        return Err(PubsubError::PayloadTooBig);
+    }
+    Ok(NewItem {
+        id: item.id,
+        payload,
+    })
+}
+
+/// The payload as XML text (minidom's `String::from` would panic on a
+/// serialization error; a payload that cannot be written is invalid).
+fn serialize(el: &Element) -> Result<String, PubsubError> {
+    let mut buf = Vec::new();
+    el.write_to(&mut buf)
+        .map_err(|_| PubsubError::InvalidPayload)?;
+    String::from_utf8(buf).map_err(|_| PubsubError::InvalidPayload)
+}
+
+/// §8.2.4; a `cancel` form keeps the configuration but still needs rights.
+fn configure<S: Store>(s: &mut Service<S>, a: &Actor, node: &str, form: ReceivedForm) -> Done {
+    if form.kind == FormKind::Cancel {
+        s.node_config(a, node)?;
+        return Ok((None, Vec::new()));
+    }
+    notes(s.configure(a, node, &values(&form))?)
+}
+
+fn sub_changes(changes: Vec<SubscriptionEntry>) -> Result<Vec<SubscriptionChange>, PubsubError> {
+    let change = |c: SubscriptionEntry| {
+        let state = SubscriptionState::parse(&c.subscription)
+            .ok_or_else(|| PubsubError::BadRequest(format!("subscription '{}'", c.subscription)))?;
+        Ok(SubscriptionChange {
+            jid: c.jid,
+            state,
+            subid: c.subid,
+        })
+    };
+    changes.into_iter().map(change).collect()
+}
+
+fn aff_changes(changes: Vec<AffiliationEntry>) -> Result<Vec<(BareJid, Affiliation)>, PubsubError> {
+    let change = |c: AffiliationEntry| {
+        let aff = Affiliation::parse(&c.affiliation)
+            .ok_or_else(|| PubsubError::BadRequest(format!("affiliation '{}'", c.affiliation)))?;
+        Ok((c.jid, aff))
+    };
+    changes.into_iter().map(change).collect()
+}
+
+/// §6.5: by ID, newest N, or an XEP-0059 page around an item ID. `<max/>`
+/// alone or an empty `<before/>` gives the newest page; `<index/>` is not
+/// supported (no cheap way to count from the start of a sled range).
+fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
+    let node = q.node.as_str();
+    if !q.item_ids.is_empty() {
+        return read_only(reply::items(
+            node,
+            &s.items_by_id(a, node, &q.item_ids)?,
+            false,
+        ));
+    }
+    let Some(rsm) = &q.rsm else {
+        return read_only(reply::items(node, &s.items(a, node, q.max_items)?, false));
+    };
+    if rsm.index.is_some() {
+        return Err(errors::stanza_error(
+            ErrorType::Cancel,
+            DefinedCondition::FeatureNotImplemented,
+            "RSM <index/> is not supported; page with <after/> or <before/>",
+        ));
+    }
+    let cap = s.settings().max_page_size;
+    let max = rsm.max.or(q.max_items).unwrap_or(cap).min(cap);
+    let page = match (rsm.after.as_deref(), rsm.before.as_deref()) {
+        (Some(after), _) => s.items_after(a, node, after, max)?,
+        (None, Some(before)) if !before.is_empty() => s.items_before(a, node, before, max)?,
+        _ => s.items(a, node, Some(max))?,
+    };
+    read_only(reply::items(node, &page, true))
+}

@@ -1,0 +1,82 @@
+//! The entry point from the component: one IQ in, its reply and the
+//! notifications it causes out. Parses with `pubsub_request`, calls the
+//! core use case, renders with `pubsub_replies` and `notify`.
+//!
+//! Contract with the caller (DESIGN.md "durable before acknowledged"): when
+//! [`Handled::needs_flush`] is set, call `Service::flush` (once per batch)
+//! before sending the reply or any notification.
+
+use super::pubsub_exec::execute;
+use super::pubsub_request;
+use super::{IqKind, IqReply, IqRequest, disco, errors, notify, service_info};
+use crate::pubsub::{Actor, BareJid, Service};
+use crate::store::Store;
+use tokio_xmpp::Stanza;
+
+/// What the protocol layer needs to know about its deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolCtx {
+    /// The component's domain: `from` of notifications, `jid` of disco items.
+    pub service_jid: BareJid,
+    /// Largest serialized payload accepted (XEP-0060 §7.1.3.5).
+    pub max_payload_bytes: usize,
+}
+
+/// The answer to one IQ.
+#[derive(Debug)]
+pub struct Handled {
+    pub reply: IqReply,
+    /// `<message/>`s to send after the reply (and after the flush).
+    pub notifications: Vec<Stanza>,
+    /// The request changed state: flush before replying.
+    pub needs_flush: bool,
+}
+
+impl Handled {
+    fn read(reply: IqReply) -> Self {
+        Handled {
+            reply,
+            notifications: Vec::new(),
+            needs_flush: false,
+        }
+    }
+}
+
+/// Answers any IQ addressed to the service: ping and version, disco#info
+/// and disco#items (service and nodes), and every XEP-0060 request.
+/// Anything else gets `service-unavailable` (RFC 6120 §8.4). Never panics.
+pub fn handle_pubsub<S: Store>(
+    service: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    req: &IqRequest,
+) -> Handled {
+    if let Some(r) = service_info::handle(req) {
+        return Handled::read(r);
+    }
+    if let Some(r) = disco::handle(service, ctx, req) {
+        return Handled::read(r);
+    }
+    let request = match pubsub_request::parse(req) {
+        None => {
+            return Handled::read(Err(errors::service_unavailable(
+                "this service does not answer that query",
+            )));
+        }
+        Some(Err(e)) => return Handled::read(Err(e)),
+        Some(Ok(r)) => r,
+    };
+    let actor = Actor::Entity(req.from.to_bare());
+    let write = req.kind == IqKind::Set;
+    match execute(service, ctx, &actor, request) {
+        Ok((el, notes)) => Handled {
+            reply: Ok(el),
+            notifications: notify::render_all(&ctx.service_jid, &notes),
+            needs_flush: write,
+        },
+        Err(e) => Handled::read(Err(e)),
+    }
+}
+
+#[cfg(test)]
+#[path = "pubsub_handler_tests.rs"]
+mod tests;

@@ -1,0 +1,176 @@
+//! Core values rendered as the `<pubsub/>` children of IQ results
+//! (XEP-0060 §5.6, §5.7, §6.1.2, §6.3.2, §6.5, §7.1.2, §8.1, §8.8.1, §8.9.1).
+
+use super::forms::FormKind;
+use super::notify::stored_payload;
+use super::ns;
+use super::pubsub_forms::{self, SUBSCRIBE_OPTIONS};
+use super::xml::BuilderExt;
+use crate::pubsub::{Affiliation, BareJid, FormField, ItemsPage, Subscription, SubscriptionState};
+use tokio_xmpp::minidom::{Element, ElementBuilder};
+
+/// `<pubsub xmlns='…'>` around one child.
+pub fn pubsub(xmlns: &str, child: ElementBuilder) -> Element {
+    Element::builder("pubsub", xmlns).append(child).build()
+}
+
+fn with_node(b: ElementBuilder, node: Option<&str>) -> ElementBuilder {
+    match node {
+        Some(n) => b.a("node", n),
+        None => b,
+    }
+}
+
+/// `<subscription node jid subid subscription/>` (pubsub namespace).
+pub fn subscription(s: &Subscription) -> Element {
+    Element::builder("subscription", ns::PUBSUB)
+        .a("node", s.node.as_str())
+        .a("jid", s.jid.as_str())
+        .a("subid", s.subid.as_str())
+        .a("subscription", s.state.as_str())
+        .build()
+}
+
+/// §6.1.2 / §6.3.7: the subscription, and its options when they were
+/// submitted with the request (Example 72).
+pub fn subscribed(s: &Subscription, with_options: bool) -> Element {
+    let mut b = Element::builder("pubsub", ns::PUBSUB).append(subscription(s));
+    if with_options {
+        let x = pubsub_forms::render(FormKind::Result, SUBSCRIBE_OPTIONS, &s.options.to_fields());
+        b = b.append(Element::builder("options", ns::PUBSUB).append(x));
+    }
+    b.build()
+}
+
+/// §5.6: the requester's subscriptions.
+pub fn subscriptions(node: Option<&str>, subs: &[Subscription]) -> Element {
+    let b = with_node(Element::builder("subscriptions", ns::PUBSUB), node);
+    pubsub(ns::PUBSUB, b.append_all(subs.iter().map(subscription)))
+}
+
+/// §5.7: the requester's affiliations.
+pub fn affiliations(node: Option<&str>, affs: &[(String, Affiliation)]) -> Element {
+    let items = affs.iter().map(|(n, a)| {
+        Element::builder("affiliation", ns::PUBSUB)
+            .a("node", n.as_str())
+            .a("affiliation", a.as_str())
+    });
+    let b = with_node(Element::builder("affiliations", ns::PUBSUB), node);
+    pubsub(ns::PUBSUB, b.append_all(items))
+}
+
+/// `<options node jid [subid]>` with a form (§6.3.2) or `<default>` (§6.4).
+pub fn options_form(
+    name: &str,
+    node: Option<&str>,
+    jid: Option<&str>,
+    subid: Option<&str>,
+    kind: FormKind,
+    fields: &[FormField],
+) -> Element {
+    let mut b = with_node(Element::builder(name, ns::PUBSUB), node);
+    if let Some(j) = jid {
+        b = b.a("jid", j);
+    }
+    if let Some(s) = subid {
+        b = b.a("subid", s);
+    }
+    let x = pubsub_forms::render(kind, SUBSCRIBE_OPTIONS, fields);
+    pubsub(ns::PUBSUB, b.append(x))
+}
+
+/// §6.5: `<items node>` with payloads, plus an XEP-0059 `<set/>` when paged.
+pub fn items(node: &str, page: &ItemsPage, rsm: bool) -> Element {
+    let items = page.items.iter().map(|item| {
+        let mut b = Element::builder("item", ns::PUBSUB).a("id", item.id.as_str());
+        if let Some(p) = &item.publisher {
+            b = b.a("publisher", p.as_str());
+        }
+        let payload = item
+            .payload
+            .as_deref()
+            .and_then(|x| stored_payload(&item.id, x));
+        b.append_all(payload)
+    });
+    let items = Element::builder("items", ns::PUBSUB)
+        .a("node", node)
+        .append_all(items);
+    let mut b = Element::builder("pubsub", ns::PUBSUB).append(items);
+    if rsm {
+        b = b.append(rsm_set(page));
+    }
+    b.build()
+}
+
+/// XEP-0059 §2: `<first/>`, `<last/>` (item IDs) and `<count/>`.
+fn rsm_set(page: &ItemsPage) -> Element {
+    let text = |name: &str, v: String| Element::builder(name, ns::RSM).append(v);
+    let mut b = Element::builder("set", ns::RSM);
+    if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
+        b = b
+            .append(text("first", first.id.clone()))
+            .append(text("last", last.id.clone()));
+    }
+    b.append(text("count", page.total.to_string())).build()
+}
+
+/// §7.1.2: the published items' IDs.
+pub fn published(node: &str, ids: &[String]) -> Element {
+    let items = ids
+        .iter()
+        .map(|id| Element::builder("item", ns::PUBSUB).a("id", id.as_str()));
+    let publish = Element::builder("publish", ns::PUBSUB)
+        .a("node", node)
+        .append_all(items);
+    pubsub(ns::PUBSUB, publish)
+}
+
+/// §8.1.2: the created node's name (always given, instant or not).
+pub fn created(node: &str) -> Element {
+    pubsub(
+        ns::PUBSUB,
+        Element::builder("create", ns::PUBSUB).a("node", node),
+    )
+}
+
+/// §8.2.1 (`configure`) and §8.3 (`default`): a node_config form.
+pub fn node_config(name: &str, node: Option<&str>, fields: &[FormField]) -> Element {
+    let x = pubsub_forms::render(FormKind::Form, pubsub_forms::NODE_CONFIG, fields);
+    let b = with_node(Element::builder(name, ns::PUBSUB_OWNER), node);
+    pubsub(ns::PUBSUB_OWNER, b.append(x))
+}
+
+/// §8.8.1: subscribed and unconfigured subscriptions only (MUST NOT list
+/// `none`, SHOULD NOT list `pending`).
+pub fn owner_subscriptions(node: &str, subs: &[Subscription]) -> Element {
+    let listed = subs
+        .iter()
+        .filter(|s| {
+            !matches!(
+                s.state,
+                SubscriptionState::None | SubscriptionState::Pending
+            )
+        })
+        .map(|s| {
+            Element::builder("subscription", ns::PUBSUB_OWNER)
+                .a("jid", s.jid.as_str())
+                .a("subscription", s.state.as_str())
+                .a("subid", s.subid.as_str())
+        });
+    let b = Element::builder("subscriptions", ns::PUBSUB_OWNER).a("node", node);
+    pubsub(ns::PUBSUB_OWNER, b.append_all(listed))
+}
+
+/// §8.9.1: every affiliation but `none`.
+pub fn owner_affiliations(node: &str, affs: &[(BareJid, Affiliation)]) -> Element {
+    let listed = affs
+        .iter()
+        .filter(|(_, a)| *a != Affiliation::None)
+        .map(|(j, a)| {
+            Element::builder("affiliation", ns::PUBSUB_OWNER)
+                .a("jid", j.as_str())
+                .a("affiliation", a.as_str())
+        });
+    let b = Element::builder("affiliations", ns::PUBSUB_OWNER).a("node", node);
+    pubsub(ns::PUBSUB_OWNER, b.append_all(listed))
+}
