@@ -8,6 +8,9 @@ pub use executor::{Dispatch, Job};
 
 use crate::component::{ConnectError, LinkChannels, LinkSettings, LinkState, run_link};
 use crate::config::Config;
+use crate::protocol::pubsub_handler::ProtocolCtx;
+use crate::pubsub::{Service, ServiceSettings};
+use crate::store::SledStore;
 use router::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +32,16 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         .map_err(|e| AppError::Core(format!("component.jid: {e}")))?;
     let (outbox_tx, outbox_rx) = mpsc::channel(config.limits.outbox_capacity);
     let (jobs_tx, jobs_rx) = mpsc::channel(config.limits.outbox_capacity);
-    let router = Router::new(service_jid);
+    let store = SledStore::open(&config.storage.data_dir)
+        .map_err(|e| AppError::Store(format!("{}: {e}", config.storage.data_dir.display())))?;
+    let settings =
+        ServiceSettings::from_config(&config).map_err(|e| AppError::Core(e.to_string()))?;
+    let service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
+    let ctx = ProtocolCtx {
+        service_jid: service_jid.to_bare(),
+        max_payload_bytes: config.limits.max_payload_bytes,
+    };
+    let router = Router::new(service, ctx);
     let core_outbox = outbox_tx.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
