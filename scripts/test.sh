@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one test command: Rust tests, then the Python integration tests
+# against a private ejabberd (test profile: c2s 15222, component 15347).
+#
+#   scripts/test.sh [extra pytest args]
+#
+# Runs as root (ejabberdctl needs root or the ejabberd user). If the test
+# ejabberd was already running it is left running; if this script started
+# it, it is stopped at the end, pass or fail (unless another test session
+# still uses it). Exits non-zero if anything failed.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$REPO"
+
+echo "=== cargo test ==="
+cargo test
+
+echo "=== ejabberd (test profile) ==="
+# A lease (this shell's pid): the node is stopped at the end only if a test
+# session started it and no other session (another pytest run) still uses it.
+# Not exported: tests that restart ejabberd on purpose call up/down plainly.
+trap 'HERALD_EJABBERD_LEASE=$$ bash ejabberd-config/ejabberd-down.sh test' EXIT
+HERALD_EJABBERD_LEASE=$$ bash ejabberd-config/ejabberd-up.sh test
+
+echo "=== integration tests (pytest) ==="
+python3 -m pytest tests/integration -q "$@"
