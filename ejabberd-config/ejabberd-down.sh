@@ -10,6 +10,7 @@
 # the next ejabberd-up.sh wipes it. epmd is left alone: it is shared by
 # every Erlang node on the machine.
 set -euo pipefail
+# shellcheck source=ejabberd-config/sandbox-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sandbox-lib.sh"
 sandbox_init "${1:-dev}"
 

@@ -11,6 +11,7 @@
 # Extra: HERALD_EJABBERD_FRESH=1 wipes the spool (all users, nodes, rooms)
 # before starting.
 set -euo pipefail
+# shellcheck source=ejabberd-config/sandbox-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sandbox-lib.sh"
 sandbox_init "${1:-dev}"
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (variables are used by the sourcing scripts)
 # Shared by ejabberd-up.sh and ejabberd-down.sh (sourced, not run).
 #
 # A "sandbox" is a private ejabberd node with its own config, spool
@@ -53,7 +54,10 @@ sandbox_init() {
     COMPONENT_SECRET="${HERALD_COMPONENT_SECRET:-herald-dev-secret}"
     NODE="${HERALD_EJABBERD_NODE:-herald-$PROFILE@localhost}"
     LOGLEVEL="${HERALD_EJABBERD_LOGLEVEL:-info}"
-    SANDBOX="${HERALD_EJABBERD_DIR:-$REPO/.ejabberd/$PROFILE}"
+    SANDBOX="${HERALD_EJABBERD_DIR:-}"
+    if [ -z "$SANDBOX" ]; then
+        SANDBOX="$(default_sandbox)" || exit 1
+    fi
 
     ETC_DIR="$SANDBOX/etc"
     SPOOL_DIR="$SANDBOX/spool"
@@ -70,6 +74,21 @@ sandbox_init() {
         root|"$EJABBERD_USER") ;;
         *) die "run as root (ejabberdctl re-executes itself as user $EJABBERD_USER)" ;;
     esac
+}
+
+# default_sandbox: $REPO/.ejabberd/<profile>. The node runs as user
+# ejabberd, which may be unable to enter the repo (a clone under /root);
+# then the sandbox lives under /var/tmp and the repo path is a symlink to it.
+default_sandbox() {
+    local link="$REPO/.ejabberd/$PROFILE" real
+    if [ "$(id -u)" = 0 ] && ! runuser -u "$EJABBERD_USER" -- test -x "$REPO" 2>/dev/null; then
+        real="/var/tmp/herald-ejabberd-$(printf '%s' "$REPO" | sha1sum | cut -c1-12)/$PROFILE"
+        mkdir -p "$real" "$REPO/.ejabberd"
+        [ -e "$link" ] || ln -s "$real" "$link"
+        [ -L "$link" ] || die "$link is not reachable by user $EJABBERD_USER; remove it or set HERALD_EJABBERD_DIR"
+    fi
+    # Config files must name the real path (the node resolves no symlinks of ours).
+    if [ -L "$link" ]; then readlink -f "$link"; else echo "$link"; fi
 }
 
 # ctl ARGS...: ejabberdctl against this sandbox's node. --config-dir makes
