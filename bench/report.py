@@ -1,0 +1,68 @@
+"""Combines herald-bench runs into one JSON report with Herald/ejabberd
+ratios, or prints a report as a table.
+
+    report.py RESULTS.jsonl HERALD_PEAK_RSS_KB > report.json
+    report.py --table report.json
+"""
+import json
+import platform
+import sys
+import time
+
+HERALD, EJABBERD = "events.localhost", "pubsub.localhost"
+
+# (metric path, higher is better)
+METRICS = {
+    "publish": [("items_per_s", True), ("notifications_per_s", True),
+                ("publish_rtt_ms.p50", False), ("publish_rtt_ms.p99", False),
+                ("end_to_end_ms.p50", False), ("end_to_end_ms.p99", False),
+                ("lost", False), ("duplicates", False)],
+    "catchup": [("seconds", False), ("items_per_s", True)],
+}
+
+
+def get(d, path):
+    for part in path.split("."):
+        d = d[part]
+    return d
+
+
+def combine(lines, rss_kb):
+    runs = {}
+    for line in lines:
+        entry = json.loads(line)
+        runs.setdefault(entry["label"], {})[entry["result"]["service"]] = entry["result"]
+    rows = []
+    for label, by_service in runs.items():
+        h, e = by_service.get(HERALD), by_service.get(EJABBERD)
+        kind = "catchup" if label == "catchup" else "publish"
+        for path, higher in METRICS[kind]:
+            hv, ev = get(h, path), get(e, path)
+            ratio = None
+            if hv and ev:
+                ratio = hv / ev if higher else ev / hv
+            rows.append({"workload": label, "metric": path, "herald": hv,
+                         "ejabberd": ev, "herald_advantage": ratio})
+        rows.append({"workload": label, "metric": "cpu_seconds",
+                     "herald": h["cpu_seconds"].get("herald"),
+                     "ejabberd": e["cpu_seconds"].get("ejabberd"), "herald_advantage": None})
+    return {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {"cpus": 2, "platform": platform.platform()},
+            "herald_peak_rss_mb": int(rss_kb) / 1024 if rss_kb else None,
+            "rows": rows, "runs": runs}
+
+
+def table(report):
+    print(f"{'workload':<14}{'metric':<22}{'herald':>12}{'ejabberd':>12}{'advantage':>11}")
+    for r in report["rows"]:
+        fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
+        adv = "-" if r["herald_advantage"] is None else f"{r['herald_advantage']:.2f}x"
+        print(f"{r['workload']:<14}{r['metric']:<22}{fmt(r['herald']):>12}{fmt(r['ejabberd']):>12}{adv:>11}")
+    print(f"herald peak RSS: {report['herald_peak_rss_mb']:.1f} MB")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--table":
+        table(json.load(open(sys.argv[2])))
+    else:
+        print(json.dumps(combine(open(sys.argv[1]).read().splitlines(), sys.argv[2]), indent=1))

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs the same workloads against Herald (events.localhost) and ejabberd's
+# own mod_pubsub (pubsub.localhost) on one private ejabberd, back to back,
+# and prints both with their ratios (table, and JSON under bench/results/).
+#
+#   bench/run.sh [--quick]
+#
+# Herald runs as a release build, flushing every acknowledged item;
+# ejabberd's mod_pubsub keeps its defaults. Run as root (ejabberdctl).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$REPO"
+
+ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000
+if [ "${1:-}" = "--quick" ]; then ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; fi
+
+# A private ejabberd of its own, fresh each run, away from dev/test ports.
+export HERALD_EJABBERD_DIR="$REPO/.ejabberd/bench" HERALD_EJABBERD_NODE=herald-bench@localhost
+export HERALD_C2S_PORT=35222 HERALD_COMPONENT_PORT=35347 HERALD_HTTP_PORT=35280
+export HERALD_EJABBERD_FRESH=1 HERALD_EJABBERD_LOGLEVEL=warning
+C2S="127.0.0.1:$HERALD_C2S_PORT"
+
+echo "=== building (release) ==="
+cargo build --release --quiet
+(cd bench && cargo build --release --quiet)
+BENCH="$REPO/bench/target/release/herald-bench"
+
+work="$(mktemp -d)"
+herald_pid=""
+cleanup() {
+    [ -n "$herald_pid" ] && kill "$herald_pid" 2>/dev/null && wait "$herald_pid" 2>/dev/null || true
+    bash ejabberd-config/ejabberd-down.sh test >/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "=== ejabberd (bench sandbox) ==="
+bash ejabberd-config/ejabberd-up.sh test
+ej_pid="$(pgrep -f -- "-sname $HERALD_EJABBERD_NODE" | head -1)"
+[ -n "$ej_pid" ] || ej_pid="$(pgrep -f -- "$HERALD_EJABBERD_NODE" | head -1)"
+
+cat > "$work/herald.toml" <<TOML
+[component]
+jid = "events.localhost"
+port = $HERALD_COMPONENT_PORT
+secret = "herald-dev-secret"
+[storage]
+data_dir = "$work/data"
+[pubsub]
+create_domains = ["localhost"]
+[log]
+format = "text"
+TOML
+HERALD_LOG=warn "$REPO/target/release/herald" run --config "$work/herald.toml" 2> "$work/herald.log" &
+herald_pid=$!
+for _ in $(seq 50); do sleep 0.2; ss -Htn state established "( dport = :$HERALD_COMPONENT_PORT )" | grep -q . && break; done
+sleep 0.5
+
+results="$work/results.jsonl"
+run() {  # run LABEL SERVICE ARGS...
+    local label=$1 service=$2; shift 2
+    local out
+    out="$("$BENCH" --c2s "$C2S" --service "$service" --cpu "herald=$herald_pid" --cpu "ejabberd=$ej_pid" --run-id "$label-$RANDOM" "$@")"
+    echo "{\"label\": \"$label\", \"result\": $out}" >> "$results"
+    echo "  $label on $service: done"
+}
+
+echo "=== workloads ==="
+for svc in events.localhost pubsub.localhost; do
+    for k in 1 10 50; do
+        run "publish-k$k" "$svc" --workload publish --items "$ITEMS" --inflight 64 --subscribers "$k"
+    done
+    run "latency-k1" "$svc" --workload publish --items "$LAT_ITEMS" --inflight 1 --subscribers 1
+    run "catchup" "$svc" --workload catchup --items "$CATCHUP" --page 1000
+done
+rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$herald_pid/status")"
+
+mkdir -p bench/results
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+python3 bench/report.py "$results" "$rss_kb" > "bench/results/$stamp.json"
+python3 bench/report.py --table "bench/results/$stamp.json"
+echo "raw JSON: bench/results/$stamp.json"
