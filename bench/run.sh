@@ -7,6 +7,7 @@
 #
 # Herald runs as a release build, flushing every acknowledged item;
 # ejabberd's mod_pubsub keeps its defaults. Run as root (ejabberdctl).
+# HERALD_BENCH_CONNECTIONS sets Herald's component connections (default 1).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
@@ -44,6 +45,7 @@ cat > "$work/herald.toml" <<TOML
 jid = "events.localhost"
 port = $HERALD_COMPONENT_PORT
 secret = "herald-dev-secret"
+connections = ${HERALD_BENCH_CONNECTIONS:-1}
 [storage]
 data_dir = "$work/data"
 [pubsub]

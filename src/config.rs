@@ -38,6 +38,11 @@ pub struct ComponentConfig {
     /// Seconds of silence before Herald pings ejabberd to keep the link alive.
     #[serde(default = "default_keepalive")]
     pub keepalive_secs: u64,
+    /// Parallel component connections; ejabberd spreads the domain's
+    /// traffic over them (its parsing of Herald's output then uses more
+    /// than one Erlang process).
+    #[serde(default = "default_connections")]
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +114,9 @@ fn default_component_port() -> u16 {
 }
 fn default_keepalive() -> u64 {
     30
+}
+fn default_connections() -> usize {
+    1
 }
 fn default_max_items() -> u64 {
     1000
@@ -208,6 +216,9 @@ impl Config {
             if tokio_xmpp::jid::BareJid::new(admin).is_err() {
                 return invalid(format!("pubsub.admins: {admin:?} is not a valid bare JID"));
             }
+        }
+        if !(1..=16).contains(&self.component.connections) {
+            return invalid("component.connections must be between 1 and 16".into());
         }
         if self.limits.outbox_capacity == 0 || self.limits.max_items_per_page == 0 {
             return invalid(

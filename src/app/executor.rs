@@ -2,6 +2,7 @@
 //! and makes each batch durable with one flush before anything it produced
 //! leaves (group commit: concurrent publishes share a flush).
 
+use super::outboxes::Outboxes;
 use crate::component::Inbound;
 use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
@@ -33,7 +34,7 @@ const MAX_BATCH: usize = 512;
 pub fn run_executor<D: Dispatch>(
     mut dispatch: D,
     mut jobs: mpsc::Receiver<Job>,
-    outbox: mpsc::Sender<Stanza>,
+    outbox: Outboxes,
 ) -> Result<(), String> {
     let mut out = Vec::new();
     while let Some(first) = jobs.blocking_recv() {

@@ -2,6 +2,7 @@
 //! from one config and stopped by one shutdown signal.
 
 mod executor;
+mod outboxes;
 mod router;
 
 pub use executor::{Dispatch, Job};
@@ -11,6 +12,7 @@ use crate::config::Config;
 use crate::protocol::pubsub_handler::ProtocolCtx;
 use crate::pubsub::{Service, ServiceSettings};
 use crate::store::SledStore;
+use outboxes::Outboxes;
 use router::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +32,8 @@ pub enum AppError {
 pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
     let service_jid = tokio_xmpp::jid::Jid::new(&config.component.jid)
         .map_err(|e| AppError::Core(format!("component.jid: {e}")))?;
-    let (outbox_tx, outbox_rx) = mpsc::channel(config.limits.outbox_capacity);
+    let connections = config.component.connections;
+    let (outboxes, outbox_rxs) = Outboxes::new(connections, config.limits.outbox_capacity);
     let (jobs_tx, jobs_rx) = mpsc::channel(config.limits.outbox_capacity);
     let store = SledStore::open(&config.storage.data_dir)
         .map_err(|e| AppError::Store(format!("{}: {e}", config.storage.data_dir.display())))?;
@@ -42,7 +45,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         max_payload_bytes: config.limits.max_payload_bytes,
     };
     let router = Router::new(service, ctx);
-    let core_outbox = outbox_tx.clone();
+    let core_outbox = outboxes.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
         .spawn(move || executor::run_executor(router, jobs_rx, core_outbox))
@@ -54,15 +57,13 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         port: config.component.port,
         secret: config.secret().to_owned(),
         keepalive: Duration::from_secs(config.component.keepalive_secs),
-    };
-    let channels = LinkChannels {
-        inbound: jobs_tx,
-        outbox_tx,
-        outbox_rx,
+        // With several links ejabberd may answer a link's keepalive ping on
+        // another one, so only a single link can demand the answer.
+        expect_ping_replies: connections == 1,
     };
     let state = Arc::new(LinkState::default());
-    let result = run_link(settings, channels, state, shutdown).await;
-    // The link owned the last job sender: the core drains what it has,
+    let result = run_links(settings, jobs_tx, &outboxes, outbox_rxs, state, shutdown).await;
+    // The links owned the job senders: the core drains what it has,
     // commits, and ends.
     let core_result = tokio::task::spawn_blocking(move || core.join())
         .await
@@ -73,4 +74,53 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         Err(_) => return Err(AppError::Core("core thread panicked".into())),
     }
     result.map_err(AppError::from)
+}
+
+/// Runs one link per outbox. A fatal error on any link (wrong secret)
+/// stops them all; otherwise they run until `shutdown`.
+async fn run_links(
+    settings: LinkSettings,
+    jobs: mpsc::Sender<Job>,
+    outboxes: &Outboxes,
+    receivers: Vec<mpsc::Receiver<tokio_xmpp::Stanza>>,
+    state: Arc<LinkState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), ConnectError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut links = tokio::task::JoinSet::new();
+    for (index, outbox_rx) in receivers.into_iter().enumerate() {
+        let channels = LinkChannels {
+            inbound: jobs.clone(),
+            outbox_tx: outboxes.sender(index),
+            outbox_rx,
+        };
+        links.spawn(run_link(
+            settings.clone(),
+            channels,
+            state.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    drop(jobs);
+    let mut result = Ok(());
+    loop {
+        tokio::select! {
+            joined = links.join_next() => match joined {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    let _ = stop_tx.send(true);
+                    result = Err(e);
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "component link task failed");
+                    let _ = stop_tx.send(true);
+                }
+            },
+            _ = shutdown.changed() => {
+                let _ = stop_tx.send(true);
+            }
+        }
+    }
+    result
 }

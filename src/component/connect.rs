@@ -43,6 +43,7 @@ pub async fn connect(settings: &LinkSettings) -> Result<ComponentStream, Connect
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
+        detect_dead_peer(&tcp, settings.keepalive);
         let header = StreamHeader {
             to: Some(Cow::Borrowed(settings.jid.as_str())),
             from: None,
@@ -73,9 +74,31 @@ pub async fn connect(settings: &LinkSettings) -> Result<ComponentStream, Connect
 /// Soft timeout = keepalive interval: at that point we ping; the hard
 /// timeout follows if even the ping gets no traffic back.
 pub fn timeouts(settings: &LinkSettings) -> Timeouts {
+    let response_timeout = if settings.expect_ping_replies {
+        settings.keepalive.max(Duration::from_secs(10))
+    } else {
+        Duration::from_secs(24 * 3600)
+    };
     Timeouts {
         read_timeout: settings.keepalive,
-        response_timeout: settings.keepalive.max(Duration::from_secs(10)),
+        response_timeout,
+    }
+}
+
+/// TCP keepalive probes find a vanished peer on an idle link, and a user
+/// timeout fails writes that stay unacknowledged, so a dead ejabberd is
+/// noticed even when no ping answer is expected on this link.
+fn detect_dead_peer(tcp: &TcpStream, keepalive: Duration) {
+    let sock = socket2::SockRef::from(tcp);
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(keepalive)
+        .with_interval(Duration::from_secs(5))
+        .with_retries(3);
+    if let Err(e) = sock.set_tcp_keepalive(&probes) {
+        tracing::debug!(error = %e, "cannot enable TCP keepalive");
+    }
+    if let Err(e) = sock.set_tcp_user_timeout(Some(keepalive.max(Duration::from_secs(10)) * 2)) {
+        tracing::debug!(error = %e, "cannot set TCP user timeout");
     }
 }
 

@@ -28,6 +28,11 @@ pub struct LinkSettings {
     pub secret: String,
     /// Silence after which we ping through ejabberd to keep the link alive.
     pub keepalive: Duration,
+    /// Whether a keepalive ping's answer is sure to come back on the same
+    /// link, so that silence after it means the link is dead. With several
+    /// links it may come back on another; TCP keepalive then detects a dead
+    /// peer instead.
+    pub expect_ping_replies: bool,
 }
 
 /// What the link hands to the rest of Herald.
