@@ -153,3 +153,15 @@ def test_check_config_reports_problems(herald_bin, tmp_path):
                          capture_output=True, text=True,
                          env={**env, "HERALD_COMPONENT_SECRET": "s"})
     assert out.returncode == 0, out.stderr
+
+
+def test_two_component_connections_serve_requests(herald_factory, connect):
+    herald = herald_factory(config={"component": {"connections": 2}})
+    deadline = time.monotonic() + 10
+    while link_ups(herald) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert link_ups(herald) == 2
+    alice = connect("alice")
+    for _ in range(20):  # ejabberd spreads these over both connections
+        assert alice.iq(PING).get("type") == "result"
+    assert "component link down" not in herald.log_text()
