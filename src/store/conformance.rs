@@ -2,7 +2,7 @@
 //! against both `MemoryStore` and `SledStore`, so core tests on memory
 //! mean the same thing on disk.
 
-use super::{MemoryStore, NodeId, SledStore, Store, StoredItem};
+use super::{MemoryStore, NodeId, QueueKey, QueueWrite, SledStore, Store, StoredItem};
 
 const N1: NodeId = 1;
 const N2: NodeId = 2;
@@ -223,6 +223,54 @@ fn node_meta_round_trip<S: Store>(s: &mut S) {
     s.flush().unwrap();
 }
 
+fn qkey(node: NodeId, group: &str, seq: Option<u64>) -> QueueKey {
+    QueueKey {
+        node,
+        group: group.to_owned(),
+        seq,
+    }
+}
+
+fn queue_state_put_remove_in_order<S: Store>(s: &mut S) {
+    assert!(s.load_queue_state().unwrap().is_empty());
+    let writes = [
+        QueueWrite::Put(qkey(N1, "g", None), b"pos1".to_vec()),
+        QueueWrite::Put(qkey(N1, "g", Some(2)), b"e2".to_vec()),
+        QueueWrite::Put(qkey(N1, "g", Some(1)), b"e1".to_vec()),
+        QueueWrite::Put(qkey(N1, "g", None), b"pos2".to_vec()),
+        QueueWrite::Remove(qkey(N1, "g", Some(2))),
+        QueueWrite::Put(qkey(N1, "", Some(9)), b"default".to_vec()),
+    ];
+    s.write_queue_state(&writes).unwrap();
+    let mut got = s.load_queue_state().unwrap();
+    got.sort();
+    let want = vec![
+        (qkey(N1, "", Some(9)), b"default".to_vec()),
+        (qkey(N1, "g", None), b"pos2".to_vec()),
+        (qkey(N1, "g", Some(1)), b"e1".to_vec()),
+    ];
+    assert_eq!(got, want, "last write per key wins");
+    s.flush().unwrap();
+}
+
+fn queue_state_drop_node<S: Store>(s: &mut S) {
+    let writes = [
+        QueueWrite::Put(qkey(N1, "g", None), b"1".to_vec()),
+        QueueWrite::Put(qkey(N1, "h", Some(5)), b"x".to_vec()),
+        QueueWrite::Put(qkey(N2, "g", None), b"2".to_vec()),
+        QueueWrite::DropNode(N1),
+        QueueWrite::Put(qkey(N1, "g", None), b"after".to_vec()),
+    ];
+    s.write_queue_state(&writes).unwrap();
+    let mut got = s.load_queue_state().unwrap();
+    got.sort();
+    let want = vec![
+        (qkey(N1, "g", None), b"after".to_vec()),
+        (qkey(N2, "g", None), b"2".to_vec()),
+    ];
+    assert_eq!(got, want, "only N1's earlier records are gone");
+}
+
 /// Runs each case as one test per store: `memory::case` and `sled::case`.
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
@@ -255,4 +303,6 @@ conformance!(
     last_seq,
     count_items,
     node_meta_round_trip,
+    queue_state_put_remove_in_order,
+    queue_state_drop_node,
 );

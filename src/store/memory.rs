@@ -1,6 +1,6 @@
 //! In-memory [`Store`] for tests of the core: same semantics, no I/O.
 
-use super::{NodeId, Store, StoreResult, StoredItem};
+use super::{NodeId, QueueKey, QueueWrite, Store, StoreResult, StoredItem};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Default)]
@@ -10,6 +10,8 @@ pub struct MemoryStore {
     items: HashMap<NodeId, BTreeMap<u64, StoredItem>>,
     /// node -> item id -> seq
     index: HashMap<NodeId, HashMap<String, u64>>,
+    /// Consumer-group records.
+    queues: BTreeMap<QueueKey, Vec<u8>>,
     pub flushes: u64,
 }
 
@@ -121,6 +123,29 @@ impl Store for MemoryStore {
 
     fn count_items(&self, node: NodeId) -> StoreResult<u64> {
         Ok(self.items.get(&node).map_or(0, |m| m.len() as u64))
+    }
+
+    fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>> {
+        Ok(self
+            .queues
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn write_queue_state(&mut self, writes: &[QueueWrite]) -> StoreResult<()> {
+        for w in writes {
+            match w {
+                QueueWrite::Put(k, v) => {
+                    self.queues.insert(k.clone(), v.clone());
+                }
+                QueueWrite::Remove(k) => {
+                    self.queues.remove(k);
+                }
+                QueueWrite::DropNode(node) => self.queues.retain(|k, _| k.node != *node),
+            }
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> StoreResult<()> {

@@ -8,9 +8,11 @@
 mod conformance;
 pub mod keys;
 pub mod memory;
+pub mod queue;
 pub mod sled_store;
 
 pub use memory::MemoryStore;
+pub use queue::{QueueKey, QueueWrite};
 pub use sled_store::SledStore;
 
 /// Internal numeric node id: keeps item keys short and lets a deleted
@@ -82,6 +84,12 @@ pub trait Store: Send {
     fn last_seq(&self, node: NodeId) -> StoreResult<u64>;
     /// Number of items (scans: startup only).
     fn count_items(&self, node: NodeId) -> StoreResult<u64>;
+
+    /// Every consumer-group record (`pubsub::queue`), at startup.
+    fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>>;
+    /// Applies queue-state writes in order (one atomic write on sled,
+    /// except that a `DropNode` splits the group).
+    fn write_queue_state(&mut self, writes: &[QueueWrite]) -> StoreResult<()>;
 
     /// Makes every write so far durable. Called once per batch.
     fn flush(&mut self) -> StoreResult<()>;

@@ -4,6 +4,7 @@
 //! off, so the caller decides when (group commit) and acknowledges after.
 
 use super::keys::{self, decode_item, decode_item_id, decode_seq, encode_item, encode_seq};
+use super::queue::{self as qkeys, QueueKey, QueueWrite};
 use super::{NodeId, Store, StoreError, StoreResult, StoredItem};
 use sled::{Batch, IVec};
 use std::collections::HashMap;
@@ -17,11 +18,14 @@ const CHUNK: usize = 10_000;
 const ITEMS_TREE: &str = "items";
 /// Node name -> opaque metadata blob from the core.
 const NODES_TREE: &str = "nodes";
+/// Consumer-group positions and entries (layout in `queue.rs`).
+const QUEUES_TREE: &str = "queues";
 
 pub struct SledStore {
     db: sled::Db,
     items: sled::Tree,
     nodes: sled::Tree,
+    queues: sled::Tree,
 }
 
 impl SledStore {
@@ -42,7 +46,13 @@ impl SledStore {
             .map_err(sled_err)?;
         let items = db.open_tree(ITEMS_TREE).map_err(sled_err)?;
         let nodes = db.open_tree(NODES_TREE).map_err(sled_err)?;
-        Ok(Self { db, items, nodes })
+        let queues = db.open_tree(QUEUES_TREE).map_err(sled_err)?;
+        Ok(Self {
+            db,
+            items,
+            nodes,
+            queues,
+        })
     }
 
     /// The node's seq entries with `from <= seq <= to`, in seq order.
@@ -84,6 +94,21 @@ impl SledStore {
             self.items.apply_batch(batch).map_err(sled_err)?;
         }
     }
+}
+
+impl SledStore {
+    /// Removes every queue record of the node.
+    fn drop_queue_node(&self, node: NodeId) -> StoreResult<()> {
+        let mut batch = Batch::default();
+        for key in self.queues.scan_prefix(qkeys::node_prefix(node)).keys() {
+            batch.remove(key.map_err(sled_err)?);
+        }
+        self.queues.apply_batch(batch).map_err(sled_err)
+    }
+}
+
+fn queue_key(k: &QueueKey) -> StoreResult<Vec<u8>> {
+    qkeys::encode_key(k).ok_or_else(|| StoreError::Io("queue group name too long".into()))
 }
 
 /// sled reports detected on-disk corruption separately; keep that meaning.
@@ -266,6 +291,33 @@ impl Store for SledStore {
             n += 1;
         }
         Ok(n)
+    }
+
+    fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>> {
+        self.queues
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry.map_err(sled_err)?;
+                Ok((qkeys::decode_key(&k)?, v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn write_queue_state(&mut self, writes: &[QueueWrite]) -> StoreResult<()> {
+        let mut batch = Batch::default();
+        for w in writes {
+            match w {
+                QueueWrite::Put(k, v) => batch.insert(queue_key(k)?, v.as_slice()),
+                QueueWrite::Remove(k) => batch.remove(queue_key(k)?),
+                QueueWrite::DropNode(node) => {
+                    self.queues
+                        .apply_batch(std::mem::take(&mut batch))
+                        .map_err(sled_err)?;
+                    self.drop_queue_node(*node)?;
+                }
+            }
+        }
+        self.queues.apply_batch(batch).map_err(sled_err)
     }
 
     fn flush(&mut self) -> StoreResult<()> {

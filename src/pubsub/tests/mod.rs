@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
-use crate::store::{MemoryStore, NodeId, Store, StoreError, StoreResult, StoredItem};
+use crate::store::{
+    MemoryStore, NodeId, QueueKey, QueueWrite, Store, StoreError, StoreResult, StoredItem,
+};
 
 /// MemoryStore whose writes fail while `fail` is set.
 pub struct TestStore {
@@ -78,6 +80,13 @@ impl Store for TestStore {
     }
     fn count_items(&self, node: NodeId) -> StoreResult<u64> {
         self.inner.count_items(node)
+    }
+    fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>> {
+        self.inner.load_queue_state()
+    }
+    fn write_queue_state(&mut self, writes: &[QueueWrite]) -> StoreResult<()> {
+        self.check()?;
+        self.inner.write_queue_state(writes)
     }
     fn flush(&mut self) -> StoreResult<()> {
         self.check()?;

@@ -282,3 +282,26 @@ fn bench_flush_batching() {
         println!("{how} {group:>3}, 1 flush: {n:>6} items, {rate:>6.0} items/s");
     }
 }
+
+#[test]
+fn queue_state_survives_reopen_and_stays_out_of_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::store::QueueKey {
+        node: NODE,
+        group: "workers".into(),
+        seq: Some(3),
+    };
+    {
+        let mut s = SledStore::open(dir.path()).unwrap();
+        s.put_item(NODE, &item("a", 1)).unwrap();
+        let w = crate::store::QueueWrite::Put(key.clone(), b"entry".to_vec());
+        s.write_queue_state(&[w]).unwrap();
+        s.flush().unwrap();
+    }
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.load_queue_state().unwrap(),
+        vec![(key, b"entry".to_vec())]
+    );
+    assert_eq!(ids_and_seqs(&s, NODE), vec![("a".to_owned(), 1)]);
+}
