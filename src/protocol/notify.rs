@@ -73,6 +73,17 @@ fn payloads(n: &Notification) -> Vec<Element> {
                     .build(),
             )]
         }
+        Event::Unlock { item_ids } => {
+            let unlocks = item_ids.iter().map(|id| {
+                Element::builder("unlock", crate::pubsub::queue::QUEUE_NS).a("id", id.as_str())
+            });
+            vec![event(
+                Element::builder("items", ns::PUBSUB_EVENT)
+                    .a("node", node)
+                    .append_all(unlocks)
+                    .build(),
+            )]
+        }
         Event::Purge => vec![event(
             Element::builder("purge", ns::PUBSUB_EVENT)
                 .a("node", node)

@@ -40,6 +40,8 @@
 //! | 4.1 presence | presence shared with the service changed | [`Service::presence_subscribed`] |
 //! | 6.1.7 | available presence: last items (`on_sub_and_presence`) | [`Service::presence_available`] |
 //!
+//! | XEP-0254 | consumer groups: deliver, settle, presence, timeouts | [`Service::queue_pump`], [`Service::queue_settle`], [`Service::queue_presence`], [`Service::queue_tick`] (see [`queue`]) |
+//!
 //! Group commit: [`Service::flush`] once per batch.
 //!
 //! # Notes for `protocol/`
@@ -89,6 +91,7 @@ mod ops_owner;
 mod ops_publish;
 mod ops_subscribe;
 mod presence;
+pub mod queue;
 mod service;
 pub mod sub_options;
 pub mod types;
@@ -100,8 +103,9 @@ pub use node_config::{
     SendLastPublished,
 };
 pub use notify::{Event, Notification, Recipient};
+pub use queue::{QueueError, QueueSettings, Settle};
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
-pub use sub_options::SubscriptionOptions;
+pub use sub_options::{QueueStart, SubscriptionOptions};
 pub use tokio_xmpp::jid::{BareJid, Jid};
 pub use types::{
     Actor, Affiliation, Item, ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply,

@@ -22,8 +22,14 @@ pub(crate) struct NodeSub {
 }
 
 impl NodeSub {
-    /// Subscribed with `pubsub#deliver` on.
+    /// Subscribed with `pubsub#deliver` on, and a plain subscriber:
+    /// consumer-group members get items from `pubsub::queue` instead.
     pub fn is_deliverable(&self) -> bool {
+        self.is_active() && !self.options.is_queue_member()
+    }
+
+    /// Subscribed with `pubsub#deliver` on (plain or group member).
+    pub fn is_active(&self) -> bool {
         self.state == SubscriptionState::Subscribed && self.options.deliver
     }
 

@@ -48,6 +48,10 @@ pub enum Event {
     },
     /// Items retracted (§7.2.2.1): `<retract id=…/>` each.
     Retract { item_ids: Vec<String> },
+    /// Queue items taken back from a consumer-group member (XEP-0254 §2.4:
+    /// unlocked, timed out): `<unlock xmlns='urn:xmpp:pubsub:queueing:0'
+    /// id=…/>` each, inside `<items/>`.
+    Unlock { item_ids: Vec<String> },
     /// All items purged (§8.5.2): `<purge/>`.
     Purge,
     /// Node deleted (§8.4.2), with an optional `<redirect uri=…/>`.

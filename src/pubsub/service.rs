@@ -91,6 +91,8 @@ pub struct Service<S: Store> {
     pub(crate) presence: BTreeSet<BareJid>,
     pub(crate) next_node_id: NodeId,
     ids: IdGen,
+    /// Consumer groups (`queue`): state and writes for the next flush.
+    pub(crate) queues: super::queue::Queues,
 }
 
 impl<S: Store> Service<S> {
@@ -103,6 +105,7 @@ impl<S: Store> Service<S> {
             presence: BTreeSet::new(),
             next_node_id: 1,
             ids: IdGen::default(),
+            queues: Default::default(),
         };
         let mut record = ServiceRecord::default();
         for (name, blob) in service.store.load_nodes()? {
@@ -129,12 +132,14 @@ impl<S: Store> Service<S> {
                 .map_err(|e| PubsubError::Internal(format!("service record {jid:?}: {e}")))?;
             service.presence.insert(jid);
         }
+        service.load_queues()?;
         Ok(service)
     }
 
     /// Makes every write so far durable (group commit: once per batch,
     /// before any reply or notification of the batch is sent).
     pub fn flush(&mut self) -> Result<(), PubsubError> {
+        self.persist_queues()?;
         Ok(self.store.flush()?)
     }
 

@@ -1,22 +1,59 @@
 //! Subscription options (XEP-0060 §6.3, form type
-//! `http://jabber.org/protocol/pubsub#subscribe_options`).
+//! `http://jabber.org/protocol/pubsub#subscribe_options`), including the
+//! consumer-group options of `pubsub::queue` (XEP-0254).
 
 use serde::{Deserialize, Serialize};
 
 use super::error::PubsubError;
 use super::form::{FORM_TYPE, FieldValues, FormField, parse_bool, single};
 
-/// Options of one subscription. Only `pubsub#deliver` is supported.
+/// Largest `pubsub#queue_requests` (items one member may hold unacked).
+pub const MAX_QUEUE_REQUESTS: u32 = 10_000;
+
+/// Options of one subscription: `pubsub#deliver`, and the queue options
+/// (a subscription with `queue_group` or `queue_requests` is a member of
+/// a consumer group instead of a plain subscriber).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionOptions {
     /// `pubsub#deliver`: whether notifications are sent at all.
     pub deliver: bool,
+    /// `pubsub#queue_group`: the consumer group joined (Herald extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_group: Option<String>,
+    /// `pubsub#queue_requests` (XEP-0254): items held unacknowledged at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_requests: Option<u32>,
+    /// `pubsub#queue_start` / `pubsub#queue_after`: where a group that does
+    /// not exist yet starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_start: Option<QueueStart>,
+}
+
+/// Where a new consumer group starts reading the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueStart {
+    /// Only items published from now on (default).
+    Newest,
+    /// Every item the node still holds.
+    Oldest,
+    /// Items published after this item ID.
+    After(String),
 }
 
 impl Default for SubscriptionOptions {
     fn default() -> Self {
-        SubscriptionOptions { deliver: true }
+        SubscriptionOptions {
+            deliver: true,
+            queue_group: None,
+            queue_requests: None,
+            queue_start: None,
+        }
     }
+}
+
+fn invalid(var: &str, what: &str) -> PubsubError {
+    PubsubError::InvalidOptions(format!("{var} expects {what}"))
 }
 
 impl SubscriptionOptions {
@@ -25,29 +62,105 @@ impl SubscriptionOptions {
     pub fn with_fields(&self, fields: &[FieldValues]) -> Result<Self, PubsubError> {
         let mut next = self.clone();
         for (var, values) in fields {
-            match var.as_str() {
-                FORM_TYPE => {}
-                "pubsub#deliver" => {
-                    next.deliver = single(values).and_then(parse_bool).ok_or_else(|| {
-                        PubsubError::InvalidOptions(format!("{var} expects a boolean"))
-                    })?;
-                }
-                other => {
-                    return Err(PubsubError::InvalidOptions(format!(
-                        "unknown field {other}"
-                    )));
-                }
-            }
+            let value = single(values).ok_or_else(|| invalid(var, "one value"))?;
+            next.apply(var, value)?;
         }
         Ok(next)
     }
 
+    fn apply(&mut self, var: &str, value: &str) -> Result<(), PubsubError> {
+        match var {
+            FORM_TYPE => {}
+            "pubsub#deliver" => {
+                self.deliver = parse_bool(value).ok_or_else(|| invalid(var, "a boolean"))?;
+            }
+            "pubsub#queue_group" => {
+                self.queue_group = (!value.is_empty()).then(|| value.to_owned());
+            }
+            "pubsub#queue_requests" => self.queue_requests = parse_requests(var, value)?,
+            "pubsub#queue_start" => {
+                self.queue_start = match value {
+                    "" => None,
+                    "newest" => Some(QueueStart::Newest),
+                    "oldest" => Some(QueueStart::Oldest),
+                    _ => return Err(invalid(var, "newest or oldest")),
+                };
+            }
+            "pubsub#queue_after" if !value.is_empty() => {
+                self.queue_start = Some(QueueStart::After(value.to_owned()));
+            }
+            "pubsub#queue_after" => {}
+            other => {
+                return Err(PubsubError::InvalidOptions(format!(
+                    "unknown field {other}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this subscription is a consumer-group member.
+    pub fn is_queue_member(&self) -> bool {
+        self.queue_group.is_some() || self.queue_requests.is_some()
+    }
+
+    /// The group name (`""`: the node's default group, XEP-0254's one queue).
+    pub fn group_name(&self) -> &str {
+        self.queue_group.as_deref().unwrap_or("")
+    }
+
+    /// Items the member may hold unacknowledged (default 1).
+    pub fn credit(&self) -> u32 {
+        self.queue_requests.unwrap_or(1)
+    }
+
     /// Fields to render the options form (§6.3.2).
     pub fn to_fields(&self) -> Vec<FormField> {
-        vec![FormField::boolean(
-            "pubsub#deliver",
-            "Enable delivery?",
-            self.deliver,
-        )]
+        let start = match &self.queue_start {
+            Some(QueueStart::Oldest) => "oldest",
+            _ => "newest",
+        };
+        let after = match &self.queue_start {
+            Some(QueueStart::After(id)) => id.as_str(),
+            _ => "",
+        };
+        let requests = self.queue_requests.map(|n| n.to_string());
+        vec![
+            FormField::boolean("pubsub#deliver", "Enable delivery?", self.deliver),
+            FormField::text(
+                "pubsub#queue_group",
+                "Consumer group to join (XEP-0254 queueing)",
+                self.queue_group.clone().unwrap_or_default(),
+            ),
+            FormField::text(
+                "pubsub#queue_requests",
+                "Items to hold unacknowledged at most",
+                requests.unwrap_or_default(),
+            ),
+            FormField::list(
+                "pubsub#queue_start",
+                "Where a new group starts",
+                start,
+                &["newest", "oldest"],
+            ),
+            FormField::text(
+                "pubsub#queue_after",
+                "A new group starts after this item ID",
+                after,
+            ),
+        ]
+    }
+}
+
+fn parse_requests(var: &str, value: &str) -> Result<Option<u32>, PubsubError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.parse::<u32>() {
+        Ok(n) if (1..=MAX_QUEUE_REQUESTS).contains(&n) => Ok(Some(n)),
+        _ => Err(invalid(
+            var,
+            &format!("an integer from 1 to {MAX_QUEUE_REQUESTS}"),
+        )),
     }
 }

@@ -1,0 +1,394 @@
+//! Consumer-group tests on the in-memory store, with an explicit clock.
+
+use super::*;
+use crate::pubsub::tests::{
+    NODE, OWNER, Svc, TestStore, ent, fields, item, jid, publish_ids, settings,
+};
+use crate::pubsub::{Event, NewItem, ServiceSettings};
+use crate::store::MemoryStore;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+const T0: u64 = 1_000_000;
+
+fn qsettings() -> QueueSettings {
+    QueueSettings {
+        ack_timeout_ms: 1_000,
+        max_deliveries: 3,
+        backoff_base_ms: 100,
+        backoff_max_ms: 1_000,
+    }
+}
+
+fn svc_settings() -> ServiceSettings {
+    ServiceSettings {
+        max_payload_bytes: 4096,
+        ..settings()
+    }
+}
+
+fn open(store: TestStore) -> Svc {
+    let mut svc = Service::open(store, svc_settings()).unwrap();
+    svc.set_queue_settings(qsettings());
+    svc
+}
+
+fn queue_service() -> Svc {
+    let store = TestStore {
+        inner: MemoryStore::new(),
+        fail: Arc::new(AtomicBool::new(false)),
+    };
+    let mut svc = open(store);
+    let config = fields(&[("pubsub#max_items", "100")]);
+    let _ = svc
+        .create_node(&ent(OWNER), Some(NODE), Some(&config))
+        .unwrap();
+    svc
+}
+
+fn reopen(mut svc: Svc) -> Svc {
+    svc.flush().unwrap();
+    open(svc.into_store())
+}
+
+fn bare_of(full: &str) -> &str {
+    full.split('/').next().unwrap()
+}
+
+/// Subscribes `who` (full JID) to NODE in `group` with `credit`; pumps.
+fn join(svc: &mut Svc, who: &str, group: &str, credit: u32) -> Vec<Notification> {
+    join_with(
+        svc,
+        who,
+        &[
+            ("pubsub#queue_group", group),
+            ("pubsub#queue_requests", &credit.to_string()),
+        ],
+    )
+}
+
+fn join_with(svc: &mut Svc, who: &str, options: &[(&str, &str)]) -> Vec<Notification> {
+    let f = fields(options);
+    let _ = svc
+        .subscribe(&ent(bare_of(who)), NODE, &jid(who), Some(&f))
+        .unwrap();
+    svc.queue_pump(NODE, T0).unwrap()
+}
+
+/// Publishes and pumps, returning every notification.
+fn publish(svc: &mut Svc, ids: &[&str], now: u64) -> Vec<Notification> {
+    let items: Vec<NewItem> = ids
+        .iter()
+        .map(|i| item(i, &format!("<p>{i}</p>")))
+        .collect();
+    let mut notes = svc
+        .publish(&ent(OWNER), NODE, items, None)
+        .unwrap()
+        .notifications;
+    notes.extend(svc.queue_pump(NODE, now).unwrap());
+    notes
+}
+
+/// (recipient, item ID) of every item notification on `node`.
+fn items_to(notes: &[Notification], node: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for n in notes.iter().filter(|n| n.node == node) {
+        if let Event::Items { items, .. } = &n.event {
+            for r in &n.recipients {
+                out.extend(items.iter().map(|i| (r.jid.to_string(), i.id.clone())));
+            }
+        }
+    }
+    out
+}
+
+fn unlocks(notes: &[Notification]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for n in notes {
+        if let Event::Unlock { item_ids } = &n.event {
+            out.extend(
+                item_ids
+                    .iter()
+                    .map(|i| (n.recipients[0].jid.to_string(), i.clone())),
+            );
+        }
+    }
+    out
+}
+
+fn settle(
+    svc: &mut Svc,
+    who: &str,
+    id: &str,
+    how: Settle,
+    now: u64,
+) -> Result<Vec<Notification>, QueueError> {
+    let ids = [id.to_owned()];
+    svc.queue_settle(&jid(who), NODE, &ids, how, now)
+        .map(|o| o.notifications)
+}
+
+const A: &str = "a@example.com/1";
+const B: &str = "b@example.com/1";
+const C: &str = "c@example.com/1";
+
+#[test]
+fn each_item_goes_to_exactly_one_member() {
+    let mut svc = queue_service();
+    for m in [A, B, C] {
+        join(&mut svc, m, "g", 1);
+    }
+    let got = items_to(&publish(&mut svc, &["1", "2", "3", "4"], T0), NODE);
+    let mut ids: Vec<&str> = got.iter().map(|(_, i)| i.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["1", "2", "3"], "credit 1 each: the fourth waits");
+    let mut who: Vec<&str> = got.iter().map(|(j, _)| j.as_str()).collect();
+    who.sort();
+    assert_eq!(who, [A, B, C]);
+}
+
+#[test]
+fn credit_bounds_what_a_member_holds_and_ack_frees_it() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 2);
+    let got = items_to(&publish(&mut svc, &["1", "2", "3", "4"], T0), NODE);
+    assert_eq!(got.len(), 2);
+    let notes = settle(&mut svc, A, "1", Settle::Ack, T0).unwrap();
+    assert_eq!(items_to(&notes, NODE), [(A.to_owned(), "3".to_owned())]);
+    assert!(
+        settle(&mut svc, A, "1", Settle::Ack, T0).is_err(),
+        "acked once only"
+    );
+}
+
+#[test]
+fn plain_subscribers_get_every_item_and_each_group_gets_it_once() {
+    let mut svc = queue_service();
+    let _ = svc
+        .subscribe(
+            &ent("plain@example.com"),
+            NODE,
+            &jid("plain@example.com"),
+            None,
+        )
+        .unwrap();
+    join(&mut svc, A, "g1", 5);
+    join(&mut svc, B, "g1", 5);
+    join(&mut svc, C, "g2", 5);
+    let notes = publish(&mut svc, &["1", "2"], T0);
+    let got = items_to(&notes, NODE);
+    let count = |who: &str| got.iter().filter(|(j, _)| j == who).count();
+    assert_eq!(count("plain@example.com"), 2);
+    assert_eq!(count(A) + count(B), 2, "group g1 gets each item once");
+    assert_eq!(count(C), 2, "group g2 gets each item once");
+}
+
+#[test]
+fn retract_acks_for_the_members_group_only_and_keeps_the_item() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g1", 5);
+    join(&mut svc, B, "g2", 5);
+    publish(&mut svc, &["1"], T0);
+    let notes = settle(&mut svc, A, "1", Settle::Retract, T0).unwrap();
+    assert!(matches!(&notes[0].event, Event::Retract { item_ids } if item_ids == &["1"]));
+    assert_eq!(
+        notes[0].recipients[0].jid.to_string(),
+        A,
+        "only the member is told"
+    );
+    let page = svc
+        .items_by_id(&ent(OWNER), NODE, &["1".to_owned()])
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "the node keeps the item");
+    assert!(
+        settle(&mut svc, B, "1", Settle::Retract, T0).is_ok(),
+        "g2 still holds it"
+    );
+}
+
+#[test]
+fn settle_errors_follow_xep_0254() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 1);
+    join(&mut svc, B, "g", 1);
+    let got = items_to(&publish(&mut svc, &["1", "2"], T0), NODE);
+    let (holder, other) = if got[0].0 == A { (A, B) } else { (B, A) };
+    let first = got[0].1.clone();
+    assert_eq!(
+        settle(&mut svc, other, &first, Settle::Ack, T0),
+        Err(QueueError::LockedByOther)
+    );
+    assert_eq!(
+        settle(&mut svc, C, &first, Settle::Ack, T0),
+        Err(QueueError::NotMember)
+    );
+    let missing = settle(&mut svc, holder, "nope", Settle::Ack, T0);
+    assert_eq!(missing, Err(QueueError::Pubsub(PubsubError::ItemNotFound)));
+    settle(&mut svc, holder, &first, Settle::Ack, T0).unwrap();
+    let again = settle(&mut svc, holder, &first, Settle::Unlock, T0);
+    assert_eq!(again, Err(QueueError::NotLocked), "no longer locked");
+}
+
+#[test]
+fn unlock_gives_the_item_back_after_a_backoff() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 1);
+    publish(&mut svc, &["1"], T0);
+    let notes = settle(&mut svc, A, "1", Settle::Unlock, T0).unwrap();
+    assert_eq!(unlocks(&notes), [(A.to_owned(), "1".to_owned())]);
+    assert!(items_to(&notes, NODE).is_empty(), "not before the backoff");
+    assert!(items_to(&svc.queue_tick(T0 + 99).unwrap(), NODE).is_empty());
+    let again = items_to(&svc.queue_tick(T0 + 100).unwrap(), NODE);
+    assert_eq!(again, [(A.to_owned(), "1".to_owned())]);
+}
+
+#[test]
+fn timeouts_redeliver_with_exponential_backoff_then_dead_letter() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 1);
+    publish(&mut svc, &["1"], T0);
+    // Delivery 1 times out at T0+1000, waits 100 ms.
+    let t1 = T0 + 1_000;
+    let notes = svc.queue_tick(t1).unwrap();
+    assert_eq!(unlocks(&notes), [(A.to_owned(), "1".to_owned())]);
+    assert!(items_to(&svc.queue_tick(t1 + 99).unwrap(), NODE).is_empty());
+    assert_eq!(items_to(&svc.queue_tick(t1 + 100).unwrap(), NODE).len(), 1);
+    // Delivery 2 times out 1000 ms later, waits 200 ms.
+    let t2 = t1 + 100 + 1_000;
+    svc.queue_tick(t2).unwrap();
+    assert!(items_to(&svc.queue_tick(t2 + 199).unwrap(), NODE).is_empty());
+    assert_eq!(items_to(&svc.queue_tick(t2 + 200).unwrap(), NODE).len(), 1);
+    // Delivery 3 (the maximum) times out: dead letter.
+    let t3 = t2 + 200 + 1_000;
+    svc.queue_tick(t3).unwrap();
+    let dead = format!("{NODE}/dead-letter");
+    let page = svc.items(&ent(OWNER), &dead, None).unwrap();
+    assert_eq!(page.items.len(), 1);
+    let payload = page.items[0].payload.as_deref().unwrap();
+    assert!(
+        payload.contains("<header name='Delivery-Count'>3</header>"),
+        "{payload}"
+    );
+    assert!(
+        payload.contains("<p>1</p>"),
+        "original payload kept: {payload}"
+    );
+    assert!(
+        items_to(&svc.queue_tick(t3 + 10_000).unwrap(), NODE).is_empty(),
+        "gone from the group"
+    );
+}
+
+#[test]
+fn nack_past_the_limit_dead_letters_and_owners_carry_over() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 1);
+    publish(&mut svc, &["1"], T0);
+    let mut now = T0;
+    for _ in 0..3 {
+        settle(&mut svc, A, "1", Settle::Unlock, now).unwrap();
+        now += 1_000;
+        svc.queue_tick(now).unwrap();
+    }
+    let dead = format!("{NODE}/dead-letter");
+    let page = svc.items(&ent(OWNER), &dead, None).unwrap();
+    assert_eq!(page.items.len(), 1, "moved after the third failed delivery");
+    let affs = svc.node_affiliations(&ent(OWNER), &dead).unwrap();
+    assert!(
+        !affs.is_empty(),
+        "the owner of the node owns its dead letters"
+    );
+}
+
+#[test]
+fn unavailable_and_unsubscribed_members_give_their_items_back_at_once() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 2);
+    publish(&mut svc, &["1", "2"], T0);
+    join(&mut svc, B, "g", 2);
+    let notes = svc.queue_presence(&jid(A), false, T0).unwrap();
+    let got = items_to(&notes, NODE);
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|(j, _)| j == B));
+    let _ = svc
+        .unsubscribe(&ent(bare_of(B)), NODE, &jid(B), None)
+        .unwrap();
+    let back = items_to(&svc.queue_pump(NODE, T0).unwrap(), NODE);
+    assert!(back.is_empty(), "A is unavailable");
+    let back = items_to(&svc.queue_presence(&jid(A), true, T0).unwrap(), NODE);
+    assert_eq!(back.len(), 2, "{back:?}");
+    assert!(back.iter().all(|(j, _)| j == A));
+}
+
+#[test]
+fn restart_keeps_positions_and_redelivers_what_was_in_flight() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 2);
+    publish(&mut svc, &["1", "2", "3"], T0);
+    settle(&mut svc, A, "1", Settle::Ack, T0).unwrap(); // "3" goes out
+    let mut svc = reopen(svc);
+    let got = items_to(&svc.queue_tick(T0 + 1).unwrap(), NODE);
+    let mut ids: Vec<&str> = got.iter().map(|(_, i)| i.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["2", "3"], "in flight again; acked 1 never again");
+    let more = items_to(&publish(&mut svc, &["4"], T0 + 2), NODE);
+    assert!(more.is_empty(), "credit is full");
+    settle(&mut svc, A, "2", Settle::Ack, T0 + 3).unwrap();
+    let mut svc = reopen(svc);
+    let after = items_to(&svc.queue_tick(T0 + 4).unwrap(), NODE);
+    let mut ids: Vec<&str> = after.iter().map(|(_, i)| i.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["3", "4"]);
+}
+
+#[test]
+fn a_late_group_starts_newest_oldest_or_after_an_item() {
+    let mut svc = queue_service();
+    publish_ids(&mut svc, &["1", "2", "3"]);
+    let newest = items_to(&join(&mut svc, A, "new", 5), NODE);
+    assert!(newest.is_empty());
+    let oldest = join_with(
+        &mut svc,
+        B,
+        &[
+            ("pubsub#queue_group", "old"),
+            ("pubsub#queue_requests", "5"),
+            ("pubsub#queue_start", "oldest"),
+        ],
+    );
+    assert_eq!(items_to(&oldest, NODE).len(), 3);
+    let after = join_with(
+        &mut svc,
+        C,
+        &[
+            ("pubsub#queue_group", "mid"),
+            ("pubsub#queue_requests", "5"),
+            ("pubsub#queue_after", "2"),
+        ],
+    );
+    assert_eq!(items_to(&after, NODE), [(C.to_owned(), "3".to_owned())]);
+}
+
+#[test]
+fn queue_requests_alone_joins_the_default_group() {
+    let mut svc = queue_service();
+    join_with(&mut svc, A, &[("pubsub#queue_requests", "1")]);
+    join_with(&mut svc, B, &[("pubsub#queue_requests", "1")]);
+    let got = items_to(&publish(&mut svc, &["1", "2"], T0), NODE);
+    assert_eq!(got.len(), 2);
+    assert_ne!(got[0].0, got[1].0, "one item each");
+}
+
+#[test]
+fn bad_queue_options_are_refused() {
+    let mut svc = queue_service();
+    for bad in [
+        ("pubsub#queue_requests", "0"),
+        ("pubsub#queue_requests", "x"),
+        ("pubsub#queue_start", "middle"),
+    ] {
+        let f = fields(&[bad]);
+        let r = svc.subscribe(&ent(bare_of(A)), NODE, &jid(A), Some(&f));
+        assert!(matches!(r, Err(PubsubError::InvalidOptions(_))), "{bad:?}");
+    }
+}
