@@ -21,6 +21,48 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub queue: QueueConfig,
+}
+
+/// Consumer groups (XEP-0254 queueing), see `pubsub::queue`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// A held item goes back to its group after this long without ack.
+    pub ack_timeout_ms: u64,
+    /// Deliveries of an item before the next failure dead-letters it.
+    pub max_deliveries: u32,
+    /// Redelivery wait after the first failure; doubles per failure.
+    pub backoff_base_ms: u64,
+    /// Longest redelivery wait.
+    pub backoff_max_ms: u64,
+    /// How often ack deadlines and due redeliveries are checked.
+    pub tick_ms: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            ack_timeout_ms: 30_000,
+            max_deliveries: 5,
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 60_000,
+            tick_ms: 250,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// The core's settings.
+    pub fn settings(&self) -> crate::pubsub::QueueSettings {
+        crate::pubsub::QueueSettings {
+            ack_timeout_ms: self.ack_timeout_ms,
+            max_deliveries: self.max_deliveries,
+            backoff_base_ms: self.backoff_base_ms,
+            backoff_max_ms: self.backoff_max_ms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +265,12 @@ impl Config {
         if self.limits.outbox_capacity == 0 || self.limits.max_items_per_page == 0 {
             return invalid(
                 "limits.outbox_capacity and limits.max_items_per_page must be > 0".into(),
+            );
+        }
+        let q = &self.queue;
+        if q.ack_timeout_ms == 0 || q.max_deliveries == 0 || q.tick_ms == 0 {
+            return invalid(
+                "queue.ack_timeout_ms, queue.max_deliveries and queue.tick_ms must be > 0".into(),
             );
         }
         if self.pubsub.default_max_items > self.limits.max_items_per_node {

@@ -39,12 +39,15 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         .map_err(|e| AppError::Store(format!("{}: {e}", config.storage.data_dir.display())))?;
     let settings =
         ServiceSettings::from_config(&config).map_err(|e| AppError::Core(e.to_string()))?;
-    let service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
+    let mut service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
+    service.set_queue_settings(config.queue.settings());
     let ctx = ProtocolCtx {
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,
     };
     let router = Router::new(service, ctx);
+    let queue_tick_every = Duration::from_millis(config.queue.tick_ms);
+    tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
     let core_outbox = outboxes.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
@@ -123,4 +126,20 @@ async fn run_links(
         }
     }
     result
+}
+
+/// Sends [`Job::QueueTick`] every `every` (consumer-group ack deadlines and
+/// redeliveries). Holds only a weak sender, so the core still ends when the
+/// links drop the last real one.
+async fn queue_tick(jobs: mpsc::WeakSender<Job>, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let Some(jobs) = jobs.upgrade() else { return };
+        // A full queue means the core is busy: skip this tick.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = jobs.try_send(Job::QueueTick) {
+            return;
+        }
+    }
 }

@@ -6,7 +6,7 @@ use super::executor::{Dispatch, Job};
 use crate::component::{Inbound, InvalidStanza, StanzaKind};
 use crate::protocol::approval::handle_approval;
 use crate::protocol::pubsub_handler::{ProtocolCtx, handle_pubsub};
-use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify};
+use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify, queue};
 use crate::pubsub::Service;
 use crate::store::Store;
 use tokio_xmpp::Stanza;
@@ -112,7 +112,15 @@ impl<S: Store> Router<S> {
                 out.push(reply(PresenceType::None));
                 return;
             }
-            PresenceType::None => self.service.presence_available(&from),
+            PresenceType::None => {
+                out.extend(queue::presence(&mut self.service, &self.ctx, &from, true));
+                self.service.presence_available(&from)
+            }
+            PresenceType::Unavailable => {
+                out.extend(queue::presence(&mut self.service, &self.ctx, &from, false));
+                self.dirty |= self.service.queue_dirty();
+                return;
+            }
             _ => return,
         };
         match outcome {
@@ -183,6 +191,10 @@ impl<S: Store + 'static> Dispatch for Router<S> {
             Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
             Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
             Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
+            Job::QueueTick => {
+                out.extend(queue::tick(&mut self.service, &self.ctx));
+                self.dirty |= self.service.queue_dirty();
+            }
         }
     }
 

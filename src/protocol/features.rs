@@ -45,6 +45,8 @@ pub const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/pubsub#subscribe",
     "http://jabber.org/protocol/pubsub#subscription-notifications",
     "http://jabber.org/protocol/pubsub#subscription-options",
+    // XEP-0254 queueing, with named consumer groups (xep-notes/xep-0254.md).
+    crate::pubsub::queue::QUEUE_NS,
 ];
 
 /// §7.1.4, advertised only when the settings enable it.

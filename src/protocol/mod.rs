@@ -15,6 +15,7 @@ pub mod pubsub_item_request;
 pub mod pubsub_owner_request;
 pub mod pubsub_replies;
 pub mod pubsub_request;
+pub mod queue;
 pub mod request_util;
 pub mod service_info;
 pub mod timestamp;

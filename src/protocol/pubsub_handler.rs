@@ -8,7 +8,7 @@
 
 use super::pubsub_exec::execute;
 use super::pubsub_request;
-use super::{IqKind, IqReply, IqRequest, disco, errors, notify, service_info};
+use super::{IqKind, IqReply, IqRequest, disco, errors, notify, queue, service_info};
 use crate::pubsub::{Actor, BareJid, Service};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
@@ -56,6 +56,9 @@ pub fn handle_pubsub<S: Store>(
     if let Some(r) = disco::handle(service, ctx, req) {
         return Handled::read(r);
     }
+    if let Some(handled) = queue::handle_queue_iq(service, ctx, req) {
+        return handled;
+    }
     let request = match pubsub_request::parse(req) {
         None => {
             return Handled::read(Err(errors::service_unavailable(
@@ -67,12 +70,22 @@ pub fn handle_pubsub<S: Store>(
     };
     let actor = Actor::Entity(req.from.to_bare());
     let write = req.kind == IqKind::Set;
+    if let Some(handled) = queue::intercept_retract(service, ctx, req, &request) {
+        return handled;
+    }
+    let queued = write.then(|| queue::request_node(&request)).flatten();
     match execute(service, ctx, &actor, request) {
-        Ok((el, notes)) => Handled {
-            reply: Ok(el),
-            notifications: notify::render_all(&ctx.service_jid, &notes),
-            needs_flush: write,
-        },
+        Ok((el, notes)) => {
+            let mut notifications = notify::render_all(&ctx.service_jid, &notes);
+            if let Some(node) = queued {
+                notifications.extend(queue::after_write(service, ctx, &node));
+            }
+            Handled {
+                reply: Ok(el),
+                notifications,
+                needs_flush: write,
+            }
+        }
         Err(e) => Handled::read(Err(e)),
     }
 }

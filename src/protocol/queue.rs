@@ -1,0 +1,203 @@
+//! XEP-0254 queueing on the wire: the `<unlock/>` and `<ack/>` requests,
+//! a member's `<retract/>` as ack, and the queue work that follows writes,
+//! presence and the periodic tick. Core logic is in `pubsub::queue`.
+//!
+//! ```xml
+//! <iq type='set' to='events.example.com' id='u1'>
+//!   <pubsub xmlns='http://jabber.org/protocol/pubsub'>
+//!     <unlock xmlns='urn:xmpp:pubsub:queueing:0' node='jobs'><item id='i1'/></unlock>
+//!   </pubsub>
+//! </iq>
+//! ```
+//!
+//! `<ack/>` has the same shape, takes several `<item/>`s (all or none) and
+//! sends no notice. Both are accepted in `get` and `set` IQs: XEP-0254's
+//! examples use `get`.
+
+#![allow(clippy::result_large_err)] // see pubsub_request.rs
+
+use super::pubsub_handler::{Handled, ProtocolCtx};
+use super::pubsub_request::PubsubRequest;
+use super::request_util::{children_named, node, opt_attr};
+use super::{IqRequest, errors, notify, ns};
+use crate::pubsub::queue::QUEUE_NS;
+use crate::pubsub::{Actor, Notification, QueueError, Service, Settle};
+use crate::store::Store;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+/// Answers `<pubsub><unlock|ack xmlns=queueing/></pubsub>`; `None` for
+/// anything else.
+pub fn handle_queue_iq<S: Store>(
+    service: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    req: &IqRequest,
+) -> Option<Handled> {
+    if !req.payload.is("pubsub", ns::PUBSUB) {
+        return None;
+    }
+    let action = req.payload.children().find(|c| c.ns() == QUEUE_NS)?;
+    let how = match action.name() {
+        "unlock" => Settle::Unlock,
+        "ack" => Settle::Ack,
+        other => return Some(failed(errors::unsupported_action(other))),
+    };
+    let (node, ids) = match parse_items(action) {
+        Ok(parsed) => parsed,
+        Err(e) => return Some(failed(e)),
+    };
+    Some(settle(service, ctx, &req.from, &node, &ids, how))
+}
+
+/// A group member's §7.2 retract of an item it holds is its ack
+/// (XEP-0254 §2.3), for its group only. `None`: handle as a plain retract
+/// (the sender is no member, or a publisher retracting an item it does
+/// not hold).
+pub fn intercept_retract<S: Store>(
+    service: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    req: &IqRequest,
+    request: &PubsubRequest,
+) -> Option<Handled> {
+    let PubsubRequest::Retract { node, id, .. } = request else {
+        return None;
+    };
+    let ids = [id.clone()];
+    let now = super::timestamp::now_ms();
+    match service.queue_settle(&req.from, node, &ids, Settle::Retract, now) {
+        Err(QueueError::NotMember) => None,
+        Err(_) if service.may_retract(&Actor::Entity(req.from.to_bare()), node) => None,
+        Err(e) => Some(failed(to_stanza_error(&e))),
+        Ok(o) => Some(done(ctx, o.notifications)),
+    }
+}
+
+/// Queue deliveries after a successful write request on `node`.
+pub fn after_write<S: Store>(
+    service: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    node: &str,
+) -> Vec<Stanza> {
+    let now = super::timestamp::now_ms();
+    render(ctx, service.queue_pump(node, now), "queue delivery")
+}
+
+/// Presence from an entity to the service (available or not).
+pub fn presence<S: Store>(
+    service: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    from: &Jid,
+    available: bool,
+) -> Vec<Stanza> {
+    let now = super::timestamp::now_ms();
+    render(
+        ctx,
+        service.queue_presence(from, available, now),
+        "queue presence",
+    )
+}
+
+/// The periodic tick: ack deadlines and due redeliveries.
+pub fn tick<S: Store>(service: &mut Service<S>, ctx: &ProtocolCtx) -> Vec<Stanza> {
+    let now = super::timestamp::now_ms();
+    render(ctx, service.queue_tick(now), "queue tick")
+}
+
+fn render(
+    ctx: &ProtocolCtx,
+    result: Result<Vec<Notification>, crate::pubsub::PubsubError>,
+    what: &str,
+) -> Vec<Stanza> {
+    match result {
+        Ok(notes) => notify::render_all(&ctx.service_jid, &notes),
+        Err(e) => {
+            tracing::warn!(error = %e, "{what} failed");
+            Vec::new()
+        }
+    }
+}
+
+/// The node a write request acts on (its groups may have work after it).
+pub fn request_node(request: &PubsubRequest) -> Option<String> {
+    use PubsubRequest as R;
+    match request {
+        R::Subscribe { node, .. }
+        | R::Unsubscribe { node, .. }
+        | R::Options { node, .. }
+        | R::Publish { node, .. }
+        | R::Retract { node, .. }
+        | R::ConfigureSet { node, .. }
+        | R::Delete { node, .. }
+        | R::Purge { node }
+        | R::OwnerSubscriptionsSet { node, .. } => Some(node.clone()),
+        _ => None,
+    }
+}
+
+fn settle<S: Store>(
+    service: &mut Service<S>,
+    ctx: &ProtocolCtx,
+    from: &Jid,
+    node: &str,
+    ids: &[String],
+    how: Settle,
+) -> Handled {
+    let now = super::timestamp::now_ms();
+    match service.queue_settle(from, node, ids, how, now) {
+        Ok(o) => done(ctx, o.notifications),
+        Err(e) => failed(to_stanza_error(&e)),
+    }
+}
+
+fn parse_items(action: &Element) -> Result<(String, Vec<String>), StanzaError> {
+    let node = node(action)?;
+    let ids: Vec<String> = children_named(action, "item")
+        .filter_map(|i| opt_attr(i, "id"))
+        .collect();
+    if ids.is_empty() {
+        return Err(errors::item_required());
+    }
+    Ok((node, ids))
+}
+
+fn done(ctx: &ProtocolCtx, notes: Vec<Notification>) -> Handled {
+    Handled {
+        reply: Ok(None),
+        notifications: notify::render_all(&ctx.service_jid, &notes),
+        needs_flush: true,
+    }
+}
+
+fn failed(error: StanzaError) -> Handled {
+    Handled {
+        reply: Err(error),
+        notifications: Vec::new(),
+        needs_flush: false,
+    }
+}
+
+/// XEP-0254 §2.3/§2.4 conditions.
+pub fn to_stanza_error(e: &QueueError) -> StanzaError {
+    use DefinedCondition as C;
+    use ErrorType as T;
+    match e {
+        QueueError::Pubsub(p) => p.clone().into(),
+        QueueError::NotMember => errors::stanza_error(
+            T::Auth,
+            C::Forbidden,
+            "not a consumer-group member of this node",
+        ),
+        QueueError::LockedByOther => errors::stanza_error(
+            T::Cancel,
+            C::Conflict,
+            "the item is locked by another subscriber",
+        ),
+        QueueError::NotLocked => errors::stanza_error(
+            T::Wait,
+            C::UnexpectedRequest,
+            "the item is no longer locked by this subscriber",
+        ),
+    }
+}
