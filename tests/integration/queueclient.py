@@ -1,0 +1,191 @@
+"""Consumer-group (XEP-0254 queueing) helpers over the raw-XML client:
+node creation, joining a group, pipelined publishing, and a consumer
+thread that processes items and acknowledges each one.
+
+Used by test_queue.py and bench/queue.py.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Callable, Iterable, Optional
+
+from xmppclient import NS, Client, StreamError, XmppError, _attr_escape, local
+
+NS_QUEUE = "urn:xmpp:pubsub:queueing:0"
+SERVICE = "events.localhost"
+PUBSUB = "http://jabber.org/protocol/pubsub"
+
+
+def form(form_type: str, fields: dict) -> str:
+    out = [f"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+           f"<value>{form_type}</value></field>"]
+    for var, value in fields.items():
+        out.append(f"<field var='{var}'><value>{_attr_escape(str(value))}</value></field>")
+    out.append("</x>")
+    return "".join(out)
+
+
+def create_node(c: Client, node: str, max_items: int = 100_000) -> None:
+    config = form("http://jabber.org/protocol/pubsub#node_config",
+                  {"pubsub#max_items": max_items})
+    c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{PUBSUB}'>"
+            f"<create node='{node}'/><configure>{config}</configure></pubsub></iq>")
+
+
+def join(c: Client, node: str, group: Optional[str], credit: int,
+         presence: bool = True, **extra) -> str:
+    """Directed presence to the service (so Herald sees us go away), then
+    subscribe with the queue options. Returns the SubID."""
+    if presence:
+        c.send_raw(f"<presence to='{SERVICE}'/>")
+    fields = {"pubsub#queue_requests": credit, **extra}
+    if group is not None:
+        fields["pubsub#queue_group"] = group
+    options = form("http://jabber.org/protocol/pubsub#subscribe_options", fields)
+    reply = c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{PUBSUB}'>"
+                    f"<subscribe node='{node}' jid='{c.jid}'/><options>{options}</options>"
+                    f"</pubsub></iq>")
+    return reply.find("ps:pubsub/ps:subscription", NS).get("subid")
+
+
+def publish_pipelined(c: Client, node: str, ids: Iterable[str], window: int = 200,
+                      timeout: float = 120.0) -> int:
+    """Publishes one item per ID, keeping up to `window` requests in
+    flight. Returns how many were acknowledged (IQ result)."""
+    pending: set[str] = set()
+    ok = 0
+    deadline = time.monotonic() + timeout
+
+    def drain(block: float) -> None:
+        nonlocal ok
+        for s in c.recv_stanzas(block):
+            if local(s) == "iq" and s.get("id") in pending:
+                pending.discard(s.get("id"))
+                ok += s.get("type") == "result"
+
+    for item_id in ids:
+        while len(pending) >= window:
+            drain(0.05)
+            if time.monotonic() > deadline:
+                raise TimeoutError("publish replies did not come")
+        iq_id = f"pub-{item_id}"
+        c.send_raw(f"<iq type='set' to='{SERVICE}' id='{iq_id}'><pubsub xmlns='{PUBSUB}'>"
+                   f"<publish node='{node}'><item id='{item_id}'>"
+                   f"<job xmlns='urn:example:jobs' n='{item_id}'/></item></publish></pubsub></iq>")
+        pending.add(iq_id)
+    while pending and time.monotonic() < deadline:
+        drain(0.1)
+    return ok
+
+
+class Ledger:
+    """What every consumer saw, shared between threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.delivered: collections.Counter = collections.Counter()
+        self.acked: dict[str, list[str]] = collections.defaultdict(list)
+        self.acked_at: dict[str, float] = {}   # first confirmation (monotonic)
+        self.ack_errors = 0
+        self.unlocks: list[tuple[str, str]] = []
+
+    def confirmed(self) -> set[str]:
+        with self.lock:
+            return set(self.acked)
+
+    def acked_total(self) -> int:
+        with self.lock:
+            return len(self.acked)
+
+
+def items_of(msg) -> list[str]:
+    return [i.get("id") for i in msg.iterfind("pse:event/pse:items/pse:item", NS)]
+
+
+def unlocked_of(msg) -> list[str]:
+    return [u.get("id") for u in msg.iterfind(f"pse:event/pse:items/{{{NS_QUEUE}}}unlock", NS)]
+
+
+class Consumer(threading.Thread):
+    """Processes each delivered item (sleeping `work_s`), then acks it with
+    the ack IQ (or a retract when `ack='retract'`), without waiting for the
+    reply. `on_item(consumer, item_id)` may return False to skip the ack."""
+
+    def __init__(self, client: Client, node: str, ledger: Ledger, name: str,
+                 work_s: float = 0.0, ack: str = "iq",
+                 on_item: Optional[Callable[["Consumer", str], bool]] = None):
+        super().__init__(name=name, daemon=True)
+        self.client, self.node, self.ledger = client, node, ledger
+        self.work_s, self.ack, self.on_item = work_s, ack, on_item
+        self.stop = threading.Event()
+        self.drop = threading.Event()   # close the socket abruptly
+        self.received: list[str] = []
+        self.pending: dict[str, str] = {}  # ack IQ id -> item id
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                if self.drop.is_set():
+                    self.client.sock.close()
+                    return
+                for s in self.client.recv_stanzas(0.05):
+                    self.handle(s)
+        except (StreamError, XmppError, OSError) as e:
+            if not self.drop.is_set() and not self.stop.is_set():
+                self.error = e
+
+    def handle(self, s) -> None:
+        if local(s) == "iq":
+            item_id = self.pending.pop(s.get("id"), None)
+            if item_id is not None:
+                with self.ledger.lock:
+                    if s.get("type") == "result":
+                        self.ledger.acked[item_id].append(self.name)
+                        self.ledger.acked_at.setdefault(item_id, time.monotonic())
+                    else:
+                        self.ledger.ack_errors += 1
+            return
+        if local(s) != "message":
+            return
+        for item_id in unlocked_of(s):
+            with self.ledger.lock:
+                self.ledger.unlocks.append((self.name, item_id))
+        for item_id in items_of(s):
+            if self.drop.is_set():
+                return
+            self.received.append(item_id)
+            with self.ledger.lock:
+                self.ledger.delivered[item_id] += 1
+            if self.work_s:
+                time.sleep(self.work_s)
+            if self.on_item is None or self.on_item(self, item_id):
+                self.send_ack(item_id)
+
+    def send_ack(self, item_id: str) -> None:
+        iq_id = self.client.next_id()
+        self.pending[iq_id] = item_id
+        if self.ack == "retract":
+            body = f"<retract node='{self.node}'><item id='{item_id}'/></retract>"
+        else:
+            body = (f"<ack xmlns='{NS_QUEUE}' node='{self.node}'>"
+                    f"<item id='{item_id}'/></ack>")
+        self.client.send_raw(f"<iq type='set' to='{SERVICE}' id='{iq_id}'>"
+                             f"<pubsub xmlns='{PUBSUB}'>{body}</pubsub></iq>")
+
+    def unlock(self, item_id: str) -> None:
+        iq_id = self.client.next_id()
+        self.client.send_raw(f"<iq type='set' to='{SERVICE}' id='{iq_id}'>"
+                             f"<pubsub xmlns='{PUBSUB}'><unlock xmlns='{NS_QUEUE}' "
+                             f"node='{self.node}'><item id='{item_id}'/></unlock></pubsub></iq>")
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.05)
