@@ -51,6 +51,18 @@ def join(c: Client, node: str, group: Optional[str], credit: int,
     return reply.find("ps:pubsub/ps:subscription", NS).get("subid")
 
 
+def poll(c: Client, wait: float = 0.05) -> list:
+    """Waits up to `wait` for something to arrive, then returns everything
+    buffered or readable right now (recv_stanzas waits the full timeout)."""
+    if not c._buffer:
+        c._read_some(time.monotonic() + wait)
+    while c._read_some(time.monotonic() + 0.0005):
+        pass
+    out = list(c._buffer)
+    c._buffer.clear()
+    return out
+
+
 def publish_pipelined(c: Client, node: str, ids: Iterable[str], window: int = 200,
                       timeout: float = 120.0) -> int:
     """Publishes one item per ID, keeping up to `window` requests in
@@ -61,7 +73,7 @@ def publish_pipelined(c: Client, node: str, ids: Iterable[str], window: int = 20
 
     def drain(block: float) -> None:
         nonlocal ok
-        for s in c.recv_stanzas(block):
+        for s in poll(c, block):
             if local(s) == "iq" and s.get("id") in pending:
                 pending.discard(s.get("id"))
                 ok += s.get("type") == "result"
@@ -132,7 +144,7 @@ class Consumer(threading.Thread):
                 if self.drop.is_set():
                     self.client.sock.close()
                     return
-                for s in self.client.recv_stanzas(0.05):
+                for s in poll(self.client):
                     self.handle(s)
         except (StreamError, XmppError, OSError) as e:
             if not self.drop.is_set() and not self.stop.is_set():
