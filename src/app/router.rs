@@ -77,7 +77,8 @@ impl<S: Store> Router<S> {
         };
         self.dirty |= handled.needs_flush;
         if let Err(error) = handled.reply {
-            out.push(Stanza::Message(message_error(&msg, from, error)));
+            let error = message_error(msg.to.clone(), msg.id.clone(), from, error);
+            out.push(Stanza::Message(error));
         }
         out.extend(handled.notifications);
     }
@@ -138,11 +139,8 @@ impl<S: Store> Router<S> {
                 out.push(Stanza::Iq(iq));
             }
             StanzaKind::Message if type_ != "error" => {
-                let mut msg = Message::new(Some(from)).with_payload(error);
-                msg.type_ = MessageType::Error;
-                msg.from = Some(to);
-                msg.id = bad.id.map(tokio_xmpp::parsers::message::Id);
-                out.push(Stanza::Message(msg));
+                let id = bad.id.map(tokio_xmpp::parsers::message::Id);
+                out.push(Stanza::Message(message_error(Some(to), id, from, error)));
             }
             // Bad IQ results/errors and presences get no answer (no loops).
             _ => {}
@@ -154,11 +152,17 @@ fn parse_jid(raw: &Option<String>) -> Option<Jid> {
     raw.as_deref().and_then(|s| Jid::new(s).ok())
 }
 
-fn message_error(original: &Message, to: Jid, error: StanzaError) -> Message {
+/// A `type='error'` message bouncing a message from `to` back to it.
+fn message_error(
+    from: Option<Jid>,
+    id: Option<tokio_xmpp::parsers::message::Id>,
+    to: Jid,
+    error: StanzaError,
+) -> Message {
     let mut msg = Message::new(Some(to)).with_payload(error);
     msg.type_ = MessageType::Error;
-    msg.from = original.to.clone();
-    msg.id = original.id.clone();
+    msg.from = from;
+    msg.id = id;
     msg
 }
 
