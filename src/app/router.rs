@@ -197,3 +197,129 @@ impl<S: Store + 'static> Dispatch for Router<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pubsub::ServiceSettings;
+    use crate::store::MemoryStore;
+
+    fn router() -> Router<MemoryStore> {
+        let mut settings = ServiceSettings::default();
+        settings.create_domains = vec!["localhost".into()];
+        let service = Service::open(MemoryStore::new(), settings).unwrap();
+        let ctx = ProtocolCtx {
+            service_jid: "events.localhost".parse().unwrap(),
+            max_payload_bytes: 1024,
+        };
+        Router::new(service, ctx)
+    }
+
+    fn handle(r: &mut Router<MemoryStore>, xml: &str) -> Vec<Stanza> {
+        let el: tokio_xmpp::minidom::Element = xml.parse().unwrap();
+        let stanza = Stanza::try_from(el).unwrap();
+        let mut out = Vec::new();
+        r.handle(Job::Xmpp(Inbound::Stanza(stanza)), &mut out);
+        out
+    }
+
+    const NS: &str = "xmlns='jabber:component:accept'";
+
+    #[test]
+    fn iq_results_and_errors_are_never_answered() {
+        let mut r = router();
+        let out = handle(
+            &mut r,
+            &format!("<iq {NS} type='result' id='1' from='a@localhost/r' to='events.localhost'/>"),
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn unparsable_iq_gets_bad_request_from_the_addressee() {
+        let mut r = router();
+        let bad = InvalidStanza {
+            kind: StanzaKind::Iq,
+            from: Some("a@localhost/r".into()),
+            to: Some("events.localhost".into()),
+            id: Some("x1".into()),
+            type_: Some("get".into()),
+            reason: "missing child".into(),
+        };
+        let mut out = Vec::new();
+        r.handle(Job::Xmpp(Inbound::Invalid(bad)), &mut out);
+        let [
+            Stanza::Iq(Iq::Error {
+                id, error, from, ..
+            }),
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!(id, "x1");
+        assert_eq!(
+            from.as_ref().map(|j| j.to_string()),
+            Some("events.localhost".into())
+        );
+        assert_eq!(
+            error.defined_condition,
+            tokio_xmpp::parsers::stanza_error::DefinedCondition::BadRequest
+        );
+    }
+
+    #[test]
+    fn unparsable_presence_is_dropped_silently() {
+        let mut r = router();
+        let bad = InvalidStanza {
+            kind: StanzaKind::Presence,
+            from: Some("a@localhost/r".into()),
+            to: Some("events.localhost".into()),
+            id: None,
+            type_: None,
+            reason: "bad".into(),
+        };
+        let mut out = Vec::new();
+        r.handle(Job::Xmpp(Inbound::Invalid(bad)), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn writes_mark_the_batch_dirty_and_commit_flushes_once() {
+        let mut r = router();
+        let create = format!(
+            "<iq {NS} type='set' id='c' from='a@localhost/r' to='events.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='n'/></pubsub></iq>"
+        );
+        let out = handle(&mut r, &create);
+        assert!(
+            matches!(out.as_slice(), [Stanza::Iq(Iq::Result { .. })]),
+            "{out:?}"
+        );
+        assert!(r.dirty);
+        r.commit().unwrap();
+        assert!(!r.dirty);
+        let ping = format!(
+            "<iq {NS} type='get' id='p' from='a@localhost/r' to='events.localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+        );
+        handle(&mut r, &ping);
+        assert!(!r.dirty, "a read must not cost a flush");
+    }
+
+    #[test]
+    fn presence_subscribe_to_the_service_is_approved() {
+        let mut r = router();
+        let out = handle(
+            &mut r,
+            &format!(
+                "<presence {NS} type='subscribe' from='a@localhost/r' to='events.localhost'/>"
+            ),
+        );
+        let [Stanza::Presence(p)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(p.type_, PresenceType::Subscribed);
+        assert_eq!(
+            p.to.as_ref().map(|j| j.to_string()),
+            Some("a@localhost".into())
+        );
+    }
+}
