@@ -205,8 +205,10 @@ mod tests {
     use crate::store::MemoryStore;
 
     fn router() -> Router<MemoryStore> {
-        let mut settings = ServiceSettings::default();
-        settings.create_domains = vec!["localhost".into()];
+        let settings = ServiceSettings {
+            create_domains: vec!["localhost".into()],
+            ..Default::default()
+        };
         let service = Service::open(MemoryStore::new(), settings).unwrap();
         let ctx = ProtocolCtx {
             service_jid: "events.localhost".parse().unwrap(),
