@@ -320,6 +320,11 @@ def _about(msg: ET.Element, node: str) -> bool:
     return ps is not None and any(ch.get("node") == node for ch in ps)
 
 
+def message_type(msg: ET.Element) -> str:
+    """A message's type; absent means normal (RFC 6121 §5.2.2)."""
+    return msg.get("type", "normal")
+
+
 def item_event_ids(msg: ET.Element, node: str) -> list[str]:
     child = event_child(msg, "items", node)
     return [] if child is None else [i.get("id") for i in child.findall("pse:item", NS)]
