@@ -12,7 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Callable, Iterable, Optional, Union
 
-from xmppclient import (NS, NS_DATA, NS_PUBSUB, NS_PUBSUB_ERRORS, NS_PUBSUB_EVENT,
+from xmppclient import (NS, NS_DATA, NS_PUBSUB, NS_PUBSUB_ERRORS,
                         NS_PUBSUB_OWNER, Client, IqError, _attr_escape, _text_escape,
                         error_condition, local, tostring)
 

@@ -17,8 +17,8 @@ from owner_helpers import (NODE_CONFIG, NS_DISCO_INFO, QUIET, SERVICE, affiliati
                            configure_get, configure_ok, configure_set, create, create_ok,
                            default_config, delete, disco_meta, events_for, field, fields_of,
                            form_of, item_ids, items, publish_ok, purge, set_affiliation,
-                           subscribe, subscribe_ok, wait_event, wait_item)
-from xmppclient import NS, local, tostring
+                           subscribe, subscribe_ok, subscriptions_of, wait_event, wait_item)
+from xmppclient import NS, tostring
 
 # Fields Herald's configuration form must carry (XEP-0060 §16.4 names).
 CONFIG_VARS = {
@@ -286,6 +286,14 @@ def test_default_config(alice, bob, unique_name):
     assert config_of(bob, node) == defaults
 
 
+def test_default_config_for_collection_unsupported(alice):
+    reply = alice.iq(f"<iq type='get' to='{SERVICE}'>"
+                     "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>"
+                     "<default type='collection'/></pubsub></iq>")
+    assert_error(reply, "cancel", "feature-not-implemented", "unsupported")
+    assert reply.find("c:error/pserr:unsupported", NS).get("feature") == "collections"
+
+
 # --- §8.4 delete --------------------------------------------------------------
 
 def test_delete_notifies_subscribers(alice, bob, connect, unique_name):
@@ -305,9 +313,11 @@ def test_delete_notifies_subscribers(alice, bob, connect, unique_name):
     assert_error(bob.disco_info(SERVICE, node), "cancel", "item-not-found")
     assert_error(configure_get(alice, node), "cancel", "item-not-found")
     assert_error(delete(alice, node), "cancel", "item-not-found")
-    # The name is free again, and the new node has no old items.
+    # The name is free again; the new node has no old items or subscribers.
     create_ok(carol, node)
     assert item_ids(carol, node) == []
+    assert subscriptions_of(carol, node) == {}
+    assert affiliations_of(carol, node) == {"carol@localhost": "owner"}
 
 
 def test_delete_with_redirect(alice, bob, unique_name):

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from owner_helpers import (affiliations_get, affiliations_of, affiliations_set,
-                           assert_error, assert_result, config_of, create_ok, events_for,
-                           field, item_ids, items, message_type, own_subscriptions, publish, publish_ok,
-                           set_affiliation, subscribe, subscribe_ok, subscriptions_get,
-                           subscriptions_of, subscriptions_set, wait_event, wait_item)
+from owner_helpers import (SERVICE, affiliations_get, affiliations_of, affiliations_set,
+                           assert_error, assert_result, config_of, configure_get,
+                           configure_ok, create_ok, delete, events_for, field, item_ids,
+                           items, message_type, own_subscriptions, publish, publish_ok,
+                           purge, set_affiliation, subscribe, subscribe_ok,
+                           subscriptions_get, subscriptions_of, subscriptions_set,
+                           wait_event, wait_item)
 from xmppclient import NS, tostring
 
 ALICE, BOB, CAROL, DAVE = ("alice@localhost", "bob@localhost", "carol@localhost",
@@ -264,3 +266,54 @@ def test_owner_state_survives_restart(herald, connect, unique_name, hard):
     assert_error(subscribe(dave, node), "auth", "forbidden")
     assert field(config_of(alice, node), "pubsub#title") == "Durable"
     assert_error(affiliations_get(carol, node), "auth", "forbidden")
+
+
+def test_owner_changes_after_creation_survive_sigkill(herald, connect, unique_name):
+    """Every kind of later owner change is durable, not only the state a
+    node was created with: configure, affiliation and subscription changes
+    and removals, delete, purge, and the item count max_items trims by."""
+    alice, bob, carol = (connect(u) for u in ("alice", "bob", "carol"))
+    node, gone, purged = unique_name("later"), unique_name("gone"), unique_name("purged")
+    for n in (node, gone, purged):
+        create_ok(alice, n)
+    configure_ok(alice, node, {"pubsub#title": "v2", "pubsub#max_items": "3",
+                               "pubsub#notify_retract": False})
+    for i in range(5):
+        publish_ok(alice, node, f"i{i}")
+    set_affiliation(alice, node, BOB, "publisher")
+    set_affiliation(alice, node, BOB, "none")
+    set_affiliation(alice, node, CAROL, "member")
+    subscribe_ok(bob, node)
+    assert_result(subscriptions_set(alice, node, [(BOB, "none"), (CAROL, "subscribed")]))
+    assert_result(delete(alice, gone))
+    publish_ok(alice, purged, "p0")
+    assert_result(purge(alice, purged))
+    config = config_of(alice, node)
+
+    herald.restart(hard=True)
+
+    assert config_of(alice, node) == config
+    assert field(config, "pubsub#title") == "v2"
+    assert affiliations_of(alice, node) == {ALICE: "owner", CAROL: "member"}
+    assert subscriptions_of(alice, node) == {CAROL: "subscribed"}
+    assert item_ids(bob, node) == ["i2", "i3", "i4"]
+    wait_item(carol, node, publish_ok(alice, node, "i5"))
+    assert item_ids(bob, node) == ["i3", "i4", "i5"]
+    assert_error(bob.disco_info(SERVICE, gone), "cancel", "item-not-found")
+    assert_error(configure_get(alice, gone), "cancel", "item-not-found")
+    assert item_ids(bob, purged) == []
+    instant = create_ok(alice, None)
+    assert instant not in (node, gone, purged)
+
+
+def test_manage_requests_with_bad_entries_bad_request(clients, unique_name):
+    alice, bob, carol = clients
+    node = unique_name("bad-entries")
+    create_ok(alice, node)
+    assert_error(affiliations_set(alice, node, [(BOB, "king")]), "modify", "bad-request")
+    # §8.9.2.4: one JID named twice.
+    assert_error(affiliations_set(alice, node, [(BOB, "publisher"), (BOB, "member")]),
+                 "modify", "bad-request")
+    assert_error(subscriptions_set(alice, node, [(BOB, "maybe")]), "modify", "bad-request")
+    assert affiliations_of(alice, node) == {ALICE: "owner"}
+    assert subscriptions_of(alice, node) == {}
