@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from owner_helpers import (PAYLOAD_NS, SERVICE, assert_error, assert_result, config_of,
+from owner_helpers import (PAYLOAD_NS, QUIET, SERVICE, event_child, subscriptions_set,
+                           assert_error, assert_result, config_of,
                            configure_ok, configure_set, create, create_ok, disco_meta,
                            events_for, field, item_event_ids, item_ids, items, message_type,
                            publish_ok, purge, retract, subscribe_ok, wait_event, wait_item)
@@ -250,3 +251,21 @@ def test_send_last_published_item_after_purge_sends_nothing(alice, bob, unique_n
     msg = wait_event(bob, "items", node)
     assert item_event_ids(msg, node) == [live], tostring(msg)
     assert msg.find(f"{{{NS_DELAY}}}delay") is None
+
+
+def test_send_last_published_item_on_owner_subscription(alice, bob, unique_name):
+    """A subscription the owner creates (§8.8.2) is a new subscription too:
+    on an on_sub node the subscriber gets the last item, as after approval."""
+    node = unique_name("last-owner-sub")
+    create_ok(alice, node, {"pubsub#send_last_published_item": "on_sub"})
+    publish_ok(alice, node, "older")
+    publish_ok(alice, node, "newest", text="new")
+    assert_result(subscriptions_set(alice, node, [("bob@localhost", "subscribed")]))
+    wait_event(bob, "subscription", node)
+    msg = wait_event(bob, "items", node)
+    assert item_event_ids(msg, node) == ["newest"], tostring(msg)
+    assert msg.find(f"{{{NS_DELAY}}}delay") is not None, tostring(msg)
+    # Changing an existing subscription does not resend it.
+    assert_result(subscriptions_set(alice, node, [("bob@localhost", "subscribed")]))
+    assert [item_event_ids(m, node) for m in events_for(bob, node, QUIET)
+            if event_child(m, "items", node) is not None] == []
