@@ -193,3 +193,7 @@ impl<S: Store + 'static> Dispatch for Router<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod group_commit_tests;
