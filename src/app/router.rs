@@ -199,6 +199,10 @@ impl<S: Store + 'static> Dispatch for Router<S> {
 }
 
 #[cfg(test)]
+#[path = "router_tests.rs"]
+mod group_commit_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::pubsub::ServiceSettings;

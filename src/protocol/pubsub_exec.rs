@@ -259,7 +259,11 @@ fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
     let page = match (rsm.after.as_deref(), rsm.before.as_deref()) {
         (Some(after), _) => s.items_after(a, node, after, max)?,
         (None, Some(before)) if !before.is_empty() => s.items_before(a, node, before, max)?,
-        _ => s.items(a, node, Some(max))?,
+        // `<before/>` empty: the last page (XEP-0059 §2.5).
+        (None, Some(_)) => s.items(a, node, Some(max))?,
+        // No cursor: the first page (XEP-0059 §2.1), so that paging on
+        // with `<after/>` its last item visits every item.
+        (None, None) => s.items_first(a, node, max)?,
     };
     read_only(reply::items(node, &page, true))
 }

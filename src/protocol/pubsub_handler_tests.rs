@@ -445,6 +445,41 @@ fn rsm_pages_after_and_before_an_item_id_with_count() {
     assert!(set.get_child("first", ns::RSM).is_none());
 }
 
+/// Regression: a `<set>` with only `<max/>` returned the *newest* page, so
+/// a client paging on with `<after/>` its last item got an empty page and
+/// never saw the older items (found by the kill test in
+/// tests/integration/test_durability.py).
+#[test]
+fn rsm_without_cursor_is_the_first_page_and_paging_on_visits_every_item() {
+    let mut t = setup();
+    with_items(&mut t, 5);
+    let r = t.ok(FRANCISCO, "get", &rsm("<max>2</max>"), false).unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i1", "i2"]);
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let cursor = after
+            .as_ref()
+            .map_or(String::new(), |a| format!("<after>{a}</after>"));
+        let r = t
+            .ok(
+                FRANCISCO,
+                "get",
+                &rsm(&format!("<max>2</max>{cursor}")),
+                false,
+            )
+            .unwrap();
+        let page = ids(child(&r, "items"));
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page);
+        let set = r.get_child("set", ns::RSM).unwrap();
+        after = Some(set.get_child("last", ns::RSM).unwrap().text());
+    }
+    assert_eq!(seen, ["i1", "i2", "i3", "i4", "i5"]);
+}
+
 #[test]
 fn rsm_unknown_cursor_is_item_not_found_and_index_is_unsupported() {
     let mut t = setup();
