@@ -112,7 +112,8 @@ mod tests {
         let commits = Arc::new(AtomicUsize::new(0));
         let durable = Arc::new(AtomicUsize::new(0));
         let (jobs_tx, jobs_rx) = mpsc::channel(64);
-        let (out_tx, mut out_rx) = mpsc::channel(64);
+        let (out_tx, mut out_rxs) = Outboxes::new(1, 64);
+        let mut out_rx = out_rxs.remove(0);
         let dispatch = SlowCommit {
             handled: 0,
             commits: commits.clone(),
@@ -161,7 +162,8 @@ mod tests {
             }
         }
         let (jobs_tx, jobs_rx) = mpsc::channel(8);
-        let (out_tx, mut out_rx) = mpsc::channel(8);
+        let (out_tx, mut out_rxs) = Outboxes::new(1, 8);
+        let mut out_rx = out_rxs.remove(0);
         for k in 0..3 {
             jobs_tx.try_send(job(k)).unwrap();
         }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::app::executor::run_executor;
+use crate::app::outboxes::Outboxes;
 use crate::pubsub::ServiceSettings;
 use crate::store::MemoryStore;
 use std::sync::{Arc, Mutex};
@@ -90,7 +91,8 @@ fn run_queued(jobs: Vec<Job>) -> (CommitLog, Released) {
         jobs_tx.try_send(job).ok().unwrap();
     }
     drop(jobs_tx);
-    let (out_tx, mut out_rx) = mpsc::channel(16);
+    let (out_tx, mut out_rxs) = Outboxes::new(1, 16);
+    let mut out_rx = out_rxs.remove(0);
     let core = std::thread::spawn(move || run_executor(probe, jobs_rx, out_tx));
     let mut released = Vec::new();
     while let Some(stanza) = out_rx.blocking_recv() {
