@@ -274,8 +274,26 @@ def test_6_1_3_bare_jid_mismatch_invalid_jid(herald, connect, unique_name):
     create_node(alice, node)
     assert_error(subscribe(bob, node, jid="carol@localhost"), "modify", "bad-request",
                  "invalid-jid")
-    # bob's own full JID is fine (same bare JID)
+    # bob's own full JID is fine (same bare JID), and notifications go there
     subscribe_ok(bob, node, jid=bob.jid)
+    publish_ok(alice, node, [("full", entry("to the resource"))])
+    assert wait_event(bob, node).get("to") == bob.jid
+
+
+def test_6_1_7_last_published_item_on_subscribe(herald, connect, unique_name):
+    alice, bob, carol = connect("alice"), connect("bob"), connect("carol")
+    node, never = unique_name("onsub"), unique_name("never")
+    create_node(alice, node, {"pubsub#send_last_published_item": "on_sub"})
+    create_node(alice, never)
+    for n in (node, never):
+        publish_ok(alice, n, [("old", entry("old")), ("last", entry("last"))])
+    subscribe_ok(bob, node)
+    msg = wait_event(bob, node)
+    assert [i.get("id") for i in event_items(msg).findall("pse:item", NS)] == ["last"]
+    assert msg.find("delay:delay", NS) is not None, "the last item carries a delay"
+    subscribe_ok(carol, never)      # default: never
+    sync(carol)
+    assert_no_event(carol, never, wait=0.3)
 
 
 def test_6_1_3_outcast_forbidden(herald, connect, unique_name):

@@ -102,6 +102,18 @@ def test_7_1_publish_with_id_notifies_every_subscriber(herald, connect, unique_n
     assert_no_event(alice, node, wait=0.3)
 
 
+def test_7_1_2_notification_without_payload(herald, connect, unique_name):
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name()
+    create_node(alice, node, {"pubsub#deliver_payloads": False})
+    subscribe_ok(bob, node)
+    publish_ok(alice, node, [("bare", entry("kept on the node"))])
+    items = event_items(wait_event(bob, node)).findall("pse:item", NS)
+    assert [i.get("id") for i in items] == ["bare"]
+    assert len(items[0]) == 0, f"payload delivered: {tostring(items[0])}"
+    assert [payload_title(i) for i in items_ok(bob, node)] == ["kept on the node"]
+
+
 def test_7_1_publish_without_id_gets_server_generated_id(herald, connect, unique_name):
     alice, bob = connect("alice"), connect("bob")
     node = unique_name()

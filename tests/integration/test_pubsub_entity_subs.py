@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pubsub_helpers import (SUBSCRIBE_OPTIONS, assert_error, assert_no_event,
                             assert_result, create_node, entry, event_items, form_values,
-                            options_get, options_set, publish_ok, pubsub_child, shim_subids,
+                            options_get, options_set, publish_ok, pubsub_child, pubsub_iq,
+                            shim_subids,
                             subscribe, subscribe_ok, sync, unsubscribe, wait_event)
 from xmppclient import NS
 
@@ -161,3 +162,17 @@ def test_6_3_options_errors(herald, connect, unique_name):
                    f"xmlns='http://jabber.org/protocol/pubsub'><options node='{node}'/>"
                    f"</pubsub></iq>")
     assert_error(reply, "modify", "bad-request", "jid-required")
+
+
+def test_6_4_default_subscription_options(herald, connect, unique_name):
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name()
+    create_node(alice, node)
+    for body in (f"<default node='{node}'/>", "<default/>"):
+        reply = assert_result(bob.iq(pubsub_iq(body, "get")))
+        x = pubsub_child(reply, "default").find("x:x", NS)
+        values = form_values(x)
+        assert values["FORM_TYPE"] == [SUBSCRIBE_OPTIONS]
+        assert values["pubsub#deliver"] in (["1"], ["true"])
+    reply = bob.iq(pubsub_iq(f"<default node='{unique_name('missing')}'/>", "get"))
+    assert_error(reply, "cancel", "item-not-found")
