@@ -310,7 +310,7 @@ def test_6_1_3_missing_node_item_not_found(herald, connect, unique_name):
     assert_error(subscribe(bob, unique_name("missing")), "cancel", "item-not-found")
 
 
-def test_8_2_config_form_type_used_by_helpers(herald, connect, unique_name):
+def test_helpers_create_and_configure_applies_form(herald, connect, unique_name):
     """The helpers' create-and-configure really applies the form (guards
     every access-model test above against a silently ignored form)."""
     alice, bob = connect("alice"), connect("bob")
