@@ -15,7 +15,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Iterable, Optional, Sequence, Union
 
-from xmppclient import (NS, NS_DATA, NS_PUBSUB, NS_PUBSUB_EVENT, NS_PUBSUB_OWNER,
+from xmppclient import (NS, NS_DATA, NS_PUBSUB, NS_PUBSUB_OWNER,
                         Client, IqError, _attr_escape, _text_escape,
                         error_condition, local, tostring)
 

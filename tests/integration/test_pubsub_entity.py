@@ -14,7 +14,7 @@ from pubsub_helpers import (NODE_CONFIG, SERVICE, SUBSCRIBE_AUTHORIZATION, a,
                             entry, event_items, form, form_values, items_ok, publish_ok,
                             pubsub_child, pubsub_iq, set_affiliations, subscribe,
                             subscribe_ok, sync, wait_event)
-from xmppclient import NS, NS_DISCO_INFO, NS_DISCO_ITEMS, local, tostring
+from xmppclient import NS, NS_DISCO_ITEMS, local, tostring
 
 PS = "http://jabber.org/protocol/pubsub"
 
