@@ -127,9 +127,13 @@ fn options<S: Store>(
     form: Option<ReceivedForm>,
 ) -> Done {
     if let Some(form) = form {
-        return notes(s.set_subscription_options(a, node, jid, subid, &values(&form))?);
+        let o = s.set_subscription_options(a, node, jid, subid, &values(&form));
+        return notes(o.map_err(options_error)?);
     }
-    let fields = s.subscription_options(a, node, jid, subid)?.to_fields();
+    let fields = s
+        .subscription_options(a, node, jid, subid)
+        .map_err(options_error)?
+        .to_fields();
     let j = jid.to_string();
     let el = reply::options_form(
         "options",
@@ -140,6 +144,18 @@ fn options<S: Store>(
         &fields,
     );
     read_only(el)
+}
+
+/// §6.3.4.2 Example 65: "no such subscriber" is of type `modify` for
+/// subscription options, while unsubscribe (§6.2.3.2 Example 55) uses
+/// `cancel`, which is the shared mapping's choice.
+fn options_error(e: PubsubError) -> StanzaError {
+    let not_subscribed = matches!(e, PubsubError::NotSubscribed);
+    let mut error = StanzaError::from(e);
+    if not_subscribed {
+        error.type_ = ErrorType::Modify;
+    }
+    error
 }
 
 /// §6.4: the service's default subscription options (a named node must

@@ -538,6 +538,35 @@ fn examples_51_52_unsubscribe_and_54_not_subscribed() {
     );
 }
 
+/// Example 65 (options, type `modify`) vs Example 55 (unsubscribe,
+/// type `cancel`): same conditions, different error types.
+#[test]
+fn example_65_options_of_non_subscriber_is_modify_and_55_unsubscribe_cancel() {
+    use tokio_xmpp::parsers::stanza_error::ErrorType;
+    let mut t = setup();
+    t.create("n", &[]);
+    let type_of = |h: &Handled| h.reply.as_ref().unwrap_err().type_.clone();
+    let get = "<options node='n' jid='francisco@denmark.lit'/>";
+    let set = "<options node='n' jid='francisco@denmark.lit'><x xmlns='jabber:x:data' type='submit'><field var='pubsub#deliver'><value>0</value></field></x></options>";
+    for (kind, body) in [("get", get), ("set", set)] {
+        let h = t.ps(FRANCISCO, kind, body);
+        assert_eq!(
+            error(&h),
+            (
+                DefinedCondition::UnexpectedRequest,
+                Some("not-subscribed".into())
+            )
+        );
+        assert_eq!(type_of(&h), ErrorType::Modify, "options {kind}");
+    }
+    let h = t.ps(
+        FRANCISCO,
+        "set",
+        "<unsubscribe node='n' jid='francisco@denmark.lit'/>",
+    );
+    assert_eq!(type_of(&h), ErrorType::Cancel);
+}
+
 #[test]
 fn example_34_subscribing_another_entity_is_invalid_jid() {
     let mut t = setup();
