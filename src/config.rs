@@ -71,6 +71,10 @@ pub struct PubsubConfig {
     /// Default `pubsub#max_items` for new nodes.
     #[serde(default = "default_max_items")]
     pub default_max_items: u64,
+    /// Publishing to a missing node creates it when the publisher may
+    /// create nodes (XEP-0060 §7.1.4).
+    #[serde(default = "default_true")]
+    pub auto_create: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +92,9 @@ pub struct LimitsConfig {
     /// Largest number of items one retrieval returns.
     #[serde(default = "default_max_page")]
     pub max_items_per_page: usize,
+    /// Most nodes the service holds; none means no limit.
+    #[serde(default)]
+    pub max_nodes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -115,6 +122,9 @@ fn default_component_port() -> u16 {
 fn default_keepalive() -> u64 {
     30
 }
+fn default_true() -> bool {
+    true
+}
 fn default_connections() -> usize {
     1
 }
@@ -140,6 +150,7 @@ impl Default for PubsubConfig {
             admins: Vec::new(),
             create_domains: Vec::new(),
             default_max_items: default_max_items(),
+            auto_create: true,
         }
     }
 }
@@ -151,6 +162,7 @@ impl Default for LimitsConfig {
             outbox_capacity: default_outbox(),
             max_items_per_node: default_node_items_cap(),
             max_items_per_page: default_max_page(),
+            max_nodes: None,
         }
     }
 }

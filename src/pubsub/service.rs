@@ -70,7 +70,8 @@ impl ServiceSettings {
             max_items_cap: config.limits.max_items_per_node,
             max_payload_bytes: config.limits.max_payload_bytes,
             max_page_size: config.limits.max_items_per_page,
-            ..ServiceSettings::default()
+            auto_create_on_publish: config.pubsub.auto_create,
+            max_nodes: config.limits.max_nodes,
         })
     }
 }

@@ -219,6 +219,18 @@ def test_7_1_4_auto_create_on_publish(herald, connect, unique_name):
     assert item_ids(get_items(bob, node)) == ["first"]
 
 
+def test_7_1_4_auto_create_can_be_turned_off(herald_factory, connect, unique_name):
+    """pubsub.auto_create = false: even a user who may create nodes gets
+    item-not-found, and the feature is not advertised."""
+    herald_factory(config={"pubsub": {"auto_create": False}})
+    alice = connect("alice")
+    features = {f.get("var") for f in
+                assert_result(alice.disco_info(SERVICE)).findall("disco:query/disco:feature", NS)}
+    assert "http://jabber.org/protocol/pubsub#auto-create" not in features
+    assert_error(publish(alice, unique_name("missing"), [("m", entry("nowhere"))]),
+                 "cancel", "item-not-found")
+
+
 def test_7_1_republish_replaces_and_moves_to_newest(herald, connect, unique_name):
     alice, bob = connect("alice"), connect("bob")
     node = unique_name()
