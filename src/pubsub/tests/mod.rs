@@ -3,6 +3,7 @@
 
 mod config;
 mod discovery;
+mod ingest;
 mod items;
 mod manage;
 mod owner;
