@@ -15,6 +15,8 @@ use router::Router;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_xmpp::Stanza;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,6 +26,8 @@ pub enum AppError {
     Store(String),
     #[error("core stopped: {0}")]
     Core(String),
+    #[error("HTTP: {0}")]
+    Http(String),
 }
 
 /// Runs Herald until `shutdown` turns true.
@@ -41,7 +45,10 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,
     };
-    let router = Router::new(service, ctx);
+    let router = Router::new(service, ctx).with_ingest_policy(router::IngestPolicy {
+        retention_ms: config.http.idempotency_retention_secs * 1000,
+        max_keys: config.http.idempotency_max_keys,
+    });
     let core_outbox = outbox_tx.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
@@ -55,13 +62,27 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         secret: config.secret().to_owned(),
         keepalive: Duration::from_secs(config.component.keepalive_secs),
     };
+    let state = Arc::new(LinkState::default());
+    let http = start_http(&config, &jobs_tx, &outbox_tx, &state, &shutdown).await?;
     let channels = LinkChannels {
         inbound: jobs_tx,
         outbox_tx,
         outbox_rx,
     };
-    let state = Arc::new(LinkState::default());
     let result = run_link(settings, channels, state, shutdown).await;
+    if let Some((ingest, task)) = http {
+        // In-flight requests get their answers; then the gate closes so
+        // the core sees its last sender go.
+        let wait = if result.is_ok() { 5 } else { 0 };
+        if tokio::time::timeout(Duration::from_secs(wait), task)
+            .await
+            .is_err()
+            && wait > 0
+        {
+            tracing::warn!("HTTP connections still open after 5 s; closing ingest");
+        }
+        crate::ingest::close(&ingest);
+    }
     // The link owned the last job sender: the core drains what it has,
     // commits, and ends.
     let core_result = tokio::task::spawn_blocking(move || core.join())
@@ -73,4 +94,40 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         Err(_) => return Err(AppError::Core("core thread panicked".into())),
     }
     result.map_err(AppError::from)
+}
+
+/// Binds and serves the HTTP endpoints when `http.listen` is set.
+async fn start_http(
+    config: &Config,
+    jobs: &mpsc::Sender<Job>,
+    outbox: &mpsc::Sender<Stanza>,
+    link: &Arc<LinkState>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Option<(Arc<crate::ingest::Ingest>, JoinHandle<()>)>, AppError> {
+    let Some(addr) = config.http.listen else {
+        return Ok(None);
+    };
+    let listener = crate::ingest::bind(addr)
+        .await
+        .map_err(|e| AppError::Http(format!("cannot listen on {addr}: {e}")))?;
+    if config.http.tokens.is_empty() {
+        tracing::warn!("no http.tokens configured: every ingest request will get 401");
+    }
+    let weak = outbox.downgrade();
+    let depth = Box::new(move || {
+        weak.upgrade()
+            .map_or(0, |s| s.max_capacity().saturating_sub(s.capacity()))
+    });
+    let ingest = Arc::new(crate::ingest::Ingest::new(
+        config,
+        jobs.clone(),
+        link.clone(),
+        depth,
+    ));
+    let task = tokio::spawn(crate::ingest::serve(
+        listener,
+        ingest.clone(),
+        shutdown.clone(),
+    ));
+    Ok(Some((ingest, task)))
 }
