@@ -325,7 +325,8 @@ def test_metrics_parse_and_move(herald, connect, unique_name):
     assert put(herald, node, "a", {"n": 1})[0] == 201
     subscribe(bob, node, "bob@localhost")
     assert put(herald, node, "b", {"n": 2})[0] == 201
-    bob.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    admin = connect("admin")      # an admin owns every node: may publish
+    admin.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
               f"<publish node='{node}'><item id='x'><e xmlns='urn:x'/></item></publish>"
               f"</pubsub></iq>")
     assert len(event_items(bob.messages(timeout=2))) == 2
