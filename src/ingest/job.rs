@@ -70,3 +70,37 @@ impl JobGate {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    fn probe(reply: oneshot::Sender<()>) -> IngestJob {
+        IngestJob::Probe { reply }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_503_after_the_bounded_wait() {
+        let (tx, _rx) = mpsc::channel(1);
+        let gate = JobGate::new(tx.clone());
+        let (filler, _) = oneshot::channel();
+        assert!(tx.try_send(Job::Ingest(probe(filler))).is_ok());
+        let started = std::time::Instant::now();
+        let err = gate.submit(probe).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() >= ENQUEUE_WAIT);
+    }
+
+    #[tokio::test]
+    async fn a_closed_gate_or_a_dead_core_answers_503() {
+        let (tx, rx) = mpsc::channel(4);
+        let gate = JobGate::new(tx);
+        drop(rx);
+        let err = gate.submit(probe).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+        gate.close();
+        let err = gate.submit(probe).await.unwrap_err();
+        assert!(err.message.contains("shutting down"), "{}", err.message);
+    }
+}

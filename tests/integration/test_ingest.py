@@ -327,8 +327,8 @@ def test_metrics_parse_and_move(herald, connect, unique_name):
     assert put(herald, node, "b", {"n": 2})[0] == 201
     admin = connect("admin")      # an admin owns every node: may publish
     admin.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
-              f"<publish node='{node}'><item id='x'><e xmlns='urn:x'/></item></publish>"
-              f"</pubsub></iq>")
+                f"<publish node='{node}'><item id='x'><e xmlns='urn:x'/></item></publish>"
+                f"</pubsub></iq>")
     assert len(event_items(bob.messages(timeout=2))) == 2
     after = scrape(herald)
     http_key = ("herald_publishes_total", (("source", "http"),))
