@@ -51,11 +51,64 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address of the HTTP ingest and health endpoints; none disables HTTP.
     pub listen: Option<SocketAddr>,
+    /// Bearer tokens for ingest, by name (`[http.tokens.NAME]`).
+    #[serde(default)]
+    pub tokens: std::collections::BTreeMap<String, TokenConfig>,
+    /// How long an `Idempotency-Key` is remembered.
+    #[serde(default = "default_key_retention")]
+    pub idempotency_retention_secs: u64,
+    /// Most idempotency keys kept; the oldest are forgotten first.
+    #[serde(default = "default_max_keys")]
+    pub idempotency_max_keys: usize,
+    /// Most items in one batch request.
+    #[serde(default = "default_max_batch")]
+    pub max_batch_items: usize,
+}
+
+/// One ingest token. Its value is never logged (`Debug` redacts it).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The token itself; prefer `token_env`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Environment variable holding the token (read at startup).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Node name patterns this token may publish to (`*` matches any run
+    /// of characters): `["apps", "billing.*"]`.
+    pub nodes: Vec<String>,
+    /// Whether it may create missing nodes by publishing to them.
+    #[serde(default)]
+    pub create: bool,
+}
+
+impl std::fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_env", &self.token_env)
+            .field("nodes", &self.nodes)
+            .field("create", &self.create)
+            .finish()
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            tokens: Default::default(),
+            idempotency_retention_secs: default_key_retention(),
+            idempotency_max_keys: default_max_keys(),
+            max_batch_items: default_max_batch(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,6 +196,15 @@ fn default_node_items_cap() -> u64 {
 fn default_max_page() -> usize {
     1000
 }
+fn default_key_retention() -> u64 {
+    24 * 3600
+}
+fn default_max_keys() -> usize {
+    100_000
+}
+fn default_max_batch() -> usize {
+    1000
+}
 
 impl Default for PubsubConfig {
     fn default() -> Self {
@@ -194,6 +256,7 @@ impl Config {
         if let Ok(secret) = std::env::var(SECRET_ENV) {
             config.component.secret = Some(secret);
         }
+        config.resolve_token_env()?;
         config.validate()?;
         Ok(config)
     }
@@ -240,7 +303,59 @@ impl Config {
         if self.pubsub.default_max_items > self.limits.max_items_per_node {
             return invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
         }
+        self.validate_http()?;
         check_writable_dir(&self.storage.data_dir)
+    }
+
+    /// Reads each `token_env` into `token` (one of the two must be set).
+    fn resolve_token_env(&mut self) -> Result<(), ConfigError> {
+        for (name, t) in &mut self.http.tokens {
+            let Some(var) = &t.token_env else { continue };
+            if t.token.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "http.tokens.{name}: set token or token_env, not both"
+                )));
+            }
+            match std::env::var(var) {
+                Ok(v) => t.token = Some(v),
+                Err(_) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "http.tokens.{name}: environment variable {var} is not set"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_http(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        for (name, t) in &self.http.tokens {
+            match t.token.as_deref() {
+                None => {
+                    return invalid(format!(
+                        "http.tokens.{name}: token or token_env is required"
+                    ));
+                }
+                Some(v) if v.len() < 16 => {
+                    return invalid(format!(
+                        "http.tokens.{name}: the token must be at least 16 characters"
+                    ));
+                }
+                Some(_) => {}
+            }
+            if t.nodes.is_empty() || t.nodes.iter().any(|p| p.is_empty()) {
+                return invalid(format!(
+                    "http.tokens.{name}: nodes must list non-empty patterns"
+                ));
+            }
+        }
+        if self.http.max_batch_items == 0 || self.http.idempotency_max_keys == 0 {
+            return invalid(
+                "http.max_batch_items and http.idempotency_max_keys must be > 0".into(),
+            );
+        }
+        Ok(())
     }
 
     pub fn secret(&self) -> &str {
@@ -318,6 +433,35 @@ mod tests {
         let mut config = Config::parse(&sample(dir.path())).unwrap();
         config.component.jid = "user@events.localhost".into();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn tokens_are_checked_and_never_shown_by_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}[http.tokens.billing]\ntoken = \"0123456789abcdef-secret\"\nnodes = [\"billing.*\"]\n",
+            sample(dir.path())
+        );
+        let mut config = Config::parse(&text).unwrap();
+        config.validate().unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("0123456789abcdef-secret"), "{shown}");
+        let t = config.http.tokens.get_mut("billing").unwrap();
+        t.token = Some("short".into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("http.tokens.billing"), "{err}");
+    }
+
+    #[test]
+    fn token_env_must_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}[http.tokens.a]\ntoken_env = \"HERALD_TEST_UNSET_TOKEN_VAR\"\nnodes = [\"*\"]\n",
+            sample(dir.path())
+        );
+        let mut config = Config::parse(&text).unwrap();
+        let err = config.resolve_token_env().unwrap_err().to_string();
+        assert!(err.contains("HERALD_TEST_UNSET_TOKEN_VAR"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 pub mod app;
 pub mod component;
 pub mod config;
+pub mod ingest;
+pub mod metrics;
 pub mod protocol;
 pub mod pubsub;
 pub mod store;

@@ -8,8 +8,12 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 
 /// Work for the core thread.
+// Inbound stanzas, the common case, are the large variant (see Inbound).
+#[allow(clippy::large_enum_variant)]
 pub enum Job {
     Xmpp(Inbound),
+    /// From HTTP: answered through its oneshot only after the commit.
+    Ingest(crate::ingest::IngestJob),
 }
 
 impl From<Inbound> for Job {
@@ -25,6 +29,9 @@ pub trait Dispatch: Send + 'static {
     /// Makes the batch durable. An error here means acknowledged state may
     /// not be on disk: the executor stops so Herald restarts from disk.
     fn commit(&mut self) -> Result<(), String>;
+    /// Called after a successful commit: completes the batch's deferred
+    /// replies (HTTP answers), before its stanzas go to the outbox.
+    fn release(&mut self) {}
 }
 
 /// Jobs taken into one batch at most: bounds reply latency under load.
@@ -46,7 +53,11 @@ pub fn run_executor<D: Dispatch>(
             }
         }
         dispatch.commit()?;
+        dispatch.release();
         for stanza in out.drain(..) {
+            if matches!(stanza, Stanza::Message(_)) {
+                crate::metrics::METRICS.inc_notifications();
+            }
             // Blocks when the outbox is full: backpressure to the clients.
             if outbox.blocking_send(stanza).is_err() {
                 return Ok(());

@@ -16,11 +16,17 @@ use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 
+mod ingest;
+
+pub(super) use ingest::IngestPolicy;
+
 pub struct Router<S: Store> {
     service: Service<S>,
     ctx: ProtocolCtx,
     /// Something in this batch changed state: flush before releasing it.
     dirty: bool,
+    /// HTTP ingest: answers released after the commit, key retention.
+    ingest: ingest::IngestState,
 }
 
 impl<S: Store> Router<S> {
@@ -29,6 +35,7 @@ impl<S: Store> Router<S> {
             service,
             ctx,
             dirty: false,
+            ingest: ingest::IngestState::default(),
         }
     }
 
@@ -59,6 +66,9 @@ impl<S: Store> Router<S> {
             payload,
         };
         let handled = handle_pubsub(&mut self.service, &self.ctx, &req);
+        if handled.reply.is_ok() {
+            count_xmpp_publish(&req.payload);
+        }
         out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
         self.dirty |= handled.needs_flush;
         out.extend(handled.notifications);
@@ -148,6 +158,16 @@ impl<S: Store> Router<S> {
     }
 }
 
+/// Counts the items of a successful XMPP publish for `/metrics`.
+fn count_xmpp_publish(payload: &tokio_xmpp::minidom::Element) {
+    let ns = "http://jabber.org/protocol/pubsub";
+    if let Some(publish) = payload.get_child("publish", ns) {
+        let items = publish.children().filter(|c| c.is("item", ns)).count();
+        let items = items.max(1) as u64;
+        crate::metrics::METRICS.add_published(crate::metrics::Source::Xmpp, items);
+    }
+}
+
 fn parse_jid(raw: &Option<String>) -> Option<Jid> {
     raw.as_deref().and_then(|s| Jid::new(s).ok())
 }
@@ -187,14 +207,21 @@ impl<S: Store + 'static> Dispatch for Router<S> {
             Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
             Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
             Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
+            Job::Ingest(job) => self.route_ingest(job, out),
         }
     }
 
     fn commit(&mut self) -> Result<(), String> {
         if std::mem::take(&mut self.dirty) {
+            let started = std::time::Instant::now();
             self.service.flush().map_err(|e| e.to_string())?;
+            crate::metrics::METRICS.observe_flush(started.elapsed());
         }
         Ok(())
+    }
+
+    fn release(&mut self) {
+        self.ingest.release();
     }
 }
 

@@ -40,6 +40,8 @@
 //! | 4.1 presence | presence shared with the service changed | [`Service::presence_subscribed`] |
 //! | 6.1.7 | available presence: last items (`on_sub_and_presence`) | [`Service::presence_available`] |
 //!
+//! | HTTP ingest | publish as the system, idempotent | [`Service::ingest`] |
+//!
 //! Group commit: [`Service::flush`] once per batch.
 //!
 //! # Notes for `protocol/`
@@ -83,6 +85,7 @@ mod node;
 pub mod node_config;
 pub mod notify;
 mod ops_discovery;
+pub mod ops_ingest;
 mod ops_items;
 mod ops_manage;
 mod ops_owner;
@@ -100,6 +103,9 @@ pub use node_config::{
     SendLastPublished,
 };
 pub use notify::{Event, Notification, Recipient};
+pub use ops_ingest::{
+    IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
+};
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
 pub use sub_options::SubscriptionOptions;
 pub use tokio_xmpp::jid::{BareJid, Jid};

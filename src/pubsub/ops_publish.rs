@@ -8,7 +8,7 @@ use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
 use super::service::{Service, now_ms};
 use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
-use crate::store::{Store, StoredItem};
+use crate::store::{IdempotencyRecord, Store, StoredItem};
 
 impl<S: Store> Service<S> {
     /// §7.1 Publish one or several items (IDs generated when absent). A
@@ -31,6 +31,21 @@ impl<S: Store> Service<S> {
         items: Vec<NewItem>,
         publish_options: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<PublishReply>> {
+        self.publish_recorded(actor, node, items, publish_options, |_| None)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`Service::publish`], also storing the idempotency record that
+    /// `record` builds from the published items in the same atomic write.
+    /// Returns the published items too (with their seqs).
+    pub(crate) fn publish_recorded(
+        &mut self,
+        actor: &Actor,
+        node: &str,
+        items: Vec<NewItem>,
+        publish_options: Option<&[FieldValues]>,
+        record: impl FnOnce(&[Item]) -> Option<IdempotencyRecord>,
+    ) -> PubsubResult<(Outcome<PublishReply>, Vec<Item>)> {
         let options = publish_options.unwrap_or(&[]);
         let create = self.publish_target(actor, node, options)?;
         let config = match &create {
@@ -42,9 +57,12 @@ impl<S: Store> Service<S> {
             self.insert_node(actor, node, config)?;
         }
         let published = self.build_items(actor, node, items)?;
+        let record = record(&published);
         let n = self.node(node)?;
         if n.meta.config.persist_items {
-            self.store_items(node, &published)?;
+            self.store_items(node, &published, record.as_ref())?;
+        } else if let Some(r) = &record {
+            self.store.put_items_keyed(&[], Some(r))?;
         }
         let n = self.node(node)?;
         let event = Event::Items {
@@ -53,14 +71,15 @@ impl<S: Store> Service<S> {
             last_published: false,
         };
         let notice = to_subscribers(node, &n.meta, event);
-        let item_ids = published.into_iter().map(|i| i.id).collect();
-        Ok(Outcome {
+        let item_ids = published.iter().map(|i| i.id.clone()).collect();
+        let outcome = Outcome {
             reply: PublishReply {
                 node: node.to_owned(),
                 item_ids,
             },
             notifications: notice.into_iter().collect(),
-        })
+        };
+        Ok((outcome, published))
     }
 
     /// Checks access to an existing node, or decides to auto-create it:
@@ -157,28 +176,26 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// Stores the items and trims to `max_items`. On a store failure the
-    /// in-memory count is re-read from the store and the seq high-water
-    /// still moves past every seq tried, so no seq is ever handed out twice.
-    fn store_items(&mut self, name: &str, items: &[Item]) -> PubsubResult<()> {
+    /// Stores the items (and `record`) in one atomic write, then trims to
+    /// `max_items`. On a store failure nothing of the group is written;
+    /// the seq high-water still moves past every seq tried, so no seq is
+    /// ever handed out twice.
+    fn store_items(
+        &mut self,
+        name: &str,
+        items: &[Item],
+        record: Option<&IdempotencyRecord>,
+    ) -> PubsubResult<()> {
         let n = self.node(name)?;
-        let (id, mut count) = (n.id, n.count);
+        let (id, count) = (n.id, n.count);
         let limit = n.meta.config.max_items.limit(self.settings.max_items_cap);
         let top = items.last().map_or(n.high_seq, |i| i.seq);
-        for item in items {
-            match self.store.put_item(id, &to_stored(item)) {
-                Ok(None) => count += 1,
-                Ok(Some(_)) => {}
-                Err(e) => {
-                    let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
-                    n.high_seq = n.high_seq.max(top);
-                    n.count = self.store.count_items(id).unwrap_or(n.count);
-                    return Err(e.into());
-                }
-            }
-        }
+        let stored: Vec<_> = items.iter().map(|i| (id, to_stored(i))).collect();
+        let result = self.store.put_items_keyed(&stored, record);
         let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
-        n.high_seq = top;
+        n.high_seq = n.high_seq.max(top);
+        let replaced = result?;
+        let count = count + replaced.iter().filter(|r| r.is_none()).count() as u64;
         n.count = count;
         if count > limit {
             self.trim(name, id, (count - limit) as usize)?;

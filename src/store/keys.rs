@@ -6,6 +6,8 @@
 //!
 //! - `S | node(8) | seq(8)` -> encoded item (id, publisher, time, payload)
 //! - `I | node(8) | item id` -> seq(8)
+//! - `K | idempotency key` -> created_ms(8) | opaque answer
+//! - `T | created_ms(8) | idempotency key` -> empty (retention order)
 //!
 //! Integers are big-endian so byte order is numeric order, which makes a
 //! node's items a contiguous, seq-ordered range.
@@ -14,6 +16,8 @@ use super::{NodeId, StoreError, StoreResult, StoredItem};
 
 const SEQ_TAG: u8 = b'S';
 const ID_TAG: u8 = b'I';
+const IDEM_TAG: u8 = b'K';
+const IDEM_TIME_TAG: u8 = b'T';
 
 /// Length of a seq key: tag + node + seq.
 pub const SEQ_KEY_LEN: usize = 17;
@@ -41,6 +45,50 @@ pub fn id_prefix(node: NodeId) -> [u8; 9] {
     p[0] = ID_TAG;
     p[1..].copy_from_slice(&node.to_be_bytes());
     p
+}
+
+/// `K | key`: an idempotency record.
+pub fn idem_key(key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(IDEM_TAG);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// `T | created_ms | key`: the retention index of an idempotency record.
+pub fn idem_time_key(created_ms: u64, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + key.len());
+    k.push(IDEM_TIME_TAG);
+    k.extend_from_slice(&created_ms.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// Prefix of every retention index key (oldest first).
+pub const IDEM_TIME_PREFIX: [u8; 1] = [IDEM_TIME_TAG];
+
+/// `(created_ms, key)` from a retention index key.
+pub fn parse_idem_time_key(k: &[u8]) -> StoreResult<(u64, String)> {
+    if k.len() < 9 || k[0] != IDEM_TIME_TAG {
+        return Err(corrupt("malformed idempotency index key"));
+    }
+    let key = String::from_utf8(k[9..].to_vec()).map_err(|_| corrupt("key is not UTF-8"))?;
+    Ok((u64_from(&k[1..9]), key))
+}
+
+/// The value under a `K` key: creation time, then the opaque answer.
+pub fn encode_idem(created_ms: u64, value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + value.len());
+    v.extend_from_slice(&created_ms.to_be_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+pub fn decode_idem(bytes: &[u8]) -> StoreResult<(u64, Vec<u8>)> {
+    if bytes.len() < 8 {
+        return Err(corrupt("idempotency record too short"));
+    }
+    Ok((u64_from(&bytes[..8]), bytes[8..].to_vec()))
 }
 
 /// The seq in a seq key of `node`; `Corrupt` if the key is not one.

@@ -1,6 +1,6 @@
 //! In-memory [`Store`] for tests of the core: same semantics, no I/O.
 
-use super::{NodeId, Store, StoreResult, StoredItem};
+use super::{IdempotencyRecord, NodeId, Store, StoreResult, StoredItem};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Default)]
@@ -10,6 +10,7 @@ pub struct MemoryStore {
     items: HashMap<NodeId, BTreeMap<u64, StoredItem>>,
     /// node -> item id -> seq
     index: HashMap<NodeId, HashMap<String, u64>>,
+    idempotency: HashMap<String, IdempotencyRecord>,
     pub flushes: u64,
 }
 
@@ -126,5 +127,37 @@ impl Store for MemoryStore {
     fn flush(&mut self) -> StoreResult<()> {
         self.flushes += 1;
         Ok(())
+    }
+
+    fn put_items_keyed(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        let replaced = self.put_items(items)?;
+        if let Some(r) = record {
+            self.idempotency.insert(r.key.clone(), r.clone());
+        }
+        Ok(replaced)
+    }
+
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        Ok(self.idempotency.get(key).cloned())
+    }
+
+    fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64> {
+        let mut by_age: Vec<(u64, String)> = (self.idempotency.values())
+            .map(|r| (r.created_ms, r.key.clone()))
+            .collect();
+        by_age.sort();
+        let over = by_age.len().saturating_sub(keep_max);
+        let mut removed = 0;
+        for (i, (created, key)) in by_age.into_iter().enumerate() {
+            if i < over || created < created_before_ms {
+                self.idempotency.remove(&key);
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }

@@ -43,6 +43,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An HTTP `Idempotency-Key` and the answer it produced (opaque to the
+/// store), kept so a retried request gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub key: String,
+    /// Milliseconds since the Unix epoch: retention is counted from here.
+    pub created_ms: u64,
+    pub value: Vec<u8>,
+}
+
 /// What the core needs from storage. Node metadata (config, affiliations,
 /// subscriptions) is an opaque blob serialized by the core; items are
 /// ordered by `seq` within a node.
@@ -85,4 +95,16 @@ pub trait Store: Send {
 
     /// Makes every write so far durable. Called once per batch.
     fn flush(&mut self) -> StoreResult<()>;
+
+    /// Like [`Store::put_items`], and stores `record` (replacing one with
+    /// the same key) in the same atomic write: a crash keeps both or neither.
+    fn put_items_keyed(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>>;
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Removes records created before `created_before_ms`, then the oldest
+    /// ones beyond `keep_max`; returns how many were removed (scans).
+    fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64>;
 }

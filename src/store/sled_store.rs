@@ -4,7 +4,7 @@
 //! off, so the caller decides when (group commit) and acknowledges after.
 
 use super::keys::{self, decode_item, decode_item_id, decode_seq, encode_item, encode_seq};
-use super::{NodeId, Store, StoreError, StoreResult, StoredItem};
+use super::{IdempotencyRecord, NodeId, Store, StoreError, StoreResult, StoredItem};
 use sled::{Batch, IVec};
 use std::collections::HashMap;
 use std::path::Path;
@@ -144,20 +144,7 @@ impl Store for SledStore {
     }
 
     fn put_items(&mut self, items: &[(NodeId, StoredItem)]) -> StoreResult<Vec<Option<u64>>> {
-        // Seqs given earlier in this group: the tree cannot show them yet.
-        let mut pending: HashMap<(NodeId, &str), u64> = HashMap::new();
-        let mut batch = Batch::default();
-        let mut replaced = Vec::with_capacity(items.len());
-        for (node, item) in items {
-            let old = match pending.insert((*node, &item.id), item.seq) {
-                Some(seq) => Some(seq),
-                None => self.item_seq(*node, &item.id)?,
-            };
-            add_put(&mut batch, *node, item, old);
-            replaced.push(old);
-        }
-        self.items.apply_batch(batch).map_err(sled_err)?;
-        Ok(replaced)
+        self.put_items_keyed(items, None)
     }
 
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
@@ -271,6 +258,71 @@ impl Store for SledStore {
     fn flush(&mut self) -> StoreResult<()> {
         self.db.flush().map_err(sled_err)?;
         Ok(())
+    }
+
+    fn put_items_keyed(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        // Seqs given earlier in this group: the tree cannot show them yet.
+        let mut pending: HashMap<(NodeId, &str), u64> = HashMap::new();
+        let mut batch = Batch::default();
+        let mut replaced = Vec::with_capacity(items.len());
+        for (node, item) in items {
+            let old = match pending.insert((*node, &item.id), item.seq) {
+                Some(seq) => Some(seq),
+                None => self.item_seq(*node, &item.id)?,
+            };
+            add_put(&mut batch, *node, item, old);
+            replaced.push(old);
+        }
+        if let Some(r) = record {
+            if let Some(old) = self.get_idempotency(&r.key)? {
+                batch.remove(keys::idem_time_key(old.created_ms, &old.key));
+            }
+            batch.insert(
+                keys::idem_key(&r.key),
+                keys::encode_idem(r.created_ms, &r.value),
+            );
+            batch.insert(keys::idem_time_key(r.created_ms, &r.key), &[][..]);
+        }
+        self.items.apply_batch(batch).map_err(sled_err)?;
+        Ok(replaced)
+    }
+
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let Some(v) = self.items.get(keys::idem_key(key)).map_err(sled_err)? else {
+            return Ok(None);
+        };
+        let (created_ms, value) = keys::decode_idem(&v)?;
+        Ok(Some(IdempotencyRecord {
+            key: key.to_owned(),
+            created_ms,
+            value,
+        }))
+    }
+
+    fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64> {
+        let mut index = Vec::new();
+        for k in self.items.scan_prefix(keys::IDEM_TIME_PREFIX).keys() {
+            index.push(k.map_err(sled_err)?);
+        }
+        let over = index.len().saturating_sub(keep_max);
+        let mut removed = 0;
+        for chunk in index.chunks(CHUNK) {
+            let mut batch = Batch::default();
+            for k in chunk {
+                let (created, key) = keys::parse_idem_time_key(k)?;
+                if removed < over as u64 || created < created_before_ms {
+                    batch.remove(k.clone());
+                    batch.remove(keys::idem_key(&key));
+                    removed += 1;
+                }
+            }
+            self.items.apply_batch(batch).map_err(sled_err)?;
+        }
+        Ok(removed)
     }
 }
 

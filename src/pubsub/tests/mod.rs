@@ -3,6 +3,7 @@
 
 mod config;
 mod discovery;
+mod ingest;
 mod items;
 mod manage;
 mod owner;
@@ -16,7 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
-use crate::store::{MemoryStore, NodeId, Store, StoreError, StoreResult, StoredItem};
+use crate::store::{
+    IdempotencyRecord, MemoryStore, NodeId, Store, StoreError, StoreResult, StoredItem,
+};
 
 /// MemoryStore whose writes fail while `fail` is set.
 pub struct TestStore {
@@ -82,6 +85,21 @@ impl Store for TestStore {
     fn flush(&mut self) -> StoreResult<()> {
         self.check()?;
         self.inner.flush()
+    }
+    fn put_items_keyed(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        self.check()?;
+        self.inner.put_items_keyed(items, record)
+    }
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        self.inner.get_idempotency(key)
+    }
+    fn prune_idempotency(&mut self, before_ms: u64, keep_max: usize) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.prune_idempotency(before_ms, keep_max)
     }
 }
 
