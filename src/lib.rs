@@ -6,8 +6,10 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod chat;
 pub mod component;
 pub mod config;
 pub mod protocol;
 pub mod pubsub;
+pub mod relay;
 pub mod store;

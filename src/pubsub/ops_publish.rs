@@ -46,6 +46,7 @@ impl<S: Store> Service<S> {
         if n.meta.config.persist_items {
             self.store_items(node, &published)?;
         }
+        self.record_published(node, &published);
         let n = self.node(node)?;
         let event = Event::Items {
             items: published.clone(),
