@@ -7,13 +7,23 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 
 /// Work for the core thread.
+// Stanzas are the common case; boxing them to shrink the rare tick and
+// link-up jobs would cost an allocation per stanza.
+#[allow(clippy::large_enum_variant)]
 pub enum Job {
     Xmpp(Inbound),
+    /// The component link completed a handshake (first or after a reconnect).
+    LinkUp,
+    /// Periodic relay work: MUC rejoins and flood-control digests.
+    RelayTick,
 }
 
 impl From<Inbound> for Job {
     fn from(inbound: Inbound) -> Self {
-        Job::Xmpp(inbound)
+        match inbound {
+            Inbound::LinkUp => Job::LinkUp,
+            other => Job::Xmpp(other),
+        }
     }
 }
 

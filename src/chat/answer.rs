@@ -64,7 +64,12 @@ fn list<S: Store>(service: &Service<S>, actor: &Actor) -> String {
     lines.join("\n")
 }
 
-fn subscribe<S: Store>(service: &mut Service<S>, actor: &Actor, from: &BareJid, node: &str) -> Answer {
+fn subscribe<S: Store>(
+    service: &mut Service<S>,
+    actor: &Actor,
+    from: &BareJid,
+    node: &str,
+) -> Answer {
     let options = [(CHAT_FIELD.to_owned(), vec!["true".to_owned()])];
     let jid = Jid::from(from.clone());
     match service.subscribe(actor, node, &jid, Some(&options)) {
@@ -88,7 +93,12 @@ fn subscribe<S: Store>(service: &mut Service<S>, actor: &Actor, from: &BareJid, 
     }
 }
 
-fn unsubscribe<S: Store>(service: &mut Service<S>, actor: &Actor, from: &BareJid, node: &str) -> Answer {
+fn unsubscribe<S: Store>(
+    service: &mut Service<S>,
+    actor: &Actor,
+    from: &BareJid,
+    node: &str,
+) -> Answer {
     let subs = match service.subscriptions(actor, Some(node)) {
         Ok(s) => s,
         Err(e) => return Answer::say(refusal("unsubscribe from", node, &e)),
@@ -122,8 +132,16 @@ fn last<S: Store>(
     if page.items.is_empty() {
         return format!("{node} has no items.");
     }
-    let mut lines = vec![format!("The {} newest of {} items on {node}:", page.items.len(), page.total)];
-    lines.extend(page.items.iter().map(|i| format!("{}: {}", i.id, bodies.render(node, i))));
+    let mut lines = vec![format!(
+        "The {} newest of {} items on {node}:",
+        page.items.len(),
+        page.total
+    )];
+    lines.extend(
+        page.items
+            .iter()
+            .map(|i| format!("{}: {}", i.id, bodies.render(node, i))),
+    );
     lines.join("\n")
 }
 
@@ -131,17 +149,22 @@ fn last<S: Store>(
 pub fn refusal(action: &str, node: &str, e: &PubsubError) -> String {
     let why = match e {
         PubsubError::NodeNotFound | PubsubError::NodeIdRequired => {
-            return format!("There is no node \"{node}\". Send \"list\" to see the nodes you can read.");
+            return format!(
+                "There is no node \"{node}\". Send \"list\" to see the nodes you can read."
+            );
         }
         PubsubError::Outcast => "you are banned from it".to_owned(),
         PubsubError::Forbidden => "your affiliation does not allow it".to_owned(),
         PubsubError::NotAuthorized => {
-            "it is open only to contacts of this service: add it to your contact list first".to_owned()
+            "it is open only to contacts of this service: add it to your contact list first"
+                .to_owned()
         }
         PubsubError::ClosedNode => {
             "access is restricted to its whitelist; ask an owner of the node to add you".to_owned()
         }
-        PubsubError::PendingSubscription => "your subscription still awaits an owner's approval".to_owned(),
+        PubsubError::PendingSubscription => {
+            "your subscription still awaits an owner's approval".to_owned()
+        }
         PubsubError::SubscriptionRequired => "it requires an approved subscription".to_owned(),
         other => other.to_string(),
     };

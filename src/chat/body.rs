@@ -44,7 +44,9 @@ impl BodyRenderer {
         let template = (self.templates.iter()).find(|(p, _)| pattern::matches_any(p, node));
         let text = match template {
             Some((_, t)) => t.render(|path| {
-                payload.lookup(path).or_else(|| item_field(node, item, path))
+                payload
+                    .lookup(path)
+                    .or_else(|| item_field(node, item, path))
             }),
             None => default_body(node, item, &payload),
         };
@@ -118,20 +120,29 @@ mod tests {
     #[test]
     fn matching_node_uses_its_template() {
         let r = renderer("{type} {data.app} by {data.user}", 400);
-        assert_eq!(r.render("apps-eu", &item(Some(JSON))), "app.created shiny by alice");
+        assert_eq!(
+            r.render("apps-eu", &item(Some(JSON))),
+            "app.created shiny by alice"
+        );
     }
 
     #[test]
     fn template_falls_back_to_item_fields() {
         let r = renderer("{node}/{id} from {publisher}", 400);
-        assert_eq!(r.render("apps", &item(Some(JSON))), "apps/i1 from alice@localhost");
+        assert_eq!(
+            r.render("apps", &item(Some(JSON))),
+            "apps/i1 from alice@localhost"
+        );
     }
 
     #[test]
     fn other_nodes_get_the_default_body() {
         let r = renderer("{type}", 400);
         let body = r.render("domains", &item(Some(JSON)));
-        assert!(body.starts_with("[domains] type=app.created data="), "{body}");
+        assert!(
+            body.starts_with("[domains] type=app.created data="),
+            "{body}"
+        );
         let none = r.render("domains", &item(None));
         assert_eq!(none, "[domains] new item i1");
     }

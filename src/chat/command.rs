@@ -57,7 +57,9 @@ pub fn help_text() -> String {
         "  list                 nodes you can read (* = you get them here)",
         "  subscribe NODE       receive NODE's new items as chat messages",
         "  unsubscribe NODE     stop receiving them",
-        &format!("  last NODE [N]        the N newest items (default {LAST_DEFAULT}, at most {LAST_MAX})"),
+        &format!(
+            "  last NODE [N]        the N newest items (default {LAST_DEFAULT}, at most {LAST_MAX})"
+        ),
         "  help                 this text",
     ]
     .join("\n")
@@ -71,24 +73,44 @@ mod tests {
     fn commands_parse_case_insensitively() {
         assert_eq!(parse(" HELP "), Ok(Command::Help));
         assert_eq!(parse("list"), Ok(Command::List));
-        assert_eq!(parse("Subscribe apps"), Ok(Command::Subscribe("apps".into())));
-        assert_eq!(parse("unsubscribe apps"), Ok(Command::Unsubscribe("apps".into())));
+        assert_eq!(
+            parse("Subscribe apps"),
+            Ok(Command::Subscribe("apps".into()))
+        );
+        assert_eq!(
+            parse("unsubscribe apps"),
+            Ok(Command::Unsubscribe("apps".into()))
+        );
     }
 
     #[test]
     fn last_takes_an_optional_capped_count() {
-        assert_eq!(parse("last apps"), Ok(Command::Last("apps".into(), LAST_DEFAULT)));
+        assert_eq!(
+            parse("last apps"),
+            Ok(Command::Last("apps".into(), LAST_DEFAULT))
+        );
         assert_eq!(parse("last apps 3"), Ok(Command::Last("apps".into(), 3)));
-        assert_eq!(parse("last apps 500"), Ok(Command::Last("apps".into(), LAST_MAX)));
+        assert_eq!(
+            parse("last apps 500"),
+            Ok(Command::Last("apps".into(), LAST_MAX))
+        );
         assert!(parse("last apps zero").unwrap_err().contains("not a count"));
         assert!(parse("last apps 0").is_err());
     }
 
     #[test]
     fn bad_input_gets_a_readable_hint() {
-        assert!(parse("subscribe").unwrap_err().contains("Usage: subscribe NODE"));
+        assert!(
+            parse("subscribe")
+                .unwrap_err()
+                .contains("Usage: subscribe NODE")
+        );
         assert!(parse("subscribe a b").unwrap_err().contains("Usage"));
-        assert!(parse("dance").unwrap_err().contains("Unknown command \"dance\""));
+        assert!(
+            parse("dance")
+                .unwrap_err()
+                .contains("Unknown command \"dance\"")
+        );
         assert!(parse("   ").unwrap_err().contains("help"));
     }
 }

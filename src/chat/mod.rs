@@ -55,7 +55,10 @@ impl ChatService {
         msg: &Message,
     ) -> Option<ChatHandled> {
         let from = msg.from.as_ref()?;
-        let to_service = msg.to.as_ref().is_some_and(|t| t.to_bare() == self.service_jid);
+        let to_service = msg
+            .to
+            .as_ref()
+            .is_some_and(|t| t.to_bare() == self.service_jid);
         let typed = matches!(msg.type_, MessageType::Chat | MessageType::Normal);
         let body = message::body_text(msg)?;
         if !self.commands || !to_service || !typed || from.domain() == self.service_jid.domain() {
@@ -69,7 +72,8 @@ impl ChatService {
             },
         };
         let me = Jid::from(self.service_jid.clone());
-        let reply = message::text_message(&me, from.clone(), MessageType::Chat, &answer.text, vec![]);
+        let reply =
+            message::text_message(&me, from.clone(), MessageType::Chat, &answer.text, vec![]);
         let mut stanzas = vec![Stanza::Message(reply)];
         stanzas.extend(notify::render_all(&self.service_jid, &answer.notifications));
         Some(ChatHandled {
@@ -79,7 +83,12 @@ impl ChatService {
     }
 
     /// One chat message per item to every `herald#chat` subscriber.
-    pub fn deliver<S: Store>(&self, service: &Service<S>, published: &Published, out: &mut Vec<Stanza>) {
+    pub fn deliver<S: Store>(
+        &self,
+        service: &Service<S>,
+        published: &Published,
+        out: &mut Vec<Stanza>,
+    ) {
         let subscribers = service.chat_subscribers(&published.node);
         if subscribers.is_empty() {
             return;
@@ -90,7 +99,13 @@ impl ChatService {
             let body = self.bodies.render(node, item);
             let wrapped = message::item_element(node, item);
             for to in &subscribers {
-                let m = message::text_message(&me, to.clone(), MessageType::Chat, &body, vec![wrapped.clone()]);
+                let m = message::text_message(
+                    &me,
+                    to.clone(),
+                    MessageType::Chat,
+                    &body,
+                    vec![wrapped.clone()],
+                );
                 out.push(Stanza::Message(m));
             }
         }

@@ -118,7 +118,8 @@ mod tests {
     use super::*;
 
     const JSON: &str = r#"<json xmlns='urn:xmpp:json:0'>{"type":"app.created","data":{"app":"shiny","user":"alice","tags":["a","b"]},"n":3}</json>"#;
-    const XML: &str = "<app xmlns='urn:example' name='shiny' action='created'><owner>alice</owner>deployed</app>";
+    const XML: &str =
+        "<app xmlns='urn:example' name='shiny' action='created'><owner>alice</owner>deployed</app>";
 
     #[test]
     fn json_paths_reach_nested_fields_and_arrays() {

@@ -32,7 +32,11 @@ impl Template {
                     literal.push('}');
                 }
                 '{' => {
-                    let name: String = chars.by_ref().map(|(_, c)| c).take_while(|c| *c != '}').collect();
+                    let name: String = chars
+                        .by_ref()
+                        .map(|(_, c)| c)
+                        .take_while(|c| *c != '}')
+                        .collect();
                     let closed = text[at..].contains('}');
                     if !closed || name.trim().is_empty() || name.contains('{') {
                         return Err(format!("template {text:?}: bad placeholder at {at}"));

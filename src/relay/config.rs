@@ -72,10 +72,16 @@ impl RelayConfig {
             let what = format!("relay.rooms {:?}", r.room);
             match tokio_xmpp::jid::BareJid::new(&r.room) {
                 Ok(j) if j.node().is_some() => {}
-                _ => return Err(format!("{what}: the room must be a bare JID like ops@conference.example.com")),
+                _ => {
+                    return Err(format!(
+                        "{what}: the room must be a bare JID like ops@conference.example.com"
+                    ));
+                }
             }
             if seen.contains(&r.room) {
-                return Err(format!("{what}: listed twice; put all its nodes in one entry"));
+                return Err(format!(
+                    "{what}: listed twice; put all its nodes in one entry"
+                ));
             }
             seen.push(r.room.clone());
             if r.nick.trim().is_empty() || r.nodes.is_empty() || r.max_per_minute == Some(0) {

@@ -73,7 +73,10 @@ pub fn digest_text(held: &BTreeMap<String, u64>, window: Duration) -> String {
         s if s % 60 == 0 => format!("the last {} minutes", s / 60),
         s => format!("the last {s} seconds"),
     };
-    format!("{} in {span} (held back to keep the room readable)", parts.join(", "))
+    format!(
+        "{} in {span} (held back to keep the room readable)",
+        parts.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -90,7 +93,10 @@ mod tests {
         assert_eq!(admitted, 3);
         assert_eq!(l.roll(t0 + Duration::from_secs(59)), None);
         let digest = l.roll(t0 + MINUTE).unwrap();
-        assert!(digest.starts_with("37 more events on apps in the last minute"), "{digest}");
+        assert!(
+            digest.starts_with("37 more events on apps in the last minute"),
+            "{digest}"
+        );
     }
 
     #[test]
@@ -110,6 +116,8 @@ mod tests {
     fn digest_names_each_node_and_the_window() {
         let held = BTreeMap::from([("apps".to_owned(), 5), ("db".to_owned(), 1)]);
         let text = digest_text(&held, Duration::from_secs(5));
-        assert!(text.starts_with("5 more events on apps, 1 more event on db in the last 5 seconds"));
+        assert!(
+            text.starts_with("5 more events on apps, 1 more event on db in the last 5 seconds")
+        );
     }
 }

@@ -28,11 +28,18 @@ pub struct Relay {
 
 impl Relay {
     /// From the validated config; no rooms means the relay does nothing.
-    pub fn new(config: &RelayConfig, service: &BareJid, bodies: Arc<BodyRenderer>) -> Result<Self, String> {
-        let me = Jid::new(&format!("{service}/{}", config.resource)).map_err(|e| format!("relay.resource: {e}"))?;
+    pub fn new(
+        config: &RelayConfig,
+        service: &BareJid,
+        bodies: Arc<BodyRenderer>,
+    ) -> Result<Self, String> {
+        let me = Jid::new(&format!("{service}/{}", config.resource))
+            .map_err(|e| format!("relay.resource: {e}"))?;
         let now = Instant::now();
         let rooms = (config.rooms.iter())
-            .map(|r| Room::from_config(r, config, now).ok_or_else(|| format!("relay room {:?}", r.room)))
+            .map(|r| {
+                Room::from_config(r, config, now).ok_or_else(|| format!("relay room {:?}", r.room))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Relay { me, rooms, bodies })
     }

@@ -21,8 +21,12 @@ const RETRY_MAX: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     /// Not in the room; join again at this time.
-    Out { retry_at: Instant },
-    Joining { since: Instant },
+    Out {
+        retry_at: Instant,
+    },
+    Joining {
+        since: Instant,
+    },
     Joined,
 }
 
@@ -43,7 +47,8 @@ pub struct Room {
 }
 
 impl Room {
-    /// A room from its validated config entry; Herald joins on the first tick.
+    /// A room from its validated config entry. It counts as joining until
+    /// the link's first `LinkUp` sends the join (or the join timeout does).
     pub fn from_config(c: &RoomConfig, relay: &RelayConfig, now: Instant) -> Option<Self> {
         let rate = c.max_per_minute.unwrap_or(relay.max_per_minute);
         Some(Room {
@@ -51,7 +56,7 @@ impl Room {
             nodes: c.nodes.clone(),
             nick: c.nick.clone(),
             password: c.password.clone(),
-            state: State::Out { retry_at: now },
+            state: State::Joining { since: now },
             limiter: Limiter::new(rate, Duration::from_secs(relay.window_secs)),
             pending: VecDeque::new(),
             pending_cap: rate as usize,
@@ -71,7 +76,11 @@ impl Room {
     /// Presence from the room: ours (resource = our nick) changes state;
     /// other occupants' are ignored.
     pub fn on_presence(&mut self, p: &Presence, me: &Jid, now: Instant, out: &mut Vec<Stanza>) {
-        let ours = p.from.as_ref().and_then(|f| f.resource()).is_some_and(|r| r.as_str() == self.nick);
+        let ours = p
+            .from
+            .as_ref()
+            .and_then(|f| f.resource())
+            .is_some_and(|r| r.as_str() == self.nick);
         if !ours {
             return;
         }
@@ -111,7 +120,9 @@ impl Room {
     fn retry_later(&mut self, now: Instant) {
         let factor = 1u32 << self.failures.min(5);
         let delay = (RETRY_MIN * factor).min(RETRY_MAX);
-        self.state = State::Out { retry_at: now + delay };
+        self.state = State::Out {
+            retry_at: now + delay,
+        };
     }
 
     /// Posts (or holds back) one item's message.
@@ -128,7 +139,13 @@ impl Room {
         if self.limiter.admit(now, &item.0) {
             let (_, body, wrapped) = item;
             let to = Jid::from(self.jid.clone());
-            out.push(Stanza::Message(text_message(me, to, MessageType::Groupchat, &body, vec![wrapped])));
+            out.push(Stanza::Message(text_message(
+                me,
+                to,
+                MessageType::Groupchat,
+                &body,
+                vec![wrapped],
+            )));
         }
     }
 
@@ -141,7 +158,13 @@ impl Room {
     fn post_digest(&mut self, me: &Jid, now: Instant, out: &mut Vec<Stanza>) {
         if let Some(text) = self.limiter.roll(now) {
             let to = Jid::from(self.jid.clone());
-            out.push(Stanza::Message(text_message(me, to, MessageType::Groupchat, &text, vec![])));
+            out.push(Stanza::Message(text_message(
+                me,
+                to,
+                MessageType::Groupchat,
+                &text,
+                vec![],
+            )));
         }
     }
 

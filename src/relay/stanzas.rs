@@ -14,9 +14,8 @@ pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 /// people already saw it, and replaying it to Herald is useless).
 pub fn join(me: &Jid, room: &BareJid, nick: &str, password: Option<&str>) -> Option<Presence> {
     let to = Jid::new(&format!("{room}/{nick}")).ok()?;
-    let mut x = Element::builder("x", MUC).append(
-        Element::builder("history", MUC).a("maxstanzas", "0"),
-    );
+    let mut x =
+        Element::builder("x", MUC).append(Element::builder("history", MUC).a("maxstanzas", "0"));
     if let Some(p) = password {
         x = x.append(Element::builder("password", MUC).append(p));
     }
@@ -54,8 +53,14 @@ pub fn error_text(payloads: &[Element]) -> String {
     let Some(error) = payloads.iter().find(|e| e.name() == "error") else {
         return "unknown error".into();
     };
-    let text = error.children().find(|c| c.name() == "text").map(|t| t.text());
-    let condition = error.children().find(|c| c.name() != "text").map(|c| c.name().to_owned());
+    let text = error
+        .children()
+        .find(|c| c.name() == "text")
+        .map(|t| t.text());
+    let condition = error
+        .children()
+        .find(|c| c.name() != "text")
+        .map(|c| c.name().to_owned());
     match (condition, text) {
         (Some(c), Some(t)) => format!("{c}: {t}"),
         (Some(c), None) => c,
@@ -75,7 +80,10 @@ mod tests {
         assert_eq!(p.to.unwrap().to_string(), "ops@conference.localhost/herald");
         let x = &p.payloads[0];
         assert!(x.is("x", MUC));
-        assert_eq!(x.get_child("history", MUC).unwrap().attr("maxstanzas"), Some("0"));
+        assert_eq!(
+            x.get_child("history", MUC).unwrap().attr("maxstanzas"),
+            Some("0")
+        );
         assert_eq!(x.get_child("password", MUC).unwrap().text(), "s3cret");
     }
 

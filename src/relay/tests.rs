@@ -30,9 +30,12 @@ fn presence(type_: PresenceType, status: Option<&str>) -> Stanza {
     let mut p = Presence::new(type_);
     p.from = Some(format!("{ROOM}/herald").parse().unwrap());
     if let Some(code) = status {
-        let x: Element = format!("<x xmlns='{}'><status code='{code}'/></x>", stanzas::MUC_USER)
-            .parse()
-            .unwrap();
+        let x: Element = format!(
+            "<x xmlns='{}'><status code='{code}'/></x>",
+            stanzas::MUC_USER
+        )
+        .parse()
+        .unwrap();
         p.payloads.push(x);
     }
     Stanza::Presence(p)
@@ -85,7 +88,9 @@ fn items_of_matching_nodes_become_readable_groupchat_messages() {
     r.on_published(&published("apps-eu", 1), t0, &mut out);
     r.on_published(&published("domains", 1), t0, &mut out);
     assert_eq!(bodies(&out), ["[apps-eu] app name=shiny"]);
-    let Stanza::Message(m) = &out[0] else { panic!() };
+    let Stanza::Message(m) = &out[0] else {
+        panic!()
+    };
     assert_eq!(m.to.as_ref().unwrap().to_string(), ROOM);
     assert!(m.payloads[0].is("item", message::ITEM_NS));
 }
@@ -103,7 +108,10 @@ fn a_burst_yields_the_rate_then_one_digest_at_the_window_end() {
     r.tick(t0 + Duration::from_secs(60), &mut out);
     let digest = bodies(&out);
     assert_eq!(digest.len(), 1);
-    assert!(digest[0].starts_with("990 more events on apps in the last minute"), "{digest:?}");
+    assert!(
+        digest[0].starts_with("990 more events on apps in the last minute"),
+        "{digest:?}"
+    );
 }
 
 #[test]
@@ -111,7 +119,11 @@ fn a_kick_leads_to_a_rejoin_after_a_delay() {
     let (mut r, t0) = (relay(10), Instant::now());
     joined(&mut r, t0);
     let mut out = Vec::new();
-    r.on_stanza(presence(PresenceType::Unavailable, Some("307")), t0, &mut out);
+    r.on_stanza(
+        presence(PresenceType::Unavailable, Some("307")),
+        t0,
+        &mut out,
+    );
     r.tick(t0 + Duration::from_secs(1), &mut out);
     assert_eq!(joins(&out), 0);
     r.tick(t0 + Duration::from_secs(3), &mut out);
