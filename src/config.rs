@@ -21,6 +21,12 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// MUC relay (`[relay]`, `[[relay.rooms]]`), see `relay/config.rs`.
+    #[serde(default)]
+    pub relay: crate::relay::RelayConfig,
+    /// Chat commands and readable bodies (`[chat]`), see `chat/config.rs`.
+    #[serde(default)]
+    pub chat: crate::chat::ChatConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -304,6 +310,8 @@ impl Config {
             return invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
         }
         self.validate_http()?;
+        self.relay.validate().map_err(ConfigError::Invalid)?;
+        self.chat.validate().map_err(ConfigError::Invalid)?;
         check_writable_dir(&self.storage.data_dir)
     }
 

@@ -8,17 +8,25 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 
 /// Work for the core thread.
-// Inbound stanzas, the common case, are the large variant (see Inbound).
+// Inbound stanzas, the common case, are the large variant (see Inbound);
+// boxing them to shrink the rare jobs would cost an allocation per stanza.
 #[allow(clippy::large_enum_variant)]
 pub enum Job {
     Xmpp(Inbound),
     /// From HTTP: answered through its oneshot only after the commit.
     Ingest(crate::ingest::IngestJob),
+    /// The component link completed a handshake (first or after a reconnect).
+    LinkUp,
+    /// Periodic relay work: MUC rejoins and flood-control digests.
+    RelayTick,
 }
 
 impl From<Inbound> for Job {
     fn from(inbound: Inbound) -> Self {
-        Job::Xmpp(inbound)
+        match inbound {
+            Inbound::LinkUp => Job::LinkUp,
+            other => Job::Xmpp(other),
+        }
     }
 }
 

@@ -7,10 +7,12 @@ mod router;
 
 pub use executor::{Dispatch, Job};
 
+use crate::chat::{BodyRenderer, ChatService};
 use crate::component::{ConnectError, LinkChannels, LinkSettings, LinkState, run_link};
 use crate::config::Config;
 use crate::protocol::pubsub_handler::ProtocolCtx;
 use crate::pubsub::{Service, ServiceSettings};
+use crate::relay::Relay;
 use crate::store::SledStore;
 use outboxes::Outboxes;
 use router::Router;
@@ -47,10 +49,16 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,
     };
-    let router = Router::new(service, ctx).with_ingest_policy(router::IngestPolicy {
-        retention_ms: config.http.idempotency_retention_secs * 1000,
-        max_keys: config.http.idempotency_max_keys,
-    });
+    let (relay, chat) = people(&config, &ctx.service_jid)?;
+    let ticks = relay
+        .is_active()
+        .then(|| tokio::spawn(relay_ticks(jobs_tx.clone(), shutdown.clone())));
+    let router = Router::new(service, ctx)
+        .with_ingest_policy(router::IngestPolicy {
+            retention_ms: config.http.idempotency_retention_secs * 1000,
+            max_keys: config.http.idempotency_max_keys,
+        })
+        .with_people(relay, chat);
     let core_outbox = outboxes.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
@@ -85,6 +93,10 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
             tracing::warn!("HTTP connections still open after 5 s; closing ingest");
         }
         crate::ingest::close(&ingest);
+    }
+    // The tick task holds a job sender too: stop it so the core can end.
+    if let Some(ticks) = ticks {
+        ticks.abort();
     }
     // The links owned the job senders: the core drains what it has,
     // commits, and ends.
@@ -179,4 +191,34 @@ async fn start_http(
         shutdown.clone(),
     ));
     Ok(Some((ingest, task)))
+}
+
+/// The MUC relay and chat service, sharing one body renderer.
+fn people(
+    config: &Config,
+    service_jid: &crate::pubsub::BareJid,
+) -> Result<(Relay, ChatService), AppError> {
+    let bodies = Arc::new(BodyRenderer::from_config(&config.chat));
+    let relay = Relay::new(&config.relay, service_jid, bodies.clone()).map_err(AppError::Core)?;
+    let chat = ChatService::new(config.chat.commands, bodies, service_jid.clone());
+    Ok((relay, chat))
+}
+
+/// How often the relay retries joins and checks its rate windows.
+const RELAY_TICK: Duration = Duration::from_secs(1);
+
+/// Sends `Job::RelayTick` every second until shutdown. A full job queue
+/// skips a tick rather than adding to the load.
+async fn relay_ticks(jobs: mpsc::Sender<Job>, mut shutdown: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(RELAY_TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(mpsc::error::TrySendError::Closed(_)) = jobs.try_send(Job::RelayTick) {
+            return;
+        }
+    }
 }

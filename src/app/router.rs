@@ -3,12 +3,15 @@
 //! results and errors addressed to us are never answered (RFC 6120 §8.2.3).
 
 use super::executor::{Dispatch, Job};
+use crate::chat::ChatService;
 use crate::component::{Inbound, InvalidStanza, StanzaKind};
 use crate::protocol::approval::handle_approval;
 use crate::protocol::pubsub_handler::{ProtocolCtx, handle_pubsub};
 use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify};
 use crate::pubsub::Service;
+use crate::relay::Relay;
 use crate::store::Store;
+use std::time::Instant;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::iq::Iq;
@@ -27,6 +30,9 @@ pub struct Router<S: Store> {
     dirty: bool,
     /// HTTP ingest: answers released after the commit, key retention.
     ingest: ingest::IngestState,
+    /// MUC relay and chat commands/delivery (`with_people`); off by default.
+    relay: Option<Relay>,
+    chat: Option<ChatService>,
 }
 
 impl<S: Store> Router<S> {
@@ -36,6 +42,40 @@ impl<S: Store> Router<S> {
             ctx,
             dirty: false,
             ingest: ingest::IngestState::default(),
+            relay: None,
+            chat: None,
+        }
+    }
+
+    /// Adds the MUC relay and chat commands, and turns on the core's
+    /// published-items feed they read.
+    pub fn with_people(mut self, relay: Relay, chat: ChatService) -> Self {
+        self.service.enable_feed();
+        self.relay = Some(relay);
+        self.chat = Some(chat);
+        self
+    }
+
+    /// Hands items published by this job to the relay and chat delivery;
+    /// their messages leave with the batch, after the flush.
+    fn deliver_published(&mut self, out: &mut Vec<Stanza>) {
+        let now = Instant::now();
+        for p in self.service.take_published() {
+            if let Some(relay) = self.relay.as_mut() {
+                relay.on_published(&p, now, out);
+            }
+            if let Some(chat) = &self.chat {
+                chat.deliver(&self.service, &p, out);
+            }
+        }
+    }
+
+    /// A chat message that is not an approval: chat commands.
+    fn route_chat(&mut self, msg: &Message, out: &mut Vec<Stanza>) {
+        let Some(chat) = &self.chat else { return };
+        if let Some(handled) = chat.handle_message(&mut self.service, msg) {
+            self.dirty |= handled.needs_flush;
+            out.extend(handled.stanzas);
         }
     }
 
@@ -83,6 +123,7 @@ impl<S: Store> Router<S> {
         let Some(from) = msg.from.clone() else { return };
         let Some(handled) = handle_approval(&mut self.service, &self.ctx, &from, &msg.payloads)
         else {
+            self.route_chat(&msg, out);
             return;
         };
         self.dirty |= handled.needs_flush;
@@ -202,13 +243,16 @@ pub fn reply_iq(req: &IqRequest, reply: IqReply) -> Iq {
 
 impl<S: Store + 'static> Dispatch for Router<S> {
     fn handle(&mut self, job: Job, out: &mut Vec<Stanza>) {
-        match job {
-            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
-            Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
-            Job::Ingest(job) => self.route_ingest(job, out),
+        let now = Instant::now();
+        match (job, self.relay.as_mut()) {
+            (Job::Xmpp(Inbound::Stanza(s)), Some(relay)) if relay.claims(&s) => {
+                relay.on_stanza(s, now, out)
+            }
+            (Job::LinkUp, Some(relay)) => relay.link_up(now, out),
+            (Job::RelayTick, Some(relay)) => relay.tick(now, out),
+            (job, _) => self.route(job, out),
         }
+        self.deliver_published(out);
     }
 
     fn commit(&mut self) -> Result<(), String> {
@@ -354,5 +398,18 @@ mod tests {
             p.to.as_ref().map(|j| j.to_string()),
             Some("a@localhost".into())
         );
+    }
+}
+
+impl<S: Store + 'static> Router<S> {
+    fn route(&mut self, job: Job, out: &mut Vec<Stanza>) {
+        match job {
+            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
+            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
+            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
+            Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
+            Job::Ingest(job) => self.route_ingest(job, out),
+            Job::Xmpp(Inbound::LinkUp) | Job::LinkUp | Job::RelayTick => {}
+        }
     }
 }

@@ -67,6 +67,9 @@ pub async fn run_link<J: From<Inbound> + Send + 'static>(
                 tracing::info!(jid = %settings.jid, "component link up");
                 state.up.fetch_add(1, Ordering::SeqCst);
                 state.connects.fetch_add(1, Ordering::Relaxed);
+                if channels.inbound.send(Inbound::LinkUp.into()).await.is_err() {
+                    break;
+                }
                 let started = Instant::now();
                 let rx = channels.outbox_rx;
                 let (end, rx) = session(

@@ -80,6 +80,7 @@
 
 mod access;
 pub mod error;
+pub mod feed;
 pub mod form;
 mod node;
 pub mod node_config;
@@ -97,6 +98,7 @@ pub mod sub_options;
 pub mod types;
 
 pub use error::{PubsubError, PubsubResult};
+pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
 pub use node_config::{
     AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,
@@ -107,7 +109,7 @@ pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
-pub use sub_options::SubscriptionOptions;
+pub use sub_options::{CHAT_FIELD, SubscriptionOptions};
 pub use tokio_xmpp::jid::{BareJid, Jid};
 pub use types::{
     Actor, Affiliation, Item, ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply,

@@ -27,6 +27,11 @@ impl NodeSub {
         self.state == SubscriptionState::Subscribed && self.options.deliver
     }
 
+    /// Deliverable as a `pubsub#event` message (not a chat subscription).
+    pub fn gets_events(&self) -> bool {
+        self.is_deliverable() && !self.options.chat
+    }
+
     pub fn to_public(&self, node: &str) -> Subscription {
         Subscription {
             node: node.to_owned(),

@@ -73,7 +73,7 @@ pub enum Event {
 }
 
 /// Recipients of a node event: every subscription in state `subscribed`
-/// with `pubsub#deliver` on, one [`Recipient`] per JID, with SubIDs when the
+/// with `pubsub#deliver` on and `herald#chat` off, one [`Recipient`] per JID, with SubIDs when the
 /// JID holds several subscriptions to the node.
 pub(crate) fn subscriber_recipients(subs: &[NodeSub]) -> Vec<Recipient> {
     let mut totals: HashMap<&Jid, usize> = HashMap::new();
@@ -82,7 +82,7 @@ pub(crate) fn subscriber_recipients(subs: &[NodeSub]) -> Vec<Recipient> {
     }
     let mut out: Vec<Recipient> = Vec::new();
     let mut index: HashMap<&Jid, usize> = HashMap::new();
-    let deliverable = subs.iter().filter(|s| s.is_deliverable());
+    let deliverable = subs.iter().filter(|s| s.gets_events());
     for s in deliverable {
         let i = *index.entry(&s.jid).or_insert_with(|| {
             out.push(Recipient::plain(s.jid.clone()));

@@ -64,6 +64,7 @@ impl<S: Store> Service<S> {
         } else if let Some(r) = &record {
             self.store.put_items_keyed(&[], Some(r))?;
         }
+        self.record_published(node, &published);
         let n = self.node(node)?;
         let event = Event::Items {
             items: published.clone(),

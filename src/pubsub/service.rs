@@ -92,6 +92,8 @@ pub struct Service<S: Store> {
     pub(crate) presence: BTreeSet<BareJid>,
     pub(crate) next_node_id: NodeId,
     ids: IdGen,
+    /// Published items not yet taken (`None`: feed off; see `feed.rs`).
+    pub(crate) feed: Option<Vec<super::feed::Published>>,
 }
 
 impl<S: Store> Service<S> {
@@ -104,6 +106,7 @@ impl<S: Store> Service<S> {
             presence: BTreeSet::new(),
             next_node_id: 1,
             ids: IdGen::default(),
+            feed: None,
         };
         let mut record = ServiceRecord::default();
         for (name, blob) in service.store.load_nodes()? {

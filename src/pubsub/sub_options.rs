@@ -6,16 +6,28 @@ use serde::{Deserialize, Serialize};
 use super::error::PubsubError;
 use super::form::{FORM_TYPE, FieldValues, FormField, parse_bool, single};
 
-/// Options of one subscription. Only `pubsub#deliver` is supported.
+/// Form field of [`SubscriptionOptions::chat`].
+pub const CHAT_FIELD: &str = "herald#chat";
+
+/// Options of one subscription: `pubsub#deliver`, and Herald's own
+/// `herald#chat` (see xep-notes/decisions.md "Chat subscriptions").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionOptions {
     /// `pubsub#deliver`: whether notifications are sent at all.
     pub deliver: bool,
+    /// `herald#chat`: items arrive as chat messages with a readable body
+    /// (rendered outside the core) instead of `pubsub#event` messages.
+    /// Subscriptions stored before this option existed read as `false`.
+    #[serde(default)]
+    pub chat: bool,
 }
 
 impl Default for SubscriptionOptions {
     fn default() -> Self {
-        SubscriptionOptions { deliver: true }
+        SubscriptionOptions {
+            deliver: true,
+            chat: false,
+        }
     }
 }
 
@@ -32,6 +44,11 @@ impl SubscriptionOptions {
                         PubsubError::InvalidOptions(format!("{var} expects a boolean"))
                     })?;
                 }
+                CHAT_FIELD => {
+                    next.chat = single(values).and_then(parse_bool).ok_or_else(|| {
+                        PubsubError::InvalidOptions(format!("{var} expects a boolean"))
+                    })?;
+                }
                 other => {
                     return Err(PubsubError::InvalidOptions(format!(
                         "unknown field {other}"
@@ -44,10 +61,13 @@ impl SubscriptionOptions {
 
     /// Fields to render the options form (§6.3.2).
     pub fn to_fields(&self) -> Vec<FormField> {
-        vec![FormField::boolean(
-            "pubsub#deliver",
-            "Enable delivery?",
-            self.deliver,
-        )]
+        vec![
+            FormField::boolean("pubsub#deliver", "Enable delivery?", self.deliver),
+            FormField::boolean(
+                CHAT_FIELD,
+                "Deliver as chat messages with a readable body?",
+                self.chat,
+            ),
+        ]
     }
 }

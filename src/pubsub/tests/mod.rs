@@ -3,6 +3,7 @@
 
 mod config;
 mod discovery;
+mod feed;
 mod ingest;
 mod items;
 mod manage;
