@@ -269,6 +269,19 @@ impl<S: Store + 'static> Dispatch for Router<S> {
     }
 }
 
+impl<S: Store + 'static> Router<S> {
+    fn route(&mut self, job: Job, out: &mut Vec<Stanza>) {
+        match job {
+            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
+            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
+            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
+            Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
+            Job::Ingest(job) => self.route_ingest(job, out),
+            Job::Xmpp(Inbound::LinkUp) | Job::LinkUp | Job::RelayTick => {}
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "router_tests.rs"]
 mod group_commit_tests;
@@ -398,18 +411,5 @@ mod tests {
             p.to.as_ref().map(|j| j.to_string()),
             Some("a@localhost".into())
         );
-    }
-}
-
-impl<S: Store + 'static> Router<S> {
-    fn route(&mut self, job: Job, out: &mut Vec<Stanza>) {
-        match job {
-            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
-            Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
-            Job::Ingest(job) => self.route_ingest(job, out),
-            Job::Xmpp(Inbound::LinkUp) | Job::LinkUp | Job::RelayTick => {}
-        }
     }
 }
