@@ -7,8 +7,13 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 
 /// Work for the core thread.
+// Jobs move through a channel once; boxing the stanza would only add an
+// allocation per stanza.
+#[allow(clippy::large_enum_variant)]
 pub enum Job {
     Xmpp(Inbound),
+    /// Once a second: retention (`pubsub#item_expire`, history limits).
+    Tick,
 }
 
 impl From<Inbound> for Job {

@@ -42,6 +42,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         max_payload_bytes: config.limits.max_payload_bytes,
     };
     let router = Router::new(service, ctx);
+    tokio::spawn(tick(jobs_tx.downgrade()));
     let core_outbox = outbox_tx.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
@@ -73,4 +74,19 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         Err(_) => return Err(AppError::Core("core thread panicked".into())),
     }
     result.map_err(AppError::from)
+}
+
+/// Sends [`Job::Tick`] every second. Holds only a weak sender, so the core
+/// still ends when the link drops the last real one.
+async fn tick(jobs: mpsc::WeakSender<Job>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(jobs) = jobs.upgrade() else { return };
+        // A full queue means the core is busy: skip this tick.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = jobs.try_send(Job::Tick) {
+            return;
+        }
+    }
 }

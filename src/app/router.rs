@@ -59,6 +59,7 @@ impl<S: Store> Router<S> {
             payload,
         };
         let handled = handle_pubsub(&mut self.service, &self.ctx, &req);
+        out.extend(handled.results);
         out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
         self.dirty |= handled.needs_flush;
         out.extend(handled.notifications);
@@ -124,6 +125,21 @@ impl<S: Store> Router<S> {
         }
     }
 
+    /// Retention: expired items and old history go, with no notification.
+    fn tick(&mut self) {
+        match self.service.expire(crate::protocol::timestamp::now_ms()) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::debug!(removed = n, "retention");
+                self.dirty = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention failed");
+                self.dirty = true;
+            }
+        }
+    }
+
     fn route_invalid(&mut self, bad: InvalidStanza, out: &mut Vec<Stanza>) {
         tracing::debug!(reason = %bad.reason, from = ?bad.from, "unparsable stanza");
         let (Some(from), Some(to)) = (parse_jid(&bad.from), parse_jid(&bad.to)) else {
@@ -183,6 +199,7 @@ impl<S: Store + 'static> Dispatch for Router<S> {
             Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
             Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
             Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
+            Job::Tick => self.tick(),
         }
     }
 

@@ -85,6 +85,13 @@ impl<S: Store> Service<S> {
         Ok(page(items, total))
     }
 
+    /// The `max` oldest items (RSM `<index>0</index>`: the first page).
+    pub fn items_first(&self, actor: &Actor, node: &str, max: usize) -> PubsubResult<ItemsPage> {
+        let (id, total) = self.readable(actor, node)?;
+        let items = self.store.items_after(id, 0, self.page_size(Some(max)))?;
+        Ok(page(items, total))
+    }
+
     /// The node's store id and item count, if the actor may read it.
     fn readable(&self, actor: &Actor, node: &str) -> PubsubResult<(NodeId, u64)> {
         let n = self.node(node)?;

@@ -67,7 +67,10 @@ fn retract_is_archived<S: Store>(s: &mut S) {
     let removed = s.retract_archived(N1, "item-1", &entry).unwrap();
     assert_eq!(removed, Some(item("item-1", 1)));
     assert_eq!(s.get_item(N1, "item-1").unwrap(), None);
-    assert_eq!(s.archive_after(N1, 2, 10).unwrap(), std::slice::from_ref(&entry));
+    assert_eq!(
+        s.archive_after(N1, 2, 10).unwrap(),
+        std::slice::from_ref(&entry)
+    );
     let missing = ArchiveEntry::Retract {
         seq: 4,
         id: "nope".into(),
