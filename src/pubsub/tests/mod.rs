@@ -3,6 +3,7 @@
 
 mod config;
 mod discovery;
+mod history;
 mod items;
 mod manage;
 mod owner;
