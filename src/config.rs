@@ -27,6 +27,44 @@ pub struct Config {
     /// Chat commands and readable bodies (`[chat]`), see `chat/config.rs`.
     #[serde(default)]
     pub chat: crate::chat::ChatConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// Node history (XEP-0313 archive) limits and the expiry sweep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Most history entries kept per node; 0 turns the history off.
+    #[serde(default = "default_history_entries")]
+    pub history_max_entries: u64,
+    /// History entries older than this many seconds are dropped; 0: no age
+    /// limit.
+    #[serde(default = "default_history_age")]
+    pub history_max_age_secs: u64,
+    /// Most items or history entries one node loses per sweep (each second).
+    #[serde(default = "default_sweep_batch")]
+    pub sweep_batch: usize,
+}
+
+fn default_history_entries() -> u64 {
+    100_000
+}
+fn default_history_age() -> u64 {
+    7 * 24 * 3600
+}
+fn default_sweep_batch() -> usize {
+    10_000
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            history_max_entries: default_history_entries(),
+            history_max_age_secs: default_history_age(),
+            sweep_batch: default_sweep_batch(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -300,6 +338,9 @@ impl Config {
         }
         if !(1..=16).contains(&self.component.connections) {
             return invalid("component.connections must be between 1 and 16".into());
+        }
+        if self.retention.sweep_batch == 0 {
+            return invalid("retention.sweep_batch must be > 0".into());
         }
         if self.limits.outbox_capacity == 0 || self.limits.max_items_per_page == 0 {
             return invalid(

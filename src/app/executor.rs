@@ -17,8 +17,9 @@ pub enum Job {
     Ingest(crate::ingest::IngestJob),
     /// The component link completed a handshake (first or after a reconnect).
     LinkUp,
-    /// Periodic relay work: MUC rejoins and flood-control digests.
-    RelayTick,
+    /// Once a second: retention (`pubsub#item_expire`, history limits) and
+    /// relay work (MUC rejoins, flood-control digests).
+    Tick,
 }
 
 impl From<Inbound> for Job {

@@ -50,15 +50,13 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         max_payload_bytes: config.limits.max_payload_bytes,
     };
     let (relay, chat) = people(&config, &ctx.service_jid)?;
-    let ticks = relay
-        .is_active()
-        .then(|| tokio::spawn(relay_ticks(jobs_tx.clone(), shutdown.clone())));
     let router = Router::new(service, ctx)
         .with_ingest_policy(router::IngestPolicy {
             retention_ms: config.http.idempotency_retention_secs * 1000,
             max_keys: config.http.idempotency_max_keys,
         })
         .with_people(relay, chat);
+    tokio::spawn(tick(jobs_tx.downgrade()));
     let core_outbox = outboxes.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
@@ -93,10 +91,6 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
             tracing::warn!("HTTP connections still open after 5 s; closing ingest");
         }
         crate::ingest::close(&ingest);
-    }
-    // The tick task holds a job sender too: stop it so the core can end.
-    if let Some(ticks) = ticks {
-        ticks.abort();
     }
     // The links owned the job senders: the core drains what it has,
     // commits, and ends.
@@ -204,20 +198,16 @@ fn people(
     Ok((relay, chat))
 }
 
-/// How often the relay retries joins and checks its rate windows.
-const RELAY_TICK: Duration = Duration::from_secs(1);
-
-/// Sends `Job::RelayTick` every second until shutdown. A full job queue
-/// skips a tick rather than adding to the load.
-async fn relay_ticks(jobs: mpsc::Sender<Job>, mut shutdown: watch::Receiver<bool>) {
-    let mut interval = tokio::time::interval(RELAY_TICK);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Sends [`Job::Tick`] every second. Holds only a weak sender, so the core
+/// still ends when the link drops the last real one.
+async fn tick(jobs: mpsc::WeakSender<Job>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        if let Err(mpsc::error::TrySendError::Closed(_)) = jobs.try_send(Job::RelayTick) {
+        every.tick().await;
+        let Some(jobs) = jobs.upgrade() else { return };
+        // A full queue means the core is busy: skip this tick.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = jobs.try_send(Job::Tick) {
             return;
         }
     }

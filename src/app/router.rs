@@ -109,6 +109,7 @@ impl<S: Store> Router<S> {
         if handled.reply.is_ok() {
             count_xmpp_publish(&req.payload);
         }
+        out.extend(handled.results);
         out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
         self.dirty |= handled.needs_flush;
         out.extend(handled.notifications);
@@ -173,6 +174,21 @@ impl<S: Store> Router<S> {
                 out.extend(notify::render_all(&self.ctx.service_jid, &o.notifications));
             }
             Err(e) => tracing::warn!(error = %e, "presence handling failed"),
+        }
+    }
+
+    /// Retention: expired items and old history go, with no notification.
+    fn tick(&mut self) {
+        match self.service.expire(crate::protocol::timestamp::now_ms()) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::debug!(removed = n, "retention");
+                self.dirty = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention failed");
+                self.dirty = true;
+            }
         }
     }
 
@@ -249,7 +265,10 @@ impl<S: Store + 'static> Dispatch for Router<S> {
                 relay.on_stanza(s, now, out)
             }
             (Job::LinkUp, Some(relay)) => relay.link_up(now, out),
-            (Job::RelayTick, Some(relay)) => relay.tick(now, out),
+            (Job::Tick, Some(relay)) => {
+                relay.tick(now, out);
+                self.tick();
+            }
             (job, _) => self.route(job, out),
         }
         self.deliver_published(out);
@@ -277,7 +296,8 @@ impl<S: Store + 'static> Router<S> {
             Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
             Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
             Job::Ingest(job) => self.route_ingest(job, out),
-            Job::Xmpp(Inbound::LinkUp) | Job::LinkUp | Job::RelayTick => {}
+            Job::Tick => self.tick(),
+            Job::Xmpp(Inbound::LinkUp) | Job::LinkUp => {}
         }
     }
 }

@@ -45,6 +45,9 @@ pub const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/pubsub#subscribe",
     "http://jabber.org/protocol/pubsub#subscription-notifications",
     "http://jabber.org/protocol/pubsub#subscription-options",
+    // XEP-0313 on nodes (XEP-0442), with before-id/after-id/ids/flip-page.
+    "urn:xmpp:mam:2",
+    "urn:xmpp:mam:2#extended",
 ];
 
 /// §7.1.4, advertised only when the settings enable it.

@@ -249,8 +249,9 @@ fn aff_changes(changes: Vec<AffiliationEntry>) -> Result<Vec<(BareJid, Affiliati
 }
 
 /// §6.5: by ID, newest N, or an XEP-0059 page around an item ID. `<max/>`
-/// alone or an empty `<before/>` gives the newest page; `<index/>` is not
-/// supported (no cheap way to count from the start of a sled range).
+/// alone or an empty `<before/>` gives the newest page; `<index>0</index>`
+/// the oldest. Other indexes are not supported: finding the Nth item needs
+/// a scan, since replaced and retracted items leave gaps in the seqs.
 fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
     let node = q.node.as_str();
     if !q.item_ids.is_empty() {
@@ -263,15 +264,19 @@ fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
     let Some(rsm) = &q.rsm else {
         return read_only(reply::items(node, &s.items(a, node, q.max_items)?, false));
     };
+    let cap = s.settings().max_page_size;
+    let max = rsm.max.or(q.max_items).unwrap_or(cap).min(cap);
+    let plain = rsm.after.is_none() && rsm.before.is_none();
+    if rsm.index == Some(0) && plain {
+        return read_only(reply::items(node, &s.items_first(a, node, max)?, true));
+    }
     if rsm.index.is_some() {
         return Err(errors::stanza_error(
             ErrorType::Cancel,
             DefinedCondition::FeatureNotImplemented,
-            "RSM <index/> is not supported; page with <after/> or <before/>",
+            "RSM <index/> other than 0 is not supported; page with <after/> or <before/>",
         ));
     }
-    let cap = s.settings().max_page_size;
-    let max = rsm.max.or(q.max_items).unwrap_or(cap).min(cap);
     let page = match (rsm.after.as_deref(), rsm.before.as_deref()) {
         (Some(after), _) => s.items_after(a, node, after, max)?,
         (None, Some(before)) if !before.is_empty() => s.items_before(a, node, before, max)?,

@@ -481,6 +481,40 @@ fn rsm_without_cursor_is_the_first_page_and_paging_on_visits_every_item() {
 }
 
 #[test]
+fn rsm_index_zero_is_the_first_page_and_republish_moves_to_newest() {
+    let mut t = setup();
+    with_items(&mut t, 4);
+    t.publish("princely_musings", "i2");
+    let h = t.ps(
+        HAMLET,
+        "set",
+        "<retract node='princely_musings'><item id='i3'/></retract>",
+    );
+    assert_eq!(h.reply, Ok(None));
+    let r = t
+        .ok(
+            FRANCISCO,
+            "get",
+            &rsm("<max>2</max><index>0</index>"),
+            false,
+        )
+        .unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i1", "i4"]);
+    let set = r.get_child("set", ns::RSM).unwrap();
+    assert_eq!(set.get_child("count", ns::RSM).unwrap().text(), "3");
+    let r = t
+        .ok(FRANCISCO, "get", &rsm("<after>i4</after>"), false)
+        .unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i2"], "re-published is newest");
+    let h = t.ps(FRANCISCO, "get", &rsm("<after>i3</after>"));
+    assert_eq!(
+        error(&h).0,
+        DefinedCondition::ItemNotFound,
+        "retracted cursor"
+    );
+}
+
+#[test]
 fn rsm_unknown_cursor_is_item_not_found_and_index_is_unsupported() {
     let mut t = setup();
     with_items(&mut t, 2);

@@ -25,6 +25,8 @@
 //! | 6.5 + XEP-0059 | page after / before an item ID | [`Service::items_after`], [`Service::items_before`] |
 //! | 7.1 | publish (auto-create, publish-options) | [`Service::publish`] |
 //! | 7.2 | retract an item | [`Service::retract`] |
+//! | XEP-0313 + XEP-0442 | query a node's history (MAM) | [`Service::history`] |
+//! | `pubsub#item_expire`, history limits | retention tick | [`Service::expire`] |
 //! | 8.1 | create a node (named, instant, with config) | [`Service::create_node`] |
 //! | 8.2 | get node configuration form | [`Service::node_config`] |
 //! | 8.2.5 | submit node configuration | [`Service::configure`] |
@@ -86,6 +88,7 @@ mod node;
 pub mod node_config;
 pub mod notify;
 mod ops_discovery;
+mod ops_history;
 pub mod ops_ingest;
 mod ops_items;
 mod ops_manage;
@@ -93,6 +96,7 @@ mod ops_owner;
 mod ops_publish;
 mod ops_subscribe;
 mod presence;
+mod retention;
 mod service;
 pub mod sub_options;
 pub mod types;
@@ -105,15 +109,18 @@ pub use node_config::{
     SendLastPublished,
 };
 pub use notify::{Event, Notification, Recipient};
+pub use ops_history::archive_id;
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };
+pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
 pub use sub_options::{CHAT_FIELD, SubscriptionOptions};
 pub use tokio_xmpp::jid::{BareJid, Jid};
 pub use types::{
-    Actor, Affiliation, Item, ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply,
-    Subscription, SubscriptionChange, SubscriptionState,
+    Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemsPage,
+    NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription, SubscriptionChange,
+    SubscriptionState,
 };
 
 #[cfg(test)]

@@ -19,6 +19,11 @@ pub struct Notification {
     pub message_type: NotificationType,
     pub event: Event,
     pub recipients: Vec<Recipient>,
+    /// The history (XEP-0313) archive ID of the event, for items and
+    /// retractions of archiving nodes: rendered as a XEP-0359 stanza-id
+    /// so a client can resume from the archive. For several items, the
+    /// last one's.
+    pub archive_id: Option<String>,
 }
 
 /// Who gets a notification.
@@ -120,6 +125,7 @@ pub(crate) fn to_recipients(
         message_type: config.notification_type,
         event,
         recipients,
+        archive_id: None,
     })
 }
 

@@ -69,7 +69,7 @@ impl<S: Store> Service<S> {
     }
 
     /// The first page: up to `max` of the oldest items, oldest first (an
-    /// RSM request with no cursor, XEP-0059 §2.1). Paging on from its last
+    /// RSM request with no cursor or `<index>0</index>`, XEP-0059 §2.1). Paging on from its last
     /// item with `items_after` walks the whole node.
     pub fn items_first(&self, actor: &Actor, node: &str, max: usize) -> PubsubResult<ItemsPage> {
         let (id, total) = self.readable(actor, node)?;

@@ -6,9 +6,10 @@ use super::error::{PubsubError, PubsubResult};
 use super::form::FieldValues;
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
+use super::ops_history::archive_id;
 use super::service::{Service, now_ms};
 use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
-use crate::store::{IdempotencyRecord, Store, StoredItem};
+use crate::store::{ArchiveEntry, IdempotencyRecord, Store, StoredItem};
 
 impl<S: Store> Service<S> {
     /// §7.1 Publish one or several items (IDs generated when absent). A
@@ -71,7 +72,12 @@ impl<S: Store> Service<S> {
             include_payload: n.meta.config.deliver_payloads,
             last_published: false,
         };
-        let notice = to_subscribers(node, &n.meta, event);
+        let archived = self.settings.retention.archiving() && n.meta.config.persist_items;
+        let last_seq = published.last().map(|i| i.seq);
+        let notice = to_subscribers(node, &n.meta, event).map(|mut note| {
+            note.archive_id = last_seq.filter(|_| archived).map(|s| archive_id(n.id, s));
+            note
+        });
         let item_ids = published.iter().map(|i| i.id.clone()).collect();
         let outcome = Outcome {
             reply: PublishReply {
@@ -177,10 +183,11 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// Stores the items (and `record`) in one atomic write, then trims to
-    /// `max_items`. On a store failure nothing of the group is written;
-    /// the seq high-water still moves past every seq tried, so no seq is
-    /// ever handed out twice.
+    /// Stores the items (with their history entries when archiving, and
+    /// `record`) in one atomic write, then trims to `max_items`. On a store
+    /// failure nothing of the group is written, the in-memory count is
+    /// re-read from the store, and the seq high-water still moves past every
+    /// seq tried, so no seq is ever handed out twice.
     fn store_items(
         &mut self,
         name: &str,
@@ -191,13 +198,23 @@ impl<S: Store> Service<S> {
         let (id, count) = (n.id, n.count);
         let limit = n.meta.config.max_items.limit(self.settings.max_items_cap);
         let top = items.last().map_or(n.high_seq, |i| i.seq);
-        let stored: Vec<_> = items.iter().map(|i| (id, to_stored(i))).collect();
-        let result = self.store.put_items_keyed(&stored, record);
+        let group: Vec<_> = items.iter().map(|i| (id, to_stored(i))).collect();
+        let archiving = self.settings.retention.archiving();
+        let written = self.store.put_group(&group, archiving, record);
         let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
         n.high_seq = n.high_seq.max(top);
-        let replaced = result?;
+        let replaced = match written {
+            Ok(r) => r,
+            Err(e) => {
+                n.count = self.store.count_items(id).unwrap_or(n.count);
+                return Err(e.into());
+            }
+        };
         let count = count + replaced.iter().filter(|r| r.is_none()).count() as u64;
         n.count = count;
+        let at_ms = items.last().map_or(0, |i| i.published_ms);
+        let entries = if archiving { items.len() as u64 } else { 0 };
+        self.after_append(name, at_ms, entries)?;
         if count > limit {
             self.trim(name, id, (count - limit) as usize)?;
         }
@@ -234,21 +251,56 @@ impl<S: Store> Service<S> {
         if seq >= n.high_seq {
             self.persist_high_water(node)?;
         }
-        if self.store.remove_item(id, item_id)?.is_none() {
-            return Err(PubsubError::ItemNotFound);
-        }
-        let n = self.nodes.get_mut(node).ok_or(PubsubError::NodeNotFound)?;
-        n.count = n.count.saturating_sub(1);
+        let archive_seq = self.remove_archived(node, item_id)?;
+        let n = self.node(node)?;
         let event = Event::Retract {
             item_ids: vec![item_id.to_owned()],
         };
         let notice = (notify.unwrap_or(n.meta.config.notify_retract))
             .then(|| to_subscribers(node, &n.meta, event))
-            .flatten();
+            .flatten()
+            .map(|mut note| {
+                note.archive_id = archive_seq.map(|s| archive_id(n.id, s));
+                note
+            });
         Ok(Outcome {
             reply: (),
             notifications: notice.into_iter().collect(),
         })
+    }
+}
+
+impl<S: Store> Service<S> {
+    /// Removes a stored item; when archiving, the removal is written with
+    /// a history entry of its own (next seq) in the same atomic write.
+    /// Returns that entry's seq.
+    fn remove_archived(&mut self, node: &str, item_id: &str) -> PubsubResult<Option<u64>> {
+        let n = self.node(node)?;
+        let (id, seq) = (n.id, n.high_seq + 1);
+        let at_ms = now_ms();
+        let removed = match self.settings.retention.archiving() {
+            true => {
+                let entry = ArchiveEntry::Retract {
+                    seq,
+                    id: item_id.to_owned(),
+                    at_ms,
+                };
+                let n = self.node_mut(node)?;
+                n.high_seq = seq;
+                self.store
+                    .retract_archived(id, item_id, &entry)?
+                    .map(|_| Some(seq))
+            }
+            false => self.store.remove_item(id, item_id)?.map(|_| None),
+        };
+        let Some(archive_seq) = removed else {
+            return Err(PubsubError::ItemNotFound);
+        };
+        let n = self.node_mut(node)?;
+        n.count = n.count.saturating_sub(1);
+        let entries = u64::from(archive_seq.is_some());
+        self.after_append(node, at_ms, entries)?;
+        Ok(archive_seq)
     }
 }
 

@@ -10,6 +10,7 @@ use tokio_xmpp::jid::BareJid;
 use super::access::Access;
 use super::error::PubsubError;
 use super::node::{Node, NodeMeta, decode_meta, encode_meta};
+use super::retention::RetentionSettings;
 use super::types::Actor;
 use crate::store::{NodeId, Store};
 
@@ -37,6 +38,8 @@ pub struct ServiceSettings {
     pub auto_create_on_publish: bool,
     /// Most nodes the service holds (`None`: unlimited).
     pub max_nodes: Option<usize>,
+    /// Node history (XEP-0313) limits and the expiry sweep's batch size.
+    pub retention: RetentionSettings,
 }
 
 impl Default for ServiceSettings {
@@ -50,6 +53,7 @@ impl Default for ServiceSettings {
             max_page_size: 1000,
             auto_create_on_publish: true,
             max_nodes: None,
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -72,6 +76,7 @@ impl ServiceSettings {
             max_page_size: config.limits.max_items_per_page,
             auto_create_on_publish: config.pubsub.auto_create,
             max_nodes: config.limits.max_nodes,
+            retention: RetentionSettings::from_config(&config.retention),
         })
     }
 }
@@ -117,14 +122,12 @@ impl<S: Store> Service<S> {
             }
             let (id, meta) = decode_meta(&name, &blob)?;
             let count = service.store.count_items(id)?;
-            let high_seq = service.store.last_seq(id)?.max(meta.high_water);
+            let (history, last_entry) = service.store.archive_stats(id)?;
+            let high_seq = (service.store.last_seq(id)?)
+                .max(meta.high_water)
+                .max(last_entry);
             service.next_node_id = service.next_node_id.max(id + 1);
-            let node = Node {
-                id,
-                meta,
-                count,
-                high_seq,
-            };
+            let node = Node::new(id, meta, count, high_seq, history);
             service.nodes.insert(name, node);
         }
         service.next_node_id = service.next_node_id.max(record.next_node_id);

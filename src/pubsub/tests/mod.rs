@@ -4,6 +4,7 @@
 mod config;
 mod discovery;
 mod feed;
+mod history;
 mod ingest;
 mod items;
 mod manage;
@@ -19,7 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
 use crate::store::{
-    IdempotencyRecord, MemoryStore, NodeId, Store, StoreError, StoreResult, StoredItem,
+    ArchiveEntry, IdempotencyRecord, MemoryStore, NodeId, Store, StoreError, StoreResult,
+    StoredItem,
 };
 
 /// MemoryStore whose writes fail while `fail` is set.
@@ -83,17 +85,62 @@ impl Store for TestStore {
     fn count_items(&self, node: NodeId) -> StoreResult<u64> {
         self.inner.count_items(node)
     }
-    fn flush(&mut self) -> StoreResult<()> {
+    fn remove_expired(
+        &mut self,
+        node: NodeId,
+        before: u64,
+        max: usize,
+    ) -> StoreResult<Vec<String>> {
         self.check()?;
-        self.inner.flush()
+        self.inner.remove_expired(node, before, max)
     }
-    fn put_items_keyed(
+    fn put_group(
         &mut self,
         items: &[(NodeId, StoredItem)],
+        archive: bool,
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
         self.check()?;
-        self.inner.put_items_keyed(items, record)
+        self.inner.put_group(items, archive, record)
+    }
+    fn retract_archived(
+        &mut self,
+        node: NodeId,
+        id: &str,
+        entry: &ArchiveEntry,
+    ) -> StoreResult<Option<StoredItem>> {
+        self.check()?;
+        self.inner.retract_archived(node, id, entry)
+    }
+    fn archive_after(
+        &self,
+        node: NodeId,
+        after: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        self.inner.archive_after(node, after, max)
+    }
+    fn archive_before(
+        &self,
+        node: NodeId,
+        before: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        self.inner.archive_before(node, before, max)
+    }
+    fn archive_contains(&self, node: NodeId, seq: u64) -> StoreResult<bool> {
+        self.inner.archive_contains(node, seq)
+    }
+    fn trim_archive(&mut self, node: NodeId, max: usize, before_ms: u64) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.trim_archive(node, max, before_ms)
+    }
+    fn archive_stats(&self, node: NodeId) -> StoreResult<(u64, u64)> {
+        self.inner.archive_stats(node)
+    }
+    fn flush(&mut self) -> StoreResult<()> {
+        self.check()?;
+        self.inner.flush()
     }
     fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         self.inner.get_idempotency(key)
@@ -132,6 +179,7 @@ pub fn settings() -> ServiceSettings {
         max_page_size: 5,
         auto_create_on_publish: true,
         max_nodes: None,
+        retention: RetentionSettings::default(),
     }
 }
 
