@@ -23,6 +23,14 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub queue: QueueConfig,
+    /// MUC relay (`[relay]`, `[[relay.rooms]]`), see `relay/config.rs`.
+    #[serde(default)]
+    pub relay: crate::relay::RelayConfig,
+    /// Chat commands and readable bodies (`[chat]`), see `chat/config.rs`.
+    #[serde(default)]
+    pub chat: crate::chat::ChatConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
 }
 
 /// Consumer groups (XEP-0254 queueing), see `pubsub::queue`.
@@ -65,6 +73,42 @@ impl QueueConfig {
     }
 }
 
+/// Node history (XEP-0313 archive) limits and the expiry sweep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Most history entries kept per node; 0 turns the history off.
+    #[serde(default = "default_history_entries")]
+    pub history_max_entries: u64,
+    /// History entries older than this many seconds are dropped; 0: no age
+    /// limit.
+    #[serde(default = "default_history_age")]
+    pub history_max_age_secs: u64,
+    /// Most items or history entries one node loses per sweep (each second).
+    #[serde(default = "default_sweep_batch")]
+    pub sweep_batch: usize,
+}
+
+fn default_history_entries() -> u64 {
+    100_000
+}
+fn default_history_age() -> u64 {
+    7 * 24 * 3600
+}
+fn default_sweep_batch() -> usize {
+    10_000
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            history_max_entries: default_history_entries(),
+            history_max_age_secs: default_history_age(),
+            sweep_batch: default_sweep_batch(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentConfig {
@@ -93,11 +137,64 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address of the HTTP ingest and health endpoints; none disables HTTP.
     pub listen: Option<SocketAddr>,
+    /// Bearer tokens for ingest, by name (`[http.tokens.NAME]`).
+    #[serde(default)]
+    pub tokens: std::collections::BTreeMap<String, TokenConfig>,
+    /// How long an `Idempotency-Key` is remembered.
+    #[serde(default = "default_key_retention")]
+    pub idempotency_retention_secs: u64,
+    /// Most idempotency keys kept; the oldest are forgotten first.
+    #[serde(default = "default_max_keys")]
+    pub idempotency_max_keys: usize,
+    /// Most items in one batch request.
+    #[serde(default = "default_max_batch")]
+    pub max_batch_items: usize,
+}
+
+/// One ingest token. Its value is never logged (`Debug` redacts it).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The token itself; prefer `token_env`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Environment variable holding the token (read at startup).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Node name patterns this token may publish to (`*` matches any run
+    /// of characters): `["apps", "billing.*"]`.
+    pub nodes: Vec<String>,
+    /// Whether it may create missing nodes by publishing to them.
+    #[serde(default)]
+    pub create: bool,
+}
+
+impl std::fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_env", &self.token_env)
+            .field("nodes", &self.nodes)
+            .field("create", &self.create)
+            .finish()
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            tokens: Default::default(),
+            idempotency_retention_secs: default_key_retention(),
+            idempotency_max_keys: default_max_keys(),
+            max_batch_items: default_max_batch(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +210,10 @@ pub struct PubsubConfig {
     /// Default `pubsub#max_items` for new nodes.
     #[serde(default = "default_max_items")]
     pub default_max_items: u64,
+    /// Publishing to a missing node creates it when the publisher may
+    /// create nodes (XEP-0060 §7.1.4).
+    #[serde(default = "default_true")]
+    pub auto_create: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +231,9 @@ pub struct LimitsConfig {
     /// Largest number of items one retrieval returns.
     #[serde(default = "default_max_page")]
     pub max_items_per_page: usize,
+    /// Most nodes the service holds; none means no limit.
+    #[serde(default)]
+    pub max_nodes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -157,6 +261,9 @@ fn default_component_port() -> u16 {
 fn default_keepalive() -> u64 {
     30
 }
+fn default_true() -> bool {
+    true
+}
 fn default_connections() -> usize {
     1
 }
@@ -175,6 +282,15 @@ fn default_node_items_cap() -> u64 {
 fn default_max_page() -> usize {
     1000
 }
+fn default_key_retention() -> u64 {
+    24 * 3600
+}
+fn default_max_keys() -> usize {
+    100_000
+}
+fn default_max_batch() -> usize {
+    1000
+}
 
 impl Default for PubsubConfig {
     fn default() -> Self {
@@ -182,6 +298,7 @@ impl Default for PubsubConfig {
             admins: Vec::new(),
             create_domains: Vec::new(),
             default_max_items: default_max_items(),
+            auto_create: true,
         }
     }
 }
@@ -193,6 +310,7 @@ impl Default for LimitsConfig {
             outbox_capacity: default_outbox(),
             max_items_per_node: default_node_items_cap(),
             max_items_per_page: default_max_page(),
+            max_nodes: None,
         }
     }
 }
@@ -224,6 +342,7 @@ impl Config {
         if let Ok(secret) = std::env::var(SECRET_ENV) {
             config.component.secret = Some(secret);
         }
+        config.resolve_token_env()?;
         config.validate()?;
         Ok(config)
     }
@@ -262,6 +381,9 @@ impl Config {
         if !(1..=16).contains(&self.component.connections) {
             return invalid("component.connections must be between 1 and 16".into());
         }
+        if self.retention.sweep_batch == 0 {
+            return invalid("retention.sweep_batch must be > 0".into());
+        }
         if self.limits.outbox_capacity == 0 || self.limits.max_items_per_page == 0 {
             return invalid(
                 "limits.outbox_capacity and limits.max_items_per_page must be > 0".into(),
@@ -276,7 +398,61 @@ impl Config {
         if self.pubsub.default_max_items > self.limits.max_items_per_node {
             return invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
         }
+        self.validate_http()?;
+        self.relay.validate().map_err(ConfigError::Invalid)?;
+        self.chat.validate().map_err(ConfigError::Invalid)?;
         check_writable_dir(&self.storage.data_dir)
+    }
+
+    /// Reads each `token_env` into `token` (one of the two must be set).
+    fn resolve_token_env(&mut self) -> Result<(), ConfigError> {
+        for (name, t) in &mut self.http.tokens {
+            let Some(var) = &t.token_env else { continue };
+            if t.token.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "http.tokens.{name}: set token or token_env, not both"
+                )));
+            }
+            match std::env::var(var) {
+                Ok(v) => t.token = Some(v),
+                Err(_) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "http.tokens.{name}: environment variable {var} is not set"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_http(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        for (name, t) in &self.http.tokens {
+            match t.token.as_deref() {
+                None => {
+                    return invalid(format!(
+                        "http.tokens.{name}: token or token_env is required"
+                    ));
+                }
+                Some(v) if v.len() < 16 => {
+                    return invalid(format!(
+                        "http.tokens.{name}: the token must be at least 16 characters"
+                    ));
+                }
+                Some(_) => {}
+            }
+            if t.nodes.is_empty() || t.nodes.iter().any(|p| p.is_empty()) {
+                return invalid(format!(
+                    "http.tokens.{name}: nodes must list non-empty patterns"
+                ));
+            }
+        }
+        if self.http.max_batch_items == 0 || self.http.idempotency_max_keys == 0 {
+            return invalid(
+                "http.max_batch_items and http.idempotency_max_keys must be > 0".into(),
+            );
+        }
+        Ok(())
     }
 
     pub fn secret(&self) -> &str {
@@ -354,6 +530,35 @@ mod tests {
         let mut config = Config::parse(&sample(dir.path())).unwrap();
         config.component.jid = "user@events.localhost".into();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn tokens_are_checked_and_never_shown_by_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}[http.tokens.billing]\ntoken = \"0123456789abcdef-secret\"\nnodes = [\"billing.*\"]\n",
+            sample(dir.path())
+        );
+        let mut config = Config::parse(&text).unwrap();
+        config.validate().unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("0123456789abcdef-secret"), "{shown}");
+        let t = config.http.tokens.get_mut("billing").unwrap();
+        t.token = Some("short".into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("http.tokens.billing"), "{err}");
+    }
+
+    #[test]
+    fn token_env_must_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}[http.tokens.a]\ntoken_env = \"HERALD_TEST_UNSET_TOKEN_VAR\"\nnodes = [\"*\"]\n",
+            sample(dir.path())
+        );
+        let mut config = Config::parse(&text).unwrap();
+        let err = config.resolve_token_env().unwrap_err().to_string();
+        assert!(err.contains("HERALD_TEST_UNSET_TOKEN_VAR"), "{err}");
     }
 
     #[test]

@@ -6,8 +6,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod chat;
 pub mod component;
 pub mod config;
+pub mod ingest;
+pub mod metrics;
 pub mod protocol;
 pub mod pubsub;
+pub mod relay;
 pub mod store;

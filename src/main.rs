@@ -28,6 +28,37 @@ enum Command {
         #[arg(short, long, default_value = "herald.toml")]
         config: PathBuf,
     },
+    /// Publish an event to a running Herald over HTTP and print its answer.
+    Publish(PublishArgs),
+}
+
+#[derive(clap::Args)]
+struct PublishArgs {
+    /// The node to publish to.
+    #[arg(long)]
+    node: String,
+    /// Item ID (PUT, idempotent); without it Herald assigns one (POST).
+    #[arg(long)]
+    id: Option<String>,
+    /// Herald's HTTP address [default: $HERALD_URL or http://127.0.0.1:8080].
+    #[arg(long)]
+    url: Option<String>,
+    /// Bearer token [default: $HERALD_TOKEN].
+    #[arg(long)]
+    token: Option<String>,
+    /// application/json, application/cloudevents+json or application/xml
+    /// (with --batch: application/json or application/cloudevents-batch+json).
+    #[arg(long, default_value = "application/json")]
+    content_type: String,
+    /// Idempotency-Key header, making a retried POST safe.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// The body is a batch (all-or-nothing).
+    #[arg(long, conflicts_with = "id")]
+    batch: bool,
+    /// The body: a file, or `-` (default) for standard input.
+    #[arg(default_value = "-")]
+    file: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +75,75 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config } => run(&config),
+        Command::Publish(args) => publish(args),
+    }
+}
+
+fn publish(args: PublishArgs) -> ExitCode {
+    use herald::ingest::client;
+    let body = if args.file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    } else {
+        std::fs::read(&args.file)
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let url = (args.url.or_else(|| std::env::var("HERALD_URL").ok()))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let Some(token) = args.token.or_else(|| std::env::var("HERALD_TOKEN").ok()) else {
+        eprintln!("error: no token: pass --token or set HERALD_TOKEN");
+        return ExitCode::from(2);
+    };
+    let node = client::encode_segment(&args.node);
+    let (method, path) = match (&args.id, args.batch) {
+        (Some(id), _) => (
+            "PUT",
+            format!("/v1/nodes/{node}/items/{}", client::encode_segment(id)),
+        ),
+        (None, true) => ("POST", format!("/v1/nodes/{node}/items:batch")),
+        (None, false) => ("POST", format!("/v1/nodes/{node}/items")),
+    };
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", args.content_type.as_str()),
+    ];
+    if let Some(key) = &args.idempotency_key {
+        headers.push(("Idempotency-Key", key.as_str()));
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(client::request(method, &url, &path, &headers, &body)) {
+        Ok(resp) if (200..300).contains(&resp.status) => {
+            print!("{}", resp.body);
+            ExitCode::SUCCESS
+        }
+        Ok(resp) => {
+            let message = serde_json::from_str::<serde_json::Value>(&resp.body)
+                .ok()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| resp.body.trim().to_owned());
+            eprintln!("error: HTTP {}: {message}", resp.status);
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -7,16 +7,19 @@ mod router;
 
 pub use executor::{Dispatch, Job};
 
+use crate::chat::{BodyRenderer, ChatService};
 use crate::component::{ConnectError, LinkChannels, LinkSettings, LinkState, run_link};
 use crate::config::Config;
 use crate::protocol::pubsub_handler::ProtocolCtx;
 use crate::pubsub::{Service, ServiceSettings};
+use crate::relay::Relay;
 use crate::store::SledStore;
 use outboxes::Outboxes;
 use router::Router;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -26,6 +29,8 @@ pub enum AppError {
     Store(String),
     #[error("core stopped: {0}")]
     Core(String),
+    #[error("HTTP: {0}")]
+    Http(String),
 }
 
 /// Runs Herald until `shutdown` turns true.
@@ -45,9 +50,16 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,
     };
-    let router = Router::new(service, ctx);
     let queue_tick_every = Duration::from_millis(config.queue.tick_ms);
     tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
+    let (relay, chat) = people(&config, &ctx.service_jid)?;
+    let router = Router::new(service, ctx)
+        .with_ingest_policy(router::IngestPolicy {
+            retention_ms: config.http.idempotency_retention_secs * 1000,
+            max_keys: config.http.idempotency_max_keys,
+        })
+        .with_people(relay, chat);
+    tokio::spawn(tick(jobs_tx.downgrade()));
     let core_outbox = outboxes.clone();
     let core = std::thread::Builder::new()
         .name("herald-core".into())
@@ -65,7 +77,24 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         expect_ping_replies: connections == 1,
     };
     let state = Arc::new(LinkState::default());
+    state
+        .links
+        .store(connections, std::sync::atomic::Ordering::Relaxed);
+    let http = start_http(&config, &jobs_tx, &outboxes, &state, &shutdown).await?;
     let result = run_links(settings, jobs_tx, &outboxes, outbox_rxs, state, shutdown).await;
+    if let Some((ingest, task)) = http {
+        // In-flight requests get their answers; then the gate closes so
+        // the core sees its last sender go.
+        let wait = if result.is_ok() { 5 } else { 0 };
+        if tokio::time::timeout(Duration::from_secs(wait), task)
+            .await
+            .is_err()
+            && wait > 0
+        {
+            tracing::warn!("HTTP connections still open after 5 s; closing ingest");
+        }
+        crate::ingest::close(&ingest);
+    }
     // The links owned the job senders: the core drains what it has,
     // commits, and ends.
     let core_result = tokio::task::spawn_blocking(move || core.join())
@@ -126,6 +155,65 @@ async fn run_links(
         }
     }
     result
+}
+
+/// Binds and serves the HTTP endpoints when `http.listen` is set.
+async fn start_http(
+    config: &Config,
+    jobs: &mpsc::Sender<Job>,
+    outboxes: &Outboxes,
+    link: &Arc<LinkState>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Option<(Arc<crate::ingest::Ingest>, JoinHandle<()>)>, AppError> {
+    let Some(addr) = config.http.listen else {
+        return Ok(None);
+    };
+    let listener = crate::ingest::bind(addr)
+        .await
+        .map_err(|e| AppError::Http(format!("cannot listen on {addr}: {e}")))?;
+    if config.http.tokens.is_empty() {
+        tracing::warn!("no http.tokens configured: every ingest request will get 401");
+    }
+    let weak = outboxes.downgrade();
+    let depth = Box::new(move || weak.depth());
+    let ingest = Arc::new(crate::ingest::Ingest::new(
+        config,
+        jobs.clone(),
+        link.clone(),
+        depth,
+    ));
+    let task = tokio::spawn(crate::ingest::serve(
+        listener,
+        ingest.clone(),
+        shutdown.clone(),
+    ));
+    Ok(Some((ingest, task)))
+}
+
+/// The MUC relay and chat service, sharing one body renderer.
+fn people(
+    config: &Config,
+    service_jid: &crate::pubsub::BareJid,
+) -> Result<(Relay, ChatService), AppError> {
+    let bodies = Arc::new(BodyRenderer::from_config(&config.chat));
+    let relay = Relay::new(&config.relay, service_jid, bodies.clone()).map_err(AppError::Core)?;
+    let chat = ChatService::new(config.chat.commands, bodies, service_jid.clone());
+    Ok((relay, chat))
+}
+
+/// Sends [`Job::Tick`] every second. Holds only a weak sender, so the core
+/// still ends when the link drops the last real one.
+async fn tick(jobs: mpsc::WeakSender<Job>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(jobs) = jobs.upgrade() else { return };
+        // A full queue means the core is busy: skip this tick.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = jobs.try_send(Job::Tick) {
+            return;
+        }
+    }
 }
 
 /// Sends [`Job::QueueTick`] every `every` (consumer-group ack deadlines and

@@ -17,6 +17,11 @@ impl Outboxes {
         (Outboxes(senders), receivers)
     }
 
+    /// A handle that does not keep the outboxes open (for metrics).
+    pub fn downgrade(&self) -> WeakOutboxes {
+        WeakOutboxes(self.0.iter().map(|s| s.downgrade()).collect())
+    }
+
     pub fn sender(&self, index: usize) -> mpsc::Sender<Stanza> {
         self.0[index % self.0.len()].clone()
     }
@@ -40,6 +45,19 @@ impl Outboxes {
         let mut hasher = DefaultHasher::new();
         to.map(|j| j.to_bare()).hash(&mut hasher);
         (hasher.finish() % self.0.len() as u64) as usize
+    }
+}
+
+pub struct WeakOutboxes(Vec<mpsc::WeakSender<Stanza>>);
+
+impl WeakOutboxes {
+    /// Stanzas waiting in all outboxes together.
+    pub fn depth(&self) -> usize {
+        self.0
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .map(|s| s.max_capacity().saturating_sub(s.capacity()))
+            .sum()
     }
 }
 

@@ -3,12 +3,15 @@
 //! results and errors addressed to us are never answered (RFC 6120 §8.2.3).
 
 use super::executor::{Dispatch, Job};
+use crate::chat::ChatService;
 use crate::component::{Inbound, InvalidStanza, StanzaKind};
 use crate::protocol::approval::handle_approval;
 use crate::protocol::pubsub_handler::{ProtocolCtx, handle_pubsub};
 use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify, queue};
 use crate::pubsub::Service;
+use crate::relay::Relay;
 use crate::store::Store;
+use std::time::Instant;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::iq::Iq;
@@ -16,11 +19,20 @@ use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 
+mod ingest;
+
+pub(super) use ingest::IngestPolicy;
+
 pub struct Router<S: Store> {
     service: Service<S>,
     ctx: ProtocolCtx,
     /// Something in this batch changed state: flush before releasing it.
     dirty: bool,
+    /// HTTP ingest: answers released after the commit, key retention.
+    ingest: ingest::IngestState,
+    /// MUC relay and chat commands/delivery (`with_people`); off by default.
+    relay: Option<Relay>,
+    chat: Option<ChatService>,
 }
 
 impl<S: Store> Router<S> {
@@ -29,6 +41,41 @@ impl<S: Store> Router<S> {
             service,
             ctx,
             dirty: false,
+            ingest: ingest::IngestState::default(),
+            relay: None,
+            chat: None,
+        }
+    }
+
+    /// Adds the MUC relay and chat commands, and turns on the core's
+    /// published-items feed they read.
+    pub fn with_people(mut self, relay: Relay, chat: ChatService) -> Self {
+        self.service.enable_feed();
+        self.relay = Some(relay);
+        self.chat = Some(chat);
+        self
+    }
+
+    /// Hands items published by this job to the relay and chat delivery;
+    /// their messages leave with the batch, after the flush.
+    fn deliver_published(&mut self, out: &mut Vec<Stanza>) {
+        let now = Instant::now();
+        for p in self.service.take_published() {
+            if let Some(relay) = self.relay.as_mut() {
+                relay.on_published(&p, now, out);
+            }
+            if let Some(chat) = &self.chat {
+                chat.deliver(&self.service, &p, out);
+            }
+        }
+    }
+
+    /// A chat message that is not an approval: chat commands.
+    fn route_chat(&mut self, msg: &Message, out: &mut Vec<Stanza>) {
+        let Some(chat) = &self.chat else { return };
+        if let Some(handled) = chat.handle_message(&mut self.service, msg) {
+            self.dirty |= handled.needs_flush;
+            out.extend(handled.stanzas);
         }
     }
 
@@ -59,6 +106,10 @@ impl<S: Store> Router<S> {
             payload,
         };
         let handled = handle_pubsub(&mut self.service, &self.ctx, &req);
+        if handled.reply.is_ok() {
+            count_xmpp_publish(&req.payload);
+        }
+        out.extend(handled.results);
         out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
         self.dirty |= handled.needs_flush;
         out.extend(handled.notifications);
@@ -73,11 +124,13 @@ impl<S: Store> Router<S> {
         let Some(from) = msg.from.clone() else { return };
         let Some(handled) = handle_approval(&mut self.service, &self.ctx, &from, &msg.payloads)
         else {
+            self.route_chat(&msg, out);
             return;
         };
         self.dirty |= handled.needs_flush;
         if let Err(error) = handled.reply {
-            out.push(Stanza::Message(message_error(&msg, from, error)));
+            let error = message_error(msg.to.clone(), msg.id.clone(), from, error);
+            out.push(Stanza::Message(error));
         }
         out.extend(handled.notifications);
     }
@@ -132,6 +185,21 @@ impl<S: Store> Router<S> {
         }
     }
 
+    /// Retention: expired items and old history go, with no notification.
+    fn tick(&mut self) {
+        match self.service.expire(crate::protocol::timestamp::now_ms()) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::debug!(removed = n, "retention");
+                self.dirty = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention failed");
+                self.dirty = true;
+            }
+        }
+    }
+
     fn route_invalid(&mut self, bad: InvalidStanza, out: &mut Vec<Stanza>) {
         tracing::debug!(reason = %bad.reason, from = ?bad.from, "unparsable stanza");
         let (Some(from), Some(to)) = (parse_jid(&bad.from), parse_jid(&bad.to)) else {
@@ -146,11 +214,8 @@ impl<S: Store> Router<S> {
                 out.push(Stanza::Iq(iq));
             }
             StanzaKind::Message if type_ != "error" => {
-                let mut msg = Message::new(Some(from)).with_payload(error);
-                msg.type_ = MessageType::Error;
-                msg.from = Some(to);
-                msg.id = bad.id.map(tokio_xmpp::parsers::message::Id);
-                out.push(Stanza::Message(msg));
+                let id = bad.id.map(tokio_xmpp::parsers::message::Id);
+                out.push(Stanza::Message(message_error(Some(to), id, from, error)));
             }
             // Bad IQ results/errors and presences get no answer (no loops).
             _ => {}
@@ -158,15 +223,31 @@ impl<S: Store> Router<S> {
     }
 }
 
+/// Counts the items of a successful XMPP publish for `/metrics`.
+fn count_xmpp_publish(payload: &tokio_xmpp::minidom::Element) {
+    let ns = "http://jabber.org/protocol/pubsub";
+    if let Some(publish) = payload.get_child("publish", ns) {
+        let items = publish.children().filter(|c| c.is("item", ns)).count();
+        let items = items.max(1) as u64;
+        crate::metrics::METRICS.add_published(crate::metrics::Source::Xmpp, items);
+    }
+}
+
 fn parse_jid(raw: &Option<String>) -> Option<Jid> {
     raw.as_deref().and_then(|s| Jid::new(s).ok())
 }
 
-fn message_error(original: &Message, to: Jid, error: StanzaError) -> Message {
+/// A `type='error'` message bouncing a message from `to` back to it.
+fn message_error(
+    from: Option<Jid>,
+    id: Option<tokio_xmpp::parsers::message::Id>,
+    to: Jid,
+    error: StanzaError,
+) -> Message {
     let mut msg = Message::new(Some(to)).with_payload(error);
     msg.type_ = MessageType::Error;
-    msg.from = original.to.clone();
-    msg.id = original.id.clone();
+    msg.from = from;
+    msg.id = id;
     msg
 }
 
@@ -186,6 +267,37 @@ pub fn reply_iq(req: &IqRequest, reply: IqReply) -> Iq {
 
 impl<S: Store + 'static> Dispatch for Router<S> {
     fn handle(&mut self, job: Job, out: &mut Vec<Stanza>) {
+        let now = Instant::now();
+        match (job, self.relay.as_mut()) {
+            (Job::Xmpp(Inbound::Stanza(s)), Some(relay)) if relay.claims(&s) => {
+                relay.on_stanza(s, now, out)
+            }
+            (Job::LinkUp, Some(relay)) => relay.link_up(now, out),
+            (Job::Tick, Some(relay)) => {
+                relay.tick(now, out);
+                self.tick();
+            }
+            (job, _) => self.route(job, out),
+        }
+        self.deliver_published(out);
+    }
+
+    fn commit(&mut self) -> Result<(), String> {
+        if std::mem::take(&mut self.dirty) {
+            let started = std::time::Instant::now();
+            self.service.flush().map_err(|e| e.to_string())?;
+            crate::metrics::METRICS.observe_flush(started.elapsed());
+        }
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        self.ingest.release();
+    }
+}
+
+impl<S: Store + 'static> Router<S> {
+    fn route(&mut self, job: Job, out: &mut Vec<Stanza>) {
         match job {
             Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
             Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
@@ -195,13 +307,146 @@ impl<S: Store + 'static> Dispatch for Router<S> {
                 out.extend(queue::tick(&mut self.service, &self.ctx));
                 self.dirty |= self.service.queue_dirty();
             }
+            Job::Ingest(job) => {
+                self.route_ingest(job, out);
+                // Ingested items reach consumer groups in the same batch.
+                out.extend(queue::tick(&mut self.service, &self.ctx));
+                self.dirty |= self.service.queue_dirty();
+            }
+            Job::Tick => self.tick(),
+            Job::Xmpp(Inbound::LinkUp) | Job::LinkUp => {}
         }
     }
+}
 
-    fn commit(&mut self) -> Result<(), String> {
-        if std::mem::take(&mut self.dirty) {
-            self.service.flush().map_err(|e| e.to_string())?;
-        }
-        Ok(())
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod group_commit_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pubsub::ServiceSettings;
+    use crate::store::MemoryStore;
+
+    fn router() -> Router<MemoryStore> {
+        let settings = ServiceSettings {
+            create_domains: vec!["localhost".into()],
+            ..Default::default()
+        };
+        let service = Service::open(MemoryStore::new(), settings).unwrap();
+        let ctx = ProtocolCtx {
+            service_jid: "events.localhost".parse().unwrap(),
+            max_payload_bytes: 1024,
+        };
+        Router::new(service, ctx)
+    }
+
+    fn handle(r: &mut Router<MemoryStore>, xml: &str) -> Vec<Stanza> {
+        let el: tokio_xmpp::minidom::Element = xml.parse().unwrap();
+        let stanza = Stanza::try_from(el).unwrap();
+        let mut out = Vec::new();
+        r.handle(Job::Xmpp(Inbound::Stanza(stanza)), &mut out);
+        out
+    }
+
+    const NS: &str = "xmlns='jabber:component:accept'";
+
+    #[test]
+    fn iq_results_and_errors_are_never_answered() {
+        let mut r = router();
+        let out = handle(
+            &mut r,
+            &format!("<iq {NS} type='result' id='1' from='a@localhost/r' to='events.localhost'/>"),
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn unparsable_iq_gets_bad_request_from_the_addressee() {
+        let mut r = router();
+        let bad = InvalidStanza {
+            kind: StanzaKind::Iq,
+            from: Some("a@localhost/r".into()),
+            to: Some("events.localhost".into()),
+            id: Some("x1".into()),
+            type_: Some("get".into()),
+            reason: "missing child".into(),
+        };
+        let mut out = Vec::new();
+        r.handle(Job::Xmpp(Inbound::Invalid(bad)), &mut out);
+        let [
+            Stanza::Iq(Iq::Error {
+                id, error, from, ..
+            }),
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!(id, "x1");
+        assert_eq!(
+            from.as_ref().map(|j| j.to_string()),
+            Some("events.localhost".into())
+        );
+        assert_eq!(
+            error.defined_condition,
+            tokio_xmpp::parsers::stanza_error::DefinedCondition::BadRequest
+        );
+    }
+
+    #[test]
+    fn unparsable_presence_is_dropped_silently() {
+        let mut r = router();
+        let bad = InvalidStanza {
+            kind: StanzaKind::Presence,
+            from: Some("a@localhost/r".into()),
+            to: Some("events.localhost".into()),
+            id: None,
+            type_: None,
+            reason: "bad".into(),
+        };
+        let mut out = Vec::new();
+        r.handle(Job::Xmpp(Inbound::Invalid(bad)), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn writes_mark_the_batch_dirty_and_commit_flushes_once() {
+        let mut r = router();
+        let create = format!(
+            "<iq {NS} type='set' id='c' from='a@localhost/r' to='events.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='n'/></pubsub></iq>"
+        );
+        let out = handle(&mut r, &create);
+        assert!(
+            matches!(out.as_slice(), [Stanza::Iq(Iq::Result { .. })]),
+            "{out:?}"
+        );
+        assert!(r.dirty);
+        r.commit().unwrap();
+        assert!(!r.dirty);
+        let ping = format!(
+            "<iq {NS} type='get' id='p' from='a@localhost/r' to='events.localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+        );
+        handle(&mut r, &ping);
+        assert!(!r.dirty, "a read must not cost a flush");
+    }
+
+    #[test]
+    fn presence_subscribe_to_the_service_is_approved() {
+        let mut r = router();
+        let out = handle(
+            &mut r,
+            &format!(
+                "<presence {NS} type='subscribe' from='a@localhost/r' to='events.localhost'/>"
+            ),
+        );
+        let [Stanza::Presence(p)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(p.type_, PresenceType::Subscribed);
+        assert_eq!(
+            p.to.as_ref().map(|j| j.to_string()),
+            Some("a@localhost".into())
+        );
     }
 }

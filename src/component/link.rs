@@ -7,7 +7,7 @@ use super::{Backoff, ComponentStream, Inbound, InvalidStanza, LinkSettings, Stan
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::Stanza;
@@ -17,11 +17,26 @@ use tokio_xmpp::xmlstream::{
     FallibleStreamElement, ReadError, StreamElementError, XmppStreamElement,
 };
 
-/// Observable link health, for readiness checks and metrics.
+/// Observable health of all component links, for readiness and metrics.
 #[derive(Debug, Default)]
 pub struct LinkState {
-    pub connected: AtomicBool,
+    /// Links currently connected.
+    pub up: AtomicUsize,
+    /// Successful handshakes since start, over all links.
     pub connects: AtomicU64,
+    /// Configured number of links (their first connects are not reconnects).
+    pub links: AtomicUsize,
+}
+
+impl LinkState {
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst) > 0
+    }
+
+    pub fn reconnects(&self) -> u64 {
+        let links = self.links.load(Ordering::Relaxed).max(1) as u64;
+        self.connects.load(Ordering::Relaxed).saturating_sub(links)
+    }
 }
 
 type Sink = SplitSink<OwnedStream, XmppStreamElement>;
@@ -50,8 +65,11 @@ pub async fn run_link<J: From<Inbound> + Send + 'static>(
         match stream {
             Ok(stream) => {
                 tracing::info!(jid = %settings.jid, "component link up");
-                state.connected.store(true, Ordering::SeqCst);
+                state.up.fetch_add(1, Ordering::SeqCst);
                 state.connects.fetch_add(1, Ordering::Relaxed);
+                if channels.inbound.send(Inbound::LinkUp.into()).await.is_err() {
+                    break;
+                }
                 let started = Instant::now();
                 let rx = channels.outbox_rx;
                 let (end, rx) = session(
@@ -64,7 +82,7 @@ pub async fn run_link<J: From<Inbound> + Send + 'static>(
                 )
                 .await;
                 channels.outbox_rx = rx;
-                state.connected.store(false, Ordering::SeqCst);
+                state.up.fetch_sub(1, Ordering::SeqCst);
                 backoff.connection_lasted(started.elapsed());
                 tracing::warn!(reason = %end, "component link down");
             }

@@ -45,6 +45,9 @@ pub enum Inbound {
     /// A stanza that failed to parse: the raw header lets the router reply
     /// with an error instead of dropping it silently.
     Invalid(InvalidStanza),
+    /// The link (re)connected and completed its handshake: whatever
+    /// ejabberd held for us (MUC occupancy) may be gone.
+    LinkUp,
 }
 
 #[derive(Debug)]

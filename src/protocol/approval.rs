@@ -30,6 +30,7 @@ pub fn handle_approval<S: Store>(
         .filter_map(|p| forms::parse_form(p).ok())
         .find(|f| f.form_type.as_deref() == Some(SUBSCRIBE_AUTHORIZATION))?;
     let done = |reply, notifications, needs_flush| Handled {
+        results: Vec::new(),
         reply,
         notifications,
         needs_flush,

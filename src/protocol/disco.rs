@@ -5,6 +5,7 @@
 
 use super::features::features;
 use super::forms::{Field, FieldType, Form, FormKind};
+use super::mam::{MAM, MAM_EXTENDED};
 use super::pubsub_forms::{self, META_DATA};
 use super::pubsub_handler::ProtocolCtx;
 use super::xml::BuilderExt;
@@ -53,11 +54,12 @@ fn node_info<S: Store>(s: &Service<S>, a: &Actor, node: &str) -> Result<Element,
     let identity = Element::builder("identity", ns::DISCO_INFO)
         .a("category", "pubsub")
         .a("type", "leaf");
-    let feature = Element::builder("feature", ns::DISCO_INFO).a("var", ns::PUBSUB);
+    let features = [ns::PUBSUB, MAM, MAM_EXTENDED]
+        .map(|f| Element::builder("feature", ns::DISCO_INFO).a("var", f));
     Ok(Element::builder("query", ns::DISCO_INFO)
         .a("node", node)
         .append(identity)
-        .append(feature)
+        .append_all(features)
         .append(form.to_element())
         .build())
 }

@@ -47,6 +47,9 @@ pub const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/pubsub#subscription-options",
     // XEP-0254 queueing, with named consumer groups (xep-notes/xep-0254.md).
     crate::pubsub::queue::QUEUE_NS,
+    // XEP-0313 on nodes (XEP-0442), with before-id/after-id/ids/flip-page.
+    "urn:xmpp:mam:2",
+    "urn:xmpp:mam:2#extended",
 ];
 
 /// §7.1.4, advertised only when the settings enable it.

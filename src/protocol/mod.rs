@@ -6,6 +6,8 @@ pub mod disco;
 pub mod errors;
 pub mod features;
 pub mod forms;
+pub mod mam;
+pub mod mam_render;
 pub mod notify;
 pub mod pubsub_errors;
 pub mod pubsub_exec;

@@ -17,7 +17,7 @@ use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Id, Message, MessageType};
-use tokio_xmpp::parsers::ns::DELAY;
+use tokio_xmpp::parsers::ns::{DELAY, SID};
 
 /// Renders one notification into one message per recipient.
 pub fn render(service: &BareJid, n: &Notification) -> Vec<Stanza> {
@@ -26,7 +26,10 @@ pub fn render(service: &BareJid, n: &Notification) -> Vec<Stanza> {
         NotificationType::Normal => MessageType::Normal,
     };
     let from = Jid::from(service.clone());
-    let payloads = payloads(n);
+    let mut payloads = payloads(n);
+    if let Some(id) = &n.archive_id {
+        payloads.push(stanza_id(service, id));
+    }
     let shim = matches!(n.event, Event::Items { .. } | Event::Retract { .. });
     (n.recipients.iter())
         .map(|r| {
@@ -166,6 +169,15 @@ pub fn stored_payload(item_id: &str, xml: &str) -> Option<Element> {
 fn delay(published_ms: u64) -> Element {
     Element::builder("delay", DELAY)
         .a("stamp", timestamp::xep0082(published_ms))
+        .build()
+}
+
+/// XEP-0359 `<stanza-id by id/>`: the event's archive ID, from which a
+/// client can resume with a XEP-0313 query (`after-id`).
+fn stanza_id(service: &BareJid, id: &str) -> Element {
+    Element::builder("stanza-id", SID)
+        .a("by", service.as_str())
+        .a("id", id)
         .build()
 }
 

@@ -32,6 +32,7 @@ fn note(event: Event, recipients: Vec<Recipient>) -> Notification {
         message_type: NotificationType::Headline,
         event,
         recipients,
+        archive_id: None,
     }
 }
 

@@ -127,9 +127,13 @@ fn options<S: Store>(
     form: Option<ReceivedForm>,
 ) -> Done {
     if let Some(form) = form {
-        return notes(s.set_subscription_options(a, node, jid, subid, &values(&form))?);
+        let o = s.set_subscription_options(a, node, jid, subid, &values(&form));
+        return notes(o.map_err(options_error)?);
     }
-    let fields = s.subscription_options(a, node, jid, subid)?.to_fields();
+    let fields = s
+        .subscription_options(a, node, jid, subid)
+        .map_err(options_error)?
+        .to_fields();
     let j = jid.to_string();
     let el = reply::options_form(
         "options",
@@ -140,6 +144,18 @@ fn options<S: Store>(
         &fields,
     );
     read_only(el)
+}
+
+/// §6.3.4.2 Example 65: "no such subscriber" is of type `modify` for
+/// subscription options, while unsubscribe (§6.2.3.2 Example 55) uses
+/// `cancel`, which is the shared mapping's choice.
+fn options_error(e: PubsubError) -> StanzaError {
+    let not_subscribed = matches!(e, PubsubError::NotSubscribed);
+    let mut error = StanzaError::from(e);
+    if not_subscribed {
+        error.type_ = ErrorType::Modify;
+    }
+    error
 }
 
 /// §6.4: the service's default subscription options (a named node must
@@ -233,8 +249,9 @@ fn aff_changes(changes: Vec<AffiliationEntry>) -> Result<Vec<(BareJid, Affiliati
 }
 
 /// §6.5: by ID, newest N, or an XEP-0059 page around an item ID. `<max/>`
-/// alone or an empty `<before/>` gives the newest page; `<index/>` is not
-/// supported (no cheap way to count from the start of a sled range).
+/// alone or an empty `<before/>` gives the newest page; `<index>0</index>`
+/// the oldest. Other indexes are not supported: finding the Nth item needs
+/// a scan, since replaced and retracted items leave gaps in the seqs.
 fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
     let node = q.node.as_str();
     if !q.item_ids.is_empty() {
@@ -247,19 +264,27 @@ fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
     let Some(rsm) = &q.rsm else {
         return read_only(reply::items(node, &s.items(a, node, q.max_items)?, false));
     };
+    let cap = s.settings().max_page_size;
+    let max = rsm.max.or(q.max_items).unwrap_or(cap).min(cap);
+    let plain = rsm.after.is_none() && rsm.before.is_none();
+    if rsm.index == Some(0) && plain {
+        return read_only(reply::items(node, &s.items_first(a, node, max)?, true));
+    }
     if rsm.index.is_some() {
         return Err(errors::stanza_error(
             ErrorType::Cancel,
             DefinedCondition::FeatureNotImplemented,
-            "RSM <index/> is not supported; page with <after/> or <before/>",
+            "RSM <index/> other than 0 is not supported; page with <after/> or <before/>",
         ));
     }
-    let cap = s.settings().max_page_size;
-    let max = rsm.max.or(q.max_items).unwrap_or(cap).min(cap);
     let page = match (rsm.after.as_deref(), rsm.before.as_deref()) {
         (Some(after), _) => s.items_after(a, node, after, max)?,
         (None, Some(before)) if !before.is_empty() => s.items_before(a, node, before, max)?,
-        _ => s.items(a, node, Some(max))?,
+        // `<before/>` empty: the last page (XEP-0059 §2.5).
+        (None, Some(_)) => s.items(a, node, Some(max))?,
+        // No cursor: the first page (XEP-0059 §2.1), so that paging on
+        // with `<after/>` its last item visits every item.
+        (None, None) => s.items_first(a, node, max)?,
     };
     read_only(reply::items(node, &page, true))
 }

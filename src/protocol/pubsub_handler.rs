@@ -8,7 +8,7 @@
 
 use super::pubsub_exec::execute;
 use super::pubsub_request;
-use super::{IqKind, IqReply, IqRequest, disco, errors, notify, queue, service_info};
+use super::{IqKind, IqReply, IqRequest, disco, errors, mam, notify, queue, service_info};
 use crate::pubsub::{Actor, BareJid, Service};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
@@ -25,6 +25,8 @@ pub struct ProtocolCtx {
 /// The answer to one IQ.
 #[derive(Debug)]
 pub struct Handled {
+    /// Stanzas to send *before* the reply (XEP-0313 result messages).
+    pub results: Vec<Stanza>,
     pub reply: IqReply,
     /// `<message/>`s to send after the reply (and after the flush).
     pub notifications: Vec<Stanza>,
@@ -33,8 +35,9 @@ pub struct Handled {
 }
 
 impl Handled {
-    fn read(reply: IqReply) -> Self {
+    pub(crate) fn read(reply: IqReply) -> Self {
         Handled {
+            results: Vec::new(),
             reply,
             notifications: Vec::new(),
             needs_flush: false,
@@ -43,7 +46,8 @@ impl Handled {
 }
 
 /// Answers any IQ addressed to the service: ping and version, disco#info
-/// and disco#items (service and nodes), and every XEP-0060 request.
+/// and disco#items (service and nodes), XEP-0313 queries of node history,
+/// and every XEP-0060 request.
 /// Anything else gets `service-unavailable` (RFC 6120 §8.4). Never panics.
 pub fn handle_pubsub<S: Store>(
     service: &mut Service<S>,
@@ -55,6 +59,9 @@ pub fn handle_pubsub<S: Store>(
     }
     if let Some(r) = disco::handle(service, ctx, req) {
         return Handled::read(r);
+    }
+    if let Some(h) = mam::handle(service, ctx, req) {
+        return h;
     }
     if let Some(handled) = queue::handle_queue_iq(service, ctx, req) {
         return handled;
@@ -81,6 +88,7 @@ pub fn handle_pubsub<S: Store>(
                 notifications.extend(queue::after_write(service, ctx, &node));
             }
             Handled {
+                results: Vec::new(),
                 reply: Ok(el),
                 notifications,
                 needs_flush: write,

@@ -445,6 +445,75 @@ fn rsm_pages_after_and_before_an_item_id_with_count() {
     assert!(set.get_child("first", ns::RSM).is_none());
 }
 
+/// Regression: a `<set>` with only `<max/>` returned the *newest* page, so
+/// a client paging on with `<after/>` its last item got an empty page and
+/// never saw the older items (found by the kill test in
+/// tests/integration/test_durability.py).
+#[test]
+fn rsm_without_cursor_is_the_first_page_and_paging_on_visits_every_item() {
+    let mut t = setup();
+    with_items(&mut t, 5);
+    let r = t.ok(FRANCISCO, "get", &rsm("<max>2</max>"), false).unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i1", "i2"]);
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let cursor = after
+            .as_ref()
+            .map_or(String::new(), |a| format!("<after>{a}</after>"));
+        let r = t
+            .ok(
+                FRANCISCO,
+                "get",
+                &rsm(&format!("<max>2</max>{cursor}")),
+                false,
+            )
+            .unwrap();
+        let page = ids(child(&r, "items"));
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page);
+        let set = r.get_child("set", ns::RSM).unwrap();
+        after = Some(set.get_child("last", ns::RSM).unwrap().text());
+    }
+    assert_eq!(seen, ["i1", "i2", "i3", "i4", "i5"]);
+}
+
+#[test]
+fn rsm_index_zero_is_the_first_page_and_republish_moves_to_newest() {
+    let mut t = setup();
+    with_items(&mut t, 4);
+    t.publish("princely_musings", "i2");
+    let h = t.ps(
+        HAMLET,
+        "set",
+        "<retract node='princely_musings'><item id='i3'/></retract>",
+    );
+    assert_eq!(h.reply, Ok(None));
+    let r = t
+        .ok(
+            FRANCISCO,
+            "get",
+            &rsm("<max>2</max><index>0</index>"),
+            false,
+        )
+        .unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i1", "i4"]);
+    let set = r.get_child("set", ns::RSM).unwrap();
+    assert_eq!(set.get_child("count", ns::RSM).unwrap().text(), "3");
+    let r = t
+        .ok(FRANCISCO, "get", &rsm("<after>i4</after>"), false)
+        .unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i2"], "re-published is newest");
+    let h = t.ps(FRANCISCO, "get", &rsm("<after>i3</after>"));
+    assert_eq!(
+        error(&h).0,
+        DefinedCondition::ItemNotFound,
+        "retracted cursor"
+    );
+}
+
 #[test]
 fn rsm_unknown_cursor_is_item_not_found_and_index_is_unsupported() {
     let mut t = setup();
@@ -501,6 +570,35 @@ fn examples_51_52_unsubscribe_and_54_not_subscribed() {
             Some("not-subscribed".into())
         )
     );
+}
+
+/// Example 65 (options, type `modify`) vs Example 55 (unsubscribe,
+/// type `cancel`): same conditions, different error types.
+#[test]
+fn example_65_options_of_non_subscriber_is_modify_and_55_unsubscribe_cancel() {
+    use tokio_xmpp::parsers::stanza_error::ErrorType;
+    let mut t = setup();
+    t.create("n", &[]);
+    let type_of = |h: &Handled| h.reply.as_ref().unwrap_err().type_.clone();
+    let get = "<options node='n' jid='francisco@denmark.lit'/>";
+    let set = "<options node='n' jid='francisco@denmark.lit'><x xmlns='jabber:x:data' type='submit'><field var='pubsub#deliver'><value>0</value></field></x></options>";
+    for (kind, body) in [("get", get), ("set", set)] {
+        let h = t.ps(FRANCISCO, kind, body);
+        assert_eq!(
+            error(&h),
+            (
+                DefinedCondition::UnexpectedRequest,
+                Some("not-subscribed".into())
+            )
+        );
+        assert_eq!(type_of(&h), ErrorType::Modify, "options {kind}");
+    }
+    let h = t.ps(
+        FRANCISCO,
+        "set",
+        "<unsubscribe node='n' jid='francisco@denmark.lit'/>",
+    );
+    assert_eq!(type_of(&h), ErrorType::Cancel);
 }
 
 #[test]

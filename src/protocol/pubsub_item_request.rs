@@ -73,7 +73,7 @@ pub(super) fn parse_items(
 
 /// XEP-0059 §2: `<max/>`, `<after/>`, `<before/>` (empty = last page),
 /// `<index/>`.
-fn parse_rsm(set: &Element) -> Result<RsmQuery, StanzaError> {
+pub(super) fn parse_rsm(set: &Element) -> Result<RsmQuery, StanzaError> {
     let text = |name: &str| set.get_child(name, ns::RSM).map(Element::text);
     let number = |name: &str| -> Result<Option<usize>, StanzaError> {
         match text(name) {

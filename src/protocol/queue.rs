@@ -164,6 +164,7 @@ fn parse_items(action: &Element) -> Result<(String, Vec<String>), StanzaError> {
 
 fn done(ctx: &ProtocolCtx, notes: Vec<Notification>) -> Handled {
     Handled {
+        results: Vec::new(),
         reply: Ok(None),
         notifications: notify::render_all(&ctx.service_jid, &notes),
         needs_flush: true,
@@ -171,11 +172,7 @@ fn done(ctx: &ProtocolCtx, notes: Vec<Notification>) -> Handled {
 }
 
 fn failed(error: StanzaError) -> Handled {
-    Handled {
-        reply: Err(error),
-        notifications: Vec::new(),
-        needs_flush: false,
-    }
+    Handled::read(Err(error))
 }
 
 /// XEP-0254 §2.3/§2.4 conditions.

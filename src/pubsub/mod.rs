@@ -25,6 +25,8 @@
 //! | 6.5 + XEP-0059 | page after / before an item ID | [`Service::items_after`], [`Service::items_before`] |
 //! | 7.1 | publish (auto-create, publish-options) | [`Service::publish`] |
 //! | 7.2 | retract an item | [`Service::retract`] |
+//! | XEP-0313 + XEP-0442 | query a node's history (MAM) | [`Service::history`] |
+//! | `pubsub#item_expire`, history limits | retention tick | [`Service::expire`] |
 //! | 8.1 | create a node (named, instant, with config) | [`Service::create_node`] |
 //! | 8.2 | get node configuration form | [`Service::node_config`] |
 //! | 8.2.5 | submit node configuration | [`Service::configure`] |
@@ -39,6 +41,8 @@
 //! | 8.9.2 | owner: modify affiliations | [`Service::modify_affiliations`] |
 //! | 4.1 presence | presence shared with the service changed | [`Service::presence_subscribed`] |
 //! | 6.1.7 | available presence: last items (`on_sub_and_presence`) | [`Service::presence_available`] |
+//!
+//! | HTTP ingest | publish as the system, idempotent | [`Service::ingest`] |
 //!
 //! | XEP-0254 | consumer groups: deliver, settle, presence, timeouts | [`Service::queue_pump`], [`Service::queue_settle`], [`Service::queue_presence`], [`Service::queue_tick`] (see [`queue`]) |
 //!
@@ -80,11 +84,14 @@
 
 mod access;
 pub mod error;
+pub mod feed;
 pub mod form;
 mod node;
 pub mod node_config;
 pub mod notify;
 mod ops_discovery;
+mod ops_history;
+pub mod ops_ingest;
 mod ops_items;
 mod ops_manage;
 mod ops_owner;
@@ -92,24 +99,32 @@ mod ops_publish;
 mod ops_subscribe;
 mod presence;
 pub mod queue;
+mod retention;
 mod service;
 pub mod sub_options;
 pub mod types;
 
 pub use error::{PubsubError, PubsubResult};
+pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
 pub use node_config::{
     AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,
     SendLastPublished,
 };
 pub use notify::{Event, Notification, Recipient};
+pub use ops_history::archive_id;
+pub use ops_ingest::{
+    IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
+};
 pub use queue::{QueueError, QueueSettings, Settle};
+pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
-pub use sub_options::{QueueStart, SubscriptionOptions};
+pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions};
 pub use tokio_xmpp::jid::{BareJid, Jid};
 pub use types::{
-    Actor, Affiliation, Item, ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply,
-    Subscription, SubscriptionChange, SubscriptionState,
+    Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemsPage,
+    NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription, SubscriptionChange,
+    SubscriptionState,
 };
 
 #[cfg(test)]

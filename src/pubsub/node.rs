@@ -33,6 +33,11 @@ impl NodeSub {
         self.state == SubscriptionState::Subscribed && self.options.deliver
     }
 
+    /// Deliverable as a `pubsub#event` message (not a chat subscription).
+    pub fn gets_events(&self) -> bool {
+        self.is_deliverable() && !self.options.chat
+    }
+
     pub fn to_public(&self, node: &str) -> Subscription {
         Subscription {
             node: node.to_owned(),
@@ -101,7 +106,30 @@ pub(crate) struct Node {
     /// Items currently stored (kept in memory: the store's count scans).
     pub count: u64,
     /// Highest seq ever given out; the next item gets `high_seq + 1`.
+    /// Publications and retractions share this sequence (history order).
     pub high_seq: u64,
+    /// History (archive) entries currently stored.
+    pub history: u64,
+    /// Not before this time can an item expire (`pubsub#item_expire`):
+    /// the retention tick skips the node until then. A lower bound only.
+    pub expiry_due_ms: u64,
+    /// Same for the history's age limit.
+    pub history_due_ms: u64,
+}
+
+impl Node {
+    /// A node as loaded or created: retention checked at the next tick.
+    pub fn new(id: NodeId, meta: NodeMeta, count: u64, high_seq: u64, history: u64) -> Self {
+        Node {
+            id,
+            meta,
+            count,
+            high_seq,
+            history,
+            expiry_due_ms: 0,
+            history_due_ms: 0,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]

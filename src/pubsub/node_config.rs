@@ -105,7 +105,8 @@ pub struct NodeConfig {
     /// `pubsub#type`: the payload namespace, empty if unset.
     pub payload_type: String,
     pub send_last_published_item: SendLastPublished,
-    /// `pubsub#item_expire` in seconds; stored and shown, not yet enforced.
+    /// `pubsub#item_expire` in seconds after publication; enforced by the
+    /// retention tick ([`super::Service::expire`]).
     pub item_expire: Option<u64>,
 }
 

@@ -19,6 +19,11 @@ pub struct Notification {
     pub message_type: NotificationType,
     pub event: Event,
     pub recipients: Vec<Recipient>,
+    /// The history (XEP-0313) archive ID of the event, for items and
+    /// retractions of archiving nodes: rendered as a XEP-0359 stanza-id
+    /// so a client can resume from the archive. For several items, the
+    /// last one's.
+    pub archive_id: Option<String>,
 }
 
 /// Who gets a notification.
@@ -77,7 +82,7 @@ pub enum Event {
 }
 
 /// Recipients of a node event: every subscription in state `subscribed`
-/// with `pubsub#deliver` on, one [`Recipient`] per JID, with SubIDs when the
+/// with `pubsub#deliver` on and `herald#chat` off, one [`Recipient`] per JID, with SubIDs when the
 /// JID holds several subscriptions to the node.
 pub(crate) fn subscriber_recipients(subs: &[NodeSub]) -> Vec<Recipient> {
     let mut totals: HashMap<&Jid, usize> = HashMap::new();
@@ -86,7 +91,7 @@ pub(crate) fn subscriber_recipients(subs: &[NodeSub]) -> Vec<Recipient> {
     }
     let mut out: Vec<Recipient> = Vec::new();
     let mut index: HashMap<&Jid, usize> = HashMap::new();
-    let deliverable = subs.iter().filter(|s| s.is_deliverable());
+    let deliverable = subs.iter().filter(|s| s.gets_events());
     for s in deliverable {
         let i = *index.entry(&s.jid).or_insert_with(|| {
             out.push(Recipient::plain(s.jid.clone()));
@@ -124,6 +129,7 @@ pub(crate) fn to_recipients(
         message_type: config.notification_type,
         event,
         recipients,
+        archive_id: None,
     })
 }
 

@@ -68,6 +68,16 @@ impl<S: Store> Service<S> {
         Ok(page(items, total))
     }
 
+    /// The first page: up to `max` of the oldest items, oldest first (an
+    /// RSM request with no cursor or `<index>0</index>`, XEP-0059 §2.1). Paging on from its last
+    /// item with `items_after` walks the whole node.
+    pub fn items_first(&self, actor: &Actor, node: &str, max: usize) -> PubsubResult<ItemsPage> {
+        let (id, total) = self.readable(actor, node)?;
+        // Seqs start at 1, so "after 0" is the start of the log.
+        let items = self.store.items_after(id, 0, self.page_size(Some(max)))?;
+        Ok(page(items, total))
+    }
+
     /// Up to `max` items published just before item `item_id` (RSM
     /// `<before/>`), oldest first. `ItemNotFound` for a vanished cursor.
     pub fn items_before(

@@ -112,7 +112,9 @@ impl<S: Store> Service<S> {
     /// §8.8.2 Modify subscriptions (owner): state `none` removes the JID's
     /// subscription (the one named by `subid`, else all of them);
     /// `subscribed` / `pending` update it or create one. Each affected JID
-    /// is notified of its new state (§8.8.4). All changes or none apply.
+    /// is notified of its new state (§8.8.4); a subscription that becomes
+    /// `subscribed` here also gets the last item when the node sends it on
+    /// subscription (§6.1.7, as after approval). All changes or none apply.
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`
     /// (also when a change targets an outcast), `NotAcceptable`
@@ -125,6 +127,10 @@ impl<S: Store> Service<S> {
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
+        let was_subscribed: Vec<String> = (n.meta.subscriptions.iter())
+            .filter(|s| s.state == SubscriptionState::Subscribed)
+            .map(|s| s.subid.clone())
+            .collect();
         let mut meta = n.meta.clone();
         let mut changed = Vec::new();
         for change in changes {
@@ -132,10 +138,18 @@ impl<S: Store> Service<S> {
         }
         self.commit_meta(node, meta)?;
         let meta = &self.node(node)?.meta;
-        let notifications = changed.iter().filter_map(|s| state_notice(node, meta, s));
+        let mut notifications = Vec::new();
+        for sub in &changed {
+            notifications.extend(state_notice(node, meta, sub));
+            let newly =
+                sub.state == SubscriptionState::Subscribed && !was_subscribed.contains(&sub.subid);
+            if newly {
+                notifications.extend(self.last_item_for(node, meta, sub)?);
+            }
+        }
         Ok(Outcome {
             reply: (),
-            notifications: notifications.collect(),
+            notifications,
         })
     }
 

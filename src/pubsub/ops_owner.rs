@@ -77,13 +77,8 @@ impl<S: Store> Service<S> {
         self.save_service_record(id + 1, &presence)?;
         self.store.put_node_meta(name, &blob)?;
         self.next_node_id = id + 1;
-        let node = Node {
-            id,
-            meta,
-            count: 0,
-            high_seq: 0,
-        };
-        self.nodes.insert(name.to_owned(), node);
+        self.nodes
+            .insert(name.to_owned(), Node::new(id, meta, 0, 0, 0));
         Ok(())
     }
 
@@ -123,6 +118,7 @@ impl<S: Store> Service<S> {
         let mut meta = n.meta.clone();
         meta.config = config;
         self.commit_meta(node, meta)?;
+        self.recheck_expiry(node);
         let limit = self.nodes[node].meta.config.max_items.limit(cap);
         if count > limit {
             self.trim(node, id, (count - limit) as usize)?;

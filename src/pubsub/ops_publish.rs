@@ -6,9 +6,10 @@ use super::error::{PubsubError, PubsubResult};
 use super::form::FieldValues;
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
+use super::ops_history::archive_id;
 use super::service::{Service, now_ms};
 use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
-use crate::store::{Store, StoredItem};
+use crate::store::{ArchiveEntry, IdempotencyRecord, Store, StoredItem};
 
 impl<S: Store> Service<S> {
     /// §7.1 Publish one or several items (IDs generated when absent). A
@@ -31,6 +32,21 @@ impl<S: Store> Service<S> {
         items: Vec<NewItem>,
         publish_options: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<PublishReply>> {
+        self.publish_recorded(actor, node, items, publish_options, |_| None)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`Service::publish`], also storing the idempotency record that
+    /// `record` builds from the published items in the same atomic write.
+    /// Returns the published items too (with their seqs).
+    pub(crate) fn publish_recorded(
+        &mut self,
+        actor: &Actor,
+        node: &str,
+        items: Vec<NewItem>,
+        publish_options: Option<&[FieldValues]>,
+        record: impl FnOnce(&[Item]) -> Option<IdempotencyRecord>,
+    ) -> PubsubResult<(Outcome<PublishReply>, Vec<Item>)> {
         let options = publish_options.unwrap_or(&[]);
         let create = self.publish_target(actor, node, options)?;
         let config = match &create {
@@ -42,25 +58,35 @@ impl<S: Store> Service<S> {
             self.insert_node(actor, node, config)?;
         }
         let published = self.build_items(actor, node, items)?;
+        let record = record(&published);
         let n = self.node(node)?;
         if n.meta.config.persist_items {
-            self.store_items(node, &published)?;
+            self.store_items(node, &published, record.as_ref())?;
+        } else if let Some(r) = &record {
+            self.store.put_items_keyed(&[], Some(r))?;
         }
+        self.record_published(node, &published);
         let n = self.node(node)?;
         let event = Event::Items {
             items: published.clone(),
             include_payload: n.meta.config.deliver_payloads,
             last_published: false,
         };
-        let notice = to_subscribers(node, &n.meta, event);
-        let item_ids = published.into_iter().map(|i| i.id).collect();
-        Ok(Outcome {
+        let archived = self.settings.retention.archiving() && n.meta.config.persist_items;
+        let last_seq = published.last().map(|i| i.seq);
+        let notice = to_subscribers(node, &n.meta, event).map(|mut note| {
+            note.archive_id = last_seq.filter(|_| archived).map(|s| archive_id(n.id, s));
+            note
+        });
+        let item_ids = published.iter().map(|i| i.id.clone()).collect();
+        let outcome = Outcome {
             reply: PublishReply {
                 node: node.to_owned(),
                 item_ids,
             },
             notifications: notice.into_iter().collect(),
-        })
+        };
+        Ok((outcome, published))
     }
 
     /// Checks access to an existing node, or decides to auto-create it:
@@ -157,29 +183,38 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// Stores the items and trims to `max_items`. On a store failure the
-    /// in-memory count is re-read from the store and the seq high-water
-    /// still moves past every seq tried, so no seq is ever handed out twice.
-    fn store_items(&mut self, name: &str, items: &[Item]) -> PubsubResult<()> {
+    /// Stores the items (with their history entries when archiving, and
+    /// `record`) in one atomic write, then trims to `max_items`. On a store
+    /// failure nothing of the group is written, the in-memory count is
+    /// re-read from the store, and the seq high-water still moves past every
+    /// seq tried, so no seq is ever handed out twice.
+    fn store_items(
+        &mut self,
+        name: &str,
+        items: &[Item],
+        record: Option<&IdempotencyRecord>,
+    ) -> PubsubResult<()> {
         let n = self.node(name)?;
-        let (id, mut count) = (n.id, n.count);
+        let (id, count) = (n.id, n.count);
         let limit = n.meta.config.max_items.limit(self.settings.max_items_cap);
         let top = items.last().map_or(n.high_seq, |i| i.seq);
-        for item in items {
-            match self.store.put_item(id, &to_stored(item)) {
-                Ok(None) => count += 1,
-                Ok(Some(_)) => {}
-                Err(e) => {
-                    let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
-                    n.high_seq = n.high_seq.max(top);
-                    n.count = self.store.count_items(id).unwrap_or(n.count);
-                    return Err(e.into());
-                }
-            }
-        }
+        let group: Vec<_> = items.iter().map(|i| (id, to_stored(i))).collect();
+        let archiving = self.settings.retention.archiving();
+        let written = self.store.put_group(&group, archiving, record);
         let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
-        n.high_seq = top;
+        n.high_seq = n.high_seq.max(top);
+        let replaced = match written {
+            Ok(r) => r,
+            Err(e) => {
+                n.count = self.store.count_items(id).unwrap_or(n.count);
+                return Err(e.into());
+            }
+        };
+        let count = count + replaced.iter().filter(|r| r.is_none()).count() as u64;
         n.count = count;
+        let at_ms = items.last().map_or(0, |i| i.published_ms);
+        let entries = if archiving { items.len() as u64 } else { 0 };
+        self.after_append(name, at_ms, entries)?;
         if count > limit {
             self.trim(name, id, (count - limit) as usize)?;
         }
@@ -216,21 +251,56 @@ impl<S: Store> Service<S> {
         if seq >= n.high_seq {
             self.persist_high_water(node)?;
         }
-        if self.store.remove_item(id, item_id)?.is_none() {
-            return Err(PubsubError::ItemNotFound);
-        }
-        let n = self.nodes.get_mut(node).ok_or(PubsubError::NodeNotFound)?;
-        n.count = n.count.saturating_sub(1);
+        let archive_seq = self.remove_archived(node, item_id)?;
+        let n = self.node(node)?;
         let event = Event::Retract {
             item_ids: vec![item_id.to_owned()],
         };
         let notice = (notify.unwrap_or(n.meta.config.notify_retract))
             .then(|| to_subscribers(node, &n.meta, event))
-            .flatten();
+            .flatten()
+            .map(|mut note| {
+                note.archive_id = archive_seq.map(|s| archive_id(n.id, s));
+                note
+            });
         Ok(Outcome {
             reply: (),
             notifications: notice.into_iter().collect(),
         })
+    }
+}
+
+impl<S: Store> Service<S> {
+    /// Removes a stored item; when archiving, the removal is written with
+    /// a history entry of its own (next seq) in the same atomic write.
+    /// Returns that entry's seq.
+    fn remove_archived(&mut self, node: &str, item_id: &str) -> PubsubResult<Option<u64>> {
+        let n = self.node(node)?;
+        let (id, seq) = (n.id, n.high_seq + 1);
+        let at_ms = now_ms();
+        let removed = match self.settings.retention.archiving() {
+            true => {
+                let entry = ArchiveEntry::Retract {
+                    seq,
+                    id: item_id.to_owned(),
+                    at_ms,
+                };
+                let n = self.node_mut(node)?;
+                n.high_seq = seq;
+                self.store
+                    .retract_archived(id, item_id, &entry)?
+                    .map(|_| Some(seq))
+            }
+            false => self.store.remove_item(id, item_id)?.map(|_| None),
+        };
+        let Some(archive_seq) = removed else {
+            return Err(PubsubError::ItemNotFound);
+        };
+        let n = self.node_mut(node)?;
+        n.count = n.count.saturating_sub(1);
+        let entries = u64::from(archive_seq.is_some());
+        self.after_append(node, at_ms, entries)?;
+        Ok(archive_seq)
     }
 }
 

@@ -97,7 +97,7 @@ impl<S: Store> Service<S> {
     ) -> PubsubResult<Option<Notification>> {
         let config = &meta.config;
         let send = config.send_last_published_item != SendLastPublished::Never;
-        if !send || !sub.is_deliverable() || !config.deliver_notifications {
+        if !send || !sub.gets_events() || !config.deliver_notifications {
             return Ok(None);
         }
         let n = self.node(node)?;

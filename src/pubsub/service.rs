@@ -10,6 +10,7 @@ use tokio_xmpp::jid::BareJid;
 use super::access::Access;
 use super::error::PubsubError;
 use super::node::{Node, NodeMeta, decode_meta, encode_meta};
+use super::retention::RetentionSettings;
 use super::types::Actor;
 use crate::store::{NodeId, Store};
 
@@ -37,6 +38,8 @@ pub struct ServiceSettings {
     pub auto_create_on_publish: bool,
     /// Most nodes the service holds (`None`: unlimited).
     pub max_nodes: Option<usize>,
+    /// Node history (XEP-0313) limits and the expiry sweep's batch size.
+    pub retention: RetentionSettings,
 }
 
 impl Default for ServiceSettings {
@@ -50,6 +53,7 @@ impl Default for ServiceSettings {
             max_page_size: 1000,
             auto_create_on_publish: true,
             max_nodes: None,
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -70,7 +74,9 @@ impl ServiceSettings {
             max_items_cap: config.limits.max_items_per_node,
             max_payload_bytes: config.limits.max_payload_bytes,
             max_page_size: config.limits.max_items_per_page,
-            ..ServiceSettings::default()
+            auto_create_on_publish: config.pubsub.auto_create,
+            max_nodes: config.limits.max_nodes,
+            retention: RetentionSettings::from_config(&config.retention),
         })
     }
 }
@@ -93,6 +99,8 @@ pub struct Service<S: Store> {
     ids: IdGen,
     /// Consumer groups (`queue`): state and writes for the next flush.
     pub(crate) queues: super::queue::Queues,
+    /// Published items not yet taken (`None`: feed off; see `feed.rs`).
+    pub(crate) feed: Option<Vec<super::feed::Published>>,
 }
 
 impl<S: Store> Service<S> {
@@ -106,6 +114,7 @@ impl<S: Store> Service<S> {
             next_node_id: 1,
             ids: IdGen::default(),
             queues: Default::default(),
+            feed: None,
         };
         let mut record = ServiceRecord::default();
         for (name, blob) in service.store.load_nodes()? {
@@ -116,14 +125,12 @@ impl<S: Store> Service<S> {
             }
             let (id, meta) = decode_meta(&name, &blob)?;
             let count = service.store.count_items(id)?;
-            let high_seq = service.store.last_seq(id)?.max(meta.high_water);
+            let (history, last_entry) = service.store.archive_stats(id)?;
+            let high_seq = (service.store.last_seq(id)?)
+                .max(meta.high_water)
+                .max(last_entry);
             service.next_node_id = service.next_node_id.max(id + 1);
-            let node = Node {
-                id,
-                meta,
-                count,
-                high_seq,
-            };
+            let node = Node::new(id, meta, count, high_seq, history);
             service.nodes.insert(name, node);
         }
         service.next_node_id = service.next_node_id.max(record.next_node_id);

@@ -7,16 +7,26 @@ use serde::{Deserialize, Serialize};
 use super::error::PubsubError;
 use super::form::{FORM_TYPE, FieldValues, FormField, parse_bool, single};
 
+/// Form field of [`SubscriptionOptions::chat`].
+pub const CHAT_FIELD: &str = "herald#chat";
+
 /// Largest `pubsub#queue_requests` (items one member may hold unacked).
 pub const MAX_QUEUE_REQUESTS: u32 = 10_000;
 
-/// Options of one subscription: `pubsub#deliver`, and the queue options
+/// Options of one subscription: `pubsub#deliver`, Herald's own
+/// `herald#chat` (see xep-notes/decisions.md "Chat subscriptions"), and the
+/// queue options
 /// (a subscription with `queue_group` or `queue_requests` is a member of
 /// a consumer group instead of a plain subscriber).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionOptions {
     /// `pubsub#deliver`: whether notifications are sent at all.
     pub deliver: bool,
+    /// `herald#chat`: items arrive as chat messages with a readable body
+    /// (rendered outside the core) instead of `pubsub#event` messages.
+    /// Subscriptions stored before this option existed read as `false`.
+    #[serde(default)]
+    pub chat: bool,
     /// `pubsub#queue_group`: the consumer group joined (Herald extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_group: Option<String>,
@@ -45,6 +55,7 @@ impl Default for SubscriptionOptions {
     fn default() -> Self {
         SubscriptionOptions {
             deliver: true,
+            chat: false,
             queue_group: None,
             queue_requests: None,
             queue_start: None,
@@ -73,6 +84,9 @@ impl SubscriptionOptions {
             FORM_TYPE => {}
             "pubsub#deliver" => {
                 self.deliver = parse_bool(value).ok_or_else(|| invalid(var, "a boolean"))?;
+            }
+            CHAT_FIELD => {
+                self.chat = parse_bool(value).ok_or_else(|| invalid(var, "a boolean"))?;
             }
             "pubsub#queue_group" => {
                 self.queue_group = (!value.is_empty()).then(|| value.to_owned());
@@ -127,6 +141,11 @@ impl SubscriptionOptions {
         let requests = self.queue_requests.map(|n| n.to_string());
         vec![
             FormField::boolean("pubsub#deliver", "Enable delivery?", self.deliver),
+            FormField::boolean(
+                CHAT_FIELD,
+                "Deliver as chat messages with a readable body?",
+                self.chat,
+            ),
             FormField::text(
                 "pubsub#queue_group",
                 "Consumer group to join (XEP-0254 queueing)",

@@ -218,3 +218,50 @@ pub struct NodeMetadata {
     /// Creation time in ms since the epoch (for `pubsub#creation_date`).
     pub created_ms: u64,
 }
+
+/// A XEP-0313 query of a node's history (XEP-0442), as the core sees it.
+/// Cursors are archive IDs; each must still exist (else `ItemNotFound`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistoryQuery {
+    /// Entries at or after this time (form field `start`).
+    pub start_ms: Option<u64>,
+    /// Entries at or before this time (form field `end`).
+    pub end_ms: Option<u64>,
+    /// Entries after each of these (form `after-id`, RSM `<after/>`).
+    pub after: Vec<String>,
+    /// Entries before each of these (form `before-id`, RSM `<before/>`).
+    pub before: Vec<String>,
+    /// Only these entries (form `ids`); other filters are then ignored.
+    pub ids: Vec<String>,
+    /// Page size (RSM `<max/>`), capped at the service's page size.
+    pub max: Option<usize>,
+    /// Page from the end (RSM `<before/>`, empty or not).
+    pub from_end: bool,
+}
+
+/// What one history entry records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryEvent {
+    Published(Item),
+    /// The item with this ID was retracted.
+    Retracted(String),
+}
+
+/// One history entry with its archive ID (XEP-0313 result `id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub archive_id: String,
+    /// When it happened (XEP-0203 delay of the forwarded message).
+    pub at_ms: u64,
+    pub event: HistoryEvent,
+}
+
+/// A page of history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// No more results in the query's direction (XEP-0313 `complete`).
+    pub complete: bool,
+    /// Entries in the node's history, for unfiltered queries (RSM count).
+    pub total: Option<u64>,
+}

@@ -2,7 +2,9 @@
 //! against both `MemoryStore` and `SledStore`, so core tests on memory
 //! mean the same thing on disk.
 
-use super::{MemoryStore, NodeId, QueueKey, QueueWrite, SledStore, Store, StoredItem};
+use super::{
+    IdempotencyRecord, MemoryStore, NodeId, QueueKey, QueueWrite, SledStore, Store, StoredItem,
+};
 
 const N1: NodeId = 1;
 const N2: NodeId = 2;
@@ -223,6 +225,41 @@ fn node_meta_round_trip<S: Store>(s: &mut S) {
     s.flush().unwrap();
 }
 
+fn record(key: &str, created_ms: u64) -> IdempotencyRecord {
+    IdempotencyRecord {
+        key: key.to_owned(),
+        created_ms,
+        value: format!("answer-{key}").into_bytes(),
+    }
+}
+
+fn idempotency_with_items<S: Store>(s: &mut S) {
+    let r = record("k1", 100);
+    let replaced = s.put_items_keyed(&[(N1, item("a", 1))], Some(&r)).unwrap();
+    assert_eq!(replaced, vec![None]);
+    assert_eq!(s.get_idempotency("k1").unwrap(), Some(r));
+    assert_eq!(s.get_item(N1, "a").unwrap(), Some(item("a", 1)));
+    assert_eq!(s.get_idempotency("k2").unwrap(), None);
+    // A record alone, and a replacement with a newer time.
+    s.put_items_keyed(&[], Some(&record("k2", 50))).unwrap();
+    s.put_items_keyed(&[], Some(&record("k2", 300))).unwrap();
+    assert_eq!(s.get_idempotency("k2").unwrap().unwrap().created_ms, 300);
+}
+
+fn idempotency_prune<S: Store>(s: &mut S) {
+    for (i, t) in [10, 20, 30, 40, 50].into_iter().enumerate() {
+        s.put_items_keyed(&[], Some(&record(&format!("k{i}"), t)))
+            .unwrap();
+    }
+    // k0 (10) expires; of the four left, keep the newest three.
+    assert_eq!(s.prune_idempotency(15, 3).unwrap(), 2);
+    assert_eq!(s.get_idempotency("k0").unwrap(), None);
+    assert_eq!(s.get_idempotency("k1").unwrap(), None);
+    assert!(s.get_idempotency("k2").unwrap().is_some());
+    assert!(s.get_idempotency("k4").unwrap().is_some());
+    assert_eq!(s.prune_idempotency(0, 10).unwrap(), 0);
+}
+
 fn qkey(node: NodeId, group: &str, seq: Option<u64>) -> QueueKey {
     QueueKey {
         node,
@@ -303,6 +340,8 @@ conformance!(
     last_seq,
     count_items,
     node_meta_round_trip,
+    idempotency_with_items,
+    idempotency_prune,
     queue_state_put_remove_in_order,
     queue_state_drop_node,
 );

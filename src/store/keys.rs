@@ -6,22 +6,38 @@
 //!
 //! - `S | node(8) | seq(8)` -> encoded item (id, publisher, time, payload)
 //! - `I | node(8) | item id` -> seq(8)
+//! - `K | idempotency key` -> created_ms(8) | opaque answer
+//! - `T | created_ms(8) | idempotency key` -> empty (retention order)
+//! - `A | node(8) | seq(8)` -> archive entry (XEP-0313 node history): a
+//!   publication (`P` + item value) or a retraction (`R` + time + id)
 //!
 //! Integers are big-endian so byte order is numeric order, which makes a
 //! node's items a contiguous, seq-ordered range.
 
-use super::{NodeId, StoreError, StoreResult, StoredItem};
+use super::{ArchiveEntry, NodeId, StoreError, StoreResult, StoredItem};
 
 const SEQ_TAG: u8 = b'S';
 const ID_TAG: u8 = b'I';
+const IDEM_TAG: u8 = b'K';
+const IDEM_TIME_TAG: u8 = b'T';
+const ARCHIVE_TAG: u8 = b'A';
 
 /// Length of a seq key: tag + node + seq.
 pub const SEQ_KEY_LEN: usize = 17;
 
 /// `S | node | seq`: where an item's value lives.
 pub fn seq_key(node: NodeId, seq: u64) -> [u8; SEQ_KEY_LEN] {
+    tagged_key(SEQ_TAG, node, seq)
+}
+
+/// `A | node | seq`: one entry of the node's history (archive ID `seq`).
+pub fn archive_key(node: NodeId, seq: u64) -> [u8; SEQ_KEY_LEN] {
+    tagged_key(ARCHIVE_TAG, node, seq)
+}
+
+fn tagged_key(tag: u8, node: NodeId, seq: u64) -> [u8; SEQ_KEY_LEN] {
     let mut key = [0u8; SEQ_KEY_LEN];
-    key[0] = SEQ_TAG;
+    key[0] = tag;
     key[1..9].copy_from_slice(&node.to_be_bytes());
     key[9..].copy_from_slice(&seq.to_be_bytes());
     key
@@ -43,13 +59,63 @@ pub fn id_prefix(node: NodeId) -> [u8; 9] {
     p
 }
 
+/// `K | key`: an idempotency record.
+pub fn idem_key(key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(IDEM_TAG);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// `T | created_ms | key`: the retention index of an idempotency record.
+pub fn idem_time_key(created_ms: u64, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + key.len());
+    k.push(IDEM_TIME_TAG);
+    k.extend_from_slice(&created_ms.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// Prefix of every retention index key (oldest first).
+pub const IDEM_TIME_PREFIX: [u8; 1] = [IDEM_TIME_TAG];
+
+/// `(created_ms, key)` from a retention index key.
+pub fn parse_idem_time_key(k: &[u8]) -> StoreResult<(u64, String)> {
+    if k.len() < 9 || k[0] != IDEM_TIME_TAG {
+        return Err(corrupt("malformed idempotency index key"));
+    }
+    let key = String::from_utf8(k[9..].to_vec()).map_err(|_| corrupt("key is not UTF-8"))?;
+    Ok((u64_from(&k[1..9]), key))
+}
+
+/// The value under a `K` key: creation time, then the opaque answer.
+pub fn encode_idem(created_ms: u64, value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + value.len());
+    v.extend_from_slice(&created_ms.to_be_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+pub fn decode_idem(bytes: &[u8]) -> StoreResult<(u64, Vec<u8>)> {
+    if bytes.len() < 8 {
+        return Err(corrupt("idempotency record too short"));
+    }
+    Ok((u64_from(&bytes[..8]), bytes[8..].to_vec()))
+}
+
 /// The seq in a seq key of `node`; `Corrupt` if the key is not one.
 pub fn parse_seq_key(node: NodeId, key: &[u8]) -> StoreResult<u64> {
-    let ok = key.len() == SEQ_KEY_LEN && key[0] == SEQ_TAG && key[1..9] == node.to_be_bytes();
-    if !ok {
-        return Err(corrupt("malformed seq key"));
-    }
-    Ok(u64_from(&key[9..]))
+    parse_tagged(SEQ_TAG, node, key).ok_or_else(|| corrupt("malformed seq key"))
+}
+
+/// The seq in an archive key of `node`; `Corrupt` if the key is not one.
+pub fn parse_archive_key(node: NodeId, key: &[u8]) -> StoreResult<u64> {
+    parse_tagged(ARCHIVE_TAG, node, key).ok_or_else(|| corrupt("malformed archive key"))
+}
+
+fn parse_tagged(tag: u8, node: NodeId, key: &[u8]) -> Option<u64> {
+    let ok = key.len() == SEQ_KEY_LEN && key[0] == tag && key[1..9] == node.to_be_bytes();
+    ok.then(|| u64_from(&key[9..]))
 }
 
 /// The value stored under an `I` key.
@@ -140,13 +206,77 @@ pub fn decode_item(seq: u64, bytes: &[u8]) -> StoreResult<StoredItem> {
 
 /// The item ID alone, without copying publisher or payload (purge, trim).
 pub fn decode_item_id(bytes: &[u8]) -> StoreResult<String> {
+    decode_item_head(bytes).map(|(_, id)| id)
+}
+
+/// Publication time and item ID, without copying publisher or payload.
+pub fn decode_item_head(bytes: &[u8]) -> StoreResult<(u64, String)> {
     let mut r = Reader(bytes);
     if r.byte()? != VALUE_VERSION {
         return Err(corrupt("unknown item version"));
     }
     r.byte()?;
-    r.varint()?;
-    r.string()
+    let ms = r.varint()?;
+    Ok((ms, r.string()?))
+}
+
+// Archive values: `P` + an item value (as above), or
+//   `R` | version(1) | at_ms(varint) | id(str)   for a retraction.
+const ARCHIVE_PUBLISH: u8 = b'P';
+const ARCHIVE_RETRACT: u8 = b'R';
+
+pub fn encode_archive(entry: &ArchiveEntry) -> Vec<u8> {
+    match entry {
+        ArchiveEntry::Publish(item) => encode_archived_item(item),
+        ArchiveEntry::Retract { id, at_ms, .. } => {
+            let mut out = vec![ARCHIVE_RETRACT, VALUE_VERSION];
+            put_varint(&mut out, *at_ms);
+            put_str(&mut out, id);
+            out
+        }
+    }
+}
+
+/// The archive value of a publication (no copy of the item needed).
+pub fn encode_archived_item(item: &StoredItem) -> Vec<u8> {
+    let item = encode_item(item);
+    let mut out = Vec::with_capacity(item.len() + 1);
+    out.push(ARCHIVE_PUBLISH);
+    out.extend_from_slice(&item);
+    out
+}
+
+/// The time of an archive value, without decoding its payload.
+pub fn decode_archive_time(bytes: &[u8]) -> StoreResult<u64> {
+    match bytes.split_first() {
+        Some((&ARCHIVE_PUBLISH, rest)) => decode_item_head(rest).map(|(ms, _)| ms),
+        Some((&ARCHIVE_RETRACT, rest)) => {
+            let mut r = Reader(rest);
+            r.byte()?;
+            r.varint()
+        }
+        _ => Err(corrupt("unknown archive entry kind")),
+    }
+}
+
+/// Decodes a value written by [`encode_archive`]; `seq` comes from its key.
+pub fn decode_archive(seq: u64, bytes: &[u8]) -> StoreResult<ArchiveEntry> {
+    match bytes.split_first() {
+        Some((&ARCHIVE_PUBLISH, rest)) => decode_item(seq, rest).map(ArchiveEntry::Publish),
+        Some((&ARCHIVE_RETRACT, rest)) => {
+            let mut r = Reader(rest);
+            if r.byte()? != VALUE_VERSION {
+                return Err(corrupt("unknown archive version"));
+            }
+            let at_ms = r.varint()?;
+            let id = r.string()?;
+            if !r.0.is_empty() {
+                return Err(corrupt("trailing bytes after archive entry"));
+            }
+            Ok(ArchiveEntry::Retract { seq, id, at_ms })
+        }
+        _ => Err(corrupt("unknown archive entry kind")),
+    }
 }
 
 /// LEB128: lengths and times are small, so this beats fixed 8 bytes.
@@ -248,6 +378,34 @@ mod tests {
         assert!(id_key(u64::MAX, "zzz").as_slice() < seq_key(0, 0).as_slice());
         assert!(id_key(1, "x").starts_with(&id_prefix(1)));
         assert!(!id_key(1, "x").starts_with(&id_prefix(2)));
+    }
+
+    #[test]
+    fn archive_keys_are_their_own_kind() {
+        assert_eq!(parse_archive_key(4, &archive_key(4, 9)).unwrap(), 9);
+        assert!(parse_archive_key(4, &seq_key(4, 9)).is_err());
+        assert!(parse_seq_key(4, &archive_key(4, 9)).is_err());
+        // A < I < S: an archive range never sees item keys.
+        assert!(archive_key(u64::MAX, u64::MAX).as_slice() < id_key(0, "").as_slice());
+        assert!(archive_key(1, u64::MAX) < archive_key(2, 0));
+    }
+
+    #[test]
+    fn archive_value_round_trip() {
+        let entries = [
+            ArchiveEntry::Publish(item("a", Some("alice@example.com"), Some("<x/>"))),
+            ArchiveEntry::Retract {
+                seq: 42,
+                id: "gone".into(),
+                at_ms: 1_700_000_000_999,
+            },
+        ];
+        for e in entries {
+            assert_eq!(decode_archive(42, &encode_archive(&e)).unwrap(), e);
+        }
+        for bad in [&b""[..], &b"X"[..], &b"R"[..], &b"R\x01\x05"[..]] {
+            assert!(decode_archive(1, bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! In-memory [`Store`] for tests of the core: same semantics, no I/O.
 
-use super::{NodeId, QueueKey, QueueWrite, Store, StoreResult, StoredItem};
+use super::{
+    ArchiveEntry, IdempotencyRecord, NodeId, QueueKey, QueueWrite, Store, StoreResult, StoredItem,
+};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Default)]
@@ -10,6 +12,9 @@ pub struct MemoryStore {
     items: HashMap<NodeId, BTreeMap<u64, StoredItem>>,
     /// node -> item id -> seq
     index: HashMap<NodeId, HashMap<String, u64>>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    /// node -> seq -> history entry
+    archive: HashMap<NodeId, BTreeMap<u64, ArchiveEntry>>,
     /// Consumer-group records.
     queues: BTreeMap<QueueKey, Vec<u8>>,
     pub flushes: u64,
@@ -39,6 +44,7 @@ impl Store for MemoryStore {
         self.nodes.remove(name);
         self.items.remove(&node);
         self.index.remove(&node);
+        self.archive.remove(&node);
         Ok(())
     }
 
@@ -125,6 +131,122 @@ impl Store for MemoryStore {
         Ok(self.items.get(&node).map_or(0, |m| m.len() as u64))
     }
 
+    fn remove_expired(
+        &mut self,
+        node: NodeId,
+        before_ms: u64,
+        max: usize,
+    ) -> StoreResult<Vec<String>> {
+        let expired: Vec<String> = match self.items.get(&node) {
+            Some(items) => (items.values().take(max))
+                .take_while(|i| i.published_ms < before_ms)
+                .map(|i| i.id.clone())
+                .collect(),
+            None => return Ok(Vec::new()),
+        };
+        for id in &expired {
+            self.remove_item(node, id)?;
+        }
+        Ok(expired)
+    }
+
+    fn put_group(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        archive: bool,
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        if archive {
+            for (node, item) in items {
+                let entry = ArchiveEntry::Publish(item.clone());
+                self.archive
+                    .entry(*node)
+                    .or_default()
+                    .insert(item.seq, entry);
+            }
+        }
+        if let Some(r) = record {
+            self.idempotency.insert(r.key.clone(), r.clone());
+        }
+        items
+            .iter()
+            .map(|(node, item)| self.put_item(*node, item))
+            .collect()
+    }
+
+    fn retract_archived(
+        &mut self,
+        node: NodeId,
+        id: &str,
+        entry: &ArchiveEntry,
+    ) -> StoreResult<Option<StoredItem>> {
+        let removed = self.remove_item(node, id)?;
+        if removed.is_some() {
+            let archive = self.archive.entry(node).or_default();
+            archive.insert(entry.seq(), entry.clone());
+        }
+        Ok(removed)
+    }
+
+    fn archive_after(
+        &self,
+        node: NodeId,
+        after: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        let Some(a) = self.archive.get(&node) else {
+            return Ok(Vec::new());
+        };
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        Ok(a.range(from..).take(max).map(|(_, e)| e.clone()).collect())
+    }
+
+    fn archive_before(
+        &self,
+        node: NodeId,
+        before: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        let Some(a) = self.archive.get(&node) else {
+            return Ok(Vec::new());
+        };
+        let mut page: Vec<_> = (a.range(..before).rev().take(max))
+            .map(|(_, e)| e.clone())
+            .collect();
+        page.reverse();
+        Ok(page)
+    }
+
+    fn archive_contains(&self, node: NodeId, seq: u64) -> StoreResult<bool> {
+        Ok(self
+            .archive
+            .get(&node)
+            .is_some_and(|a| a.contains_key(&seq)))
+    }
+
+    fn trim_archive(&mut self, node: NodeId, max: usize, before_ms: u64) -> StoreResult<u64> {
+        let Some(a) = self.archive.get_mut(&node) else {
+            return Ok(0);
+        };
+        let old: Vec<u64> = (a.values().take(max))
+            .take_while(|e| before_ms == u64::MAX || e.at_ms() < before_ms)
+            .map(ArchiveEntry::seq)
+            .collect();
+        for seq in &old {
+            a.remove(seq);
+        }
+        Ok(old.len() as u64)
+    }
+
+    fn archive_stats(&self, node: NodeId) -> StoreResult<(u64, u64)> {
+        Ok(self.archive.get(&node).map_or((0, 0), |a| {
+            let last = a.keys().next_back().copied().unwrap_or(0);
+            (a.len() as u64, last)
+        }))
+    }
+
     fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>> {
         Ok(self
             .queues
@@ -151,5 +273,25 @@ impl Store for MemoryStore {
     fn flush(&mut self) -> StoreResult<()> {
         self.flushes += 1;
         Ok(())
+    }
+
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        Ok(self.idempotency.get(key).cloned())
+    }
+
+    fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64> {
+        let mut by_age: Vec<(u64, String)> = (self.idempotency.values())
+            .map(|r| (r.created_ms, r.key.clone()))
+            .collect();
+        by_age.sort();
+        let over = by_age.len().saturating_sub(keep_max);
+        let mut removed = 0;
+        for (i, (created, key)) in by_age.into_iter().enumerate() {
+            if i < over || created < created_before_ms {
+                self.idempotency.remove(&key);
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }

@@ -6,6 +6,8 @@
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod conformance_archive;
 pub mod keys;
 pub mod memory;
 pub mod queue;
@@ -35,6 +37,35 @@ pub struct StoredItem {
     pub payload: Option<String>,
 }
 
+/// One entry of a node's publication history (the XEP-0313 archive),
+/// keyed by its seq, which is also its archive ID. A publication's seq is
+/// its item's seq; a retraction takes a seq of its own from the same
+/// per-node sequence, so history entries are in event order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveEntry {
+    /// An item as published (kept after it is replaced or retracted).
+    Publish(StoredItem),
+    /// Item `id` was retracted at `at_ms`.
+    Retract { seq: u64, id: String, at_ms: u64 },
+}
+
+impl ArchiveEntry {
+    pub fn seq(&self) -> u64 {
+        match self {
+            ArchiveEntry::Publish(item) => item.seq,
+            ArchiveEntry::Retract { seq, .. } => *seq,
+        }
+    }
+
+    /// When the event happened (ms since the Unix epoch).
+    pub fn at_ms(&self) -> u64 {
+        match self {
+            ArchiveEntry::Publish(item) => item.published_ms,
+            ArchiveEntry::Retract { at_ms, .. } => *at_ms,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage I/O failed: {0}")]
@@ -45,6 +76,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An HTTP `Idempotency-Key` and the answer it produced (opaque to the
+/// store), kept so a retried request gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub key: String,
+    /// Milliseconds since the Unix epoch: retention is counted from here.
+    pub created_ms: u64,
+    pub value: Vec<u8>,
+}
+
 /// What the core needs from storage. Node metadata (config, affiliations,
 /// subscriptions) is an opaque blob serialized by the core; items are
 /// ordered by `seq` within a node.
@@ -52,7 +93,7 @@ pub trait Store: Send {
     /// Every node's metadata blob, keyed by node name (startup only).
     fn load_nodes(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
     fn put_node_meta(&mut self, name: &str, meta: &[u8]) -> StoreResult<()>;
-    /// Removes the node's metadata and all its items.
+    /// Removes the node's metadata, all its items and its history.
     fn delete_node(&mut self, name: &str, node: NodeId) -> StoreResult<()>;
 
     /// Stores `item`, replacing an item with the same ID (whose old seq
@@ -63,11 +104,18 @@ pub trait Store: Send {
     /// earlier one with the same ID. Use it for a group commit: on sled each
     /// atomic write costs ~70 µs, so per-item `put_item` caps near 14k/s.
     fn put_items(&mut self, items: &[(NodeId, StoredItem)]) -> StoreResult<Vec<Option<u64>>> {
-        items
-            .iter()
-            .map(|(node, item)| self.put_item(*node, item))
-            .collect()
+        self.put_group(items, false, None)
     }
+    /// The one group write behind [`Store::put_items`],
+    /// [`Store::put_items_archived`] and [`Store::put_items_keyed`]: the
+    /// items, with `archive` their history entries, and `record`, all in
+    /// one atomic write (a crash keeps all or none).
+    fn put_group(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        archive: bool,
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>>;
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>>;
     /// The current seq of item `id`, if it exists.
     fn item_seq(&self, node: NodeId, id: &str) -> StoreResult<Option<u64>>;
@@ -85,6 +133,54 @@ pub trait Store: Send {
     /// Number of items (scans: startup only).
     fn count_items(&self, node: NodeId) -> StoreResult<u64>;
 
+    /// Removes up to `max` of the oldest items published before
+    /// `before_ms`, stopping at the first newer one (`pubsub#item_expire`).
+    /// Returns their IDs. Reads only what it removes, plus one item.
+    fn remove_expired(
+        &mut self,
+        node: NodeId,
+        before_ms: u64,
+        max: usize,
+    ) -> StoreResult<Vec<String>>;
+
+    /// Like [`Store::put_items`], and in the same atomic write appends each
+    /// item to its node's history (archive key = the item's seq).
+    fn put_items_archived(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+    ) -> StoreResult<Vec<Option<u64>>> {
+        self.put_group(items, true, None)
+    }
+    /// Removes item `id` and appends `entry` (its retraction) to the
+    /// node's history in one atomic write. Writes nothing and returns
+    /// `None` if the item does not exist.
+    fn retract_archived(
+        &mut self,
+        node: NodeId,
+        id: &str,
+        entry: &ArchiveEntry,
+    ) -> StoreResult<Option<StoredItem>>;
+    /// Up to `max` history entries with seq > `after`, oldest first.
+    fn archive_after(&self, node: NodeId, after: u64, max: usize)
+    -> StoreResult<Vec<ArchiveEntry>>;
+    /// Up to `max` history entries with seq < `before`, the newest of
+    /// them, oldest first.
+    fn archive_before(
+        &self,
+        node: NodeId,
+        before: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>>;
+    /// Whether the history entry `seq` exists (cursor check).
+    fn archive_contains(&self, node: NodeId, seq: u64) -> StoreResult<bool>;
+    /// Removes up to `max` of the oldest history entries, stopping at the
+    /// first one at or after `before_ms` (`u64::MAX`: no age limit).
+    /// Returns how many were removed.
+    fn trim_archive(&mut self, node: NodeId, max: usize, before_ms: u64) -> StoreResult<u64>;
+    /// Number of history entries and the highest seq among them (scans:
+    /// startup only).
+    fn archive_stats(&self, node: NodeId) -> StoreResult<(u64, u64)>;
+
     /// Every consumer-group record (`pubsub::queue`), at startup.
     fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>>;
     /// Applies queue-state writes in order (one atomic write on sled,
@@ -93,4 +189,18 @@ pub trait Store: Send {
 
     /// Makes every write so far durable. Called once per batch.
     fn flush(&mut self) -> StoreResult<()>;
+
+    /// Like [`Store::put_items`], and stores `record` (replacing one with
+    /// the same key) in the same atomic write: a crash keeps both or neither.
+    fn put_items_keyed(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        self.put_group(items, false, record)
+    }
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Removes records created before `created_before_ms`, then the oldest
+    /// ones beyond `keep_max`; returns how many were removed (scans).
+    fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64>;
 }

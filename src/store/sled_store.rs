@@ -5,7 +5,7 @@
 
 use super::keys::{self, decode_item, decode_item_id, decode_seq, encode_item, encode_seq};
 use super::queue::{self as qkeys, QueueKey, QueueWrite};
-use super::{NodeId, Store, StoreError, StoreResult, StoredItem};
+use super::{ArchiveEntry, IdempotencyRecord, NodeId, Store, StoreError, StoreResult, StoredItem};
 use sled::{Batch, IVec};
 use std::collections::HashMap;
 use std::path::Path;
@@ -73,6 +73,44 @@ impl SledStore {
             .collect()
     }
 
+    /// One atomic write storing a group of items, with `archive` their
+    /// history entries too, and an idempotency record.
+    fn write_group(
+        &self,
+        items: &[(NodeId, StoredItem)],
+        archive: bool,
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        // Seqs given earlier in this group: the tree cannot show them yet.
+        let mut pending: HashMap<(NodeId, &str), u64> = HashMap::new();
+        let mut batch = Batch::default();
+        let mut replaced = Vec::with_capacity(items.len());
+        for (node, item) in items {
+            let old = match pending.insert((*node, &item.id), item.seq) {
+                Some(seq) => Some(seq),
+                None => self.item_seq(*node, &item.id)?,
+            };
+            add_put(&mut batch, *node, item, old);
+            if archive {
+                let key = keys::archive_key(*node, item.seq);
+                batch.insert(&key, keys::encode_archived_item(item));
+            }
+            replaced.push(old);
+        }
+        if let Some(r) = record {
+            if let Some(old) = self.get_idempotency(&r.key)? {
+                batch.remove(keys::idem_time_key(old.created_ms, &old.key));
+            }
+            batch.insert(
+                keys::idem_key(&r.key),
+                keys::encode_idem(r.created_ms, &r.value),
+            );
+            batch.insert(keys::idem_time_key(r.created_ms, &r.key), &[][..]);
+        }
+        self.items.apply_batch(batch).map_err(sled_err)?;
+        Ok(replaced)
+    }
+
     /// Removes every remaining `I` key of the node, chunk by chunk. Only
     /// finds anything if a value was corrupt, but purge must leave nothing.
     fn sweep_ids(&self, node: NodeId) -> StoreResult<()> {
@@ -112,7 +150,7 @@ fn queue_key(k: &QueueKey) -> StoreResult<Vec<u8>> {
 }
 
 /// sled reports detected on-disk corruption separately; keep that meaning.
-fn sled_err(e: sled::Error) -> StoreError {
+pub(super) fn sled_err(e: sled::Error) -> StoreError {
     match e {
         sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
         other => StoreError::Io(other.to_string()),
@@ -156,6 +194,7 @@ impl Store for SledStore {
         // Items first: a crash in between leaves the node with fewer items
         // (the delete was not acknowledged) rather than orphaned items.
         self.purge(node)?;
+        while self.trim_archive(node, CHUNK, u64::MAX)? > 0 {}
         self.nodes.remove(name).map_err(sled_err)?;
         Ok(())
     }
@@ -168,21 +207,13 @@ impl Store for SledStore {
         Ok(old)
     }
 
-    fn put_items(&mut self, items: &[(NodeId, StoredItem)]) -> StoreResult<Vec<Option<u64>>> {
-        // Seqs given earlier in this group: the tree cannot show them yet.
-        let mut pending: HashMap<(NodeId, &str), u64> = HashMap::new();
-        let mut batch = Batch::default();
-        let mut replaced = Vec::with_capacity(items.len());
-        for (node, item) in items {
-            let old = match pending.insert((*node, &item.id), item.seq) {
-                Some(seq) => Some(seq),
-                None => self.item_seq(*node, &item.id)?,
-            };
-            add_put(&mut batch, *node, item, old);
-            replaced.push(old);
-        }
-        self.items.apply_batch(batch).map_err(sled_err)?;
-        Ok(replaced)
+    fn put_group(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        archive: bool,
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        self.write_group(items, archive, record)
     }
 
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
@@ -293,6 +324,70 @@ impl Store for SledStore {
         Ok(n)
     }
 
+    fn remove_expired(
+        &mut self,
+        node: NodeId,
+        before_ms: u64,
+        max: usize,
+    ) -> StoreResult<Vec<String>> {
+        let mut batch = Batch::default();
+        let mut removed = Vec::new();
+        for entry in self.seq_range(node, 0, u64::MAX).take(max) {
+            let (k, v) = entry.map_err(sled_err)?;
+            let (published_ms, id) = keys::decode_item_head(&v)?;
+            if published_ms >= before_ms {
+                break;
+            }
+            batch.remove(k);
+            batch.remove(keys::id_key(node, &id));
+            removed.push(id);
+        }
+        if !removed.is_empty() {
+            self.items.apply_batch(batch).map_err(sled_err)?;
+        }
+        Ok(removed)
+    }
+
+    fn retract_archived(
+        &mut self,
+        node: NodeId,
+        id: &str,
+        entry: &ArchiveEntry,
+    ) -> StoreResult<Option<StoredItem>> {
+        archive::retract(self, node, id, entry)
+    }
+
+    fn archive_after(
+        &self,
+        node: NodeId,
+        after: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        archive::after(&self.items, node, after, max)
+    }
+
+    fn archive_before(
+        &self,
+        node: NodeId,
+        before: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        archive::before(&self.items, node, before, max)
+    }
+
+    fn archive_contains(&self, node: NodeId, seq: u64) -> StoreResult<bool> {
+        let key = keys::archive_key(node, seq);
+        self.items.contains_key(key).map_err(sled_err)
+    }
+
+    fn trim_archive(&mut self, node: NodeId, max: usize, before_ms: u64) -> StoreResult<u64> {
+        archive::trim(&self.items, node, max, before_ms)
+    }
+
+    fn archive_stats(&self, node: NodeId) -> StoreResult<(u64, u64)> {
+        archive::stats(&self.items, node)
+    }
+
     fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>> {
         self.queues
             .iter()
@@ -324,7 +419,42 @@ impl Store for SledStore {
         self.db.flush().map_err(sled_err)?;
         Ok(())
     }
+
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let Some(v) = self.items.get(keys::idem_key(key)).map_err(sled_err)? else {
+            return Ok(None);
+        };
+        let (created_ms, value) = keys::decode_idem(&v)?;
+        Ok(Some(IdempotencyRecord {
+            key: key.to_owned(),
+            created_ms,
+            value,
+        }))
+    }
+
+    fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64> {
+        let mut index = Vec::new();
+        for k in self.items.scan_prefix(keys::IDEM_TIME_PREFIX).keys() {
+            index.push(k.map_err(sled_err)?);
+        }
+        let over = index.len().saturating_sub(keep_max);
+        let mut removed = 0;
+        for chunk in index.chunks(CHUNK) {
+            let mut batch = Batch::default();
+            for k in chunk {
+                let (created, key) = keys::parse_idem_time_key(k)?;
+                if removed < over as u64 || created < created_before_ms {
+                    batch.remove(k.clone());
+                    batch.remove(keys::idem_key(&key));
+                    removed += 1;
+                }
+            }
+            self.items.apply_batch(batch).map_err(sled_err)?;
+        }
+        Ok(removed)
+    }
 }
 
+mod archive;
 #[cfg(test)]
 mod tests;

@@ -177,15 +177,26 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
-def to_toml(config: dict, prefix: str = "") -> str:
-    """Tiny TOML writer: nested dicts become [tables]."""
-    scalars = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, dict)]
+def _is_table_list(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def to_toml(config: dict, prefix: str = "", header: Optional[str] = None) -> str:
+    """Tiny TOML writer: nested dicts become [tables], lists of dicts
+    become [[arrays.of.tables]]."""
+    scalars = [f"{k} = {_toml_value(v)}" for k, v in config.items()
+               if not isinstance(v, dict) and not _is_table_list(v)]
     out = []
-    if scalars:
+    if header is not None:
+        out.append(header + "\n" + "\n".join(scalars) + "\n")
+    elif scalars:
         out.append((f"[{prefix}]\n" if prefix else "") + "\n".join(scalars) + "\n")
     for k, v in config.items():
+        path = f"{prefix}.{k}" if prefix else k
         if isinstance(v, dict):
-            out.append(to_toml(v, f"{prefix}.{k}" if prefix else k))
+            out.append(to_toml(v, path))
+        elif _is_table_list(v):
+            out.extend(to_toml(x, path, header=f"[[{path}]]") for x in v)
     return "\n".join(out)
 
 

@@ -149,6 +149,9 @@ class Consumer(threading.Thread):
         except (StreamError, XmppError, OSError) as e:
             if not self.drop.is_set() and not self.stop.is_set():
                 self.error = e
+        except Exception as e:  # a bug here must fail the test, not hang it
+            self.error = e
+            raise
 
     def handle(self, s) -> None:
         if local(s) == "iq":
@@ -195,9 +198,15 @@ class Consumer(threading.Thread):
                              f"node='{self.node}'><item id='{item_id}'/></unlock></pubsub></iq>")
 
 
-def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(cond: Callable[[], bool], timeout: float, what: str,
+               consumers: Iterable[Consumer] = ()) -> None:
+    """Polls `cond`; fails at once when a consumer thread died."""
     deadline = time.monotonic() + timeout
+    consumers = list(consumers)
     while not cond():
+        dead = [c for c in consumers if c.error is not None]
+        if dead:
+            raise RuntimeError(f"consumer {dead[0].name} failed: {dead[0].error!r}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.05)

@@ -33,7 +33,20 @@ def make_client(jid: str, password: str,
     xmpp.enable_plaintext = True
     for plugin in plugins:
         xmpp.register_plugin(plugin)
+    if {"xep_0059", "xep_0060"} <= set(plugins):
+        enable_pubsub_rsm()
     return xmpp
+
+
+def enable_pubsub_rsm() -> None:
+    """slixmpp 1.17's xep_0059 registers its <set/> only on disco#items, so
+    `xep_0060.get_items(..., iterator=True)` fails with "Unknown stanza
+    interface: rsm". Register it on <pubsub/> too (XEP-0060 §6.5.4 puts
+    the <set/> there). Idempotent; affects every client in the process."""
+    from slixmpp.plugins.xep_0059.stanza import Set
+    from slixmpp.plugins.xep_0060.stanza.pubsub import Pubsub
+    from slixmpp.xmlstream import register_stanza_plugin
+    register_stanza_plugin(Pubsub, Set)
 
 
 @contextlib.asynccontextmanager

@@ -60,7 +60,7 @@ def test_three_consumers_share_10000_items_each_acked_once(qherald, connect, uni
     ids = [f"i{n}" for n in range(10_000)]
     started = time.monotonic()
     assert publish_pipelined(alice, node, ids) == len(ids)
-    wait_until(lambda: ledger.acked_total() == len(ids), 120, "10,000 acks")
+    wait_until(lambda: ledger.acked_total() == len(ids), 120, "10,000 acks", consumers)
     elapsed = time.monotonic() - started
     stop_all(consumers)
     assert set(ledger.acked) == set(ids), "none lost"
@@ -106,11 +106,12 @@ def test_sigkill_mid_stream_loses_nothing(qherald, connect, unique_name):
     consumers = start_group(connect, node, ledger, credit=10, work_s=0.005)
     ids = [f"k{n}" for n in range(2000)]
     assert publish_pipelined(alice, node, ids) == len(ids), "published durably"
-    wait_until(lambda: ledger.acked_total() >= 400, 60, "400 acks")
+    wait_until(lambda: ledger.acked_total() >= 400, 60, "400 acks", consumers)
     killed_at = time.monotonic()
     qherald.kill()
     qherald.start().wait_ready()
-    wait_until(lambda: ledger.acked_total() == len(ids), 90, "2000 acks after restart")
+    wait_until(lambda: ledger.acked_total() == len(ids), 90, "2000 acks after restart",
+               consumers)
     stop_all(consumers)
     assert set(ledger.acked) == set(ids), "nothing lost"
     duplicates = {i for i, n in ledger.delivered.items() if n > 1}

@@ -66,6 +66,7 @@ impl NodeCtx {
             message_type: self.message_type,
             event,
             recipients: vec![to],
+            archive_id: None,
         }
     }
 }

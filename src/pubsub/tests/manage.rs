@@ -142,6 +142,64 @@ fn modify_subscriptions_creates_and_removes_and_notifies() {
 }
 
 #[test]
+fn modify_subscriptions_new_subscriber_gets_the_last_item_on_sub_nodes() {
+    let mut svc = service_with_node(&[("pubsub#send_last_published_item", "on_sub")]);
+    publish_ids(&mut svc, &["a", "b"]);
+    let add = [change(BOB, SubscriptionState::Subscribed)];
+    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    assert_eq!(out.notifications.len(), 2);
+    assert!(matches!(
+        out.notifications[0].event,
+        Event::Subscription { .. }
+    ));
+    let Event::Items {
+        items,
+        last_published,
+        ..
+    } = &out.notifications[1].event
+    else {
+        panic!(
+            "expected the last item, got {:?}",
+            out.notifications[1].event
+        )
+    };
+    assert!(*last_published);
+    assert_eq!(items[0].id, "b");
+    assert_eq!(out.notifications[1].recipients[0].jid, jid(BOB));
+    // Re-stating an existing subscription does not resend the item.
+    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    assert_eq!(out.notifications.len(), 1);
+}
+
+#[test]
+fn modify_subscriptions_pending_to_subscribed_gets_the_last_item() {
+    let cfg = [
+        ("pubsub#access_model", "authorize"),
+        ("pubsub#send_last_published_item", "on_sub"),
+    ];
+    let mut svc = service_with_node(&cfg);
+    publish_ids(&mut svc, &["a"]);
+    let _ = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let pending = [change(BOB, SubscriptionState::Pending)];
+    let out = svc
+        .modify_subscriptions(&ent(OWNER), NODE, &pending)
+        .unwrap();
+    assert_eq!(out.notifications.len(), 1);
+    let add = [change(BOB, SubscriptionState::Subscribed)];
+    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    assert_eq!(out.notifications.len(), 2);
+}
+
+#[test]
+fn modify_subscriptions_never_sends_no_last_item() {
+    let mut svc = service_with_node(&[]);
+    publish_ids(&mut svc, &["a"]);
+    let add = [change(BOB, SubscriptionState::Subscribed)];
+    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    assert_eq!(out.notifications.len(), 1);
+}
+
+#[test]
 fn modify_subscriptions_to_none_without_subid_removes_all_of_the_jid() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);

@@ -3,6 +3,9 @@
 
 mod config;
 mod discovery;
+mod feed;
+mod history;
+mod ingest;
 mod items;
 mod manage;
 mod owner;
@@ -17,7 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
 use crate::store::{
-    MemoryStore, NodeId, QueueKey, QueueWrite, Store, StoreError, StoreResult, StoredItem,
+    ArchiveEntry, IdempotencyRecord, MemoryStore, NodeId, QueueKey, QueueWrite, Store, StoreError,
+    StoreResult, StoredItem,
 };
 
 /// MemoryStore whose writes fail while `fail` is set.
@@ -81,6 +85,59 @@ impl Store for TestStore {
     fn count_items(&self, node: NodeId) -> StoreResult<u64> {
         self.inner.count_items(node)
     }
+    fn remove_expired(
+        &mut self,
+        node: NodeId,
+        before: u64,
+        max: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.check()?;
+        self.inner.remove_expired(node, before, max)
+    }
+    fn put_group(
+        &mut self,
+        items: &[(NodeId, StoredItem)],
+        archive: bool,
+        record: Option<&IdempotencyRecord>,
+    ) -> StoreResult<Vec<Option<u64>>> {
+        self.check()?;
+        self.inner.put_group(items, archive, record)
+    }
+    fn retract_archived(
+        &mut self,
+        node: NodeId,
+        id: &str,
+        entry: &ArchiveEntry,
+    ) -> StoreResult<Option<StoredItem>> {
+        self.check()?;
+        self.inner.retract_archived(node, id, entry)
+    }
+    fn archive_after(
+        &self,
+        node: NodeId,
+        after: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        self.inner.archive_after(node, after, max)
+    }
+    fn archive_before(
+        &self,
+        node: NodeId,
+        before: u64,
+        max: usize,
+    ) -> StoreResult<Vec<ArchiveEntry>> {
+        self.inner.archive_before(node, before, max)
+    }
+    fn archive_contains(&self, node: NodeId, seq: u64) -> StoreResult<bool> {
+        self.inner.archive_contains(node, seq)
+    }
+    fn trim_archive(&mut self, node: NodeId, max: usize, before_ms: u64) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.trim_archive(node, max, before_ms)
+    }
+    fn archive_stats(&self, node: NodeId) -> StoreResult<(u64, u64)> {
+        self.inner.archive_stats(node)
+    }
     fn load_queue_state(&self) -> StoreResult<Vec<(QueueKey, Vec<u8>)>> {
         self.inner.load_queue_state()
     }
@@ -91,6 +148,13 @@ impl Store for TestStore {
     fn flush(&mut self) -> StoreResult<()> {
         self.check()?;
         self.inner.flush()
+    }
+    fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        self.inner.get_idempotency(key)
+    }
+    fn prune_idempotency(&mut self, before_ms: u64, keep_max: usize) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.prune_idempotency(before_ms, keep_max)
     }
 }
 
@@ -122,6 +186,7 @@ pub fn settings() -> ServiceSettings {
         max_page_size: 5,
         auto_create_on_publish: true,
         max_nodes: None,
+        retention: RetentionSettings::default(),
     }
 }
 

@@ -298,7 +298,16 @@ fn queue_state_survives_reopen_and_stays_out_of_items() {
         s.write_queue_state(&[w]).unwrap();
         s.flush().unwrap();
     }
-    let s = SledStore::open(dir.path()).unwrap();
+    // sled's background thread may hold the file lock a moment after drop.
+    let mut s = SledStore::open(dir.path());
+    for _ in 0..50 {
+        if s.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        s = SledStore::open(dir.path());
+    }
+    let s = s.unwrap();
     assert_eq!(
         s.load_queue_state().unwrap(),
         vec![(key, b"entry".to_vec())]

@@ -1,0 +1,109 @@
+//! HTTP ingest jobs on the core thread. Answers wait in `deferred` until
+//! the batch's commit succeeded (`release`); if the commit fails the
+//! executor stops, the senders drop, and HTTP answers 503.
+
+use super::Router;
+use crate::ingest::IngestJob;
+use crate::metrics::{METRICS, Source};
+use crate::protocol::notify;
+use crate::pubsub::ItemStatus;
+use crate::store::Store;
+use tokio_xmpp::Stanza;
+
+/// Retention of idempotency keys (`http.idempotency_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct IngestPolicy {
+    pub retention_ms: u64,
+    pub max_keys: usize,
+}
+
+impl Default for IngestPolicy {
+    fn default() -> Self {
+        IngestPolicy {
+            retention_ms: 24 * 3600 * 1000,
+            max_keys: 100_000,
+        }
+    }
+}
+
+/// Keyed publishes between two prunes of old idempotency keys.
+const PRUNE_EVERY: u64 = 1024;
+
+type Deferred = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+pub(super) struct IngestState {
+    policy: IngestPolicy,
+    deferred: Vec<Deferred>,
+    keyed_since_prune: u64,
+}
+
+impl IngestState {
+    pub(super) fn release(&mut self) {
+        for answer in self.deferred.drain(..) {
+            answer();
+        }
+    }
+}
+
+impl<S: Store> Router<S> {
+    /// Sets how long and how many idempotency keys are kept.
+    pub fn with_ingest_policy(mut self, policy: IngestPolicy) -> Self {
+        self.ingest.policy = policy;
+        self
+    }
+
+    pub(super) fn route_ingest(&mut self, job: IngestJob, out: &mut Vec<Stanza>) {
+        match job {
+            IngestJob::Publish { request, reply } => {
+                let keyed = request.idempotency.is_some();
+                // Even a refused request may have created its node.
+                self.dirty = true;
+                let answer = self.service.ingest(request).map(|outcome| {
+                    let jid = &self.ctx.service_jid;
+                    out.extend(notify::render_all(jid, &outcome.notifications));
+                    outcome.reply
+                });
+                if let Ok(r) = &answer
+                    && !r.replayed
+                {
+                    let fresh = r.items.iter().filter(|i| i.status != ItemStatus::Unchanged);
+                    METRICS.add_published(Source::Http, fresh.count() as u64);
+                }
+                if keyed {
+                    self.maybe_prune();
+                }
+                self.ingest.deferred.push(Box::new(move || {
+                    let _ = reply.send(answer);
+                }));
+            }
+            IngestJob::NodeCounts { reply } => {
+                let _ = reply.send(self.service.node_item_counts());
+            }
+            IngestJob::Probe { reply } => {
+                self.dirty = true;
+                self.ingest.deferred.push(Box::new(move || {
+                    let _ = reply.send(());
+                }));
+            }
+        }
+    }
+
+    fn maybe_prune(&mut self) {
+        self.ingest.keyed_since_prune += 1;
+        if self.ingest.keyed_since_prune < PRUNE_EVERY {
+            return;
+        }
+        self.ingest.keyed_since_prune = 0;
+        let p = self.ingest.policy;
+        let now = crate::ingest::now_ms();
+        match self
+            .service
+            .prune_idempotency(now, p.retention_ms, p.max_keys)
+        {
+            Ok(n) if n > 0 => tracing::debug!(removed = n, "idempotency keys pruned"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+    }
+}

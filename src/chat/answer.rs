@@ -1,0 +1,172 @@
+//! Chat commands run against the core, with the same access rules as the
+//! XMPP requests: `subscribe` is a §6.1 subscribe of the sender's bare JID
+//! with the `herald#chat` option, `last` a §6.5.7 retrieval.
+
+use super::body::BodyRenderer;
+use super::command::{self, Command};
+use crate::pubsub::{
+    Actor, BareJid, CHAT_FIELD, Jid, Notification, PubsubError, Service, SubscriptionState,
+};
+use crate::store::Store;
+
+/// The readable answer and what the command changed.
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub text: String,
+    /// Notifications the core produced (e.g. an approval request to owners).
+    pub notifications: Vec<Notification>,
+    /// State changed: flush before sending the answer.
+    pub wrote: bool,
+}
+
+impl Answer {
+    fn say(text: impl Into<String>) -> Self {
+        Answer {
+            text: text.into(),
+            ..Answer::default()
+        }
+    }
+}
+
+/// Runs `cmd` for the sender `from`.
+pub fn execute<S: Store>(
+    service: &mut Service<S>,
+    bodies: &BodyRenderer,
+    from: &BareJid,
+    cmd: Command,
+) -> Answer {
+    let actor = Actor::Entity(from.clone());
+    match cmd {
+        Command::Help => Answer::say(command::help_text()),
+        Command::List => Answer::say(list(service, &actor)),
+        Command::Subscribe(node) => subscribe(service, &actor, from, &node),
+        Command::Unsubscribe(node) => unsubscribe(service, &actor, from, &node),
+        Command::Last(node, n) => Answer::say(last(service, bodies, &actor, &node, n)),
+    }
+}
+
+fn list<S: Store>(service: &Service<S>, actor: &Actor) -> String {
+    let nodes = service.discover_nodes(actor);
+    if nodes.is_empty() {
+        return "There are no nodes you can read yet.".into();
+    }
+    let subs = service.subscriptions(actor, None).unwrap_or_default();
+    let mut lines = vec!["Nodes (* = you receive them here):".to_owned()];
+    for n in nodes {
+        let mine = subs.iter().any(|s| s.node == n.node && s.options.chat);
+        let mark = if mine { "*" } else { " " };
+        let title = match n.title.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", n.title),
+        };
+        lines.push(format!("{mark} {}{title}", n.node));
+    }
+    lines.join("\n")
+}
+
+fn subscribe<S: Store>(
+    service: &mut Service<S>,
+    actor: &Actor,
+    from: &BareJid,
+    node: &str,
+) -> Answer {
+    let options = [(CHAT_FIELD.to_owned(), vec!["true".to_owned()])];
+    let jid = Jid::from(from.clone());
+    match service.subscribe(actor, node, &jid, Some(&options)) {
+        Ok(o) => {
+            let text = match o.reply.state {
+                SubscriptionState::Pending => {
+                    format!("Your subscription to {node} awaits an owner's approval.")
+                }
+                _ => format!(
+                    "Subscribed to {node}: new items arrive here as chat messages. \
+                     Send \"unsubscribe {node}\" to stop."
+                ),
+            };
+            Answer {
+                text,
+                notifications: o.notifications,
+                wrote: true,
+            }
+        }
+        Err(e) => Answer::say(refusal("subscribe to", node, &e)),
+    }
+}
+
+fn unsubscribe<S: Store>(
+    service: &mut Service<S>,
+    actor: &Actor,
+    from: &BareJid,
+    node: &str,
+) -> Answer {
+    let subs = match service.subscriptions(actor, Some(node)) {
+        Ok(s) => s,
+        Err(e) => return Answer::say(refusal("unsubscribe from", node, &e)),
+    };
+    let jid = Jid::from(from.clone());
+    let chat = subs.into_iter().find(|s| s.options.chat && s.jid == jid);
+    let Some(sub) = chat else {
+        return Answer::say(format!("You do not receive {node} here; nothing to stop."));
+    };
+    match service.unsubscribe(actor, node, &jid, Some(&sub.subid)) {
+        Ok(_) => Answer {
+            text: format!("Unsubscribed from {node}."),
+            wrote: true,
+            ..Answer::default()
+        },
+        Err(e) => Answer::say(refusal("unsubscribe from", node, &e)),
+    }
+}
+
+fn last<S: Store>(
+    service: &Service<S>,
+    bodies: &BodyRenderer,
+    actor: &Actor,
+    node: &str,
+    n: usize,
+) -> String {
+    let page = match service.items(actor, node, Some(n)) {
+        Ok(p) => p,
+        Err(e) => return refusal("read", node, &e),
+    };
+    if page.items.is_empty() {
+        return format!("{node} has no items.");
+    }
+    let mut lines = vec![format!(
+        "The {} newest of {} items on {node}:",
+        page.items.len(),
+        page.total
+    )];
+    lines.extend(
+        page.items
+            .iter()
+            .map(|i| format!("{}: {}", i.id, bodies.render(node, i))),
+    );
+    lines.join("\n")
+}
+
+/// A readable refusal naming the reason and, where there is one, the fix.
+pub fn refusal(action: &str, node: &str, e: &PubsubError) -> String {
+    let why = match e {
+        PubsubError::NodeNotFound | PubsubError::NodeIdRequired => {
+            return format!(
+                "There is no node \"{node}\". Send \"list\" to see the nodes you can read."
+            );
+        }
+        PubsubError::Outcast => "you are banned from it".to_owned(),
+        PubsubError::Forbidden => "your affiliation does not allow it".to_owned(),
+        PubsubError::NotAuthorized => {
+            "it is open only to contacts of this service: add it to your contact list first"
+                .to_owned()
+        }
+        PubsubError::ClosedNode => {
+            "access is restricted to its whitelist; ask an owner of the node to add you".to_owned()
+        }
+        PubsubError::PendingSubscription => {
+            "your subscription still awaits an owner's approval".to_owned()
+        }
+        PubsubError::SubscriptionRequired => "it requires an approved subscription".to_owned(),
+        other => other.to_string(),
+    };
+    format!("Refused: you may not {action} {node}: {why}.")
+}

@@ -1,0 +1,116 @@
+//! Chat commands as typed values, parsed from a message body.
+
+/// Items `last` shows when no count is given, and at most.
+pub const LAST_DEFAULT: usize = 5;
+pub const LAST_MAX: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    List,
+    Subscribe(String),
+    Unsubscribe(String),
+    Last(String, usize),
+}
+
+/// Parses a body: the first word (any case) names the command. The error
+/// is the readable answer.
+pub fn parse(body: &str) -> Result<Command, String> {
+    let words: Vec<&str> = body.split_whitespace().collect();
+    let Some((first, args)) = words.split_first() else {
+        return Err("Send \"help\" for the list of commands.".into());
+    };
+    let name = first.to_lowercase();
+    match (name.as_str(), args) {
+        ("help" | "?", _) => Ok(Command::Help),
+        ("list", []) => Ok(Command::List),
+        ("subscribe", [node]) => Ok(Command::Subscribe((*node).to_owned())),
+        ("unsubscribe", [node]) => Ok(Command::Unsubscribe((*node).to_owned())),
+        ("last", [node]) => Ok(Command::Last((*node).to_owned(), LAST_DEFAULT)),
+        ("last", [node, n]) => match n.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Command::Last((*node).to_owned(), n.min(LAST_MAX))),
+            _ => Err(format!("\"{n}\" is not a count: try \"last {node} 5\".")),
+        },
+        ("list" | "subscribe" | "unsubscribe" | "last", _) => Err(format!(
+            "Usage: {}. Send \"help\" for all commands.",
+            usage(&name)
+        )),
+        _ => Err(format!(
+            "Unknown command \"{first}\". Send \"help\" for the list of commands."
+        )),
+    }
+}
+
+fn usage(name: &str) -> &'static str {
+    match name {
+        "list" => "list",
+        "subscribe" => "subscribe NODE",
+        "unsubscribe" => "unsubscribe NODE",
+        _ => "last NODE [N]",
+    }
+}
+
+/// The answer to `help`.
+pub fn help_text() -> String {
+    [
+        "Herald commands:",
+        "  list                 nodes you can read (* = you get them here)",
+        "  subscribe NODE       receive NODE's new items as chat messages",
+        "  unsubscribe NODE     stop receiving them",
+        &format!(
+            "  last NODE [N]        the N newest items (default {LAST_DEFAULT}, at most {LAST_MAX})"
+        ),
+        "  help                 this text",
+    ]
+    .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_case_insensitively() {
+        assert_eq!(parse(" HELP "), Ok(Command::Help));
+        assert_eq!(parse("list"), Ok(Command::List));
+        assert_eq!(
+            parse("Subscribe apps"),
+            Ok(Command::Subscribe("apps".into()))
+        );
+        assert_eq!(
+            parse("unsubscribe apps"),
+            Ok(Command::Unsubscribe("apps".into()))
+        );
+    }
+
+    #[test]
+    fn last_takes_an_optional_capped_count() {
+        assert_eq!(
+            parse("last apps"),
+            Ok(Command::Last("apps".into(), LAST_DEFAULT))
+        );
+        assert_eq!(parse("last apps 3"), Ok(Command::Last("apps".into(), 3)));
+        assert_eq!(
+            parse("last apps 500"),
+            Ok(Command::Last("apps".into(), LAST_MAX))
+        );
+        assert!(parse("last apps zero").unwrap_err().contains("not a count"));
+        assert!(parse("last apps 0").is_err());
+    }
+
+    #[test]
+    fn bad_input_gets_a_readable_hint() {
+        assert!(
+            parse("subscribe")
+                .unwrap_err()
+                .contains("Usage: subscribe NODE")
+        );
+        assert!(parse("subscribe a b").unwrap_err().contains("Usage"));
+        assert!(
+            parse("dance")
+                .unwrap_err()
+                .contains("Unknown command \"dance\"")
+        );
+        assert!(parse("   ").unwrap_err().contains("help"));
+    }
+}

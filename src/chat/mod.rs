@@ -1,0 +1,113 @@
+//! Events for people in plain chat clients: readable bodies for items,
+//! chat commands (`help`, `list`, `subscribe`, `unsubscribe`, `last`) and
+//! delivery of items to `herald#chat` subscribers as chat messages.
+//! Knows the core and stanzas; never sockets.
+
+mod answer;
+pub mod body;
+pub mod command;
+pub mod config;
+pub mod message;
+pub mod pattern;
+pub mod payload;
+pub mod template;
+
+pub use body::BodyRenderer;
+pub use config::ChatConfig;
+
+use crate::protocol::notify;
+use crate::pubsub::{BareJid, Published, Service};
+use crate::store::Store;
+use std::sync::Arc;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::message::{Message, MessageType};
+
+/// Chat commands and chat delivery.
+pub struct ChatService {
+    commands: bool,
+    bodies: Arc<BodyRenderer>,
+    service_jid: BareJid,
+}
+
+/// What a chat command produced.
+pub struct ChatHandled {
+    pub stanzas: Vec<Stanza>,
+    /// Flush before sending `stanzas`.
+    pub needs_flush: bool,
+}
+
+impl ChatService {
+    pub fn new(commands: bool, bodies: Arc<BodyRenderer>, service_jid: BareJid) -> Self {
+        ChatService {
+            commands,
+            bodies,
+            service_jid,
+        }
+    }
+
+    /// Answers a chat or normal message with a body sent to the service's
+    /// own JID; `None` for anything else (never answers errors, groupchat
+    /// or headlines, so no loops with other automata).
+    pub fn handle_message<S: Store>(
+        &self,
+        service: &mut Service<S>,
+        msg: &Message,
+    ) -> Option<ChatHandled> {
+        let from = msg.from.as_ref()?;
+        let to_service = msg
+            .to
+            .as_ref()
+            .is_some_and(|t| t.to_bare() == self.service_jid);
+        let typed = matches!(msg.type_, MessageType::Chat | MessageType::Normal);
+        let body = message::body_text(msg)?;
+        if !self.commands || !to_service || !typed || from.domain() == self.service_jid.domain() {
+            return None;
+        }
+        let answer = match command::parse(body) {
+            Ok(cmd) => answer::execute(service, &self.bodies, &from.to_bare(), cmd),
+            Err(text) => answer::Answer {
+                text,
+                ..Default::default()
+            },
+        };
+        let me = Jid::from(self.service_jid.clone());
+        let reply =
+            message::text_message(&me, from.clone(), MessageType::Chat, &answer.text, vec![]);
+        let mut stanzas = vec![Stanza::Message(reply)];
+        stanzas.extend(notify::render_all(&self.service_jid, &answer.notifications));
+        Some(ChatHandled {
+            stanzas,
+            needs_flush: answer.wrote,
+        })
+    }
+
+    /// One chat message per item to every `herald#chat` subscriber.
+    pub fn deliver<S: Store>(
+        &self,
+        service: &Service<S>,
+        published: &Published,
+        out: &mut Vec<Stanza>,
+    ) {
+        let subscribers = service.chat_subscribers(&published.node);
+        if subscribers.is_empty() {
+            return;
+        }
+        let me = Jid::from(self.service_jid.clone());
+        let node = published.node.as_str();
+        for item in &published.items {
+            let body = self.bodies.render(node, item);
+            let wrapped = message::item_element(node, item);
+            for to in &subscribers {
+                let m = message::text_message(
+                    &me,
+                    to.clone(),
+                    MessageType::Chat,
+                    &body,
+                    vec![wrapped.clone()],
+                );
+                out.push(Stanza::Message(m));
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Bearer tokens: constant-time lookup, node name patterns, create right.
+//! Token values never leave this module (only their names are logged).
+
+use axum::http::{HeaderMap, StatusCode, header};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::config::TokenConfig;
+use std::collections::BTreeMap;
+
+/// A configured token, kept only as a SHA-256 digest.
+pub struct Token {
+    pub name: String,
+    digest: [u8; 32],
+    patterns: Vec<String>,
+    pub create: bool,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token").field("name", &self.name).finish()
+    }
+}
+
+pub struct Tokens(Vec<Token>);
+
+impl Tokens {
+    /// From `http.tokens` (validated: every token has a value).
+    pub fn from_config(tokens: &BTreeMap<String, TokenConfig>) -> Self {
+        let list = tokens
+            .iter()
+            .filter_map(|(name, t)| {
+                Some(Token {
+                    name: name.clone(),
+                    digest: digest(t.token.as_deref()?),
+                    patterns: t.nodes.clone(),
+                    create: t.create,
+                })
+            })
+            .collect();
+        Tokens(list)
+    }
+
+    /// The token presented in `Authorization: Bearer ...`: 401 if absent
+    /// or unknown. Every configured token is compared, in constant time
+    /// per token, whatever matches.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<&Token, ApiError> {
+        let unauthorized =
+            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m.to_owned());
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(unauthorized("missing Authorization: Bearer <token>"));
+        };
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <token>"))?;
+        let presented = digest(presented);
+        let mut found = None;
+        for token in &self.0 {
+            if bool::from(token.digest.ct_eq(&presented)) {
+                found = Some(token);
+            }
+        }
+        found.ok_or_else(|| unauthorized("unknown token"))
+    }
+}
+
+impl Token {
+    /// 403 unless one of the token's patterns matches `node`.
+    pub fn check_node(&self, node: &str) -> Result<(), ApiError> {
+        if self.patterns.iter().any(|p| glob_match(p, node)) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("token {:?} may not publish to node {node:?}", self.name),
+        ))
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// `*` matches any run of characters (also none); everything else is
+/// literal. `billing.*` matches `billing.invoices`, not `billing`.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn tokens() -> Tokens {
+        let mut map = BTreeMap::new();
+        for (name, value, nodes, create) in [
+            (
+                "api",
+                "api-token-0123456789",
+                vec!["apps", "billing.*"],
+                false,
+            ),
+            ("ops", "ops-token-0123456789", vec!["*"], true),
+        ] {
+            map.insert(
+                name.to_owned(),
+                TokenConfig {
+                    token: Some(value.to_owned()),
+                    token_env: None,
+                    nodes: nodes.into_iter().map(str::to_owned).collect(),
+                    create,
+                },
+            );
+        }
+        Tokens::from_config(&map)
+    }
+
+    fn bearer(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(glob_match("apps", "apps"));
+        assert!(!glob_match("apps", "apps2"));
+        assert!(glob_match("billing.*", "billing.invoices"));
+        assert!(!glob_match("billing.*", "billing"));
+        assert!(!glob_match("billing.*", "xbilling.a"));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("a*c*e", "abcde"));
+        assert!(!glob_match("a*c*e", "abcd"));
+        assert!(glob_match("*.events", "x.events"));
+        assert!(!glob_match("a*a", "a"));
+    }
+
+    #[test]
+    fn the_right_token_is_found_and_others_refused() {
+        let t = tokens();
+        let ok = t
+            .authenticate(&bearer("Bearer ops-token-0123456789"))
+            .unwrap();
+        assert_eq!(ok.name, "ops");
+        assert!(ok.create);
+        let wrong = t.authenticate(&bearer("Bearer nope")).unwrap_err();
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let basic = t.authenticate(&bearer("Basic abc")).unwrap_err();
+        assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
+        let none = t.authenticate(&HeaderMap::new()).unwrap_err();
+        assert!(none.message.contains("Bearer"));
+    }
+
+    #[test]
+    fn nodes_outside_the_patterns_are_forbidden() {
+        let t = tokens();
+        let api = t
+            .authenticate(&bearer("Bearer api-token-0123456789"))
+            .unwrap();
+        assert!(api.check_node("billing.eu").is_ok());
+        let err = api.check_node("secrets").unwrap_err();
+        assert_eq!(err.status, StatusCode::FORBIDDEN);
+        assert!(!err.message.contains("api-token"), "{}", err.message);
+    }
+}

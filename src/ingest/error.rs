@@ -1,0 +1,106 @@
+//! Every refusal as an HTTP status with a JSON body
+//! `{"error": "<code>", "message": "<human text>"}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::pubsub::{IngestError, PubsubError};
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Stable machine-readable code, e.g. `payload_too_large`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let pubsub = match e {
+            IngestError::KeyReused => {
+                return ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    e.to_string(),
+                );
+            }
+            IngestError::Pubsub(p) => p,
+        };
+        use PubsubError as P;
+        let (status, code, message) = match &pubsub {
+            P::NodeNotFound => (
+                StatusCode::NOT_FOUND,
+                "node_not_found",
+                "no such node, and this token may not create nodes".to_owned(),
+            ),
+            P::PayloadTooBig => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the item payload exceeds limits.max_payload_bytes".to_owned(),
+            ),
+            P::BadRequest(m) | P::NotAcceptable(m) => {
+                (StatusCode::BAD_REQUEST, "bad_request", m.clone())
+            }
+            P::ItemRequired | P::NodeIdRequired => {
+                (StatusCode::BAD_REQUEST, "bad_request", pubsub.to_string())
+            }
+            P::Internal(m) => {
+                tracing::error!(error = %m, "ingest failed in the core");
+                return ApiError::unavailable("storage failed; nothing was written, retry later");
+            }
+            _ => (StatusCode::CONFLICT, "node_refused", pubsub.to_string()),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        let mut resp = (self.status, super::routes::json_body(&body)).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"herald\""),
+            );
+        }
+        resp
+    }
+}

@@ -1,0 +1,106 @@
+//! What HTTP hands to the core thread, and how it waits for the answer:
+//! a bounded wait to enqueue (503 when the core is saturated), then the
+//! reply, which the core sends only after the batch's commit.
+
+use std::sync::RwLock;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::ApiError;
+use crate::app::Job;
+use crate::pubsub::{IngestError, IngestReply, IngestRequest};
+
+pub type PublishResult = Result<IngestReply, IngestError>;
+
+/// Work for the core thread from HTTP.
+pub enum IngestJob {
+    /// Answered after the commit that made it durable.
+    Publish {
+        request: IngestRequest,
+        reply: oneshot::Sender<PublishResult>,
+    },
+    /// Every node with its item count (metrics).
+    NodeCounts {
+        reply: oneshot::Sender<Vec<(String, u64)>>,
+    },
+    /// Answered after a flush succeeded: the store is writable.
+    Probe { reply: oneshot::Sender<()> },
+}
+
+/// Longest wait for room in the core's job queue before answering 503.
+pub const ENQUEUE_WAIT: Duration = Duration::from_secs(1);
+
+/// The job sender, closed at shutdown so the core can drain and stop
+/// while HTTP connections linger.
+pub struct JobGate(RwLock<Option<mpsc::Sender<Job>>>);
+
+impl JobGate {
+    pub fn new(jobs: mpsc::Sender<Job>) -> Self {
+        JobGate(RwLock::new(Some(jobs)))
+    }
+
+    pub fn close(&self) {
+        if let Ok(mut g) = self.0.write() {
+            *g = None;
+        }
+    }
+
+    /// Enqueues the job `make` builds and waits for its reply.
+    pub async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> IngestJob,
+    ) -> Result<T, ApiError> {
+        let jobs = self.0.read().ok().and_then(|g| g.clone());
+        let jobs = jobs.ok_or_else(|| ApiError::unavailable("Herald is shutting down"))?;
+        let (tx, rx) = oneshot::channel();
+        match jobs.send_timeout(Job::Ingest(make(tx)), ENQUEUE_WAIT).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                return Err(ApiError::unavailable(
+                    "the core's job queue is full; nothing was written, retry later",
+                ));
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                return Err(ApiError::unavailable("the core has stopped"));
+            }
+        }
+        drop(jobs);
+        rx.await.map_err(|_| {
+            ApiError::unavailable("the core stopped before the write was committed; retry")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    fn probe(reply: oneshot::Sender<()>) -> IngestJob {
+        IngestJob::Probe { reply }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_503_after_the_bounded_wait() {
+        let (tx, _rx) = mpsc::channel(1);
+        let gate = JobGate::new(tx.clone());
+        let (filler, _) = oneshot::channel();
+        assert!(tx.try_send(Job::Ingest(probe(filler))).is_ok());
+        let started = std::time::Instant::now();
+        let err = gate.submit(probe).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() >= ENQUEUE_WAIT);
+    }
+
+    #[tokio::test]
+    async fn a_closed_gate_or_a_dead_core_answers_503() {
+        let (tx, rx) = mpsc::channel(4);
+        let gate = JobGate::new(tx);
+        drop(rx);
+        let err = gate.submit(probe).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+        gate.close();
+        let err = gate.submit(probe).await.unwrap_err();
+        assert!(err.message.contains("shutting down"), "{}", err.message);
+    }
+}

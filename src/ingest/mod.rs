@@ -1,0 +1,112 @@
+//! HTTP API for platform events: publishes as the system actor through
+//! the core thread (answers only after the commit), plus `/healthz`,
+//! `/readyz` and `/metrics`. Knows payloads, not XMPP stanzas.
+//!
+//! | file | what |
+//! |---|---|
+//! | `routes.rs` | endpoints and the publish flow |
+//! | `auth.rs` | bearer tokens, node patterns |
+//! | `body.rs` | content types, JSON / CloudEvents / XML to payloads, name checks |
+//! | `job.rs` | the job handed to the core and the bounded wait |
+//! | `error.rs` | statuses and JSON error bodies |
+//! | `prometheus.rs` | `/metrics` text |
+//! | `client.rs` | the tiny HTTP client behind `herald publish` |
+
+mod auth;
+mod body;
+pub mod client;
+mod error;
+mod job;
+mod prometheus;
+mod routes;
+
+pub use job::{IngestJob, PublishResult};
+
+use crate::app::Job;
+use crate::component::LinkState;
+use crate::config::Config;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+
+/// Limits the endpoints apply.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub max_payload_bytes: usize,
+    pub max_batch_items: usize,
+    pub idempotency_retention_ms: u64,
+}
+
+/// Shared state of the HTTP endpoints.
+pub struct Ingest {
+    jobs: job::JobGate,
+    tokens: auth::Tokens,
+    settings: IngestSettings,
+    link: Arc<LinkState>,
+    outbox_depth: Box<dyn Fn() -> usize + Send + Sync>,
+}
+
+impl Ingest {
+    pub fn new(
+        config: &Config,
+        jobs: mpsc::Sender<Job>,
+        link: Arc<LinkState>,
+        outbox_depth: Box<dyn Fn() -> usize + Send + Sync>,
+    ) -> Self {
+        Ingest {
+            jobs: job::JobGate::new(jobs),
+            tokens: auth::Tokens::from_config(&config.http.tokens),
+            settings: IngestSettings {
+                max_payload_bytes: config.limits.max_payload_bytes,
+                max_batch_items: config.http.max_batch_items,
+                idempotency_retention_ms: config.http.idempotency_retention_secs * 1000,
+            },
+            link,
+            outbox_depth,
+        }
+    }
+}
+
+/// Binds `addr` (errors here are startup errors).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves until `shutdown` turns true, then closes the job sender so the
+/// core can drain even while connections linger.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<Ingest>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = routes::router(state.clone());
+    let stop = async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "HTTP listening");
+    }
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop);
+    let gate = state.clone();
+    let result = served.await;
+    gate.jobs.close();
+    if let Err(e) = result {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
+/// Closes the job sender now (shutdown while requests are in flight).
+pub fn close(state: &Ingest) {
+    state.jobs.close();
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

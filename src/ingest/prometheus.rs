@@ -1,0 +1,118 @@
+//! `/metrics` in the Prometheus text exposition format (0.0.4).
+
+use std::fmt::Write;
+
+use crate::metrics::{FLUSH_BUCKETS, METRICS, Source};
+
+/// What the renderer needs beyond the global counters.
+pub struct Gauges {
+    pub outbox_depth: usize,
+    pub link_up: bool,
+    pub link_reconnects: u64,
+    /// `None` when the core did not answer in time.
+    pub node_items: Option<Vec<(String, u64)>>,
+}
+
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub fn render(g: &Gauges) -> String {
+    let mut out = String::with_capacity(2048);
+    let m = &METRICS;
+    head(
+        &mut out,
+        "herald_publishes_total",
+        "counter",
+        "Items published, by source.",
+    );
+    for (label, source) in [("xmpp", Source::Xmpp), ("http", Source::Http)] {
+        let n = m.published(source);
+        let _ = writeln!(out, "herald_publishes_total{{source=\"{label}\"}} {n}");
+    }
+    let help = "Messages (event notifications, approval requests) queued for ejabberd.";
+    head(&mut out, "herald_notifications_total", "counter", help);
+    let _ = writeln!(out, "herald_notifications_total {}", m.notifications());
+    head(
+        &mut out,
+        "herald_outbox_depth",
+        "gauge",
+        "Stanzas waiting for the component writer.",
+    );
+    let _ = writeln!(out, "herald_outbox_depth {}", g.outbox_depth);
+    head(
+        &mut out,
+        "herald_link_up",
+        "gauge",
+        "1 while the component link is up.",
+    );
+    let _ = writeln!(out, "herald_link_up {}", u8::from(g.link_up));
+    let help = "Component link connections after each link's first.";
+    head(&mut out, "herald_link_reconnects_total", "counter", help);
+    let _ = writeln!(out, "herald_link_reconnects_total {}", g.link_reconnects);
+    flush_histogram(&mut out);
+    if let Some(nodes) = &g.node_items {
+        head(
+            &mut out,
+            "herald_node_items",
+            "gauge",
+            "Items stored per node.",
+        );
+        for (node, n) in nodes {
+            let _ = writeln!(out, "herald_node_items{{node=\"{}\"}} {n}", escape(node));
+        }
+    }
+    out
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn flush_histogram(out: &mut String) {
+    let name = "herald_store_flush_seconds";
+    head(
+        out,
+        name,
+        "histogram",
+        "Latency of the store flush of each group commit.",
+    );
+    let snap = METRICS.flush_snapshot();
+    let mut cumulative = 0;
+    for (bound, n) in FLUSH_BUCKETS.iter().zip(snap.buckets) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", snap.count);
+    let _ = writeln!(out, "{name}_sum {}", snap.sum_secs);
+    let _ = writeln!(out, "{name}_count {}", snap.count);
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_escaped_labels() {
+        let text = render(&Gauges {
+            outbox_depth: 3,
+            link_up: true,
+            link_reconnects: 1,
+            node_items: Some(vec![("a\"b\\c".into(), 7)]),
+        });
+        assert!(text.contains("herald_outbox_depth 3\n"));
+        assert!(text.contains("herald_link_reconnects_total 1\n"));
+        assert!(text.contains("herald_node_items{node=\"a\\\"b\\\\c\"} 7\n"));
+        assert!(text.contains("herald_store_flush_seconds_bucket{le=\"+Inf\"}"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}

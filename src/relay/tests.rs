@@ -1,0 +1,174 @@
+//! Relay scenarios without a network: stanzas in, stanzas out, a fake clock.
+
+use super::config::{RelayConfig, RoomConfig};
+use super::*;
+use crate::pubsub::Item;
+use std::time::Duration;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+
+const ROOM: &str = "ops@conference.localhost";
+
+fn relay(rate: u32) -> Relay {
+    let config = RelayConfig {
+        max_per_minute: rate,
+        rooms: vec![RoomConfig {
+            nodes: vec!["apps*".into()],
+            room: ROOM.into(),
+            nick: "herald".into(),
+            password: None,
+            max_per_minute: None,
+        }],
+        ..RelayConfig::default()
+    };
+    let service: BareJid = "events.localhost".parse().unwrap();
+    Relay::new(&config, &service, Arc::new(BodyRenderer::default())).unwrap()
+}
+
+fn presence(type_: PresenceType, status: Option<&str>) -> Stanza {
+    let mut p = Presence::new(type_);
+    p.from = Some(format!("{ROOM}/herald").parse().unwrap());
+    if let Some(code) = status {
+        let x: Element = format!(
+            "<x xmlns='{}'><status code='{code}'/></x>",
+            stanzas::MUC_USER
+        )
+        .parse()
+        .unwrap();
+        p.payloads.push(x);
+    }
+    Stanza::Presence(p)
+}
+
+fn published(node: &str, n: usize) -> Published {
+    let items = (0..n)
+        .map(|i| Item {
+            id: format!("i{i}"),
+            seq: i as u64,
+            publisher: None,
+            published_ms: 0,
+            payload: Some(Arc::from("<app xmlns='urn:x' name='shiny'/>")),
+        })
+        .collect();
+    Published {
+        node: node.into(),
+        items,
+    }
+}
+
+fn bodies(out: &[Stanza]) -> Vec<String> {
+    out.iter()
+        .filter_map(|s| match s {
+            Stanza::Message(m) if m.type_ == MessageType::Groupchat => {
+                message::body_text(m).map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn joins(out: &[Stanza]) -> usize {
+    let is_join = |s: &&Stanza| matches!(s, Stanza::Presence(p) if p.type_ == PresenceType::None);
+    out.iter().filter(is_join).count()
+}
+
+fn joined(r: &mut Relay, now: Instant) {
+    let mut out = Vec::new();
+    r.link_up(now, &mut out);
+    assert_eq!(joins(&out), 1);
+    r.on_stanza(presence(PresenceType::None, Some("110")), now, &mut out);
+}
+
+#[test]
+fn items_of_matching_nodes_become_readable_groupchat_messages() {
+    let (mut r, t0) = (relay(10), Instant::now());
+    joined(&mut r, t0);
+    let mut out = Vec::new();
+    r.on_published(&published("apps-eu", 1), t0, &mut out);
+    r.on_published(&published("domains", 1), t0, &mut out);
+    assert_eq!(bodies(&out), ["[apps-eu] app name=shiny"]);
+    let Stanza::Message(m) = &out[0] else {
+        panic!()
+    };
+    assert_eq!(m.to.as_ref().unwrap().to_string(), ROOM);
+    assert!(m.payloads[0].is("item", message::ITEM_NS));
+}
+
+#[test]
+fn a_burst_yields_the_rate_then_one_digest_at_the_window_end() {
+    let (mut r, t0) = (relay(10), Instant::now());
+    joined(&mut r, t0);
+    let mut out = Vec::new();
+    r.on_published(&published("apps", 1000), t0, &mut out);
+    assert_eq!(bodies(&out).len(), 10);
+    out.clear();
+    r.tick(t0 + Duration::from_secs(30), &mut out);
+    assert!(out.is_empty());
+    r.tick(t0 + Duration::from_secs(60), &mut out);
+    let digest = bodies(&out);
+    assert_eq!(digest.len(), 1);
+    assert!(
+        digest[0].starts_with("990 more events on apps in the last minute"),
+        "{digest:?}"
+    );
+}
+
+#[test]
+fn a_kick_leads_to_a_rejoin_after_a_delay() {
+    let (mut r, t0) = (relay(10), Instant::now());
+    joined(&mut r, t0);
+    let mut out = Vec::new();
+    r.on_stanza(
+        presence(PresenceType::Unavailable, Some("307")),
+        t0,
+        &mut out,
+    );
+    r.tick(t0 + Duration::from_secs(1), &mut out);
+    assert_eq!(joins(&out), 0);
+    r.tick(t0 + Duration::from_secs(3), &mut out);
+    assert_eq!(joins(&out), 1);
+}
+
+#[test]
+fn join_errors_back_off() {
+    let (mut r, t0) = (relay(10), Instant::now());
+    let mut out = Vec::new();
+    r.link_up(t0, &mut out);
+    r.on_stanza(presence(PresenceType::Error, None), t0, &mut out);
+    out.clear();
+    r.tick(t0 + Duration::from_secs(3), &mut out);
+    assert_eq!(joins(&out), 0, "second attempt waits longer than the first");
+    r.tick(t0 + Duration::from_secs(4), &mut out);
+    assert_eq!(joins(&out), 1);
+}
+
+#[test]
+fn items_wait_while_out_of_the_room_and_go_out_on_join() {
+    let (mut r, t0) = (relay(2), Instant::now());
+    let mut out = Vec::new();
+    r.on_published(&published("apps", 5), t0, &mut out);
+    assert!(out.is_empty());
+    joined(&mut r, t0);
+    let mut out = Vec::new();
+    r.on_stanza(presence(PresenceType::None, Some("110")), t0, &mut out);
+    r.tick(t0 + Duration::from_secs(60), &mut out);
+    let got = bodies(&out);
+    assert_eq!(got.len(), 1, "{got:?}"); // already joined: no re-drain
+    assert!(got[0].starts_with("3 more events on apps"), "{got:?}");
+}
+
+#[test]
+fn a_bounced_message_means_out_of_the_room() {
+    let (mut r, t0) = (relay(10), Instant::now());
+    joined(&mut r, t0);
+    let mut m = Message::new(None);
+    m.type_ = MessageType::Error;
+    m.from = Some(ROOM.parse().unwrap());
+    let mut out = Vec::new();
+    let stanza = Stanza::Message(m);
+    assert!(r.claims(&stanza));
+    r.on_stanza(stanza, t0, &mut out);
+    r.tick(t0 + Duration::from_secs(2), &mut out);
+    assert_eq!(joins(&out), 1);
+}

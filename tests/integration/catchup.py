@@ -1,0 +1,119 @@
+"""Raw-XML helpers for catch-up: create/publish/retract, RSM pages of items
+and XEP-0313 queries of a node's history (XEP-0442). Shared by
+test_catchup.py and bench/catchup.py."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Optional
+
+from xmppclient import (NS_CLIENT, NS_DATA, NS_FORWARD, NS_MAM, NS_PUBSUB,
+                        NS_PUBSUB_EVENT, NS_RSM, Client, IqError, local, tostring)
+
+SERVICE = "events.localhost"
+NS_SID = "urn:xmpp:sid:0"
+_qids = itertools.count(1)
+
+
+def _esc(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
+
+
+def create(c: Client, node: str, config: Optional[dict] = None, to: str = SERVICE) -> None:
+    fields = "".join(f"<field var='{k}'><value>{_esc(str(v))}</value></field>"
+                     for k, v in (config or {}).items())
+    conf = f"<configure><x xmlns='{NS_DATA}' type='submit'>{fields}</x></configure>"
+    c.iq_ok(f"<iq type='set' to='{to}'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<create node='{_esc(node)}'/>{conf}</pubsub></iq>")
+
+
+def publish_xml(node: str, item_id: str, to: str = SERVICE, body: str = "") -> str:
+    return (f"<iq type='set' to='{to}'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<publish node='{_esc(node)}'><item id='{_esc(item_id)}'>"
+            f"<ev xmlns='urn:example:platform' n='{_esc(item_id)}'>{body}</ev>"
+            f"</item></publish></pubsub></iq>")
+
+
+def publish(c: Client, node: str, item_id: str, to: str = SERVICE) -> None:
+    c.iq_ok(publish_xml(node, item_id, to))
+
+
+def retract(c: Client, node: str, item_id: str) -> None:
+    c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<retract node='{_esc(node)}' notify='1'><item id='{_esc(item_id)}'/>"
+            f"</retract></pubsub></iq>")
+
+
+def subscribe(c: Client, node: str, jid: str) -> None:
+    c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<subscribe node='{_esc(node)}' jid='{jid}'/></pubsub></iq>")
+
+
+def items_page(c: Client, node: str, max_: int, after: Optional[str] = None,
+               to: str = SERVICE, timeout: float = 30.0):
+    """One RSM page: (item IDs, <set/> element or None). Raises IqError."""
+    cursor = f"<after>{_esc(after)}</after>" if after else ""
+    reply = c.iq(f"<iq type='get' to='{to}'><pubsub xmlns='{NS_PUBSUB}'>"
+                 f"<items node='{_esc(node)}'/><set xmlns='{NS_RSM}'><max>{max_}</max>"
+                 f"{cursor}</set></pubsub></iq>", timeout=timeout)
+    if reply.get("type") != "result":
+        raise IqError(reply)
+    ids = [i.get("id") for i in reply.iter(f"{{{NS_PUBSUB}}}item")]
+    return ids, reply.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_RSM}}}set")
+
+
+def rsm_text(set_el, name: str) -> Optional[str]:
+    if set_el is None:
+        return None
+    el = set_el.find(f"{{{NS_RSM}}}{name}")
+    return None if el is None else el.text
+
+
+def catch_up_rsm(c: Client, node: str, after: str, page: int) -> list[str]:
+    """Every item after `after`, page by page (cursor = last item ID)."""
+    out: list[str] = []
+    while True:
+        ids, set_el = items_page(c, node, page, after)
+        out.extend(ids)
+        if len(ids) < page:
+            return out
+        after = rsm_text(set_el, "last")
+
+
+def mam_query(c: Client, node: str, fields: Optional[dict] = None, rsm: str = "",
+              flip: bool = False):
+    """One MAM query: ([(archive id, 'item:ID' | 'retract:ID', payload)], <fin/>).
+    Raises IqError."""
+    qid = f"q{next(_qids)}"
+    form = ""
+    if fields:
+        fs = "".join(f"<field var='{k}'><value>{_esc(v)}</value></field>"
+                     for k, v in fields.items())
+        form = (f"<x xmlns='{NS_DATA}' type='submit'><field var='FORM_TYPE' type='hidden'>"
+                f"<value>{NS_MAM}</value></field>{fs}</x>")
+    rsm_el = f"<set xmlns='{NS_RSM}'>{rsm}</set>" if rsm else ""
+    flip_el = "<flip-page/>" if flip else ""
+    reply = c.iq(f"<iq type='set' to='{SERVICE}'><query xmlns='{NS_MAM}' queryid='{qid}' "
+                 f"node='{_esc(node)}'>{form}{rsm_el}{flip_el}</query></iq>")
+    if reply.get("type") != "result":
+        raise IqError(reply)
+    results = []
+    for m in c.messages(timeout=0.05):
+        r = m.find(f"{{{NS_MAM}}}result")
+        if r is None or r.get("queryid") != qid:
+            continue
+        fwd = r.find(f"{{{NS_FORWARD}}}forwarded/{{{NS_CLIENT}}}message")
+        items = fwd.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")
+        child = list(items)[0]
+        results.append((r.get("id"), f"{local(child)}:{child.get('id')}",
+                        tostring(list(child)[0]) if len(child) else None))
+    return results, reply.find(f"{{{NS_MAM}}}fin")
+
+
+def stanza_id(message) -> Optional[str]:
+    sid = message.find(f"{{{NS_SID}}}stanza-id")
+    return None if sid is None else sid.get("id")
+
+
+def event_item_ids(message) -> list[str]:
+    return [i.get("id") for i in message.iter(f"{{{NS_PUBSUB_EVENT}}}item")]

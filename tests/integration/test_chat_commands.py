@@ -1,0 +1,84 @@
+"""Chat commands (issue 8): a plain chat client talks to Herald with
+help/list/subscribe/unsubscribe/last, receives items as readable chat
+messages, and is refused with a readable reason where access is denied."""
+
+from chathelpers import NS_ITEM, body, chat_from_herald, command, publish
+from xmppclient import NS, NS_PUBSUB
+
+
+def create(c, node, access=None):
+    form = ""
+    if access:
+        form = ("<configure><x xmlns='jabber:x:data' type='submit'>"
+                "<field var='FORM_TYPE' type='hidden'>"
+                "<value>http://jabber.org/protocol/pubsub#node_config</value></field>"
+                f"<field var='pubsub#access_model'><value>{access}</value></field>"
+                "</x></configure>")
+    c.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<create node='{node}'/>{form}</pubsub></iq>")
+
+
+def test_help_and_unknown_commands(herald, connect):
+    bob = connect("bob")
+    assert "subscribe NODE" in command(bob, "help")
+    assert 'Unknown command "dance"' in command(bob, "dance")
+
+
+def test_chat_subscriber_receives_readable_messages_and_can_unsubscribe(herald, connect,
+                                                                        unique_name):
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name("apps")
+    create(alice, node)
+    assert f"* {node}" not in command(bob, "list")
+    assert f"Subscribed to {node}" in command(bob, f"subscribe {node}")
+    assert f"* {node}" in command(bob, "list")
+    publish(alice, node, "<app xmlns='urn:x' name='shiny' action='created'/>", "c1")
+    got = chat_from_herald(bob, timeout=10, expect=1)
+    assert [body(m) for m in got] == [f"[{node}] app action=created name=shiny"]
+    assert got[0].find(f"{{{NS_ITEM}}}item").get("id") == "c1"
+    assert got[0].find("{http://jabber.org/protocol/pubsub#event}event") is None
+
+    assert f"Unsubscribed from {node}" in command(bob, f"unsubscribe {node}")
+    publish(alice, node, "<app xmlns='urn:x' name='quiet'/>", "c2")
+    assert chat_from_herald(bob, timeout=2) == []
+    assert "nothing to stop" in command(bob, f"unsubscribe {node}")
+
+
+def test_pubsub_subscribers_keep_getting_events_only(herald, connect, unique_name):
+    alice, bob, carol = connect("alice"), connect("bob"), connect("carol")
+    node = unique_name("apps")
+    create(alice, node)
+    command(bob, f"subscribe {node}")
+    carol.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+                f"<subscribe node='{node}' jid='carol@localhost'/></pubsub></iq>")
+    publish(alice, node, "<app xmlns='urn:x' name='both'/>")
+    event = carol.wait_for(lambda s: s.find("{http://jabber.org/protocol/pubsub#event}event")
+                           is not None, timeout=10)
+    assert event.findtext("c:body", namespaces=NS) is None
+    assert chat_from_herald(carol, timeout=1) == []
+    assert len(chat_from_herald(bob, timeout=10, expect=1)) == 1
+
+
+def test_last_shows_the_newest_items(herald, connect, unique_name):
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name("apps")
+    create(alice, node)
+    for i in range(4):
+        publish(alice, node, f"<app xmlns='urn:x' n='{i}'/>", f"l{i}")
+    answer = command(bob, f"last {node} 2")
+    assert answer.splitlines() == [f"The 2 newest of 4 items on {node}:",
+                                   f"l2: [{node}] app n=2", f"l3: [{node}] app n=3"]
+
+
+def test_user_without_access_is_refused_with_a_reason(herald, connect, unique_name):
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name("secret")
+    create(alice, node, access="whitelist")
+    answer = command(bob, f"subscribe {node}")
+    assert answer.startswith(f"Refused: you may not subscribe to {node}")
+    assert "whitelist" in answer
+    assert "Refused" in command(bob, f"last {node}")
+    assert f'no node "{unique_name("nope")}' not in command(bob, "subscribe nope-x")
+    assert 'There is no node "nope-x"' in command(bob, "subscribe nope-x")
+    publish(alice, node, "<app xmlns='urn:x'/>")
+    assert chat_from_herald(bob, timeout=1) == []
