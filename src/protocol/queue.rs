@@ -198,3 +198,7 @@ pub fn to_stanza_error(e: &QueueError) -> StanzaError {
         ),
     }
 }
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;
