@@ -290,6 +290,7 @@ impl<S: Store> Service<S> {
         if budget == 0 || group.position >= ctx.high_seq {
             return Ok(());
         }
+        let before = group.position;
         let items = self
             .store
             .items_after(ctx.id, group.position, budget as usize)?;
@@ -309,7 +310,9 @@ impl<S: Store> Service<S> {
             let item = from_stored(stored);
             self.hand_out(ctx, name, group, (seq, item), &ms[i], now, work);
         }
-        self.queues.log.position(ctx.id, name, group.position);
+        if group.position != before {
+            self.queues.log.position(ctx.id, name, group.position);
+        }
         Ok(())
     }
 
