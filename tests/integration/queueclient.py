@@ -101,6 +101,7 @@ class Ledger:
         self.delivered: collections.Counter = collections.Counter()
         self.acked: dict[str, list[str]] = collections.defaultdict(list)
         self.acked_at: dict[str, float] = {}   # first confirmation (monotonic)
+        self.ack_sent: dict[str, float] = {}   # first ack sent (monotonic)
         self.ack_errors = 0
         self.unlocks: list[tuple[str, str]] = []
 
@@ -181,6 +182,8 @@ class Consumer(threading.Thread):
                 self.send_ack(item_id)
 
     def send_ack(self, item_id: str) -> None:
+        with self.ledger.lock:
+            self.ledger.ack_sent.setdefault(item_id, time.monotonic())
         iq_id = self.client.next_id()
         self.pending[iq_id] = item_id
         if self.ack == "retract":

@@ -110,17 +110,27 @@ def test_sigkill_mid_stream_loses_nothing(qherald, connect, unique_name):
     killed_at = time.monotonic()
     qherald.kill()
     qherald.start().wait_ready()
-    wait_until(lambda: ledger.acked_total() == len(ids), 90, "2000 acks after restart",
-               consumers)
+    # An ack sent just before the kill may have been committed while its
+    # reply was lost: such an item is done for Herald and never comes back.
+    def settled():
+        with ledger.lock:
+            return all(i in ledger.acked or ledger.ack_sent.get(i, 1e18) < killed_at
+                       for i in ids)
+    wait_until(settled, 90, "every item acked after the restart", consumers)
+    time.sleep(2)  # what Herald still held would be redelivered by now
     stop_all(consumers)
-    assert set(ledger.acked) == set(ids), "nothing lost"
+    lost_replies = set(ids) - set(ledger.acked)
+    assert all(ledger.ack_sent[i] < killed_at for i in lost_replies)
+    assert all(ledger.delivered[i] >= 1 for i in ids), "nothing lost"
     duplicates = {i for i, n in ledger.delivered.items() if n > 1}
     acked_before = {i for i, t in ledger.acked_at.items() if t < killed_at}
     assert not duplicates & acked_before, "an item acked before the kill came again"
     # In flight at the kill: at most the group's credit (3 members x 10).
     assert len(duplicates) <= 30, sorted(duplicates)
     assert max(ledger.delivered.values()) <= 2
-    print(f"killed after {len(acked_before)} acks; {len(duplicates)} in-flight items redelivered")
+    assert len(duplicates) + len(lost_replies) <= 30, "in flight: at most the credit"
+    print(f"killed after {len(acked_before)} acks; {len(duplicates)} in-flight items "
+          f"redelivered; {len(lost_replies)} acks committed but their replies lost")
 
 
 def test_item_nacked_past_the_limit_lands_in_dead_letter(qherald, connect, unique_name):
