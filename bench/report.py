@@ -29,8 +29,12 @@ def get(d, path):
 
 def combine(lines, rss_kb):
     runs = {}
+    herald_only = {}
     for line in lines:
         entry = json.loads(line)
+        if "service" not in entry["result"]:
+            herald_only[entry["label"]] = entry["result"]
+            continue
         runs.setdefault(entry["label"], {})[entry["result"]["service"]] = entry["result"]
     rows = []
     for label, by_service in runs.items():
@@ -50,6 +54,11 @@ def combine(lines, rss_kb):
                      "ejabberd": ec, "herald_advantage": ec / hc if hc else None})
         rows.append({"workload": label, "metric": "  of which herald", "herald":
                      h["cpu_seconds"].get("herald"), "ejabberd": None, "herald_advantage": None})
+    for label, r in herald_only.items():
+        for metric in ("items", "seconds", "items_per_s"):
+            rows.append({"workload": label, "metric": metric, "herald": r[metric],
+                         "ejabberd": None, "herald_advantage": None})
+        runs[label] = {HERALD: r}
     return {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"cpus": 2, "platform": platform.platform()},
             "herald_peak_rss_mb": int(rss_kb) / 1024 if rss_kb else None,
@@ -62,7 +71,9 @@ def table(report):
         fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
         adv = "-" if r["herald_advantage"] is None else f"{r['herald_advantage']:.2f}x"
         print(f"{r['workload']:<14}{r['metric']:<22}{fmt(r['herald']):>12}{fmt(r['ejabberd']):>12}{adv:>11}")
-    print(f"herald peak RSS: {report['herald_peak_rss_mb']:.1f} MB")
+    fill = report["runs"].get("ingest-fill", {}).get(HERALD, {})
+    print(f"herald peak RSS: {report['herald_peak_rss_mb']:.1f} MB "
+          f"(with {fill.get('items', 0)} items stored after the fill)")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
 
-ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000
-if [ "${1:-}" = "--quick" ]; then ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; fi
+ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000; FILL_NODES=1000
+if [ "${1:-}" = "--quick" ]; then ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; FILL_NODES=50; fi
 
 # A private ejabberd of its own, fresh each run, away from dev/test ports.
 export HERALD_EJABBERD_DIR="$REPO/.ejabberd/bench" HERALD_EJABBERD_NODE=herald-bench@localhost
@@ -48,6 +48,13 @@ secret = "herald-dev-secret"
 connections = ${HERALD_BENCH_CONNECTIONS:-1}
 [storage]
 data_dir = "$work/data"
+cache_mb = ${HERALD_BENCH_CACHE_MB:-4}
+[http]
+listen = "127.0.0.1:35380"
+[http.tokens.bench]
+token = "bench-token-0123456789"
+nodes = ["*"]
+create = true
 [pubsub]
 create_domains = ["localhost"]
 [log]
@@ -67,14 +74,29 @@ run() {  # run LABEL SERVICE ARGS...
     echo "  $label on $service: done"
 }
 
-echo "=== workloads ==="
+# HERALD_BENCH_WORKLOADS picks a subset (for experiments).
+WORKLOADS="${HERALD_BENCH_WORKLOADS:-publish latency catchup fill}"
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+echo "=== workloads ($WORKLOADS) ==="
 for svc in events.localhost pubsub.localhost; do
-    for k in 1 10 50; do
-        run "publish-k$k" "$svc" --workload publish --items "$ITEMS" --inflight 64 --subscribers "$k"
-    done
-    run "latency-k1" "$svc" --workload publish --items "$LAT_ITEMS" --inflight 1 --subscribers 1
-    run "catchup" "$svc" --workload catchup --items "$CATCHUP" --page 1000
+    if want publish; then
+        for k in ${HERALD_BENCH_K:-1 10 50}; do
+            run "publish-k$k" "$svc" --workload publish --items "$ITEMS" --inflight 64 --subscribers "$k"
+        done
+    fi
+    if want latency; then
+        run "latency-k1" "$svc" --workload publish --items "$LAT_ITEMS" --inflight 1 --subscribers 1
+    fi
+    if want catchup; then
+        run "catchup" "$svc" --workload catchup --items "$CATCHUP" --page 1000
+    fi
 done
+if want fill; then
+echo "=== HTTP batch ingest: $FILL_NODES nodes x 1000 items (then peak RSS) ==="
+fill="$(python3 bench/fill.py http://127.0.0.1:35380 bench-token-0123456789 --nodes "$FILL_NODES" --items 1000)"
+echo "{\"label\": \"ingest-fill\", \"result\": $fill}" >> "$results"
+echo "  $fill"
+fi
 rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$herald_pid/status")"
 
 mkdir -p bench/results

@@ -135,6 +135,10 @@ pub struct ComponentConfig {
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     pub data_dir: PathBuf,
+    /// sled's page cache in MiB. Peak memory is roughly this plus a fixed
+    /// overhead; a larger cache speeds up reads of old items.
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +264,9 @@ fn default_component_port() -> u16 {
 }
 fn default_keepalive() -> u64 {
     30
+}
+fn default_cache_mb() -> u64 {
+    4
 }
 fn default_true() -> bool {
     true

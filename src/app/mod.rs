@@ -40,7 +40,8 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let connections = config.component.connections;
     let (outboxes, outbox_rxs) = Outboxes::new(connections, config.limits.outbox_capacity);
     let (jobs_tx, jobs_rx) = mpsc::channel(config.limits.outbox_capacity);
-    let store = SledStore::open(&config.storage.data_dir)
+    let cache_bytes = config.storage.cache_mb * 1024 * 1024;
+    let store = SledStore::open_with_cache(&config.storage.data_dir, cache_bytes)
         .map_err(|e| AppError::Store(format!("{}: {e}", config.storage.data_dir.display())))?;
     let settings =
         ServiceSettings::from_config(&config).map_err(|e| AppError::Core(e.to_string()))?;

@@ -50,6 +50,32 @@ def test_room_member_sees_a_readable_message_per_item(herald_factory, room, conn
     assert wrapper.find("{urn:example:platform}app").get("name") == "shiny"
 
 
+def test_http_published_item_reaches_the_room(herald_factory, room, unique_name):
+    """An item published over HTTP ingest is relayed like an XMPP one."""
+    import http.client
+    import urllib.parse
+    name, alice = room
+    node = unique_name("apps")
+    token = "relay-test-token-0123456789"
+    config = relay_config(name, node, template="{type} {data.app}")
+    config["http"] = {"tokens": {"ops": {"token": token, "nodes": [f"{node}*"], "create": True}}}
+    herald = herald_factory(config=config)
+    wait_occupant(alice, name, NICK)
+    url = urllib.parse.urlparse(herald.http_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    conn.request("PUT", f"/v1/nodes/{node}/items/h1",
+                 body=json.dumps({"type": "app.deleted", "data": {"app": "old"}}),
+                 headers={"Authorization": f"Bearer {token}",
+                          "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 201, resp.read()
+    conn.close()
+    got = groupchat_from(alice, name, NICK, timeout=10, expect=1)
+    assert [body(m) for m in got] == ["app.deleted old"]
+    wrapper = got[0].find(f"{{{NS_ITEM}}}item")
+    assert wrapper is not None and wrapper.get("id") == "h1"
+
+
 def test_default_body_without_template(herald_factory, room, connect, unique_name):
     name, alice = room
     node = unique_name("apps")
