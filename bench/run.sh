@@ -15,9 +15,11 @@ cd "$REPO"
 ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000; FILL_NODES=1000
 if [ "${1:-}" = "--quick" ]; then ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; FILL_NODES=50; fi
 
-# A private ejabberd of its own, fresh each run, away from dev/test ports.
+# A private ejabberd of its own, fresh each run, away from dev/test ports
+# and below the ephemeral range (32768+), where a TIME_WAIT socket can hold
+# a port and make the listener fail with eaddrinuse.
 export HERALD_EJABBERD_DIR="$REPO/.ejabberd/bench" HERALD_EJABBERD_NODE=herald-bench@localhost
-export HERALD_C2S_PORT=35222 HERALD_COMPONENT_PORT=35347 HERALD_HTTP_PORT=35280
+export HERALD_C2S_PORT=24222 HERALD_COMPONENT_PORT=24347 HERALD_HTTP_PORT=24280
 export HERALD_EJABBERD_FRESH=1 HERALD_EJABBERD_LOGLEVEL=warning
 C2S="127.0.0.1:$HERALD_C2S_PORT"
 
@@ -50,7 +52,7 @@ connections = ${HERALD_BENCH_CONNECTIONS:-1}
 data_dir = "$work/data"
 cache_mb = ${HERALD_BENCH_CACHE_MB:-4}
 [http]
-listen = "127.0.0.1:35380"
+listen = "127.0.0.1:24380"
 [http.tokens.bench]
 token = "bench-token-0123456789"
 nodes = ["*"]
@@ -93,7 +95,7 @@ for svc in events.localhost pubsub.localhost; do
 done
 if want fill; then
 echo "=== HTTP batch ingest: $FILL_NODES nodes x 1000 items (then peak RSS) ==="
-fill="$(python3 bench/fill.py http://127.0.0.1:35380 bench-token-0123456789 --nodes "$FILL_NODES" --items 1000)"
+fill="$(python3 bench/fill.py http://127.0.0.1:24380 bench-token-0123456789 --nodes "$FILL_NODES" --items 1000)"
 echo "{\"label\": \"ingest-fill\", \"result\": $fill}" >> "$results"
 echo "  $fill"
 fi
