@@ -78,8 +78,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         herald = Herald(Path(args.herald), Path(tmp), ej,
                         {"pubsub": {"admins": [f"{USERS[0]}@{DOMAIN}"]}})
-        herald.start().wait_ready()
         try:
+            # Inside the try: a Herald left running after a failed start
+            # would share the component domain with the next run's.
+            herald.start().wait_ready()
             print(f"{args.items} items, {args.work_ms} ms of work per item, "
                   f"credit {args.credit} per consumer, herald {args.herald}")
             print(f"{'consumers':>9} {'seconds':>8} {'items/s':>8} {'speedup':>8} "
