@@ -100,7 +100,9 @@ def test_idle_longer_than_soft_timeout_stays_connected(herald_factory, connect):
     assert "component link down" not in herald.log_text()
 
 
-def test_reconnects_after_ejabberd_restart(herald, connect, ejabberd):
+@pytest.mark.parametrize("connections", [1, 2])
+def test_reconnects_after_ejabberd_restart(herald_factory, connect, ejabberd, connections):
+    herald = herald_factory(config={"component": {"connections": connections}})
     assert connect("alice").iq(PING).get("type") == "result"
     subprocess.run(["bash", str(EJ_DIR / "ejabberd-down.sh"), "test"], check=True,
                    capture_output=True)
@@ -112,7 +114,10 @@ def test_reconnects_after_ejabberd_restart(herald, connect, ejabberd):
     herald.wait_ready(timeout=30)
     assert time.monotonic() - started < 30
     assert herald.proc.poll() is None
-    assert link_ups(herald) >= 2
+    deadline = time.monotonic() + 15
+    while link_ups(herald) < 2 * connections and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert link_ups(herald) == 2 * connections, "every link must come back"
     assert "panicked" not in herald.log_text()
 
 
