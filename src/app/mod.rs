@@ -198,7 +198,7 @@ fn people(
 ) -> Result<(Relay, ChatService), AppError> {
     let bodies = Arc::new(BodyRenderer::from_config(&config.chat));
     let relay = Relay::new(&config.relay, service_jid, bodies.clone()).map_err(AppError::Core)?;
-    let chat = ChatService::new(config.chat.commands, bodies, service_jid.clone());
+    let chat = ChatService::new(&config.chat, bodies, service_jid.clone());
     Ok((relay, chat))
 }
 

@@ -64,8 +64,8 @@ impl<S: Store> Router<S> {
             if let Some(relay) = self.relay.as_mut() {
                 relay.on_published(&p, now, out);
             }
-            if let Some(chat) = &self.chat {
-                chat.deliver(&self.service, &p, out);
+            if let Some(chat) = self.chat.as_mut() {
+                chat.deliver(&self.service, &p, now, out);
             }
         }
     }
@@ -273,8 +273,13 @@ impl<S: Store + 'static> Dispatch for Router<S> {
                 relay.on_stanza(s, now, out)
             }
             (Job::LinkUp, Some(relay)) => relay.link_up(now, out),
-            (Job::Tick, Some(relay)) => {
-                relay.tick(now, out);
+            (Job::Tick, relay) => {
+                if let Some(relay) = relay {
+                    relay.tick(now, out);
+                }
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.tick(now, out);
+                }
                 self.tick();
             }
             (job, _) => self.route(job, out),

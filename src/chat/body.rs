@@ -112,6 +112,7 @@ mod tests {
                 nodes: vec!["apps*".into()],
                 template: template.into(),
             }],
+            ..ChatConfig::default()
         })
     }
 

@@ -18,6 +18,14 @@ pub struct ChatConfig {
     /// Body templates per node pattern; the first match wins.
     #[serde(default)]
     pub templates: Vec<TemplateConfig>,
+    /// Chat messages per subscriber and window; the rest are summed up in
+    /// one digest message when the window ends (an event storm must not
+    /// bury a person's chat window).
+    #[serde(default = "default_chat_rate")]
+    pub max_per_minute: u32,
+    /// Length of that window in seconds.
+    #[serde(default = "default_chat_window")]
+    pub window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +43,12 @@ fn yes() -> bool {
 fn default_max_body() -> usize {
     400
 }
+fn default_chat_rate() -> u32 {
+    30
+}
+fn default_chat_window() -> u64 {
+    60
+}
 
 impl Default for ChatConfig {
     fn default() -> Self {
@@ -42,6 +56,8 @@ impl Default for ChatConfig {
             commands: true,
             max_body_chars: default_max_body(),
             templates: Vec::new(),
+            max_per_minute: default_chat_rate(),
+            window_secs: default_chat_window(),
         }
     }
 }
@@ -51,6 +67,9 @@ impl ChatConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.max_body_chars < 16 {
             return Err("chat.max_body_chars must be at least 16".into());
+        }
+        if self.max_per_minute == 0 || self.window_secs == 0 {
+            return Err("chat.max_per_minute and chat.window_secs must be > 0".into());
         }
         for t in &self.templates {
             if t.nodes.is_empty() {

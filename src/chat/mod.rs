@@ -17,8 +17,11 @@ pub use config::ChatConfig;
 
 use crate::protocol::notify;
 use crate::pubsub::{BareJid, Published, Service};
+use crate::relay::limiter::Limiter;
 use crate::store::Store;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::message::{Message, MessageType};
@@ -28,6 +31,10 @@ pub struct ChatService {
     commands: bool,
     bodies: Arc<BodyRenderer>,
     service_jid: BareJid,
+    /// Rate limit per chat subscriber: messages per window.
+    rate: (u32, Duration),
+    /// Subscribers with an open window; idle ones are forgotten on tick.
+    limits: HashMap<Jid, Limiter>,
 }
 
 /// What a chat command produced.
@@ -38,11 +45,16 @@ pub struct ChatHandled {
 }
 
 impl ChatService {
-    pub fn new(commands: bool, bodies: Arc<BodyRenderer>, service_jid: BareJid) -> Self {
+    pub fn new(config: &ChatConfig, bodies: Arc<BodyRenderer>, service_jid: BareJid) -> Self {
         ChatService {
-            commands,
+            commands: config.commands,
             bodies,
             service_jid,
+            rate: (
+                config.max_per_minute,
+                Duration::from_secs(config.window_secs),
+            ),
+            limits: HashMap::new(),
         }
     }
 
@@ -82,32 +94,60 @@ impl ChatService {
         })
     }
 
-    /// One chat message per item to every `herald#chat` subscriber.
+    /// One chat message per item to every `herald#chat` subscriber, within
+    /// each subscriber's rate; what does not fit goes into a digest.
     pub fn deliver<S: Store>(
-        &self,
+        &mut self,
         service: &Service<S>,
         published: &Published,
+        now: Instant,
         out: &mut Vec<Stanza>,
     ) {
         let subscribers = service.chat_subscribers(&published.node);
         if subscribers.is_empty() {
             return;
         }
-        let me = Jid::from(self.service_jid.clone());
         let node = published.node.as_str();
         for item in &published.items {
             let body = self.bodies.render(node, item);
             let wrapped = message::item_element(node, item);
             for to in &subscribers {
-                let m = message::text_message(
-                    &me,
-                    to.clone(),
-                    MessageType::Chat,
-                    &body,
-                    vec![wrapped.clone()],
-                );
-                out.push(Stanza::Message(m));
+                self.roll(to, now, out);
+                let (max, window) = self.rate;
+                let limiter = self.limits.entry(to.clone()).or_insert_with(|| {
+                    Limiter::with_reason(max, window, "to keep this chat readable")
+                });
+                if limiter.admit(now, node) {
+                    out.push(self.chat(to.clone(), &body, vec![wrapped.clone()]));
+                }
             }
         }
+    }
+
+    /// Sends the digests of windows that ended and forgets idle subscribers.
+    pub fn tick(&mut self, now: Instant, out: &mut Vec<Stanza>) {
+        let due: Vec<Jid> = self.limits.keys().cloned().collect();
+        for to in due {
+            self.roll(&to, now, out);
+        }
+        self.limits.retain(|_, l| !l.is_idle());
+    }
+
+    fn roll(&mut self, to: &Jid, now: Instant, out: &mut Vec<Stanza>) {
+        let digest = self.limits.get_mut(to).and_then(|l| l.roll(now));
+        if let Some(text) = digest {
+            out.push(self.chat(to.clone(), &text, vec![]));
+        }
+    }
+
+    fn chat(&self, to: Jid, body: &str, payloads: Vec<tokio_xmpp::minidom::Element>) -> Stanza {
+        let me = Jid::from(self.service_jid.clone());
+        Stanza::Message(message::text_message(
+            &me,
+            to,
+            MessageType::Chat,
+            body,
+            payloads,
+        ))
     }
 }

@@ -14,17 +14,30 @@ pub struct Limiter {
     sent: u32,
     /// Events held back in this window, per node.
     suppressed: BTreeMap<String, u64>,
+    /// Ends the digest: why events were held back.
+    why: &'static str,
 }
 
 impl Limiter {
     pub fn new(max: u32, window: Duration) -> Self {
+        Self::with_reason(max, window, "to keep the room readable")
+    }
+
+    /// A limiter whose digests end with "(held back {why})".
+    pub fn with_reason(max: u32, window: Duration, why: &'static str) -> Self {
         Limiter {
             max,
             window,
             started: None,
             sent: 0,
             suppressed: BTreeMap::new(),
+            why,
         }
+    }
+
+    /// Nothing counted in a window that is still open: safe to forget.
+    pub fn is_idle(&self) -> bool {
+        self.started.is_none()
     }
 
     /// Ends the window if it is over: returns the digest text when events
@@ -37,7 +50,7 @@ impl Limiter {
         self.started = None;
         self.sent = 0;
         let held = std::mem::take(&mut self.suppressed);
-        (!held.is_empty()).then(|| digest_text(&held, self.window))
+        (!held.is_empty()).then(|| digest_text(&held, self.window, self.why))
     }
 
     /// Whether one message about `node` may go out now; if not it is
@@ -60,7 +73,7 @@ impl Limiter {
 }
 
 /// "37 more events on apps, 1 more event on domains in the last minute".
-pub fn digest_text(held: &BTreeMap<String, u64>, window: Duration) -> String {
+pub fn digest_text(held: &BTreeMap<String, u64>, window: Duration, why: &str) -> String {
     let parts: Vec<String> = held
         .iter()
         .map(|(node, n)| {
@@ -73,10 +86,7 @@ pub fn digest_text(held: &BTreeMap<String, u64>, window: Duration) -> String {
         s if s % 60 == 0 => format!("the last {} minutes", s / 60),
         s => format!("the last {s} seconds"),
     };
-    format!(
-        "{} in {span} (held back to keep the room readable)",
-        parts.join(", ")
-    )
+    format!("{} in {span} (held back {why})", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -115,7 +125,7 @@ mod tests {
     #[test]
     fn digest_names_each_node_and_the_window() {
         let held = BTreeMap::from([("apps".to_owned(), 5), ("db".to_owned(), 1)]);
-        let text = digest_text(&held, Duration::from_secs(5));
+        let text = digest_text(&held, Duration::from_secs(5), "to keep the room readable");
         assert!(
             text.starts_with("5 more events on apps, 1 more event on db in the last 5 seconds")
         );

@@ -82,3 +82,25 @@ def test_user_without_access_is_refused_with_a_reason(herald, connect, unique_na
     assert 'There is no node "nope-x"' in command(bob, "subscribe nope-x")
     publish(alice, node, "<app xmlns='urn:x'/>")
     assert chat_from_herald(bob, timeout=1) == []
+
+
+def test_burst_to_a_chat_subscriber_is_rate_limited_with_a_digest(herald_factory, connect,
+                                                                 unique_name):
+    """A storm of events must not bury a person's chat: at most
+    chat.max_per_minute messages per window, the rest summed up in one
+    digest when the window ends."""
+    herald_factory(config={"chat": {"max_per_minute": 5, "window_secs": 3}})
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name("storm")
+    create(alice, node)
+    assert f"Subscribed to {node}" in command(bob, f"subscribe {node}")
+    for i in range(40):
+        publish(alice, node, f"<app xmlns='urn:x' n='{i}'/>", f"s{i}")
+    got = chat_from_herald(bob, timeout=8)
+    items = [m for m in got if m.find(f"{{{NS_ITEM}}}item") is not None]
+    digests = [body(m) for m in got if m.find(f"{{{NS_ITEM}}}item") is None]
+    assert len(items) <= 5 * 3, f"{len(items)} item messages in under 3 windows"
+    assert len(items) >= 5
+    held = sum(int(d.split(" more ")[0]) for d in digests)
+    assert len(items) + held == 40, (len(items), digests)
+    assert all(f"on {node}" in d and "held back" in d for d in digests)
