@@ -12,6 +12,22 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
 
+# On a fresh machine, install what the tests need first (needs root, as
+# the ejabberd sandbox does): ejabberd, curl (README examples are run),
+# and the Python packages. Already present: nothing is done.
+missing=()
+command -v ejabberdctl >/dev/null || [ -x /usr/sbin/ejabberdctl ] || missing+=(ejabberd)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "=== installing ${missing[*]} (apt) ==="
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+if ! python3 -c "import pytest, pytest_timeout, slixmpp" 2>/dev/null; then
+    echo "=== installing Python test packages ==="
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/integration/requirements.txt
+fi
+
 echo "=== cargo test ==="
 cargo test
 
