@@ -273,16 +273,7 @@ impl<S: Store + 'static> Dispatch for Router<S> {
                 relay.on_stanza(s, now, out)
             }
             (Job::LinkUp, Some(relay)) => relay.link_up(now, out),
-            (Job::Tick, relay) => {
-                if let Some(relay) = relay {
-                    relay.tick(now, out);
-                }
-                if let Some(chat) = self.chat.as_mut() {
-                    chat.tick(now, out);
-                }
-                self.tick();
-            }
-            (job, _) => self.route(job, out),
+            (job, _) => self.route(job, now, out),
         }
         self.deliver_published(out);
     }
@@ -302,7 +293,7 @@ impl<S: Store + 'static> Dispatch for Router<S> {
 }
 
 impl<S: Store + 'static> Router<S> {
-    fn route(&mut self, job: Job, out: &mut Vec<Stanza>) {
+    fn route(&mut self, job: Job, now: Instant, out: &mut Vec<Stanza>) {
         match job {
             Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
             Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
@@ -318,7 +309,15 @@ impl<S: Store + 'static> Router<S> {
                 out.extend(queue::tick(&mut self.service, &self.ctx));
                 self.dirty |= self.service.queue_dirty();
             }
-            Job::Tick => self.tick(),
+            Job::Tick => {
+                if let Some(relay) = self.relay.as_mut() {
+                    relay.tick(now, out);
+                }
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.tick(now, out);
+                }
+                self.tick();
+            }
             Job::Xmpp(Inbound::LinkUp) | Job::LinkUp => {}
         }
     }
