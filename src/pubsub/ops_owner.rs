@@ -80,8 +80,7 @@ impl<S: Store> Service<S> {
             meta.affiliations.insert(jid.clone(), Affiliation::Owner);
         }
         let blob = encode_meta(id, &meta)?;
-        let presence = self.presence.clone();
-        self.save_service_record(id + 1, &presence)?;
+        self.save_service_record(id + 1)?;
         self.store.put_node_meta(name, &blob)?;
         self.next_node_id = id + 1;
         self.nodes
