@@ -136,8 +136,10 @@ impl<S: Store> Router<S> {
     }
 
     /// Presence to the service itself: a user who adds the service to its
-    /// roster is approved at once, and that approval is what the
-    /// `presence` access model checks (see xep-notes/xep-0060.md).
+    /// roster is approved at once (so its presence reaches the consumer
+    /// groups). That approval grants no node access: the `presence` access
+    /// model means a presence subscription to the node's owner (see
+    /// xep-notes/xep-0060.md, "Presence access model").
     fn route_presence(&mut self, p: Presence, out: &mut Vec<Stanza>) {
         let (Some(from), Some(to)) = (p.from.clone(), p.to.clone()) else {
             return;
@@ -155,11 +157,11 @@ impl<S: Store> Router<S> {
         let outcome = match p.type_ {
             PresenceType::Subscribe => {
                 out.push(reply(PresenceType::Subscribed));
-                self.service.presence_subscribed(&bare, true)
+                return;
             }
             PresenceType::Unsubscribe | PresenceType::Unsubscribed => {
                 out.push(reply(PresenceType::Unsubscribed));
-                self.service.presence_subscribed(&bare, false)
+                return;
             }
             PresenceType::Probe => {
                 out.push(reply(PresenceType::None));

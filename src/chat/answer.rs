@@ -45,6 +45,8 @@ pub fn execute<S: Store>(
     }
 }
 
+/// The nodes disco#items shows the sender (the same core view), marked
+/// when the sender gets them here.
 fn list<S: Store>(service: &Service<S>, actor: &Actor) -> String {
     let nodes = service.discover_nodes(actor);
     if nodes.is_empty() {
@@ -169,4 +171,47 @@ pub fn refusal(action: &str, node: &str, e: &PubsubError) -> String {
         other => other.to_string(),
     };
     format!("Refused: you may not {action} {node}: {why}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pubsub::{Affiliation, ServiceSettings};
+    use crate::store::MemoryStore;
+
+    fn actor(s: &str) -> Actor {
+        Actor::Entity(BareJid::new(s).unwrap())
+    }
+
+    /// `list` shows exactly what disco#items shows (issue 16): a whitelist
+    /// node is hidden from strangers, also from one subscribed before the
+    /// owner closed the node.
+    #[test]
+    fn list_hides_whitelist_nodes_from_strangers() {
+        let settings = ServiceSettings {
+            create_domains: vec!["example.com".into()],
+            ..ServiceSettings::default()
+        };
+        let mut svc = Service::open(MemoryStore::new(), settings).unwrap();
+        let (owner, bob, carol) = ("o@example.com", "bob@example.com", "carol@example.com");
+        let _ = svc.create_node(&actor(owner), Some("team"), None).unwrap();
+        let bob_jid = Jid::new(bob).unwrap();
+        let _ = svc.subscribe(&actor(bob), "team", &bob_jid, None).unwrap();
+        let closed = [(
+            "pubsub#access_model".to_owned(),
+            vec!["whitelist".to_owned()],
+        )];
+        let _ = svc.configure(&actor(owner), "team", &closed).unwrap();
+        let carol_bare = BareJid::new(carol).unwrap();
+        let member = [(carol_bare, Affiliation::Member)];
+        let _ = svc
+            .modify_affiliations(&actor(owner), "team", &member)
+            .unwrap();
+        for who in [bob, carol] {
+            let shown = list(&svc, &actor(who)).contains("team");
+            assert_eq!(shown, !svc.discover_nodes(&actor(who)).is_empty(), "{who}");
+        }
+        assert!(!list(&svc, &actor(bob)).contains("team"));
+        assert!(list(&svc, &actor(carol)).contains("team"));
+    }
 }

@@ -73,6 +73,13 @@ impl From<IngestError> for ApiError {
             P::ItemRequired | P::NodeIdRequired => {
                 (StatusCode::BAD_REQUEST, "bad_request", pubsub.to_string())
             }
+            P::MaxNodesExceeded => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "max_nodes_reached",
+                "the service holds limits.max_nodes nodes: this node cannot be created \
+                 (publishing to existing nodes still works)"
+                    .to_owned(),
+            ),
             P::Internal(m) => {
                 tracing::error!(error = %m, "ingest failed in the core");
                 return ApiError::unavailable("storage failed; nothing was written, retry later");
@@ -102,5 +109,18 @@ impl IntoResponse for ApiError {
             );
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_create_refused_by_max_nodes_names_the_limit() {
+        let e = ApiError::from(IngestError::Pubsub(PubsubError::MaxNodesExceeded));
+        assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(e.code, "max_nodes_reached");
+        assert!(e.message.contains("limits.max_nodes"), "{}", e.message);
     }
 }

@@ -131,7 +131,8 @@ pub fn request_node(request: &PubsubRequest) -> Option<String> {
         | R::ConfigureSet { node, .. }
         | R::Delete { node, .. }
         | R::Purge { node }
-        | R::OwnerSubscriptionsSet { node, .. } => Some(node.clone()),
+        | R::OwnerSubscriptionsSet { node, .. }
+        | R::OwnerAffiliationsSet { node, .. } => Some(node.clone()),
         _ => None,
     }
 }

@@ -15,8 +15,15 @@
 //! "model" = decided by the access model (subscribe, retrieve) or the
 //! publish model (publish). [`Actor::System`] and service admins are owners
 //! of every node.
+//!
+//! Access model `presence` (XEP-0060 §4.5: entities with a presence
+//! subscription from/both to the owner) needs the owner's roster, which
+//! lives in ejabberd and which Herald cannot read (`xep-0060.md`,
+//! "Presence access model"). So it admits what Herald can know: owners,
+//! publishers and members, and entities an owner approved. A subscribe
+//! from anyone else goes `pending` with the §8.6 approval form to the
+//! owners; a presence subscription to the service itself grants nothing.
 
-use std::collections::BTreeSet;
 use tokio_xmpp::jid::BareJid;
 
 use super::error::PubsubError;
@@ -26,11 +33,9 @@ use super::types::{Actor, Affiliation, SubscriptionState};
 
 type Check = Result<(), PubsubError>;
 
-/// What access decisions need besides the node: the service admins and
-/// the bare JIDs sharing presence with the service.
+/// What access decisions need besides the node: the service admins.
 pub(crate) struct Access<'a> {
     pub admins: &'a [BareJid],
-    pub presence: &'a BTreeSet<BareJid>,
 }
 
 impl Access<'_> {
@@ -100,7 +105,6 @@ impl Access<'_> {
         }
         match meta.config.access_model {
             AccessModel::Open => Ok(()),
-            AccessModel::Presence if self.presence.contains(jid) => Ok(()),
             AccessModel::Presence => Err(PubsubError::NotAuthorized),
             AccessModel::Authorize => Err(PubsubError::SubscriptionRequired),
             AccessModel::Whitelist => Err(PubsubError::ClosedNode),
@@ -138,11 +142,7 @@ impl Access<'_> {
         }
         match meta.config.access_model {
             AccessModel::Open => Ok(SubscriptionState::Subscribed),
-            AccessModel::Presence if self.presence.contains(target) => {
-                Ok(SubscriptionState::Subscribed)
-            }
-            AccessModel::Presence => Err(PubsubError::NotAuthorized),
-            AccessModel::Authorize => Ok(SubscriptionState::Pending),
+            AccessModel::Presence | AccessModel::Authorize => Ok(SubscriptionState::Pending),
             AccessModel::Whitelist => Err(PubsubError::ClosedNode),
         }
     }

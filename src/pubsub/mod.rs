@@ -39,7 +39,6 @@
 //! | 8.8.2 | owner: modify subscriptions | [`Service::modify_subscriptions`] |
 //! | 8.9.1 | owner: retrieve affiliations | [`Service::node_affiliations`] |
 //! | 8.9.2 | owner: modify affiliations | [`Service::modify_affiliations`] |
-//! | 4.1 presence | presence shared with the service changed | [`Service::presence_subscribed`] |
 //! | 6.1.7 | available presence: last items (`on_sub_and_presence`) | [`Service::presence_available`] |
 //!
 //! | HTTP ingest | publish as the system, idempotent | [`Service::ingest`] |
@@ -78,9 +77,9 @@
 //! - **Publish**: `NewItem::payload` is the serialized payload element; the
 //!   core checks its size, protocol checks that it is a single element of
 //!   the node's `pubsub#type` (`InvalidPayload`).
-//! - **Presence**: call [`Service::presence_subscribed`] when a presence
-//!   subscription with the service's JID is approved or cancelled, and
-//!   [`Service::presence_available`] on available presence.
+//! - **Presence**: call [`Service::presence_available`] on available
+//!   presence. Presence subscriptions to the service grant no access
+//!   (access model `presence`: see `access.rs`).
 
 mod access;
 pub mod error;
@@ -99,7 +98,9 @@ mod ops_publish;
 mod ops_subscribe;
 mod presence;
 pub mod queue;
+mod reserved;
 mod retention;
+mod revoke;
 mod service;
 pub mod sub_options;
 pub mod types;

@@ -6,7 +6,8 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use super::error::{PubsubError, PubsubResult};
 use super::node::{NodeMeta, NodeSub};
 use super::notify::{Event, Notification, Recipient, to_recipients};
-use super::ops_subscribe::{drop_subs_of, find_sub};
+use super::ops_subscribe::find_sub;
+use super::revoke::revoke;
 use super::service::Service;
 use super::types::{
     Actor, Affiliation, Outcome, Subscription, SubscriptionChange, SubscriptionState,
@@ -217,7 +218,8 @@ impl<S: Store> Service<S> {
     }
 
     /// §8.9.2 Modify affiliations (owner): `none` removes one; `outcast`
-    /// also removes all the entity's subscriptions. A node that has
+    /// also removes all the entity's subscriptions, and any entity left
+    /// without access loses its subscriptions (`revoke.rs`), each notified. A node that has
     /// explicit owners cannot be left without one (`LastOwner`), unless the
     /// system does it. Each affected entity is notified (§8.9.4).
     ///
@@ -237,14 +239,12 @@ impl<S: Store> Service<S> {
                 Affiliation::None => meta.affiliations.remove(jid),
                 other => meta.affiliations.insert(jid.clone(), *other),
             };
-            if *affiliation == Affiliation::Outcast {
-                drop_subs_of(&mut meta, jid);
-            }
         }
         let had_owners = !n.meta.owners().is_empty();
         if had_owners && meta.owners().is_empty() && *actor != Actor::System {
             return Err(PubsubError::LastOwner);
         }
+        let revoked = revoke(&self.access(), &n.meta, &mut meta);
         self.commit_meta(node, meta)?;
         let config = &self.node(node)?.meta.config;
         let notices = changes.iter().filter_map(|(jid, affiliation)| {
@@ -255,9 +255,11 @@ impl<S: Store> Service<S> {
             let to = vec![Recipient::plain(Jid::from(jid.clone()))];
             to_recipients(node, config, event, to)
         });
+        let mut notifications: Vec<_> = notices.collect();
+        notifications.extend(self.revocation_notices(node, &revoked)?);
         Ok(Outcome {
             reply: (),
-            notifications: notices.collect(),
+            notifications,
         })
     }
 }

@@ -6,6 +6,7 @@ use super::form::{FieldValues, FormField};
 use super::node::{Node, NodeMeta, encode_meta};
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
+use super::revoke::revoke;
 use super::service::{Service, now_ms};
 use super::types::{Actor, Affiliation, Outcome};
 use crate::store::Store;
@@ -16,7 +17,9 @@ impl<S: Store> Service<S> {
     /// (§8.1.3). The creating entity becomes owner. Reply: the node name.
     ///
     /// Errors: `Forbidden` (may not create nodes), `NodeIdRequired` (empty
-    /// name), `BadRequest` (name with NUL), `NodeExists`, `NotAcceptable` /
+    /// name), `BadRequest` (name with NUL), `NodeExists`, `Forbidden` /
+    /// `Outcast` (a reserved `<node>/dead-letter` name the actor does not
+    /// own, see `reserved.rs`), `NotAcceptable` /
     /// `UnsupportedFeature` (bad configuration), `MaxNodesExceeded`,
     /// `Internal`.
     pub fn create_node(
@@ -34,7 +37,10 @@ impl<S: Store> Service<S> {
                 return Err(PubsubError::BadRequest("node name contains NUL".into()));
             }
             Some(n) if self.nodes.contains_key(n) => return Err(PubsubError::NodeExists),
-            Some(n) => n.to_owned(),
+            Some(n) => {
+                self.check_reserved_create(actor, n)?;
+                n.to_owned()
+            }
             None => self.fresh_node_name(),
         };
         let defaults = NodeConfig::with_defaults(self.settings.default_max_items);
@@ -54,17 +60,18 @@ impl<S: Store> Service<S> {
 
     /// Persists a new node (service record first, so its id is never
     /// reused), then adds it to memory. The entity actor becomes owner.
+    /// Reserved dead-letter nodes do not count against `max_nodes`.
     pub(crate) fn insert_node(
         &mut self,
         actor: &Actor,
         name: &str,
         config: NodeConfig,
     ) -> PubsubResult<()> {
-        if self
+        let limited = self
             .settings
             .max_nodes
-            .is_some_and(|max| self.nodes.len() >= max)
-        {
+            .filter(|_| self.counts_against_max_nodes(name));
+        if limited.is_some_and(|max| self.counted_nodes() >= max) {
             return Err(PubsubError::MaxNodesExceeded);
         }
         let id = self.next_node_id;
@@ -73,8 +80,7 @@ impl<S: Store> Service<S> {
             meta.affiliations.insert(jid.clone(), Affiliation::Owner);
         }
         let blob = encode_meta(id, &meta)?;
-        let presence = self.presence.clone();
-        self.save_service_record(id + 1, &presence)?;
+        self.save_service_record(id + 1)?;
         self.store.put_node_meta(name, &blob)?;
         self.next_node_id = id + 1;
         self.nodes
@@ -97,6 +103,8 @@ impl<S: Store> Service<S> {
     /// configuration is already stored and `Internal` is returned).
     /// Notifies subscribers (§8.2.5.1)
     /// when `pubsub#notify_config`, with the form if `deliver_payloads`.
+    /// A more restrictive access model ends (or sends back to pending) the
+    /// subscriptions of entities that lost access, telling each (`revoke.rs`).
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `NotAcceptable` (unknown field or bad value, named in the text),
@@ -117,6 +125,7 @@ impl<S: Store> Service<S> {
         let (id, count) = (n.id, n.count);
         let mut meta = n.meta.clone();
         meta.config = config;
+        let revoked = revoke(&self.access(), &n.meta, &mut meta);
         self.commit_meta(node, meta)?;
         self.recheck_expiry(node);
         let limit = self.nodes[node].meta.config.max_items.limit(cap);
@@ -131,9 +140,11 @@ impl<S: Store> Service<S> {
             .config
             .notify_config
             .then(|| to_subscribers(node, meta, event));
+        let mut notifications: Vec<_> = notice.flatten().into_iter().collect();
+        notifications.extend(self.revocation_notices(node, &revoked)?);
         Ok(Outcome {
             reply: (),
-            notifications: notice.flatten().into_iter().collect(),
+            notifications,
         })
     }
 

@@ -112,6 +112,7 @@ impl<S: Store> Service<S> {
             Err(PubsubError::NodeNotFound)
                 if self.settings.auto_create_on_publish && self.may_create(actor) =>
             {
+                self.check_reserved_create(actor, node)?;
                 let defaults = NodeConfig::with_defaults(self.settings.default_max_items);
                 Ok(Some(defaults.with_fields(options, cap)?))
             }

@@ -1,7 +1,7 @@
 //! Subscriber use cases (XEP-0060 §6.1–6.4): subscribe, unsubscribe,
 //! subscription options.
 
-use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::jid::Jid;
 
 use super::error::{PubsubError, PubsubResult};
 use super::form::FieldValues;
@@ -236,14 +236,4 @@ pub(crate) fn find_sub(meta: &NodeMeta, jid: &Jid, subid: Option<&str>) -> Pubsu
             (Some(_), Some(_)) => Err(PubsubError::SubidRequired),
         },
     }
-}
-
-/// Removes every subscription of a bare JID (any resource) from `meta`,
-/// returning the removed ones.
-pub(crate) fn drop_subs_of(meta: &mut NodeMeta, bare: &BareJid) -> Vec<NodeSub> {
-    let (gone, kept) = std::mem::take(&mut meta.subscriptions)
-        .into_iter()
-        .partition(|s| s.jid.to_bare() == *bare);
-    meta.subscriptions = kept;
-    gone
 }

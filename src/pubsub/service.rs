@@ -3,7 +3,7 @@
 //! recipients). The use cases live in the `ops_*` modules.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_xmpp::jid::BareJid;
 
@@ -14,7 +14,7 @@ use super::retention::RetentionSettings;
 use super::types::Actor;
 use crate::store::{NodeId, Store};
 
-/// Metadata name of the service record (next node id, presence set).
+/// Metadata name of the service record (next node id).
 /// XML text cannot contain NUL, so no real node can have this name.
 pub const SERVICE_RECORD: &str = "\u{0}herald:service";
 
@@ -81,10 +81,11 @@ impl ServiceSettings {
     }
 }
 
+/// Unknown fields are ignored: records of older versions also held the
+/// JIDs sharing presence with the service, which grant nothing any more.
 #[derive(Serialize, Deserialize, Default)]
 struct ServiceRecord {
     next_node_id: NodeId,
-    presence: Vec<String>,
 }
 
 /// The pubsub service core over a [`Store`]. Single-threaded: the
@@ -93,8 +94,6 @@ pub struct Service<S: Store> {
     pub(crate) store: S,
     pub(crate) settings: ServiceSettings,
     pub(crate) nodes: BTreeMap<String, Node>,
-    /// Bare JIDs sharing presence with the service (access model presence).
-    pub(crate) presence: BTreeSet<BareJid>,
     pub(crate) next_node_id: NodeId,
     ids: IdGen,
     /// Consumer groups (`queue`): state and writes for the next flush.
@@ -110,7 +109,6 @@ impl<S: Store> Service<S> {
             store,
             settings,
             nodes: BTreeMap::new(),
-            presence: BTreeSet::new(),
             next_node_id: 1,
             ids: IdGen::default(),
             queues: Default::default(),
@@ -134,11 +132,6 @@ impl<S: Store> Service<S> {
             service.nodes.insert(name, node);
         }
         service.next_node_id = service.next_node_id.max(record.next_node_id);
-        for jid in record.presence {
-            let jid = BareJid::new(&jid)
-                .map_err(|e| PubsubError::Internal(format!("service record {jid:?}: {e}")))?;
-            service.presence.insert(jid);
-        }
         service.load_queues()?;
         Ok(service)
     }
@@ -162,7 +155,6 @@ impl<S: Store> Service<S> {
     pub(crate) fn access(&self) -> Access<'_> {
         Access {
             admins: &self.settings.admins,
-            presence: &self.presence,
         }
     }
 
@@ -183,16 +175,9 @@ impl<S: Store> Service<S> {
         Ok(())
     }
 
-    /// Persists the service record with these values (memory unchanged).
-    pub(crate) fn save_service_record(
-        &mut self,
-        next_node_id: NodeId,
-        presence: &BTreeSet<BareJid>,
-    ) -> Result<(), PubsubError> {
-        let record = ServiceRecord {
-            next_node_id,
-            presence: presence.iter().map(|j| j.to_string()).collect(),
-        };
+    /// Persists the service record with this value (memory unchanged).
+    pub(crate) fn save_service_record(&mut self, next_node_id: NodeId) -> Result<(), PubsubError> {
+        let record = ServiceRecord { next_node_id };
         let blob = serde_json::to_vec(&record).map_err(|e| PubsubError::Internal(e.to_string()))?;
         Ok(self.store.put_node_meta(SERVICE_RECORD, &blob)?)
     }

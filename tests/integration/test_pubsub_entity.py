@@ -9,7 +9,7 @@ test_pubsub_entity_publish.py.
 
 from __future__ import annotations
 
-from pubsub_helpers import (NODE_CONFIG, SERVICE, SUBSCRIBE_AUTHORIZATION, a,
+from pubsub_helpers import (NODE_CONFIG, SERVICE, SUBSCRIBE_AUTHORIZATION, a, get_items,
                             assert_error, assert_no_event, assert_result, create_node,
                             entry, event_items, form, form_values, items_ok, publish_ok,
                             pubsub_child, pubsub_iq, set_affiliations, subscribe,
@@ -180,12 +180,15 @@ def test_6_1_3_whitelist_closed_node_then_member(herald, connect, unique_name):
     wait_event(bob, node)
 
 
-def test_6_1_3_presence_subscription_required_then_roster(herald, connect, unique_name):
+def test_6_1_3_presence_node_needs_an_owners_approval(herald, connect, unique_name):
+    """XEP-0060 §4.5 "presence" means a presence subscription to the
+    *owner*, which lives in the owner's roster in ejabberd and which Herald
+    cannot read (xep-notes/xep-0060.md). A presence subscription to the
+    service itself (auto-approved) must grant nothing; an owner approves
+    instead, as for "authorize"."""
     alice, bob = connect("alice"), connect("bob")
     node = unique_name()
     create_node(alice, node, {"pubsub#access_model": "presence"})
-    assert_error(subscribe(bob, node), "auth", "not-authorized",
-                 "presence-subscription-required")
     # ejabberd keeps bob's roster across tests while each test's Herald is
     # new: start from no roster item, or ejabberd would not route the
     # subscribe again.
@@ -194,7 +197,16 @@ def test_6_1_3_presence_subscription_required_then_roster(herald, connect, uniqu
         bob.send(f"<presence type='subscribe' to='{SERVICE}'/>")
         bob.wait_for(lambda s: local(s) == "presence" and s.get("type") == "subscribed"
                      and s.get("from") == SERVICE)
-        subscribe_ok(bob, node)
+        sync(bob)
+        sub = subscribe_ok(bob, node, state="pending")
+        values = form_values(approval_form_message(alice, node).find("x:x", NS))
+        assert values["pubsub#subid"] == [sub.get("subid")]
+        publish_ok(alice, node, [("p0", entry("not for bob yet"))])
+        assert_error(get_items(bob, node), "auth", "not-authorized",
+                     "presence-subscription-required")
+        assert_no_event(bob, node, wait=0.3)
+        answer_approval(alice, values, True)
+        assert subscription_event(bob, node).get("subscription") == "subscribed"
         publish_ok(alice, node, [("p1", entry("presence"))])
         wait_event(bob, node)
     finally:

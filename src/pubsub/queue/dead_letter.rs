@@ -1,7 +1,14 @@
 //! Dead letters: an item that failed `max_deliveries` times is published
-//! to `<node>/dead-letter` (created on first use with the node's
-//! configuration and affiliations) by the system actor, under its own item
-//! ID, wrapped so the SHIM headers travel with it:
+//! to `<node>/dead-letter` by the system actor, under its own item ID,
+//! wrapped so the SHIM headers travel with it. The dead-letter node is
+//! created on first use with the node's configuration and affiliations,
+//! but access model `whitelist` and publish model `publishers` (failed
+//! items are often more sensitive than the stream), and outside
+//! `limits.max_nodes` (`reserved.rs`). Dead letters only go into a node
+//! whose owners all own the node: a node squatted under the reserved name
+//! before it was reserved gets nothing. Whenever the dead letter cannot be
+//! written, the item stays in its group, waiting `backoff_max_ms`, and is
+//! delivered again: a failed item is never dropped.
 //!
 //! ```xml
 //! <dead-letter xmlns='urn:xmpp:pubsub:queueing:0'>
@@ -15,8 +22,10 @@
 //! </dead-letter>
 //! ```
 
+use super::state::Entry;
 use super::{DEAD_LETTER_SUFFIX, DeadLetter, QUEUE_NS};
 use crate::pubsub::error::PubsubError;
+use crate::pubsub::node_config::{AccessModel, PublishModel};
 use crate::pubsub::notify::Notification;
 use crate::pubsub::service::Service;
 use crate::pubsub::types::{Actor, NewItem};
@@ -26,7 +35,8 @@ const SHIM_NS: &str = "http://jabber.org/protocol/shim";
 
 impl<S: Store> Service<S> {
     /// Moves one item to the dead-letter node. Failures are logged, not
-    /// returned: the rest of the batch's queue work must still go out.
+    /// returned (the rest of the batch's queue work must still go out),
+    /// and the item goes back to its group.
     pub(super) fn dead_letter(
         &mut self,
         dead: DeadLetter,
@@ -58,19 +68,50 @@ impl<S: Store> Service<S> {
             }
             Err(e) => {
                 tracing::error!(node = %dead.node, item = %item.id, error = %e,
-                    "dead letter could not be published; item dropped from its group");
+                    "dead letter could not be published; the item stays in its group");
+                self.keep_pending(dead, item.id, now);
                 Ok(Vec::new())
             }
         }
     }
 
-    /// Creates `target` like `source` (configuration and affiliations).
+    /// Puts a dead letter that could not be written back into its group,
+    /// waiting the longest backoff before it goes out again.
+    fn keep_pending(&mut self, dead: DeadLetter, item_id: String, now: u64) {
+        let Some(id) = self.nodes.get(&dead.node).map(|n| n.id) else {
+            return;
+        };
+        let entry = Entry {
+            item_id,
+            holder: None,
+            due_ms: now.saturating_add(self.queues.settings.backoff_max_ms),
+            deliveries: dead.deliveries,
+        };
+        let mut nq = self.queues.take(&dead.node, id);
+        let group = nq.groups.entry(dead.group.clone()).or_default();
+        group.entries.insert(dead.seq, entry.clone());
+        self.queues
+            .log
+            .entry(id, &dead.group, dead.seq, Some(&entry));
+        self.queues.nodes.insert(dead.node, nq);
+    }
+
+    /// Creates `target` like `source` (configuration and affiliations, but
+    /// closed), or checks that an existing `target` is owned like `source`.
     fn ensure_dead_letter_node(&mut self, source: &str, target: &str) -> Result<(), PubsubError> {
-        if self.nodes.contains_key(target) {
-            return Ok(());
-        }
         let src = self.node(source)?;
-        let (config, affiliations) = (src.meta.config.clone(), src.meta.affiliations.clone());
+        if let Some(existing) = self.nodes.get(target) {
+            return match self.owned_like_parent(&src.meta, &existing.meta) {
+                true => Ok(()),
+                false => Err(PubsubError::BadRequest(format!(
+                    "{target} has owners who do not own {source}; delete it to get dead letters"
+                ))),
+            };
+        }
+        let mut config = src.meta.config.clone();
+        config.access_model = AccessModel::Whitelist;
+        config.publish_model = PublishModel::Publishers;
+        let affiliations = src.meta.affiliations.clone();
         self.insert_node(&Actor::System, target, config)?;
         let mut meta = self.node(target)?.meta.clone();
         meta.affiliations = affiliations;

@@ -4,7 +4,7 @@ use super::*;
 use crate::pubsub::tests::{
     NODE, OWNER, Svc, TestStore, ent, fields, item, jid, publish_ids, settings,
 };
-use crate::pubsub::{Event, NewItem, ServiceSettings};
+use crate::pubsub::{Affiliation, Event, NewItem, ServiceSettings};
 use crate::store::MemoryStore;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -391,4 +391,118 @@ fn bad_queue_options_are_refused() {
         let r = svc.subscribe(&ent(bare_of(A)), NODE, &jid(A), Some(&f));
         assert!(matches!(r, Err(PubsubError::InvalidOptions(_))), "{bad:?}");
     }
+}
+
+const MALLORY: &str = "mallory@example.com";
+
+/// Delivers item "1" to A and fails it `max_deliveries` times.
+fn fail_for_good(svc: &mut Svc) -> u64 {
+    join(svc, A, "g", 1);
+    publish(svc, &["1"], T0);
+    let mut now = T0;
+    for _ in 0..3 {
+        let _ = settle(svc, A, "1", Settle::Unlock, now);
+        now += 1_000;
+        svc.queue_tick(now).unwrap();
+    }
+    now
+}
+
+#[test]
+fn nobody_but_the_owners_may_create_a_dead_letter_node() {
+    let mut svc = queue_service();
+    let dead = format!("{NODE}/dead-letter");
+    let open = fields(&[("pubsub#access_model", "open")]);
+    let err = svc.create_node(&ent(MALLORY), Some(&dead), Some(&open));
+    assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
+    let auto = svc.publish(&ent(MALLORY), &dead, vec![item("x", "<p/>")], None);
+    assert!(auto.is_err(), "no auto-create of a reserved name either");
+    let orphan = svc.create_node(&ent(MALLORY), Some("nothing-yet/dead-letter"), None);
+    assert_eq!(orphan.unwrap_err(), PubsubError::Forbidden);
+    assert!(svc.create_node(&ent(OWNER), Some(&dead), None).is_ok());
+}
+
+#[test]
+fn a_dead_letter_node_herald_creates_is_closed_to_strangers() {
+    let mut svc = queue_service();
+    fail_for_good(&mut svc);
+    let dead = format!("{NODE}/dead-letter");
+    assert_eq!(svc.items(&ent(OWNER), &dead, None).unwrap().items.len(), 1);
+    let denied = svc.items(&ent(MALLORY), &dead, None).unwrap_err();
+    assert_eq!(denied, PubsubError::ClosedNode);
+    let sub = svc.subscribe(&ent(MALLORY), &dead, &jid(MALLORY), None);
+    assert_eq!(sub.unwrap_err(), PubsubError::ClosedNode);
+}
+
+#[test]
+fn dead_letters_never_go_into_a_squatted_node_and_stay_pending() {
+    let mut svc = queue_service();
+    let dead = format!("{NODE}/dead-letter");
+    // A node made before names were reserved, owned by someone else.
+    let config = crate::pubsub::NodeConfig::with_defaults(10);
+    svc.insert_node(&ent(MALLORY), &dead, config).unwrap();
+    let now = fail_for_good(&mut svc);
+    let page = svc.items(&ent(MALLORY), &dead, None).unwrap();
+    assert!(page.items.is_empty(), "the squatter got nothing");
+    // Not dropped: the group keeps delivering it, a backoff apart.
+    let mut later = svc.queue_tick(now + 60_000).unwrap();
+    later.extend(svc.queue_tick(now + 120_000).unwrap());
+    assert_eq!(items_to(&later, NODE), [(A.to_owned(), "1".to_owned())]);
+    let svc = reopen(svc);
+    assert!(
+        svc.items(&ent(MALLORY), &dead, None)
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+#[test]
+fn at_max_nodes_a_failed_item_still_reaches_the_dead_letter_node() {
+    let store = TestStore {
+        inner: MemoryStore::new(),
+        fail: Arc::new(AtomicBool::new(false)),
+    };
+    let settings = ServiceSettings {
+        max_nodes: Some(1),
+        ..svc_settings()
+    };
+    let mut svc = Service::open(store, settings).unwrap();
+    svc.set_queue_settings(qsettings());
+    let config = fields(&[("pubsub#max_items", "100")]);
+    let _ = svc
+        .create_node(&ent(OWNER), Some(NODE), Some(&config))
+        .unwrap();
+    fail_for_good(&mut svc);
+    let dead = format!("{NODE}/dead-letter");
+    assert_eq!(svc.items(&ent(OWNER), &dead, None).unwrap().items.len(), 1);
+    let other = svc.create_node(&ent(OWNER), Some("other"), None);
+    assert_eq!(other.unwrap_err(), PubsubError::MaxNodesExceeded);
+}
+
+#[test]
+fn a_revoked_member_gives_its_items_back_to_the_group() {
+    let mut svc = queue_service();
+    join(&mut svc, A, "g", 1);
+    publish(&mut svc, &["1"], T0);
+    crate::pubsub::tests::set_affiliation(&mut svc, "b@example.com", Affiliation::Member);
+    join(&mut svc, B, "g", 1);
+    let out = svc
+        .configure(
+            &ent(OWNER),
+            NODE,
+            &fields(&[("pubsub#access_model", "whitelist")]),
+        )
+        .unwrap();
+    assert!(out.notifications.iter().any(|n| matches!(
+        n.event,
+        Event::Subscription {
+            state: crate::pubsub::SubscriptionState::None,
+            ..
+        }
+    )));
+    let back = items_to(&svc.queue_pump(NODE, T0).unwrap(), NODE);
+    assert_eq!(back, [(B.to_owned(), "1".to_owned())]);
+    let later = items_to(&publish(&mut svc, &["2"], T0), NODE);
+    assert!(later.iter().all(|(j, _)| j == B), "{later:?}");
 }

@@ -93,12 +93,15 @@ fn items_by_outcast_are_refused_and_by_publish_only_forbidden() {
 }
 
 #[test]
-fn items_of_a_presence_node_need_a_presence_subscription() {
+fn items_of_a_presence_node_need_an_approved_subscription() {
     let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
     let err = svc.items(&ent("bob@example.com"), NODE, None);
     assert_eq!(err.unwrap_err(), PubsubError::NotAuthorized);
+    let sub = subscribe(&mut svc, "bob@example.com");
+    let pending = svc.items(&ent("bob@example.com"), NODE, None);
+    assert_eq!(pending.unwrap_err(), PubsubError::NotAuthorized);
     let _ = svc
-        .presence_subscribed(&bare("bob@example.com"), true)
+        .approve_subscription(&ent(OWNER), NODE, &sub.jid, None, true)
         .unwrap();
     assert!(svc.items(&ent("bob@example.com"), NODE, None).is_ok());
 }

@@ -13,6 +13,7 @@ mod persistence;
 mod presence;
 mod publish;
 mod retract;
+mod revocation;
 mod subscribe;
 
 use std::sync::Arc;

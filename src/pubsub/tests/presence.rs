@@ -1,46 +1,24 @@
-//! Presence shared with the service (presence access model, on_sub_and_presence).
+//! Presence access model (owner-approved) and on_sub_and_presence.
 
 use super::*;
 
 const BOB: &str = "bob@example.com";
 
 #[test]
-fn presence_subscription_survives_a_restart() {
+fn an_approved_presence_node_subscription_survives_a_restart() {
     let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
-    let _ = svc.presence_subscribed(&bare(BOB), true).unwrap();
+    let sub = subscribe(&mut svc, BOB);
+    assert_eq!(sub.state, SubscriptionState::Pending);
+    let _ = svc
+        .approve_subscription(&ent(OWNER), NODE, &sub.jid, None, true)
+        .unwrap();
     let svc = reopen(svc);
     assert!(svc.items(&ent(BOB), NODE, None).is_ok());
 }
 
 #[test]
-fn ending_presence_cancels_subscriptions_to_presence_nodes() {
-    let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
-    let _ = svc.presence_subscribed(&bare(BOB), true).unwrap();
-    subscribe(&mut svc, BOB);
-    let out = svc.presence_subscribed(&bare(BOB), false).unwrap();
-    assert_eq!(recipients(&out), vec![BOB]);
-    assert!(svc.subscriptions(&ent(BOB), None).unwrap().is_empty());
-    let err = svc.items(&ent(BOB), NODE, None);
-    assert_eq!(err.unwrap_err(), PubsubError::NotAuthorized);
-}
-
-#[test]
-fn ending_presence_keeps_subscriptions_of_members() {
-    let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
-    set_affiliation(&mut svc, BOB, Affiliation::Member);
-    subscribe(&mut svc, BOB);
-    let _ = svc.presence_subscribed(&bare(BOB), true).unwrap();
-    let _ = svc.presence_subscribed(&bare(BOB), false).unwrap();
-    assert_eq!(svc.subscriptions(&ent(BOB), None).unwrap().len(), 1);
-}
-
-#[test]
-fn presence_subscribed_when_the_store_fails_changes_nothing() {
-    let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
-    fail_writes(&svc, true);
-    let err = svc.presence_subscribed(&bare(BOB), true);
-    assert!(matches!(err, Err(PubsubError::Internal(_))));
-    fail_writes(&svc, false);
+fn a_stranger_cannot_read_a_presence_node() {
+    let svc = service_with_node(&[("pubsub#access_model", "presence")]);
     let denied = svc.items(&ent(BOB), NODE, None);
     assert_eq!(denied.unwrap_err(), PubsubError::NotAuthorized);
 }

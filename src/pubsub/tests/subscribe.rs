@@ -49,11 +49,27 @@ fn subscribe_to_a_missing_node_is_not_found() {
 }
 
 #[test]
-fn subscribe_to_a_presence_node_without_presence_is_not_authorized() {
+fn subscribe_to_a_presence_node_waits_for_an_owner_to_approve() {
+    // Herald cannot see the owner's roster: an owner decides instead.
     let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
-    let err = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None);
-    assert_eq!(err.unwrap_err(), PubsubError::NotAuthorized);
-    let _ = svc.presence_subscribed(&bare(BOB), true).unwrap();
+    let out = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    assert_eq!(out.reply.state, SubscriptionState::Pending);
+    assert_eq!(recipients(&out), vec![OWNER]);
+    assert!(matches!(
+        out.notifications[0].event,
+        Event::ApprovalRequest { .. }
+    ));
+    let _ = svc
+        .approve_subscription(&ent(OWNER), NODE, &jid(BOB), None, true)
+        .unwrap();
+    let subs = svc.subscriptions(&ent(BOB), Some(NODE)).unwrap();
+    assert_eq!(subs[0].state, SubscriptionState::Subscribed);
+}
+
+#[test]
+fn members_of_a_presence_node_subscribe_without_approval() {
+    let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
+    set_affiliation(&mut svc, BOB, Affiliation::Member);
     assert_eq!(
         subscribe(&mut svc, BOB).state,
         SubscriptionState::Subscribed
