@@ -19,19 +19,20 @@ CI runs HERALD_FUZZ_STANZAS (default 5000) stanzas; a nightly-style run
 sets e.g. HERALD_FUZZ_STANZAS=100000. HERALD_FUZZ_SEED replays a run: the
 seed is printed at the start and in every failure.
 
-Input classes that still break Herald until another change lands are
-behind the AWAITING flags below: each flag ON skips its class. The flags
-name the issue 16 defect whose fix lets them go OFF.
+Input classes that still break Herald until another part of issue 16 is
+merged are behind the HERALD_FUZZ_AWAITING_* flags below (ON: skipped).
 """
 
 from __future__ import annotations
 
+import collections
 import http.client
 import os
 import random
 import re
 import select
 import socket
+import sys
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -47,11 +48,20 @@ WINDOW = 24            # outstanding IQs per client
 IQ_TIMEOUT = 20.0      # seconds for each IQ's answer
 KNOWN_ITEMS = 12
 
-# Classes of input that need a fix from another part of issue 16. ON (1)
-# skips the class; set the variable to 0 to include it.
-def _flag(name: str, default: str = "1") -> bool:
-    return os.environ.get(name, default) != "0"
+# Input classes that still break Herald until another part of issue 16 is
+# merged. ON ("1", the default) leaves the class out; once the named fix is
+# in, flip the default here to "0" (or run with the variable set to 0).
+#   HERALD_FUZZ_AWAITING_DEPTH_LIMIT (defect 2): nesting chains up to 2,500
+#     levels; a debug build's stanza reader overflows its stack from about
+#     700. While ON the deepest chain is 200.
+#   HERALD_FUZZ_AWAITING_TOKEN_LIMIT (defect 4): an attribute value over
+#     1 MiB, which drops the component link.
+AWAIT_DEPTH_LIMIT = os.environ.get("HERALD_FUZZ_AWAITING_DEPTH_LIMIT", "1") != "0"
+AWAIT_TOKEN_LIMIT = os.environ.get("HERALD_FUZZ_AWAITING_TOKEN_LIMIT", "1") != "0"
 
+
+# render() and walk() recurse once per level of nesting.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
 SERVICE = "events.localhost"
 NS_OWNER = "http://jabber.org/protocol/pubsub#owner"
@@ -445,8 +455,8 @@ class Generator:
         self.item_ids = item_ids
         self.n = 0
         # Input limits still being fixed elsewhere (see the module doc).
-        self.max_depth = 200 if _flag("HERALD_FUZZ_AWAITING_DEPTH_LIMIT") else 2500
-        self.huge_attr = not _flag("HERALD_FUZZ_AWAITING_TOKEN_LIMIT")
+        self.max_depth = 200 if AWAIT_DEPTH_LIMIT else 2500
+        self.huge_attr = not AWAIT_TOKEN_LIMIT
 
     def next(self, client: str) -> Generated:
         rng = self.rng
@@ -565,7 +575,9 @@ def short(xml: str) -> str:
 
 
 def test_fuzz_stanzas(herald_factory, connect, unique_name):
-    print(f"\nfuzz seed {SEED} ({STANZAS} stanzas): replay with HERALD_FUZZ_SEED={SEED}")
+    print(f"\nfuzz seed {SEED} ({STANZAS} stanzas): replay with HERALD_FUZZ_SEED={SEED}"
+          f"{'' if AWAIT_DEPTH_LIMIT else ' HERALD_FUZZ_AWAITING_DEPTH_LIMIT=0'}"
+          f"{'' if AWAIT_TOKEN_LIMIT else ' HERALD_FUZZ_AWAITING_TOKEN_LIMIT=0'}")
     h = herald_factory()
     owner = connect("dave")
     run = unique_name("fuzzknown")
@@ -586,6 +598,7 @@ def test_fuzz_stanzas(herald_factory, connect, unique_name):
         c.auto_pong = True
     outstanding: list[dict[str, tuple[float, str]]] = [{} for _ in clients]
     answered: list[set[str]] = [set() for _ in clients]
+    outcomes: collections.Counter = collections.Counter()   # (type, condition)
     silent: list[set[str]] = [set() for _ in clients]
     failures: list[str] = []
     sent = 0
@@ -602,6 +615,10 @@ def test_fuzz_stanzas(herald_factory, connect, unique_name):
             if iq_id in outstanding[i]:
                 del outstanding[i][iq_id]
                 answered[i].add(iq_id)
+                err = s.find("{jabber:client}error")
+                cond = next((local(e) for e in err if local(e) != "text"), "?") \
+                    if err is not None else ""
+                outcomes[(s.get("type"), cond)] += 1
             elif iq_id in answered[i]:
                 failures.append(f"second answer to {iq_id}: {short(tostring(s))}")
             elif iq_id in silent[i]:
@@ -662,7 +679,8 @@ def test_fuzz_stanzas(herald_factory, connect, unique_name):
         failures.extend(f"unanswered: {short(xml)}" for _, xml in outstanding[i].values())
     elapsed = time.monotonic() - started
     print(f"fuzz: {sent} stanzas in {elapsed:.1f}s, "
-          f"{sum(len(a) for a in answered)} IQs answered")
+          f"{sum(len(a) for a in answered)} IQs answered: "
+          + ", ".join(f"{t}{'/' + c if c else ''} {n}" for (t, c), n in outcomes.most_common()))
 
     alive = h.proc.poll() is None
     log = h.log_text()
@@ -671,7 +689,9 @@ def test_fuzz_stanzas(herald_factory, connect, unique_name):
     link_up = metric(h, "herald_link_up") if alive else 0
     known = check_known(connect("dave"), known_nodes) if alive else ["herald is dead"]
 
-    report = [f"seed {SEED} (HERALD_FUZZ_SEED={SEED} HERALD_FUZZ_STANZAS={STANZAS})"]
+    report = [f"seed {SEED} (replay: HERALD_FUZZ_SEED={SEED} HERALD_FUZZ_STANZAS={STANZAS}"
+              f" HERALD_FUZZ_AWAITING_DEPTH_LIMIT={int(AWAIT_DEPTH_LIMIT)}"
+              f" HERALD_FUZZ_AWAITING_TOKEN_LIMIT={int(AWAIT_TOKEN_LIMIT)})"]
     if not alive:
         report.append(f"herald exited with {h.proc.returncode}")
     report += [f"panic: {p}" for p in panics[:3]]
