@@ -2,10 +2,14 @@
 //!
 //! Durability comes only from [`Store::flush`]: sled's periodic flusher is
 //! off, so the caller decides when (group commit) and acknowledges after.
+//! sled's own flush survives a process crash only; the [`DiskBarrier`]
+//! after it makes the flush survive a power loss too (see `durable.rs`).
 
 use super::keys::{self, decode_item, decode_item_id, decode_seq, encode_item, encode_seq};
 use super::queue::{self as qkeys, QueueKey, QueueWrite};
 use super::{ArchiveEntry, IdempotencyRecord, NodeId, Store, StoreError, StoreResult, StoredItem};
+pub use durable::BarrierStats;
+use durable::DiskBarrier;
 use sled::{Batch, IVec};
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,6 +30,7 @@ pub struct SledStore {
     items: sled::Tree,
     nodes: sled::Tree,
     queues: sled::Tree,
+    barrier: DiskBarrier,
 }
 
 impl SledStore {
@@ -47,12 +52,19 @@ impl SledStore {
         let items = db.open_tree(ITEMS_TREE).map_err(sled_err)?;
         let nodes = db.open_tree(NODES_TREE).map_err(sled_err)?;
         let queues = db.open_tree(QUEUES_TREE).map_err(sled_err)?;
+        let barrier = DiskBarrier::open(path).map_err(barrier_err)?;
         Ok(Self {
             db,
             items,
             nodes,
             queues,
+            barrier,
         })
+    }
+
+    /// What the durability barriers did so far.
+    pub fn barrier_stats(&self) -> BarrierStats {
+        self.barrier.stats()
     }
 
     /// The node's seq entries with `from <= seq <= to`, in seq order.
@@ -155,6 +167,10 @@ pub(super) fn sled_err(e: sled::Error) -> StoreError {
         sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
         other => StoreError::Io(other.to_string()),
     }
+}
+
+fn barrier_err(e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("fsync of the sled files failed: {e}"))
 }
 
 /// Adds the writes storing `item` and dropping its `old` seq entry.
@@ -417,7 +433,7 @@ impl Store for SledStore {
 
     fn flush(&mut self) -> StoreResult<()> {
         self.db.flush().map_err(sled_err)?;
-        Ok(())
+        self.barrier.sync().map_err(barrier_err)
     }
 
     fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -456,5 +472,6 @@ impl Store for SledStore {
 }
 
 mod archive;
+mod durable;
 #[cfg(test)]
 mod tests;

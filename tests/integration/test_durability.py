@@ -42,7 +42,7 @@ class PublisherStats:
 
 
 def publisher(c: Client, node: str, prefix: str, stop: threading.Event,
-              stats: PublisherStats) -> None:
+              stats: PublisherStats, first_ack: threading.Event) -> None:
     """Keeps WINDOW publishes in flight until stop, then drains replies for
     DRAIN_SECS. Item ID = IQ id, so a reply names its item."""
     outstanding: set[str] = set()
@@ -71,6 +71,8 @@ def publisher(c: Client, node: str, prefix: str, stop: threading.Event,
                     continue
                 outstanding.discard(iq_id)
                 (stats.acked if s.get("type") == "result" else stats.errored).add(iq_id)
+                if s.get("type") == "result":
+                    first_ack.set()
     except Exception as e:  # reported by the test, not lost in the thread
         stats.failure = repr(e)
     stats.unanswered = outstanding
@@ -83,12 +85,18 @@ def kill_run(herald, clients: list[Client], reader: Client, node: str,
     ps.create_node(reader, node, {"pubsub#max_items": "100000",
                                    "pubsub#publish_model": "open"})
     stop = threading.Event()
+    first_ack = threading.Event()
     stats = [PublisherStats() for _ in clients]
-    threads = [threading.Thread(target=publisher, args=(c, node, f"r{run}p{i}", stop, stats[i]))
+    threads = [threading.Thread(target=publisher,
+                                args=(c, node, f"r{run}p{i}", stop, stats[i], first_ack))
                for i, c in enumerate(clients)]
     for t in threads:
         t.start()
-    delay = rng.uniform(0.2, 1.0)
+    # Counted from the first acknowledgement, so the kill always lands
+    # while publishes are acknowledged (each commit now waits for an fsync,
+    # whose latency on a loaded disk varies widely).
+    first_ack.wait(10)
+    delay = rng.uniform(0.0, 0.8)
     time.sleep(delay)
     herald.kill()
     stop.set()

@@ -314,3 +314,84 @@ fn queue_state_survives_reopen_and_stays_out_of_items() {
     );
     assert_eq!(ids_and_seqs(&s, NODE), vec![("a".to_owned(), 1)]);
 }
+
+fn blob_count(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join("blobs")).unwrap().count() as u64
+}
+
+#[test]
+fn every_flush_ends_with_one_barrier() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(s.barrier_stats().barriers, 0);
+    for seq in 1..=3 {
+        s.put_item(NODE, &item(&format!("i{seq}"), seq)).unwrap();
+        s.flush().unwrap();
+        assert_eq!(s.barrier_stats().barriers, seq);
+    }
+}
+
+#[test]
+fn barrier_syncs_each_new_blob_file_once() {
+    // Pages over a quarter of sled's 512 KiB segment go to blob files:
+    // a leaf holding a few 60 KB items is one.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SledStore::open(dir.path()).unwrap();
+    let big = |seq: u64| StoredItem {
+        payload: Some(format!("<e xmlns='urn:x'>{}</e>", "y".repeat(60_000))),
+        ..item(&format!("big{seq}"), seq)
+    };
+    for seq in 1..=8 {
+        s.put_item(NODE, &big(seq)).unwrap();
+    }
+    s.flush().unwrap();
+    let after_first = s.barrier_stats().blob_files;
+    assert!(after_first > 0, "no blob written: the test lost its point");
+    assert!(after_first >= blob_count(dir.path()));
+    s.flush().unwrap();
+    assert_eq!(
+        s.barrier_stats().blob_files,
+        after_first,
+        "an unchanged blob was synced again"
+    );
+    drop(s);
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(s.get_item(NODE, "big8").unwrap(), Some(big(8)));
+}
+
+/// p50 and p99 of `samples` in µs.
+fn percentiles(mut samples: Vec<Duration>) -> (u128, u128) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_micros();
+    (at(0.50), at(0.99))
+}
+
+#[test]
+#[ignore = "measurement: cargo test --lib bench_flush_latency -- --ignored --nocapture"]
+fn bench_flush_latency() {
+    // sled's flush alone (what acknowledged before the barrier) against
+    // sled's flush plus the barrier, over the same writes.
+    for group in [1u64, 100] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SledStore::open(dir.path()).unwrap();
+        let (mut sled_only, mut with_barrier) = (Vec::new(), Vec::new());
+        for round in 0..1_000u64 {
+            let items: Vec<_> = (0..group)
+                .map(|k| round * group + k + 1)
+                .map(|seq| (NODE, item(&format!("l-{seq}"), seq)))
+                .collect();
+            s.put_items(&items).unwrap();
+            let start = Instant::now();
+            s.db.flush().unwrap();
+            sled_only.push(start.elapsed());
+            s.barrier.sync().unwrap();
+            with_barrier.push(start.elapsed());
+        }
+        let (a50, a99) = percentiles(sled_only);
+        let (b50, b99) = percentiles(with_barrier);
+        println!(
+            "groups of {group:>3}: sled flush p50 {a50} µs p99 {a99} µs; \
+             flush + barrier p50 {b50} µs p99 {b99} µs"
+        );
+    }
+}
