@@ -299,4 +299,18 @@ mod shape_tests {
         );
         assert!(parse_stored("<json xmlns='urn:xmpp:json:0'>{}</json>").is_ok());
     }
+
+    #[test]
+    fn readers_of_stored_payloads_skip_poison() {
+        // Every path that renders a stored payload (items replies, MAM,
+        // notifications, chat bodies) goes through these two.
+        let poison = nested(100_000);
+        assert!(crate::protocol::notify::stored_payload("p", &poison).is_none());
+        assert!(matches!(
+            crate::chat::payload::Payload::parse(Some(&poison)),
+            crate::chat::payload::Payload::None
+        ));
+        let fine = nested(MAX_PAYLOAD_DEPTH_CEILING);
+        assert!(crate::protocol::notify::stored_payload("f", &fine).is_some());
+    }
 }
