@@ -240,11 +240,10 @@ fn cloudevent(text: &str) -> Result<(String, String), ApiError> {
 fn xml_payload(text: &str) -> Result<String, ApiError> {
     let bad = |m: String| ApiError::bad_request("invalid_xml", m);
     let text = text.trim();
-    xml::check_document(text, &xml::payload_limits()).map_err(|e| match e {
-        XmlShapeError::Malformed(_) => bad(format!(
+    xml::check_document(text, &xml::payload_limits()).map_err(|e: XmlShapeError| {
+        bad(format!(
             "the body must be one XML element with a namespace: {e}"
-        )),
-        e => bad(e.to_string()),
+        ))
     })?;
     let el: Element = text.parse().map_err(|e| {
         bad(format!(
