@@ -176,8 +176,7 @@ def test_a_node_name_over_the_limit_is_refused_alike_over_xmpp_and_http(herald, 
     assert put(herald, ok_node, long_id, {"n": 1}, token=TOKEN)[2]["error"] == "bad_item_id"
 
 
-def test_no_secret_in_config_errors_or_trace_logs(herald_factory, herald_bin, tmp_path,
-                                                  monkeypatch, connect):
+def test_config_errors_name_the_key_not_the_secret(herald_bin, tmp_path):
     secret_line = "secret = \"leaky-s3cret-value\" trailing-junk\n"
     bad = tmp_path / "bad.toml"
     bad.write_text("[component]\njid = \"events.localhost\"\n" + secret_line +
@@ -189,6 +188,9 @@ def test_no_secret_in_config_errors_or_trace_logs(herald_factory, herald_bin, tm
         assert "leaky-s3cret" not in out.stderr + out.stdout, out.stderr
         assert "line 3" in out.stderr and "component.secret" in out.stderr, out.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_trace_logs_show_no_handshake_digest(herald_factory, monkeypatch, connect):
     monkeypatch.setenv("HERALD_LOG", "trace")
     h = herald_factory(name="traced")
     connect("alice").disco_info("events.localhost")
