@@ -109,7 +109,7 @@ impl Default for RetentionConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentConfig {
     /// The component's domain, e.g. `events.example.com`.
@@ -129,6 +129,20 @@ pub struct ComponentConfig {
     /// than one Erlang process).
     #[serde(default = "default_connections")]
     pub connections: usize,
+}
+
+/// The secret never appears in `Debug` output (logs, panics).
+impl std::fmt::Debug for ComponentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentConfig")
+            .field("jid", &self.jid)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("keepalive_secs", &self.keepalive_secs)
+            .field("connections", &self.connections)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +252,23 @@ pub struct LimitsConfig {
     /// Most nodes the service holds; none means no limit.
     #[serde(default)]
     pub max_nodes: Option<usize>,
+    /// Deepest nesting of an item payload (its root element is 1), checked
+    /// before any tree is built: over XMPP and HTTP alike.
+    #[serde(default = "default_max_payload_depth")]
+    pub max_payload_depth: usize,
+    /// Most elements in one item payload.
+    #[serde(default = "default_max_payload_elements")]
+    pub max_payload_elements: usize,
+}
+
+impl LimitsConfig {
+    /// The XML shape limits for payloads (`protocol::xml`).
+    pub fn payload_xml_limits(&self) -> crate::protocol::xml::XmlLimits {
+        crate::protocol::xml::XmlLimits {
+            max_depth: self.max_payload_depth,
+            max_elements: self.max_payload_elements,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -280,6 +311,12 @@ fn default_max_items() -> u64 {
 fn default_max_payload() -> usize {
     64 * 1024
 }
+fn default_max_payload_depth() -> usize {
+    crate::protocol::xml::DEFAULT_MAX_PAYLOAD_DEPTH
+}
+fn default_max_payload_elements() -> usize {
+    crate::protocol::xml::DEFAULT_MAX_PAYLOAD_ELEMENTS
+}
 fn default_outbox() -> usize {
     4096
 }
@@ -318,6 +355,8 @@ impl Default for LimitsConfig {
             max_items_per_node: default_node_items_cap(),
             max_items_per_page: default_max_page(),
             max_nodes: None,
+            max_payload_depth: default_max_payload_depth(),
+            max_payload_elements: default_max_payload_elements(),
         }
     }
 }
@@ -333,11 +372,33 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// Every problem found, each naming its key (never its value).
+    #[error("invalid configuration ({} problems):\n  - {}", .0.len(), .0.join("\n  - "))]
+    Problems(Vec<String>),
+}
+
+impl ConfigError {
+    fn from_problems(mut problems: Vec<String>) -> Result<(), ConfigError> {
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(ConfigError::Invalid(problems.remove(0))),
+            _ => Err(ConfigError::Problems(problems)),
+        }
+    }
 }
 
 impl Config {
-    /// Reads the file, applies environment overrides and validates.
+    /// Reads the file, applies environment overrides, validates, and
+    /// creates the data directory if missing (`run`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let config = Config::check_file(path)?;
+        prepare_data_dir(&config.storage.data_dir)?;
+        Ok(config)
+    }
+
+    /// Like [`Config::load`] without touching anything (`check-config`):
+    /// every problem is reported at once.
+    pub fn check_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
@@ -349,117 +410,144 @@ impl Config {
         if let Ok(secret) = std::env::var(SECRET_ENV) {
             config.component.secret = Some(secret);
         }
-        config.resolve_token_env()?;
-        config.validate()?;
+        let mut problems = config.resolve_token_env();
+        problems.extend(config.problems());
+        ConfigError::from_problems(problems)?;
         Ok(config)
     }
 
+    /// Parses TOML. An error names the line, column and key, never the
+    /// offending text: that line may hold a secret or a token.
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        toml::from_str(text).map_err(|e| describe_toml_error(text, &e))
     }
 
-    /// Checks what serde cannot: presence of the secret, a usable domain,
-    /// sane limits and a writable data directory (created if missing).
+    /// Checks what serde cannot (presence of the secret, a usable domain,
+    /// sane limits, a data directory that can be created or written),
+    /// without side effects; every problem found, as one error.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        ConfigError::from_problems(self.problems())
+    }
+
+    /// Every problem of a parsed config, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut invalid = |m: String| problems.push(m);
         match &self.component.secret {
-            None => {
-                return invalid(format!(
-                    "component.secret is missing: set it in the file or in {SECRET_ENV}"
-                ));
-            }
-            Some(s) if s.is_empty() => return invalid("component.secret is empty".into()),
+            None => invalid(format!(
+                "component.secret is missing: set it in the file or in {SECRET_ENV}"
+            )),
+            Some(s) if s.is_empty() => invalid("component.secret is empty".into()),
             Some(_) => {}
         }
         match tokio_xmpp::jid::BareJid::new(&self.component.jid) {
             Ok(j) if j.node().is_none() => {}
-            _ => {
-                return invalid(format!(
-                    "component.jid {:?} must be a bare domain such as events.example.com",
-                    self.component.jid
-                ));
-            }
+            _ => invalid(format!(
+                "component.jid {:?} must be a bare domain such as events.example.com",
+                self.component.jid
+            )),
         }
         for admin in &self.pubsub.admins {
             if tokio_xmpp::jid::BareJid::new(admin).is_err() {
-                return invalid(format!("pubsub.admins: {admin:?} is not a valid bare JID"));
+                invalid(format!("pubsub.admins: {admin:?} is not a valid bare JID"));
             }
         }
         if !(1..=16).contains(&self.component.connections) {
-            return invalid("component.connections must be between 1 and 16".into());
+            invalid("component.connections must be between 1 and 16".into());
         }
         if self.retention.sweep_batch == 0 {
-            return invalid("retention.sweep_batch must be > 0".into());
+            invalid("retention.sweep_batch must be > 0".into());
         }
         if self.limits.outbox_capacity == 0 || self.limits.max_items_per_page == 0 {
-            return invalid(
-                "limits.outbox_capacity and limits.max_items_per_page must be > 0".into(),
-            );
+            invalid("limits.outbox_capacity and limits.max_items_per_page must be > 0".into());
+        }
+        let ceiling = crate::protocol::xml::MAX_PAYLOAD_DEPTH_CEILING;
+        if !(1..=ceiling).contains(&self.limits.max_payload_depth) {
+            invalid(format!(
+                "limits.max_payload_depth must be between 1 and {ceiling} (the component \
+                 link refuses stanzas deeper than {})",
+                tokio_xmpp::xmlstream::MAX_STANZA_DEPTH
+            ));
+        }
+        if self.limits.max_payload_elements == 0 {
+            invalid("limits.max_payload_elements must be > 0".into());
         }
         let q = &self.queue;
         if q.ack_timeout_ms == 0 || q.max_deliveries == 0 || q.tick_ms == 0 {
-            return invalid(
+            invalid(
                 "queue.ack_timeout_ms, queue.max_deliveries and queue.tick_ms must be > 0".into(),
             );
         }
         if self.pubsub.default_max_items > self.limits.max_items_per_node {
-            return invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
+            invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
         }
-        self.validate_http()?;
-        self.relay.validate().map_err(ConfigError::Invalid)?;
-        self.chat.validate().map_err(ConfigError::Invalid)?;
-        check_writable_dir(&self.storage.data_dir)
+        problems.extend(self.http_problems());
+        if let Err(e) = self.relay.validate() {
+            problems.push(e);
+        }
+        if let Err(e) = self.chat.validate() {
+            problems.push(e);
+        }
+        if let Err(e) = check_data_dir(&self.storage.data_dir) {
+            problems.push(e);
+        }
+        problems
     }
 
-    /// Reads each `token_env` into `token` (one of the two must be set).
-    fn resolve_token_env(&mut self) -> Result<(), ConfigError> {
+    /// Reads each `token_env` into `token` (one of the two must be set);
+    /// the problems found.
+    fn resolve_token_env(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
         for (name, t) in &mut self.http.tokens {
             let Some(var) = &t.token_env else { continue };
             if t.token.is_some() {
-                return Err(ConfigError::Invalid(format!(
+                problems.push(format!(
                     "http.tokens.{name}: set token or token_env, not both"
-                )));
+                ));
+                continue;
             }
             match std::env::var(var) {
                 Ok(v) => t.token = Some(v),
-                Err(_) => {
-                    return Err(ConfigError::Invalid(format!(
-                        "http.tokens.{name}: environment variable {var} is not set"
-                    )));
-                }
+                Err(_) => problems.push(format!(
+                    "http.tokens.{name}: environment variable {var} is not set"
+                )),
             }
         }
-        Ok(())
+        problems
     }
 
-    fn validate_http(&self) -> Result<(), ConfigError> {
-        let invalid = |m: String| Err(ConfigError::Invalid(m));
+    fn http_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut by_value: std::collections::BTreeMap<&str, &str> = Default::default();
         for (name, t) in &self.http.tokens {
             match t.token.as_deref() {
-                None => {
-                    return invalid(format!(
-                        "http.tokens.{name}: token or token_env is required"
-                    ));
+                None => problems.push(format!(
+                    "http.tokens.{name}: token or token_env is required"
+                )),
+                Some(v) if v.len() < 16 => problems.push(format!(
+                    "http.tokens.{name}: the token must be at least 16 characters"
+                )),
+                Some(v) => {
+                    // One value under two names would make the names (and
+                    // their node rights) indistinguishable.
+                    if let Some(first) = by_value.insert(v, name) {
+                        problems.push(format!(
+                            "http.tokens.{first} and http.tokens.{name} have the same token: \
+                             give each name its own"
+                        ));
+                    }
                 }
-                Some(v) if v.len() < 16 => {
-                    return invalid(format!(
-                        "http.tokens.{name}: the token must be at least 16 characters"
-                    ));
-                }
-                Some(_) => {}
             }
             if t.nodes.is_empty() || t.nodes.iter().any(|p| p.is_empty()) {
-                return invalid(format!(
+                problems.push(format!(
                     "http.tokens.{name}: nodes must list non-empty patterns"
                 ));
             }
         }
         if self.http.max_batch_items == 0 || self.http.idempotency_max_keys == 0 {
-            return invalid(
-                "http.max_batch_items and http.idempotency_max_keys must be > 0".into(),
-            );
+            problems.push("http.max_batch_items and http.idempotency_max_keys must be > 0".into());
         }
-        Ok(())
+        problems
     }
 
     pub fn secret(&self) -> &str {
@@ -467,7 +555,68 @@ impl Config {
     }
 }
 
-fn check_writable_dir(dir: &Path) -> Result<(), ConfigError> {
+/// Whether the data directory exists and is writable, or could be
+/// created: read-only checks (permission bits against this process's
+/// owner), so `check-config` changes nothing.
+fn check_data_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let fail = |why: &str| Err(format!("storage.data_dir {} {why}", dir.display()));
+    // The nearest existing ancestor decides: it is where sled writes or
+    // where the missing directories would be created.
+    let mut probe = dir;
+    let meta = loop {
+        match std::fs::metadata(probe) {
+            Ok(m) => break m,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                match probe.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => probe = p,
+                    _ => break std::fs::metadata(".").map_err(|e| e.to_string())?,
+                }
+            }
+            Err(e) => return fail(&format!("cannot be inspected: {e}")),
+        }
+    };
+    if !meta.is_dir() {
+        return if probe == dir {
+            fail("is not a directory")
+        } else {
+            fail(&format!(
+                "cannot be created: {} is not a directory",
+                probe.display()
+            ))
+        };
+    }
+    // /proc/self belongs to the process's effective user and group.
+    let me = std::fs::metadata("/proc/self").ok();
+    let (uid, gid) = me
+        .map(|m| (m.uid(), m.gid()))
+        .unwrap_or((u32::MAX, u32::MAX));
+    let mode = meta.permissions().mode();
+    let writable = uid == 0
+        || (meta.uid() == uid && mode & 0o200 != 0)
+        || (meta.uid() != uid && meta.gid() == gid && mode & 0o020 != 0)
+        || (meta.uid() != uid && mode & 0o002 != 0)
+        // Supplementary groups are not known here: do not guess "no".
+        || (meta.uid() != uid && meta.gid() != gid && mode & 0o020 != 0);
+    if writable {
+        Ok(())
+    } else if probe == dir {
+        fail("is not writable")
+    } else {
+        fail(&format!(
+            "cannot be created: {} is not writable",
+            probe.display()
+        ))
+    }
+}
+
+/// Creates the data directory if missing and proves it writable (`run`).
+fn prepare_data_dir(dir: &Path) -> Result<(), ConfigError> {
     let fail = |why: String| {
         Err(ConfigError::Invalid(format!(
             "storage.data_dir {} is not writable: {why}",
@@ -485,6 +634,76 @@ fn check_writable_dir(dir: &Path) -> Result<(), ConfigError> {
         }
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// `line L, column C, key `a.b`: message` for a TOML error. The message
+/// loses any literal it quotes (serde writes `invalid type: string "…"`),
+/// and the key is only named when it is a plain key.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = scrub_values(e.message());
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let at = span.start.min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    match key_at(text, line) {
+        Some(key) => format!("line {line}, column {column}, key `{key}`: {message}"),
+        None => format!("line {line}, column {column}: {message}"),
+    }
+}
+
+/// The dotted key set on `line` (1-based), with its table; `None` unless
+/// everything involved is a bare key.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let this = lines.get(line.checked_sub(1)?)?.trim();
+    let header = |l: &str| {
+        let l = l.trim();
+        let inner = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]"));
+        let inner = inner.or_else(|| l.strip_prefix('[').and_then(|r| r.strip_suffix(']')));
+        inner.map(|h| h.trim().to_owned()).filter(|h| bare(h))
+    };
+    if this.starts_with('[') {
+        return header(this);
+    }
+    let key = this.split_once('=')?.0.trim();
+    let key = key.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+    if !bare(&key) {
+        return None;
+    }
+    let table = lines[..line - 1].iter().rev().find_map(|l| header(l));
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key,
+    })
+}
+
+/// Drops the literal value serde quotes in `invalid type` / `invalid
+/// value` / `unknown variant` messages; keeps what was expected.
+fn scrub_values(message: &str) -> String {
+    let message = message.trim();
+    for prefix in ["invalid type: ", "invalid value: ", "unknown variant "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (got, expected) = match rest.find(", expected") {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let kind = got.split(['"', '`']).next().unwrap_or("").trim();
+            let prefix = prefix.trim_end();
+            return match kind.is_empty() {
+                true => format!("{prefix}{expected}"),
+                false => format!("{prefix} {kind}{expected}"),
+            };
+        }
+    }
+    message.to_owned()
 }
 
 #[cfg(test)]
@@ -564,8 +783,11 @@ mod tests {
             sample(dir.path())
         );
         let mut config = Config::parse(&text).unwrap();
-        let err = config.resolve_token_env().unwrap_err().to_string();
-        assert!(err.contains("HERALD_TEST_UNSET_TOKEN_VAR"), "{err}");
+        let problems = config.resolve_token_env();
+        assert!(
+            problems[0].contains("HERALD_TEST_UNSET_TOKEN_VAR"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -576,6 +798,85 @@ mod tests {
         let mut config = Config::parse(&sample(dir.path())).unwrap();
         config.storage.data_dir = file.join("sub");
         let err = config.validate().unwrap_err().to_string();
-        assert!(err.contains("not writable"), "{err}");
+        assert!(err.contains("storage.data_dir"), "{err}");
+        assert!(err.contains("not a directory"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_name_line_and_key_but_never_the_value() {
+        let text = "[component]\njid = \"events.localhost\"\nport = \"hunter2-secret\"\n\
+                    [storage]\ndata_dir = \"/tmp\"\n";
+        let err = Config::parse(text).unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("component.port"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        // A syntax error on the secret's line: toml would print the line.
+        let text = "[component]\njid = \"e\"\nsecret = \"s3cr3t-value\" junk\n";
+        let err = Config::parse(text).unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("component.secret"), "{err}");
+        let text = "[component]\njid = \"e\"\nsecret = \"unterminated-s3cr3t\n";
+        let err = Config::parse(text).unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let text =
+            "[log]\nformat = \"t0ken-like\"\n[component]\njid=\"e\"\n[storage]\ndata_dir=\"/x\"\n";
+        let err = Config::parse(text).unwrap_err();
+        assert!(!err.contains("t0ken"), "{err}");
+        assert!(err.contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::parse(&sample(dir.path())).unwrap();
+        config.component.secret = None;
+        config.component.connections = 0;
+        config.limits.max_payload_depth = 10_000;
+        let err = config.validate().unwrap_err().to_string();
+        for key in [
+            "component.secret",
+            "component.connections",
+            "limits.max_payload_depth",
+        ] {
+            assert!(err.contains(key), "{key} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn checking_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("not-yet").join("data");
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, sample(&data)).unwrap();
+        Config::check_file(&path).unwrap();
+        assert!(!data.exists(), "check-config created {}", data.display());
+        assert!(!dir.path().join("not-yet").exists());
+        Config::load(&path).unwrap();
+        assert!(data.is_dir());
+    }
+
+    #[test]
+    fn the_same_token_under_two_names_is_refused_without_showing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}[http.tokens.billing]\ntoken = \"0123456789abcdef-same\"\nnodes = [\"b.*\"]\n\
+             [http.tokens.ops]\ntoken = \"0123456789abcdef-same\"\nnodes = [\"*\"]\n",
+            sample(dir.path())
+        );
+        let config = Config::parse(&text).unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("http.tokens.billing"), "{err}");
+        assert!(err.contains("http.tokens.ops"), "{err}");
+        assert!(!err.contains("0123456789abcdef"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_component_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = sample(dir.path()).replace("secret = \"s\"", "secret = \"very-secret-value\"");
+        let config = Config::parse(&text).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("very-secret-value"), "{shown}");
     }
 }

@@ -64,7 +64,8 @@ struct PublishArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => match Config::load(&config) {
+        // No side effects: the data directory is checked, not created.
+        Command::CheckConfig { config } => match Config::check_file(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());
                 ExitCode::SUCCESS
@@ -156,6 +157,7 @@ fn run(path: &std::path::Path) -> ExitCode {
         }
     };
     init_tracing(config.log.format);
+    herald::protocol::xml::set_payload_limits(config.limits.payload_xml_limits());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -19,7 +19,7 @@ pub enum Payload {
 impl Payload {
     /// Parses a stored payload; unparsable XML or JSON counts as none.
     pub fn parse(xml: Option<&str>) -> Payload {
-        let Some(el) = xml.and_then(|x| x.parse::<Element>().ok()) else {
+        let Some(el) = xml.and_then(|x| crate::protocol::xml::parse_stored(x).ok()) else {
             return Payload::None;
         };
         if el.is("json", JSON_NS) {

@@ -9,12 +9,14 @@ use serde_json::value::RawValue;
 use tokio_xmpp::minidom::Element;
 
 use super::error::ApiError;
+use crate::protocol::xml::{self, XmlShapeError};
 use crate::pubsub::IngestItem;
+use crate::pubsub::names::{self, NameError, NameKind};
 
 /// XEP-0335 JSON containers.
 pub const JSON_NS: &str = "urn:xmpp:json:0";
-/// Longest node name or item ID accepted, in bytes.
-pub const MAX_NAME_BYTES: usize = 256;
+/// Longest node name or item ID accepted, in bytes (the core's rule).
+pub const MAX_NAME_BYTES: usize = names::MAX_NAME_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
@@ -231,10 +233,19 @@ fn cloudevent(text: &str) -> Result<(String, String), ApiError> {
     Ok((id.to_owned(), json_element(text.trim())))
 }
 
-/// One namespaced XML element, re-serialized.
+/// One namespaced XML element, re-serialized. Its shape (one root, no
+/// trailing content, depth and element count within `limits.*`) is checked
+/// by a flat scan first: minidom builds flat but clones, serializes and
+/// drops recursively, so a deep tree must never be built.
 fn xml_payload(text: &str) -> Result<String, ApiError> {
     let bad = |m: String| ApiError::bad_request("invalid_xml", m);
-    let el: Element = text.trim().parse().map_err(|e| {
+    let text = text.trim();
+    xml::check_document(text, &xml::payload_limits()).map_err(|e: XmlShapeError| {
+        bad(format!(
+            "the body must be one XML element with a namespace: {e}"
+        ))
+    })?;
+    let el: Element = text.parse().map_err(|e| {
         bad(format!(
             "the body must be one XML element with a namespace: {e}"
         ))
@@ -245,29 +256,25 @@ fn xml_payload(text: &str) -> Result<String, ApiError> {
     String::from_utf8(buf).map_err(|_| bad("the XML element is not UTF-8".into()))
 }
 
-/// Node names and item IDs: 1 to 256 bytes, no control characters.
+/// Node names and item IDs, by the core's rule (`pubsub::names`):
+/// 400 `bad_node` or `bad_item_id`, naming the limit.
 pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
-    let code = if what == "node name" {
-        "bad_node"
+    let (kind, code) = if what == "node name" {
+        (NameKind::Node, "bad_node")
     } else {
-        "bad_item_id"
+        (NameKind::ItemId, "bad_item_id")
     };
-    if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        return Err(ApiError::bad_request(
-            code,
-            format!("the {what} must be 1 to {MAX_NAME_BYTES} bytes"),
-        ));
-    }
-    if name
-        .chars()
-        .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
-    {
-        return Err(ApiError::bad_request(
-            code,
-            format!("the {what} must not contain control characters"),
-        ));
-    }
-    Ok(())
+    names::check(kind, name).map_err(|e| {
+        let message = match e {
+            NameError::Length { len, .. } => {
+                format!("the {what} must be 1 to {MAX_NAME_BYTES} bytes (it has {len})")
+            }
+            NameError::ControlCharacter { .. } => {
+                format!("the {what} must not contain control characters")
+            }
+        };
+        ApiError::bad_request(code, message)
+    })
 }
 
 #[cfg(test)]
@@ -362,5 +369,50 @@ mod tests {
         assert!(check_name("item ID", "a\nb").is_err());
         assert!(check_name("item ID", &"x".repeat(257)).is_err());
         assert_eq!(check_name("node name", "\0x").unwrap_err().code, "bad_node");
+    }
+
+    fn nested(depth: usize) -> String {
+        format!(
+            "<a xmlns='urn:x'>{}{}</a>",
+            "<a>".repeat(depth - 1),
+            "</a>".repeat(depth - 1)
+        )
+    }
+
+    #[test]
+    fn xml_nested_beyond_the_limit_is_refused_before_parsing() {
+        // 5,000 deep is 35 KB: under the byte limit, and what an unfixed
+        // Herald stored, then crashed on when reading it.
+        let err = decode_single(BodyKind::Xml, nested(5_000).as_bytes(), None).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.code, "invalid_xml");
+        assert!(
+            err.message.contains("limits.max_payload_depth"),
+            "{}",
+            err.message
+        );
+        let limit = xml::payload_limits().max_depth;
+        assert!(decode_single(BodyKind::Xml, nested(limit).as_bytes(), None).is_ok());
+        let batch = format!(r#"{{"items":[{{"xml":"{}"}}]}}"#, nested(5_000));
+        let err = decode_batch(BodyKind::Json, batch.as_bytes()).unwrap_err();
+        assert_eq!(err.code, "invalid_xml");
+    }
+
+    #[test]
+    fn xml_with_anything_after_its_element_is_refused() {
+        for bad in [
+            &b"<a xmlns='u'/><b xmlns='u'/>"[..],
+            b"<a xmlns='u'/>trailing text",
+            b"<a xmlns='u'/><!-- c --><b/>",
+        ] {
+            let err = decode_single(BodyKind::Xml, bad, None).unwrap_err();
+            assert_eq!(err.code, "invalid_xml", "{bad:?}");
+            assert!(
+                err.message.contains("exactly one element"),
+                "{}",
+                err.message
+            );
+        }
+        assert!(decode_single(BodyKind::Xml, b" <a xmlns='u'/>\n", None).is_ok());
     }
 }

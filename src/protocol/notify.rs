@@ -153,13 +153,14 @@ fn items_el(node: &str, items: &[Item], include_payload: bool) -> Element {
 }
 
 /// A stored payload parsed back into an element. The core stores what
-/// protocol serialized, so failure means corrupt data: logged and left out
-/// rather than sending broken XML.
+/// protocol serialized, so failure means corrupt data (or an item nested
+/// too deep, stored before depth was checked): logged and left out rather
+/// than sending broken XML or recursing into it.
 pub fn stored_payload(item_id: &str, xml: &str) -> Option<Element> {
-    match xml.parse::<Element>() {
+    match super::xml::parse_stored(xml) {
         Ok(el) => Some(el),
         Err(e) => {
-            tracing::warn!(item = item_id, error = %e, "stored payload is not XML; omitted");
+            tracing::warn!(item = item_id, error = %e, "stored payload unreadable or nested too deep; item sent without it");
             None
         }
     }

@@ -5,8 +5,10 @@
 
 use super::forms;
 use super::pubsub_request::PubsubRequest;
-use super::request_util::{PUBLISH_OPTIONS, children_named, node, opt_attr, submitted_form};
-use super::{errors, ns};
+use super::request_util::{
+    PUBLISH_OPTIONS, children_named, item_id, node, opt_attr, opt_item_id, submitted_form,
+};
+use super::{errors, ns, xml};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 
@@ -52,7 +54,7 @@ pub(super) fn parse_items(
     };
     let mut item_ids = Vec::new();
     for item in children_named(items, "item") {
-        match opt_attr(item, "id") {
+        match opt_item_id(item)? {
             Some(id) => item_ids.push(id),
             None => {
                 return Err(errors::bad_request(
@@ -135,17 +137,23 @@ fn publish_item(item: &Element) -> Result<PublishItem, StanzaError> {
     if item.attr("id") == Some("") {
         return Err(errors::bad_request("item id must not be empty"));
     }
+    let id = opt_item_id(item)?;
     let mut children = item.children();
-    let payload = children.next().cloned();
+    let payload = children.next();
     let stray_text = item.texts().any(|t| !t.trim().is_empty());
     if children.next().is_some() || stray_text {
         return Err(errors::invalid_payload(
             "an item must contain exactly one payload element",
         ));
     }
+    if let Some(p) = payload {
+        // Before the payload is cloned, serialized or stored (all recursive).
+        xml::check_element(p, &xml::payload_limits())
+            .map_err(|e| errors::invalid_payload(&e.to_string()))?;
+    }
     Ok(PublishItem {
-        id: opt_attr(item, "id"),
-        payload,
+        id,
+        payload: payload.cloned(),
     })
 }
 
@@ -160,8 +168,7 @@ pub(super) fn parse_retract(retract: &Element) -> Parsed {
         ),
     };
     let mut items = children_named(retract, "item");
-    let id = items.next().and_then(|i| opt_attr(i, "id"));
-    let Some(id) = id else {
+    let Some(id) = items.next().map(item_id).transpose()? else {
         return Err(errors::item_required());
     };
     if items.next().is_some() {

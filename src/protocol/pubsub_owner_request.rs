@@ -55,7 +55,7 @@ pub(super) fn parse_owner(req: &IqRequest) -> Parsed {
             Ok(PubsubRequest::ConfigureSet { node, form })
         }
         ("default", true) => Ok(PubsubRequest::NodeDefault {
-            node: opt_node(action),
+            node: opt_node(action)?,
             node_type: opt_attr(action, "type"),
         }),
         ("delete", false) => Ok(PubsubRequest::Delete {

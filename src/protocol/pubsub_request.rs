@@ -204,14 +204,14 @@ fn parse_entity(req: &IqRequest) -> Parsed {
     let get = req.kind == IqKind::Get;
     match (action.name(), get) {
         ("subscriptions", true) => Ok(PubsubRequest::Subscriptions {
-            node: opt_node(action),
+            node: opt_node(action)?,
         }),
         ("affiliations", true) => Ok(PubsubRequest::Affiliations {
-            node: opt_node(action),
+            node: opt_node(action)?,
         }),
         ("items", true) => parse_items(action, companion).map(PubsubRequest::Items),
         ("default", true) => Ok(PubsubRequest::SubscribeDefault {
-            node: opt_node(action),
+            node: opt_node(action)?,
         }),
         ("options", _) => parse_options(action, get),
         ("subscribe", false) => parse_subscribe(req, action, companion),
@@ -287,7 +287,7 @@ fn parse_create(create: &Element, configure: Option<&Element>) -> Parsed {
         None => None,
     };
     Ok(PubsubRequest::Create {
-        node: opt_node(create),
+        node: opt_node(create)?,
         config,
     })
 }

@@ -795,3 +795,77 @@ fn owner_namespace_action_checks() {
     let e = err(&owner("set", "<publish node='a'/>"));
     assert_error(&e, DefinedCondition::FeatureNotImplemented, None);
 }
+
+// ---- Limits on what enters (issue 16, issue 11) ----------------------------
+
+fn error_text(e: &StanzaError) -> String {
+    e.texts.values().cloned().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn node_names_over_the_core_limit_are_bad_requests_everywhere() {
+    let long = "n".repeat(crate::pubsub::names::MAX_NAME_BYTES + 1);
+    let requests = [
+        get(&format!("<items node='{long}'/>")),
+        set(&format!("<publish node='{long}'/>")),
+        set(&format!(
+            "<subscribe node='{long}' jid='francisco@denmark.lit'/>"
+        )),
+        set(&format!("<create node='{long}'/>")),
+        get(&format!("<subscriptions node='{long}'/>")),
+        owner("set", &format!("<delete node='{long}'/>")),
+        owner("get", &format!("<configure node='{long}'/>")),
+    ];
+    for xml in requests {
+        let e = err(&xml);
+        assert_error(&e, DefinedCondition::BadRequest, None);
+        assert!(error_text(&e).contains("256"), "{e:?}");
+    }
+    let ok_node = "n".repeat(crate::pubsub::names::MAX_NAME_BYTES);
+    assert!(matches!(
+        ok(&get(&format!("<items node='{ok_node}'/>"))),
+        PubsubRequest::Items(_)
+    ));
+}
+
+#[test]
+fn item_ids_over_the_core_limit_are_bad_requests() {
+    let long = "i".repeat(300);
+    for xml in [
+        set(&format!(
+            "<publish node='n'><item id='{long}'><x xmlns='u'/></item></publish>"
+        )),
+        set(&format!("<retract node='n'><item id='{long}'/></retract>")),
+        get(&format!("<items node='n'><item id='{long}'/></items>")),
+    ] {
+        let e = err(&xml);
+        assert_error(&e, DefinedCondition::BadRequest, None);
+        assert!(error_text(&e).contains("item ID"), "{e:?}");
+    }
+}
+
+#[test]
+fn a_payload_deeper_than_the_limit_is_an_invalid_payload() {
+    let depth = crate::protocol::xml::payload_limits().max_depth + 1;
+    let payload = format!(
+        "<x xmlns='urn:deep'>{}{}</x>",
+        "<x>".repeat(depth - 1),
+        "</x>".repeat(depth - 1)
+    );
+    let e = err(&set(&format!(
+        "<publish node='n'><item>{payload}</item></publish>"
+    )));
+    assert_error(&e, DefinedCondition::BadRequest, Some("invalid-payload"));
+    assert!(error_text(&e).contains("limits.max_payload_depth"), "{e:?}");
+    let fits = format!(
+        "<x xmlns='urn:deep'>{}{}</x>",
+        "<x>".repeat(depth - 2),
+        "</x>".repeat(depth - 2)
+    );
+    assert!(matches!(
+        ok(&set(&format!(
+            "<publish node='n'><item>{fits}</item></publish>"
+        ))),
+        PubsubRequest::Publish { .. }
+    ));
+}

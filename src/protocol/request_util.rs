@@ -4,6 +4,7 @@
 
 use super::forms::{self, FormKind, ReceivedForm};
 use super::{IqKind, errors};
+use crate::pubsub::names;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
@@ -18,14 +19,40 @@ pub fn wrong_iq_type(action: &str, kind: IqKind) -> StanzaError {
     errors::bad_request(&format!("<{action}/> is not defined for type='{kind}'"))
 }
 
-/// The required `node` attribute; absent or empty is `nodeid-required`.
+/// The required `node` attribute; absent or empty is `nodeid-required`,
+/// one breaking the core's name rule is `bad-request` naming it.
 pub fn node(el: &Element) -> Result<String, StanzaError> {
-    opt_node(el).ok_or_else(errors::nodeid_required)
+    opt_node(el)?.ok_or_else(errors::nodeid_required)
 }
 
-/// An optional `node` attribute (empty counts as absent).
-pub fn opt_node(el: &Element) -> Option<String> {
-    opt_attr(el, "node")
+/// An optional `node` attribute (empty counts as absent), checked by the
+/// core's name rule.
+pub fn opt_node(el: &Element) -> Result<Option<String>, StanzaError> {
+    checked(opt_attr(el, "node"), names::check_node)
+}
+
+/// An optional item `id` attribute (empty counts as absent), checked by
+/// the core's name rule.
+pub fn opt_item_id(el: &Element) -> Result<Option<String>, StanzaError> {
+    checked(opt_attr(el, "id"), names::check_item_id)
+}
+
+/// The `id` of an `<item/>` that must have one: absent is `item-required`.
+pub fn item_id(el: &Element) -> Result<String, StanzaError> {
+    opt_item_id(el)?.ok_or_else(errors::item_required)
+}
+
+fn checked(
+    value: Option<String>,
+    rule: fn(&str) -> Result<(), names::NameError>,
+) -> Result<Option<String>, StanzaError> {
+    match value {
+        Some(v) => match rule(&v) {
+            Ok(()) => Ok(Some(v)),
+            Err(e) => Err(errors::bad_request(&e.to_string())),
+        },
+        None => Ok(None),
+    }
 }
 
 pub fn opt_attr(el: &Element, name: &str) -> Option<String> {

@@ -85,6 +85,7 @@ mod access;
 pub mod error;
 pub mod feed;
 pub mod form;
+pub mod names;
 mod node;
 pub mod node_config;
 pub mod notify;

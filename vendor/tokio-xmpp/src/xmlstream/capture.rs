@@ -199,7 +199,36 @@ pub(super) fn log_recv(err: Option<&xmpp_parsers::Error>, capture: Option<Vec<u8
 /// If built with the `syntax-highlighting` feature, `data` data will be
 /// logged with XML syntax highlighting.
 pub(super) fn log_send(data: &[u8]) {
-    log::trace!("SEND {}", LogXsoBuf(data));
+    log::trace!("SEND {}", LogXsoBuf(&redact_handshake(data)));
+}
+
+/// Herald patch: the XEP-0114 `<handshake>` carries SHA-1(stream id +
+/// secret); with the stream id from the same log, that digest is enough to
+/// brute-force or replay the secret, so it never reaches a log.
+fn redact_handshake(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const OPEN: &[u8] = b"<handshake";
+    const CLOSE: &[u8] = b"</handshake>";
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let Some(start) = find(data, OPEN, 0) else {
+        return data.into();
+    };
+    let Some(body) = find(data, b">", start).map(|p| p + 1) else {
+        return data.into();
+    };
+    let end = find(data, CLOSE, body).unwrap_or(data.len());
+    if data[..body].ends_with(b"/>") || end == body {
+        return data.into();
+    }
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(&data[..body]);
+    out.extend_from_slice(b"[redacted]");
+    out.extend_from_slice(&data[end..]);
+    out.into()
 }
 
 #[cfg(test)]
@@ -207,6 +236,18 @@ mod tests {
     use super::*;
 
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+    #[test]
+    fn the_handshake_digest_is_redacted() {
+        let sent = b"<handshake xmlns='jabber:component:accept'>0123abcd</handshake><iq/>";
+        let shown = redact_handshake(sent);
+        assert_eq!(
+            &shown[..],
+            &b"<handshake xmlns='jabber:component:accept'>[redacted]</handshake><iq/>"[..]
+        );
+        assert_eq!(&redact_handshake(b"<iq/>")[..], b"<iq/>");
+        assert_eq!(&redact_handshake(b"<handshake/>")[..], b"<handshake/>");
+    }
 
     #[tokio::test]
     async fn captures_data_read_via_async_read() {

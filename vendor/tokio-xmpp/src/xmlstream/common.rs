@@ -236,10 +236,15 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Herald patch: rxml's default 8 KiB token limit turns one client's long
-/// attribute value into a fatal error for the whole component stream. Allow
-/// tokens as large as any stanza ejabberd forwards (its max_stanza_size).
-pub const MAX_TOKEN_LENGTH: usize = 1024 * 1024;
+/// Herald patch: an over-long token (attribute name or value, element
+/// name) is a hard parser error that ends the whole component stream, so
+/// with rxml's default 8 KiB any client could drop Herald's link with one
+/// long attribute. The limit must exceed the largest stanza ejabberd
+/// forwards to the component (the `max_stanza_size` of its c2s and s2s
+/// listeners; vendor/README.md): then no token from a client can reach it,
+/// and Herald's own validation refuses long values (node names, item IDs).
+/// Memory is only used as a token actually grows.
+pub const MAX_TOKEN_LENGTH: usize = 16 * 1024 * 1024;
 
 fn herald_parser() -> rxml::Parser {
     use rxml::WithOptions;

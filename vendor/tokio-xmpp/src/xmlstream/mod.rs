@@ -87,6 +87,7 @@ pub use self::initiator::{InitiatingStream, PendingFeaturesRecv, RecvFeaturesErr
 pub use self::responder::{AcceptedStream, PendingFeaturesSend};
 pub use self::xmpp::{
     FallibleStreamElement, RawStanzaHeader, StreamElementError, XmppStreamElement,
+    MAX_STANZA_DEPTH,
 };
 
 #[cfg(feature = "syntax-highlighting")]

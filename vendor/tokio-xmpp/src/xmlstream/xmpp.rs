@@ -112,16 +112,74 @@ impl CapturedMetadata {
     }
 }
 
+/// Herald patch: deepest nesting of a stream-level element (the stanza
+/// itself is depth 1) that is handed to the tree builder. xso's and
+/// minidom's builders, clones, serializers and destructors recurse once per
+/// level, so a stanza a few thousand levels deep overflowed the stack and
+/// aborted the process. Deeper elements are skipped to their end and
+/// reported as [`StreamElementError::InvalidStanza`] (or `InvalidNonza`),
+/// which the stream survives.
+pub const MAX_STANZA_DEPTH: usize = 256;
+
+/// The error carried by a stanza refused for its depth.
+pub const TOO_DEEP: &str = "stanza nested more than 256 elements deep";
+
 pub struct FallibleStreamElementBuilder {
     metadata: Option<CapturedMetadata>,
-    builder: FallibleBuilder<<XmppStreamElement as FromXml>::Builder, Error>,
+    /// `None` once the element went deeper than [`MAX_STANZA_DEPTH`]: the
+    /// rest of it is only counted, never built.
+    builder: Option<FallibleBuilder<<XmppStreamElement as FromXml>::Builder, Error>>,
+    /// Elements open inside the stream, this one included.
+    depth: usize,
+}
+
+impl FallibleStreamElementBuilder {
+    fn error(&mut self, error: Error) -> FallibleStreamElement {
+        FallibleStreamElement::Err(
+            match self.metadata.take().expect("feed called after completion") {
+                CapturedMetadata::Nonza { qname } => {
+                    StreamElementError::InvalidNonza { qname, error }
+                }
+                CapturedMetadata::Stanza {
+                    ns,
+                    name,
+                    from,
+                    to,
+                    type_,
+                    id,
+                } => StreamElementError::InvalidStanza {
+                    ns,
+                    name,
+                    header: RawStanzaHeader {
+                        from,
+                        to,
+                        type_,
+                        id,
+                    },
+                    error,
+                },
+            },
+        )
+    }
 }
 
 impl FromEventsBuilder for FallibleStreamElementBuilder {
     type Output = FallibleStreamElement;
 
     fn feed(&mut self, ev: rxml::Event, ctx: &xso::Context) -> Result<Option<Self::Output>, Error> {
-        match self.builder.feed(ev, ctx) {
+        match ev {
+            rxml::Event::StartElement(..) => self.depth += 1,
+            rxml::Event::EndElement(..) => self.depth = self.depth.saturating_sub(1),
+            _ => (),
+        }
+        if self.depth > MAX_STANZA_DEPTH {
+            // Dropping the partial tree recurses at most MAX_STANZA_DEPTH deep.
+            self.builder = None;
+        }
+        let Some(builder) = self.builder.as_mut() else {
+            return Ok((self.depth == 0).then(|| self.error(Error::Other(TOO_DEEP))));
+        };
+        match builder.feed(ev, ctx) {
             Ok(Some(output)) => Ok(Some(match output {
                 Ok(v) => FallibleStreamElement::Ok(v),
 
@@ -132,31 +190,7 @@ impl FromEventsBuilder for FallibleStreamElementBuilder {
                 // This error condition can not be emitted from feed.
                 Err(Error::TypeMismatch) => unreachable!("feed somehow saw a TypeMismatch"),
 
-                Err(error) => FallibleStreamElement::Err(
-                    match self.metadata.take().expect("feed called after completion") {
-                        CapturedMetadata::Nonza { qname } => {
-                            StreamElementError::InvalidNonza { qname, error }
-                        }
-                        CapturedMetadata::Stanza {
-                            ns,
-                            name,
-                            from,
-                            to,
-                            type_,
-                            id,
-                        } => StreamElementError::InvalidStanza {
-                            ns,
-                            name,
-                            header: RawStanzaHeader {
-                                from,
-                                to,
-                                type_,
-                                id,
-                            },
-                            error,
-                        },
-                    },
-                ),
+                Err(error) => self.error(error),
             })),
             Ok(None) => Ok(None),
             Err(e) => Err(e),
@@ -278,6 +312,10 @@ impl FromXml for FallibleStreamElement {
         let metadata = Some(CapturedMetadata::new(&qname, &attrs));
         let builder =
             <Result<XmppStreamElement, Error> as FromXml>::from_events(qname, attrs, ctx)?;
-        Ok(FallibleStreamElementBuilder { metadata, builder })
+        Ok(FallibleStreamElementBuilder {
+            metadata,
+            builder: Some(builder),
+            depth: 1,
+        })
     }
 }
