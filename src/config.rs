@@ -129,6 +129,29 @@ pub struct ComponentConfig {
     /// than one Erlang process).
     #[serde(default = "default_connections")]
     pub connections: usize,
+    /// Most stanzas written on one connection and not yet confirmed by
+    /// ejabberd; writing pauses when it is reached (at-least-once window).
+    #[serde(default = "default_confirm_window")]
+    pub confirm_window: usize,
+    /// Least milliseconds between two confirmation probes while stanzas
+    /// wait for confirmation.
+    #[serde(default = "default_confirm_interval")]
+    pub confirm_interval_ms: u64,
+    /// A confirmation probe unanswered this many milliseconds means the
+    /// connection is dead: Herald reconnects and writes the unconfirmed
+    /// stanzas again.
+    #[serde(default = "default_confirm_timeout")]
+    pub confirm_timeout_ms: u64,
+}
+
+impl ComponentConfig {
+    pub fn confirm_settings(&self) -> crate::component::ConfirmSettings {
+        crate::component::ConfirmSettings {
+            window: self.confirm_window.max(1),
+            interval: std::time::Duration::from_millis(self.confirm_interval_ms),
+            timeout: std::time::Duration::from_millis(self.confirm_timeout_ms.max(100)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -273,6 +296,15 @@ fn default_true() -> bool {
 }
 fn default_connections() -> usize {
     1
+}
+fn default_confirm_window() -> usize {
+    2048
+}
+fn default_confirm_interval() -> u64 {
+    200
+}
+fn default_confirm_timeout() -> u64 {
+    3000
 }
 fn default_max_items() -> u64 {
     1000

@@ -1,15 +1,20 @@
 //! The XEP-0114 link to ejabberd: connect, handshake, keepalive, reconnect
-//! with backoff, a reader loop and one writer behind a bounded outbox.
+//! with backoff, a reader loop and one writer behind a bounded outbox that
+//! keeps what it wrote until ejabberd confirms it (at-least-once).
 //! It knows stanzas, not pubsub: everything read goes to `inbound`.
 
 mod backoff;
+mod confirm;
 mod connect;
 mod link;
 mod owned;
+mod tracker;
 
 pub use backoff::Backoff;
+pub use confirm::ConfirmSettings;
 pub use connect::ConnectError;
 pub use link::{LinkChannels, LinkState, run_link};
+pub use tracker::Trackers;
 
 use std::time::Duration;
 use tokio::io::BufStream;
@@ -33,6 +38,8 @@ pub struct LinkSettings {
     /// links it may come back on another; TCP keepalive then detects a dead
     /// peer instead.
     pub expect_ping_replies: bool,
+    /// At-least-once: window, probe spacing and dead-link timeout.
+    pub confirm: ConfirmSettings,
 }
 
 /// What the link hands to the rest of Herald.
