@@ -261,6 +261,22 @@ pub struct LimitsConfig {
     /// Most nodes the service holds; none means no limit.
     #[serde(default)]
     pub max_nodes: Option<usize>,
+    /// Stanzas per second one bare JID may send on average (per-sender
+    /// fairness before the core's queue); 0 disables the limit.
+    #[serde(default = "default_sender_rate")]
+    pub sender_rate_per_sec: u32,
+    /// Stanzas one bare JID may send at once above that average.
+    #[serde(default = "default_sender_burst")]
+    pub sender_burst: u32,
+}
+
+impl LimitsConfig {
+    pub fn admission_settings(&self) -> crate::component::AdmissionSettings {
+        crate::component::AdmissionSettings {
+            rate_per_sec: f64::from(self.sender_rate_per_sec),
+            burst: f64::from(self.sender_burst),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -296,6 +312,12 @@ fn default_true() -> bool {
 }
 fn default_connections() -> usize {
     1
+}
+fn default_sender_rate() -> u32 {
+    5000
+}
+fn default_sender_burst() -> u32 {
+    2500
 }
 fn default_confirm_window() -> usize {
     2048
@@ -350,6 +372,8 @@ impl Default for LimitsConfig {
             max_items_per_node: default_node_items_cap(),
             max_items_per_page: default_max_page(),
             max_nodes: None,
+            sender_rate_per_sec: default_sender_rate(),
+            sender_burst: default_sender_burst(),
         }
     }
 }

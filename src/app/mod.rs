@@ -8,7 +8,9 @@ mod router;
 pub use executor::{Dispatch, Job};
 
 use crate::chat::{BodyRenderer, ChatService};
-use crate::component::{ConnectError, LinkChannels, LinkSettings, LinkState, Trackers, run_link};
+use crate::component::{
+    Admission, ConnectError, LinkChannels, LinkSettings, LinkState, Trackers, run_link,
+};
 use crate::config::Config;
 use crate::protocol::pubsub_handler::ProtocolCtx;
 use crate::pubsub::{Service, ServiceSettings};
@@ -83,7 +85,18 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         .links
         .store(connections, std::sync::atomic::Ordering::Relaxed);
     let http = start_http(&config, &jobs_tx, &outboxes, &state, &shutdown).await?;
-    let result = run_links(settings, jobs_tx, outbox_rxs, state, shutdown).await;
+    let result = run_links(
+        settings,
+        jobs_tx,
+        &outboxes,
+        Arc::new(Admission::new(
+            &config.component.jid,
+            config.limits.admission_settings(),
+        )),
+        outbox_rxs,
+        state,
+        shutdown,
+    ).await;
     if let Some((ingest, task)) = http {
         // In-flight requests get their answers; then the gate closes so
         // the core sees its last sender go.
@@ -115,6 +128,8 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
 async fn run_links(
     settings: LinkSettings,
     jobs: mpsc::Sender<Job>,
+    outboxes: &Outboxes,
+    admission: Arc<Admission>,
     receivers: Vec<mpsc::Receiver<tokio_xmpp::Stanza>>,
     state: Arc<LinkState>,
     mut shutdown: watch::Receiver<bool>,
@@ -125,9 +140,11 @@ async fn run_links(
     for (index, outbox_rx) in receivers.into_iter().enumerate() {
         let channels = LinkChannels {
             inbound: jobs.clone(),
+            outbox_tx: outboxes.sender(index),
             outbox_rx,
             index,
             trackers: trackers.clone(),
+            admission: admission.clone(),
         };
         links.spawn(run_link(
             settings.clone(),

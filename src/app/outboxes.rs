@@ -22,6 +22,10 @@ impl Outboxes {
         WeakOutboxes(self.0.iter().map(|s| s.downgrade()).collect())
     }
 
+    pub fn sender(&self, index: usize) -> mpsc::Sender<Stanza> {
+        self.0[index % self.0.len()].clone()
+    }
+
     /// Blocks while the chosen outbox is full (backpressure). Err when the
     /// link side has shut down.
     pub fn blocking_send(&self, stanza: Stanza) -> Result<(), ()> {

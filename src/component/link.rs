@@ -3,6 +3,7 @@
 //! Each session writes the previous one's unconfirmed stanzas first
 //! (at-least-once, see `confirm.rs`).
 
+use super::admission::{Admission, Verdict};
 use super::confirm::ProbeId;
 use super::connect::{ConnectError, connect};
 use super::owned::OwnedStream;
@@ -51,11 +52,15 @@ type Sink = SplitSink<OwnedStream, XmppStreamElement>;
 /// stanzas queued while ejabberd is away go out after the reconnect.
 pub struct LinkChannels<J> {
     pub inbound: mpsc::Sender<J>,
+    /// For answers the link gives itself (admission refusals).
+    pub outbox_tx: mpsc::Sender<Stanza>,
     pub outbox_rx: mpsc::Receiver<Stanza>,
     /// This link's index into `trackers`.
     pub index: usize,
     /// Confirmation windows of all links (answers may arrive on any).
     pub trackers: Arc<Trackers>,
+    /// Per-sender fairness, shared by all links.
+    pub admission: Arc<Admission>,
 }
 
 /// What one session leaves for the next: the outbox, and the stanzas
@@ -74,9 +79,11 @@ pub async fn run_link<J: From<Inbound> + Send + 'static>(
 ) -> Result<(), ConnectError> {
     let LinkChannels {
         inbound,
+        outbox_tx,
         outbox_rx,
         index,
         trackers,
+        admission,
     } = channels;
     let mut carry = Carry {
         outbox: outbox_rx,
@@ -101,6 +108,8 @@ pub async fn run_link<J: From<Inbound> + Send + 'static>(
                     settings: &settings,
                     index,
                     trackers: &trackers,
+                    admission: &admission,
+                    outbox_tx: &outbox_tx,
                 };
                 let (end, next) = link
                     .session(stream, &inbound, carry, shutdown.clone())
@@ -152,6 +161,8 @@ struct Link<'a> {
     settings: &'a LinkSettings,
     index: usize,
     trackers: &'a Arc<Trackers>,
+    admission: &'a Admission,
+    outbox_tx: &'a mpsc::Sender<Stanza>,
 }
 
 impl Link<'_> {
@@ -247,6 +258,16 @@ impl Link<'_> {
                     return "server closed the stream".into();
                 }
             };
+            match self.admission.check(&to_router) {
+                Verdict::Admit => {}
+                Verdict::Refuse(answer) => {
+                    // A full outbox means we are busy: the flooder's
+                    // answer is the one to skip.
+                    let _ = self.outbox_tx.try_send(answer);
+                    continue;
+                }
+                Verdict::Drop => continue,
+            }
             if inbound.send(to_router.into()).await.is_err() {
                 return "router stopped".into();
             }

@@ -3,6 +3,7 @@
 //! keeps what it wrote until ejabberd confirms it (at-least-once).
 //! It knows stanzas, not pubsub: everything read goes to `inbound`.
 
+mod admission;
 mod backoff;
 mod confirm;
 mod connect;
@@ -10,6 +11,7 @@ mod link;
 mod owned;
 mod tracker;
 
+pub use admission::{Admission, AdmissionSettings};
 pub use backoff::Backoff;
 pub use confirm::ConfirmSettings;
 pub use connect::ConnectError;

@@ -3,9 +3,11 @@
 blackhole() freezes every connection open at that moment: nothing more is
 read or written in either direction, and no socket is closed, so each peer
 sees a silent, stalled connection (a partition, a hung peer). Connections
-accepted afterwards are forwarded normally. heal() lets frozen connections
-move again: whatever a peer closed meanwhile is then closed on the other
-side too, as after a real partition heals.
+accepted afterwards are forwarded normally. heal() ends the partition the
+way long ones end: the frozen connections are aborted (reset, whatever
+they buffered is lost), as when either side gave up on them meanwhile.
+go_down()/come_up() stand in for a server that stops and starts (closed
+connections, then refusals).
 
 The proxy runs its own asyncio loop in a daemon thread, so synchronous
 tests can drive it.
@@ -45,7 +47,16 @@ class BlackholeProxy:
         return self._call(self._freeze())
 
     def heal(self) -> None:
-        self._call(self._thaw())
+        self._call(self._abort_frozen())
+
+    def go_down(self) -> None:
+        """Like a server that stops: every connection is closed and new
+        ones are refused until come_up()."""
+        self._call(self._shutdown())
+
+    def come_up(self) -> None:
+        """Listens again on the same port."""
+        self._call(self._listen(self.port or 0))
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -64,8 +75,8 @@ class BlackholeProxy:
     def _call(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
 
-    async def _listen(self) -> int:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+    async def _listen(self, port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
         return self._server.sockets[0].getsockname()[1]
 
     async def _freeze(self) -> int:
@@ -73,9 +84,12 @@ class BlackholeProxy:
             conn.thawed.clear()
         return len(self._conns)
 
-    async def _thaw(self) -> None:
-        for conn in self._conns:
-            conn.thawed.set()
+    async def _abort_frozen(self) -> None:
+        for conn in list(self._conns):
+            if not conn.thawed.is_set():
+                for w in conn.writers:
+                    w.transport.abort()
+                conn.thawed.set()
 
     async def _shutdown(self) -> None:
         if self._server is not None:
