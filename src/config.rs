@@ -314,10 +314,10 @@ fn default_connections() -> usize {
     1
 }
 fn default_sender_rate() -> u32 {
-    5000
+    4000
 }
 fn default_sender_burst() -> u32 {
-    2500
+    2000
 }
 fn default_confirm_window() -> usize {
     2048
