@@ -96,7 +96,8 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         outbox_rxs,
         state,
         shutdown,
-    ).await;
+    )
+    .await;
     if let Some((ingest, task)) = http {
         // In-flight requests get their answers; then the gate closes so
         // the core sees its last sender go.

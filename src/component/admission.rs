@@ -34,7 +34,7 @@ pub struct AdmissionSettings {
 pub enum Verdict {
     Admit,
     /// Over the limit: send this error back instead.
-    Refuse(Stanza),
+    Refuse(Box<Stanza>),
     /// Over the limit, nothing to answer.
     Drop,
 }
@@ -66,11 +66,11 @@ impl Admission {
         if bare == self.own {
             return Verdict::Admit;
         }
-        let admitted = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take(bare, &self.settings, Instant::now());
+        let admitted = self.buckets.lock().unwrap_or_else(|e| e.into_inner()).take(
+            bare,
+            &self.settings,
+            Instant::now(),
+        );
         if admitted {
             Verdict::Admit
         } else {
@@ -106,7 +106,7 @@ fn refusal(inbound: &Inbound) -> Verdict {
         if let Some(from) = from {
             iq = iq.with_to(from);
         }
-        Verdict::Refuse(Stanza::Iq(iq))
+        Verdict::Refuse(Box::new(Stanza::Iq(iq)))
     };
     match inbound {
         Inbound::Stanza(Stanza::Iq(iq @ (Iq::Get { .. } | Iq::Set { .. }))) => {
@@ -118,7 +118,11 @@ fn refusal(inbound: &Inbound) -> Verdict {
         {
             let jid = |raw: &Option<String>| raw.as_deref().and_then(|s| Jid::new(s).ok());
             match jid(&bad.from) {
-                Some(from) => answer(bad.id.as_deref().unwrap_or_default(), Some(from), jid(&bad.to)),
+                Some(from) => answer(
+                    bad.id.as_deref().unwrap_or_default(),
+                    Some(from),
+                    jid(&bad.to),
+                ),
                 None => Verdict::Drop,
             }
         }
@@ -145,7 +149,7 @@ const PRUNE_EVERY: u64 = 4096;
 impl Buckets {
     fn take(&mut self, sender: &str, settings: &AdmissionSettings, now: Instant) -> bool {
         self.checks += 1;
-        if self.checks % PRUNE_EVERY == 0 {
+        if self.checks.is_multiple_of(PRUNE_EVERY) {
             self.by_sender
                 .retain(|_, b| refill(b, settings, now) < settings.burst);
         }
@@ -240,9 +244,20 @@ mod tests {
     #[test]
     fn over_the_limit_an_iq_gets_resource_constraint_wait_and_a_message_is_dropped() {
         let a = Admission::new(OWN, settings(1.0, 1.0));
-        assert!(matches!(a.check(&ping("f@localhost/r", "1")), Verdict::Admit));
-        let Verdict::Refuse(Stanza::Iq(Iq::Error { id, to, from, error, .. })) =
-            a.check(&ping("f@localhost/other", "2"))
+        assert!(matches!(
+            a.check(&ping("f@localhost/r", "1")),
+            Verdict::Admit
+        ));
+        let Verdict::Refuse(answer) = a.check(&ping("f@localhost/other", "2")) else {
+            panic!("expected a refusal");
+        };
+        let Stanza::Iq(Iq::Error {
+            id,
+            to,
+            from,
+            error,
+            ..
+        }) = *answer
         else {
             panic!("expected an IQ error");
         };
@@ -250,9 +265,15 @@ mod tests {
         assert_eq!(to.unwrap().as_str(), "f@localhost/other");
         assert_eq!(from.unwrap().as_str(), OWN);
         assert_eq!(error.type_, ErrorType::Wait);
-        assert_eq!(error.defined_condition, DefinedCondition::ResourceConstraint);
+        assert_eq!(
+            error.defined_condition,
+            DefinedCondition::ResourceConstraint
+        );
         assert!(matches!(a.check(&message("f@localhost/r")), Verdict::Drop));
-        assert!(matches!(a.check(&ping("g@localhost/r", "3")), Verdict::Admit));
+        assert!(matches!(
+            a.check(&ping("g@localhost/r", "3")),
+            Verdict::Admit
+        ));
     }
 
     #[test]
@@ -263,7 +284,10 @@ mod tests {
         }
         let off = Admission::new(OWN, settings(0.0, 0.0));
         for _ in 0..100 {
-            assert!(matches!(off.check(&ping("f@localhost", "p")), Verdict::Admit));
+            assert!(matches!(
+                off.check(&ping("f@localhost", "p")),
+                Verdict::Admit
+            ));
         }
     }
 }

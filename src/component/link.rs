@@ -263,7 +263,7 @@ impl Link<'_> {
                 Verdict::Refuse(answer) => {
                     // A full outbox means we are busy: the flooder's
                     // answer is the one to skip.
-                    let _ = self.outbox_tx.try_send(answer);
+                    let _ = self.outbox_tx.try_send(*answer);
                     continue;
                 }
                 Verdict::Drop => continue,
