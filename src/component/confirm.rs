@@ -146,7 +146,7 @@ impl<T> Window<T> {
         self.probe_wanted = true;
     }
 
-    /// When the next probe should be written, if one is needed.
+    /// When the next probe should be written.
     pub fn probe_due(&self) -> Option<Instant> {
         let now_if_never = |at: Option<Instant>, after: Duration| match at {
             None => Some(Instant::now()),
@@ -165,9 +165,12 @@ impl<T> Window<T> {
             }
             return now_if_never(self.last_probe_sent, self.settings.interval);
         }
-        self.probes
-            .back()
-            .and_then(|p| now_if_never(Some(p.sent), self.settings.retry()))
+        if let Some(newest) = self.probes.back() {
+            return now_if_never(Some(newest.sent), self.settings.retry());
+        }
+        // Idle: a heartbeat probe, so a quiet dead connection is found
+        // within seconds too (one tiny ping per timeout period).
+        now_if_never(self.last_probe_sent, self.settings.timeout)
     }
 
     /// Registers a probe written now, covering everything written so far.
@@ -268,7 +271,11 @@ mod tests {
         assert!(!w.confirmed());
         assert_eq!(w.answer(p), 0);
         assert!(w.confirmed());
-        assert_eq!(w.probe_due(), None, "nothing to confirm, nothing out");
+        assert_eq!(
+            w.probe_due(),
+            Some(now + Duration::from_secs(2)),
+            "idle: only a heartbeat after the timeout period"
+        );
         assert_eq!(w.dead_at(), None);
     }
 
@@ -363,8 +370,8 @@ mod tests {
         let mut w = window();
         let p = w.probe(Instant::now());
         w.answer(p);
-        assert_eq!(w.probe_due(), None);
+        assert!(w.probe_due().unwrap() > Instant::now());
         w.want_probe();
-        assert!(w.probe_due().is_some());
+        assert!(w.probe_due().unwrap() <= Instant::now());
     }
 }

@@ -54,3 +54,34 @@ impl Trackers {
         self.0.iter().map(|t| t.lock().unconfirmed()).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+    use tokio_xmpp::parsers::message::Message;
+
+    #[test]
+    fn an_answer_read_anywhere_confirms_on_the_link_it_names() {
+        let settings = ConfirmSettings {
+            window: 16,
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_secs(3),
+        };
+        let trackers = Trackers::new(2, settings);
+        let probe = {
+            let mut w = trackers.link(1).lock();
+            w.start_connection();
+            w.written(Stanza::Message(Message::new(None)));
+            w.probe(Instant::now())
+        };
+        assert_eq!(trackers.unconfirmed(), 1);
+        let id = ProbeId::parse(&probe.to_id()).unwrap();
+        trackers.answer(id);
+        assert_eq!(trackers.unconfirmed(), 0);
+        assert!(trackers.link(1).lock().confirmed());
+        assert!(!trackers.link(0).lock().confirmed());
+        // An id naming a link that does not exist is ignored.
+        trackers.answer(ProbeId { link: 9, ..id });
+    }
+}
