@@ -15,7 +15,9 @@ crosses ejabberd's component process and Herald's reader in FIFO order,
 and on a loaded debug build that path costs milliseconds per stanza, so an
 unbounded flood would queue bob there whatever Herald decides. Measured on
 2 shared cores at load ~10: flooded p99 about 60 ms with the bucket
-(quiet 10-30 ms), 177 ms without.
+(quiet 10-30 ms), 177 ms without. Under such load the bound is tight and
+the test can fail now and then; with 5 in flight it no longer tells the
+two apart (without the bucket bob's p99 was 27-39 ms).
 """
 
 from __future__ import annotations
