@@ -129,6 +129,29 @@ pub struct ComponentConfig {
     /// than one Erlang process).
     #[serde(default = "default_connections")]
     pub connections: usize,
+    /// Most stanzas written on one connection and not yet confirmed by
+    /// ejabberd; writing pauses when it is reached (at-least-once window).
+    #[serde(default = "default_confirm_window")]
+    pub confirm_window: usize,
+    /// Least milliseconds between two confirmation probes while stanzas
+    /// wait for confirmation.
+    #[serde(default = "default_confirm_interval")]
+    pub confirm_interval_ms: u64,
+    /// A confirmation probe unanswered this many milliseconds means the
+    /// connection is dead: Herald reconnects and writes the unconfirmed
+    /// stanzas again.
+    #[serde(default = "default_confirm_timeout")]
+    pub confirm_timeout_ms: u64,
+}
+
+impl ComponentConfig {
+    pub fn confirm_settings(&self) -> crate::component::ConfirmSettings {
+        crate::component::ConfirmSettings {
+            window: self.confirm_window.max(1),
+            interval: std::time::Duration::from_millis(self.confirm_interval_ms),
+            timeout: std::time::Duration::from_millis(self.confirm_timeout_ms.max(100)),
+        }
+    }
 }
 
 /// The secret never appears in `Debug` output (logs, panics).
@@ -141,6 +164,9 @@ impl std::fmt::Debug for ComponentConfig {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("keepalive_secs", &self.keepalive_secs)
             .field("connections", &self.connections)
+            .field("confirm_window", &self.confirm_window)
+            .field("confirm_interval_ms", &self.confirm_interval_ms)
+            .field("confirm_timeout_ms", &self.confirm_timeout_ms)
             .finish()
     }
 }
@@ -259,6 +285,13 @@ pub struct LimitsConfig {
     /// Most elements in one item payload.
     #[serde(default = "default_max_payload_elements")]
     pub max_payload_elements: usize,
+    /// Stanzas per second one bare JID may send on average (per-sender
+    /// fairness before the core's queue); 0 disables the limit.
+    #[serde(default = "default_sender_rate")]
+    pub sender_rate_per_sec: u32,
+    /// Stanzas one bare JID may send at once above that average.
+    #[serde(default = "default_sender_burst")]
+    pub sender_burst: u32,
 }
 
 impl LimitsConfig {
@@ -267,6 +300,13 @@ impl LimitsConfig {
         crate::protocol::xml::XmlLimits {
             max_depth: self.max_payload_depth,
             max_elements: self.max_payload_elements,
+        }
+    }
+
+    pub fn admission_settings(&self) -> crate::component::AdmissionSettings {
+        crate::component::AdmissionSettings {
+            rate_per_sec: f64::from(self.sender_rate_per_sec),
+            burst: f64::from(self.sender_burst),
         }
     }
 }
@@ -304,6 +344,21 @@ fn default_true() -> bool {
 }
 fn default_connections() -> usize {
     1
+}
+fn default_sender_rate() -> u32 {
+    4000
+}
+fn default_sender_burst() -> u32 {
+    2000
+}
+fn default_confirm_window() -> usize {
+    2048
+}
+fn default_confirm_interval() -> u64 {
+    200
+}
+fn default_confirm_timeout() -> u64 {
+    3000
 }
 fn default_max_items() -> u64 {
     1000
@@ -357,6 +412,8 @@ impl Default for LimitsConfig {
             max_nodes: None,
             max_payload_depth: default_max_payload_depth(),
             max_payload_elements: default_max_payload_elements(),
+            sender_rate_per_sec: default_sender_rate(),
+            sender_burst: default_sender_burst(),
         }
     }
 }

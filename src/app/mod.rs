@@ -8,7 +8,9 @@ mod router;
 pub use executor::{Dispatch, Job};
 
 use crate::chat::{BodyRenderer, ChatService};
-use crate::component::{ConnectError, LinkChannels, LinkSettings, LinkState, run_link};
+use crate::component::{
+    Admission, ConnectError, LinkChannels, LinkSettings, LinkState, Trackers, run_link,
+};
 use crate::config::Config;
 use crate::protocol::pubsub_handler::ProtocolCtx;
 use crate::pubsub::{Service, ServiceSettings};
@@ -76,13 +78,26 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         // With several links ejabberd may answer a link's keepalive ping on
         // another one, so only a single link can demand the answer.
         expect_ping_replies: connections == 1,
+        confirm: config.component.confirm_settings(),
     };
     let state = Arc::new(LinkState::default());
     state
         .links
         .store(connections, std::sync::atomic::Ordering::Relaxed);
     let http = start_http(&config, &jobs_tx, &outboxes, &state, &shutdown).await?;
-    let result = run_links(settings, jobs_tx, &outboxes, outbox_rxs, state, shutdown).await;
+    let result = run_links(
+        settings,
+        jobs_tx,
+        &outboxes,
+        Arc::new(Admission::new(
+            &config.component.jid,
+            config.limits.admission_settings(),
+        )),
+        outbox_rxs,
+        state,
+        shutdown,
+    )
+    .await;
     if let Some((ingest, task)) = http {
         // In-flight requests get their answers; then the gate closes so
         // the core sees its last sender go.
@@ -115,17 +130,22 @@ async fn run_links(
     settings: LinkSettings,
     jobs: mpsc::Sender<Job>,
     outboxes: &Outboxes,
+    admission: Arc<Admission>,
     receivers: Vec<mpsc::Receiver<tokio_xmpp::Stanza>>,
     state: Arc<LinkState>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnectError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut links = tokio::task::JoinSet::new();
+    let trackers = Arc::new(Trackers::new(receivers.len(), settings.confirm));
     for (index, outbox_rx) in receivers.into_iter().enumerate() {
         let channels = LinkChannels {
             inbound: jobs.clone(),
             outbox_tx: outboxes.sender(index),
             outbox_rx,
+            index,
+            trackers: trackers.clone(),
+            admission: admission.clone(),
         };
         links.spawn(run_link(
             settings.clone(),

@@ -1,15 +1,22 @@
 //! The XEP-0114 link to ejabberd: connect, handshake, keepalive, reconnect
-//! with backoff, a reader loop and one writer behind a bounded outbox.
+//! with backoff, a reader loop and one writer behind a bounded outbox that
+//! keeps what it wrote until ejabberd confirms it (at-least-once).
 //! It knows stanzas, not pubsub: everything read goes to `inbound`.
 
+mod admission;
 mod backoff;
+mod confirm;
 mod connect;
 mod link;
 mod owned;
+mod tracker;
 
+pub use admission::{Admission, AdmissionSettings};
 pub use backoff::Backoff;
+pub use confirm::ConfirmSettings;
 pub use connect::ConnectError;
 pub use link::{LinkChannels, LinkState, run_link};
+pub use tracker::Trackers;
 
 use std::time::Duration;
 use tokio::io::BufStream;
@@ -19,7 +26,7 @@ use tokio_xmpp::xmlstream::{FallibleStreamElement, XmlStream};
 
 type ComponentStream = XmlStream<BufStream<TcpStream>, FallibleStreamElement>;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LinkSettings {
     /// Our domain, e.g. `events.localhost`.
     pub jid: String,
@@ -33,6 +40,23 @@ pub struct LinkSettings {
     /// links it may come back on another; TCP keepalive then detects a dead
     /// peer instead.
     pub expect_ping_replies: bool,
+    /// At-least-once: window, probe spacing and dead-link timeout.
+    pub confirm: ConfirmSettings,
+}
+
+/// The secret never appears in `Debug` output (logs, panics).
+impl std::fmt::Debug for LinkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkSettings")
+            .field("jid", &self.jid)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("secret", &"<redacted>")
+            .field("keepalive", &self.keepalive)
+            .field("expect_ping_replies", &self.expect_ping_replies)
+            .field("confirm", &self.confirm)
+            .finish()
+    }
 }
 
 /// What the link hands to the rest of Herald.
