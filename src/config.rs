@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 /// Environment variable that overrides `component.secret`.
 pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 
+/// Default `limits.max_stanza_bytes`: 64 KiB under the 1 MiB
+/// `max_stanza_size` of the production ejabberd listener snippet
+/// (ejabberd-config/production/herald-listener.yml).
+pub const DEFAULT_MAX_STANZA_BYTES: usize = 960 * 1024;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -238,6 +243,10 @@ pub struct LimitsConfig {
     /// Most nodes the service holds; none means no limit.
     #[serde(default)]
     pub max_nodes: Option<usize>,
+    /// Largest stanza Herald sends: keep it under ejabberd's component
+    /// `max_stanza_size`, which closes the link on a bigger one.
+    #[serde(default = "default_max_stanza")]
+    pub max_stanza_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -280,6 +289,9 @@ fn default_max_items() -> u64 {
 fn default_max_payload() -> usize {
     64 * 1024
 }
+fn default_max_stanza() -> usize {
+    DEFAULT_MAX_STANZA_BYTES
+}
 fn default_outbox() -> usize {
     4096
 }
@@ -318,6 +330,7 @@ impl Default for LimitsConfig {
             max_items_per_node: default_node_items_cap(),
             max_items_per_page: default_max_page(),
             max_nodes: None,
+            max_stanza_bytes: default_max_stanza(),
         }
     }
 }
@@ -401,6 +414,13 @@ impl Config {
             return invalid(
                 "queue.ack_timeout_ms, queue.max_deliveries and queue.tick_ms must be > 0".into(),
             );
+        }
+        let envelope = crate::protocol::stanza_size::ENVELOPE_BYTES;
+        if self.limits.max_payload_bytes.saturating_add(envelope) > self.limits.max_stanza_bytes {
+            return invalid(format!(
+                "limits.max_payload_bytes plus {envelope} bytes of stanza envelope must fit \
+                 limits.max_stanza_bytes (an item too big for any stanza could never be sent)"
+            ));
         }
         if self.pubsub.default_max_items > self.limits.max_items_per_node {
             return invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
@@ -577,5 +597,18 @@ mod tests {
         config.storage.data_dir = file.join("sub");
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("not writable"), "{err}");
+    }
+
+    #[test]
+    fn payload_limit_must_leave_room_for_the_stanza_envelope() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = sample(dir.path());
+        let config = Config::parse(&text).unwrap();
+        assert_eq!(config.limits.max_stanza_bytes, DEFAULT_MAX_STANZA_BYTES);
+        let too_big = format!("{text}[limits]\nmax_payload_bytes = 983040\n");
+        let err = Config::parse(&too_big).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("limits.max_stanza_bytes"), "{err}");
+        let raised = format!("{too_big}max_stanza_bytes = 2000000\n");
+        Config::parse(&raised).unwrap().validate().unwrap();
     }
 }
