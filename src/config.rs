@@ -163,6 +163,20 @@ pub struct HttpConfig {
     /// Most items in one batch request.
     #[serde(default = "default_max_batch")]
     pub max_batch_items: usize,
+    /// From waiting for a request until its headers are complete
+    /// (slowloris); also how long a kept-alive connection may wait idle.
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// A request body must arrive within this (else 408).
+    #[serde(default = "default_body_timeout")]
+    pub body_read_timeout_secs: u64,
+    /// A connection on which no byte moves for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Most HTTP connections open at once (lowered to fit the process's
+    /// descriptor limit); past it the oldest idle one is closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 /// One ingest token. Its value is never logged (`Debug` redacts it).
@@ -181,6 +195,13 @@ pub struct TokenConfig {
     /// Whether it may create missing nodes by publishing to them.
     #[serde(default)]
     pub create: bool,
+    /// Requests per second this token may make on average (token bucket;
+    /// 0: no limit). Past it: 429 with `Retry-After`.
+    #[serde(default = "default_rate")]
+    pub rate_per_sec: u32,
+    /// Requests it may make at once above the rate.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
 }
 
 impl std::fmt::Debug for TokenConfig {
@@ -190,6 +211,8 @@ impl std::fmt::Debug for TokenConfig {
             .field("token_env", &self.token_env)
             .field("nodes", &self.nodes)
             .field("create", &self.create)
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("burst", &self.burst)
             .finish()
     }
 }
@@ -202,6 +225,10 @@ impl Default for HttpConfig {
             idempotency_retention_secs: default_key_retention(),
             idempotency_max_keys: default_max_keys(),
             max_batch_items: default_max_batch(),
+            header_read_timeout_secs: default_header_timeout(),
+            body_read_timeout_secs: default_body_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -309,6 +336,24 @@ fn default_max_keys() -> usize {
 }
 fn default_max_batch() -> usize {
     1000
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_body_timeout() -> u64 {
+    30
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_rate() -> u32 {
+    1000
+}
+fn default_burst() -> u32 {
+    2000
 }
 
 impl Default for PubsubConfig {
@@ -473,6 +518,23 @@ impl Config {
                     "http.tokens.{name}: nodes must list non-empty patterns"
                 ));
             }
+            if t.rate_per_sec > 0 && t.burst == 0 {
+                return invalid(format!(
+                    "http.tokens.{name}: burst must be > 0 when rate_per_sec is set"
+                ));
+            }
+        }
+        let h = &self.http;
+        if h.header_read_timeout_secs == 0
+            || h.body_read_timeout_secs == 0
+            || h.idle_timeout_secs == 0
+            || h.max_connections == 0
+        {
+            return invalid(
+                "http.header_read_timeout_secs, http.body_read_timeout_secs, \
+                 http.idle_timeout_secs and http.max_connections must be > 0"
+                    .into(),
+            );
         }
         if self.http.max_batch_items == 0 || self.http.idempotency_max_keys == 0 {
             return invalid(
