@@ -86,29 +86,25 @@ fn nodes<S: Store>(
     let cap = s.settings().max_page_size;
     let max = rsm.as_ref().and_then(|r| r.max).unwrap_or(cap).min(cap);
     let page = s.discover_nodes_page(a, cursor, max);
-    let els: Vec<Element> = (page.nodes.iter())
-        .map(|n| {
-            let b = Element::builder("item", ns::DISCO_ITEMS)
-                .a("jid", ctx.service_jid.as_str())
-                .a("node", n.node.as_str());
-            if n.title.is_empty() {
-                b.build()
-            } else {
-                b.a("name", n.title.as_str()).build()
-            }
-        })
-        .collect();
     let names: Vec<&str> = page.nodes.iter().map(|n| n.node.as_str()).collect();
+    let item = |i: usize| {
+        let n = &page.nodes[i];
+        let b = Element::builder("item", ns::DISCO_ITEMS)
+            .a("jid", ctx.service_jid.as_str())
+            .a("node", n.node.as_str());
+        if n.title.is_empty() {
+            b.build()
+        } else {
+            b.a("name", n.title.as_str()).build()
+        }
+    };
     let budget = stanza_size::reply_budget(s.settings().max_stanza_bytes, req);
-    Ok(query(
-        None,
-        els,
-        &names,
-        budget,
-        keep,
-        rsm.is_some(),
-        page.total,
-    ))
+    let page_of = Page {
+        cursors: &names,
+        total: page.total,
+        rsm: rsm.is_some(),
+    };
+    Ok(query(None, page_of, budget, keep, item))
 }
 
 /// An XEP-0059 request on disco#items (node names as cursors).
@@ -134,40 +130,43 @@ fn rsm_of(req: &IqRequest) -> Result<Option<RsmQuery>, StanzaError> {
         .transpose()
 }
 
-/// `<query node?>` with the disco items that fit `budget` (keeping the
-/// `keep` end) and a `<set/>` when asked for or when the list is cut.
+/// A page of disco items: their cursors (node names or item IDs), how
+/// many there are in all, and whether the request used RSM.
+struct Page<'a> {
+    cursors: &'a [&'a str],
+    total: u64,
+    rsm: bool,
+}
+
+/// `<query node?>` with the disco items (built by `item`) that fit
+/// `budget`, keeping the `keep` end, and a `<set/>` when asked for or when
+/// the list is not complete.
 fn query(
     node: Option<&str>,
-    mut els: Vec<Element>,
-    cursors: &[&str],
+    page: Page<'_>,
     budget: usize,
     keep: Keep,
-    rsm: bool,
-    total: u64,
+    item: impl Fn(usize) -> Element,
 ) -> Element {
-    let longest = cursors.iter().map(|c| stanza_size::escaped_len(c)).max();
+    let longest = page
+        .cursors
+        .iter()
+        .map(|c| stanza_size::escaped_len(c))
+        .max();
     let reserve = node.map_or(0, stanza_size::escaped_len) + 2 * longest.unwrap_or(0);
-    let sizes: Vec<usize> = els.iter().map(stanza_size::xml_len).collect();
-    let mut range = stanza_size::fit(&sizes, budget.saturating_sub(reserve), keep);
-    if range.is_empty() && !els.is_empty() {
-        // A single disco item is always small; never answer an empty page
-        // that the client could not page on from.
-        range = match keep {
-            Keep::Oldest => 0..1,
-            Keep::Newest => els.len() - 1..els.len(),
-        };
-    }
-    let shown = &cursors[range.clone()];
-    let kept: Vec<Element> = els.drain(range).collect();
+    let budget = budget.saturating_sub(reserve);
+    // A disco item is a few addresses long: one always fits.
+    let (range, kept, _) = stanza_size::take_fitting(page.cursors.len(), budget, keep, item);
+    let shown = &page.cursors[range];
     let mut b = Element::builder("query", ns::DISCO_ITEMS);
     if let Some(n) = node {
         b = b.a("node", n);
     }
     let mut b = b.append_all(kept);
-    if rsm || (shown.len() as u64) < total {
+    if page.rsm || (shown.len() as u64) < page.total {
         let first = shown.first().map(|c| (*c).to_owned());
         let last = shown.last().map(|c| (*c).to_owned());
-        b = b.append(rsm::set(first, last, total));
+        b = b.append(rsm::set(first, last, page.total));
     }
     b.build()
 }
@@ -183,23 +182,18 @@ fn node_items<S: Store>(
 ) -> Result<Element, StanzaError> {
     let rsm = rsm_of(req)?;
     let (page, keep) = select_page(s, a, node, None, rsm.as_ref())?;
-    let els: Vec<Element> = (page.items.iter())
-        .map(|i| {
-            Element::builder("item", ns::DISCO_ITEMS)
-                .a("jid", ctx.service_jid.as_str())
-                .a("name", i.id.as_str())
-                .build()
-        })
-        .collect();
     let ids: Vec<&str> = page.items.iter().map(|i| i.id.as_str()).collect();
+    let item = |i: usize| {
+        Element::builder("item", ns::DISCO_ITEMS)
+            .a("jid", ctx.service_jid.as_str())
+            .a("name", page.items[i].id.as_str())
+            .build()
+    };
     let budget = stanza_size::reply_budget(s.settings().max_stanza_bytes, req);
-    Ok(query(
-        Some(node),
-        els,
-        &ids,
-        budget,
-        keep,
-        rsm.is_some(),
-        page.total,
-    ))
+    let page_of = Page {
+        cursors: &ids,
+        total: page.total,
+        rsm: rsm.is_some(),
+    };
+    Ok(query(Some(node), page_of, budget, keep, item))
 }

@@ -6,7 +6,7 @@ use super::notify::stored_payload;
 use super::ns;
 use super::pubsub_forms::{self, SUBSCRIBE_OPTIONS};
 use super::rsm;
-use super::stanza_size::{self, Keep, escaped_len, xml_len};
+use super::stanza_size::{self, Keep, escaped_len};
 use super::xml::BuilderExt;
 use crate::pubsub::{
     Affiliation, BareJid, FormField, Item, ItemsPage, Subscription, SubscriptionState,
@@ -101,22 +101,17 @@ pub fn items(node: &str, page: &ItemsPage, rsm: bool, fit: Fit) -> Element {
     let ids = page.items.iter().map(|i| escaped_len(&i.id)).max();
     let reserve = escaped_len(node) + 2 * ids.unwrap_or(0);
     let budget = fit.budget.saturating_sub(reserve);
-    let mut els: Vec<Element> = page.items.iter().map(|i| item_el(i, true)).collect();
-    let sizes: Vec<usize> = els.iter().map(xml_len).collect();
-    let mut range = stanza_size::fit(&sizes, budget, fit.keep);
-    let mut kept: Vec<Element> = els.drain(range.clone()).collect();
-    if kept.is_empty() && !page.items.is_empty() {
-        let at = match fit.keep {
-            Keep::Oldest => 0,
-            Keep::Newest => page.items.len() - 1,
-        };
-        let item = &page.items[at];
+    let (range, mut kept, over) =
+        stanza_size::take_fitting(page.items.len(), budget, fit.keep, |i| {
+            item_el(&page.items[i], true)
+        });
+    if over {
+        let item = &page.items[range.start];
         tracing::warn!(
             node,
             item = item.id.as_str(),
             "item too big for any stanza; sent by ID only"
         );
-        range = at..at + 1;
         kept = vec![item_el(item, false)];
     }
     let shown = &page.items[range];

@@ -70,26 +70,43 @@ pub enum Keep {
     Newest,
 }
 
-/// The contiguous run of elements of these sizes, from the kept end, whose
-/// sizes add up to at most `budget`. Empty when not even the first fits.
-pub fn fit(sizes: &[usize], budget: usize, keep: Keep) -> Range<usize> {
-    let mut used = 0usize;
-    let mut taken = 0;
-    let ordered: Box<dyn Iterator<Item = &usize>> = match keep {
-        Keep::Oldest => Box::new(sizes.iter()),
-        Keep::Newest => Box::new(sizes.iter().rev()),
+/// Builds elements `0..n` one by one from the kept end with `make`, while
+/// their sizes add up to at most `budget` (so a page of many elements is
+/// never built whole only to be cut). Returns the indexes taken, the
+/// elements in index order, and whether the only element taken is itself
+/// over `budget` (at least one is always taken, so that the client can
+/// page on; the caller sends that one without its payload).
+pub fn take_fitting(
+    n: usize,
+    budget: usize,
+    keep: Keep,
+    mut make: impl FnMut(usize) -> Element,
+) -> (Range<usize>, Vec<Element>, bool) {
+    let order: Box<dyn Iterator<Item = usize>> = match keep {
+        Keep::Oldest => Box::new(0..n),
+        Keep::Newest => Box::new((0..n).rev()),
     };
-    for &s in ordered {
-        match used.checked_add(s) {
-            Some(total) if total <= budget => used = total,
-            _ => break,
+    let mut used = 0usize;
+    let mut taken = Vec::new();
+    for i in order {
+        let el = make(i);
+        let size = xml_len(&el);
+        let total = used.saturating_add(size);
+        if !taken.is_empty() && total > budget {
+            break;
         }
-        taken += 1;
+        used = total;
+        taken.push(el);
     }
-    match keep {
-        Keep::Oldest => 0..taken,
-        Keep::Newest => sizes.len() - taken..sizes.len(),
-    }
+    let over = taken.len() == 1 && used > budget;
+    let range = match keep {
+        Keep::Oldest => 0..taken.len(),
+        Keep::Newest => {
+            taken.reverse();
+            n - taken.len()..n
+        }
+    };
+    (range, taken, over)
 }
 
 /// Splits elements of these sizes, in order, into consecutive runs of at
@@ -127,15 +144,32 @@ mod tests {
         assert_eq!(xml_len(&el), buf.len());
     }
 
+    use crate::protocol::xml::BuilderExt;
+
+    fn el(i: usize, bytes: usize) -> Element {
+        Element::builder("i", "u")
+            .a("n", i.to_string())
+            .append("a".repeat(bytes))
+            .build()
+    }
+
     #[test]
-    fn fit_keeps_the_asked_end() {
-        let sizes = [4, 4, 4, 4];
-        assert_eq!(fit(&sizes, 9, Keep::Oldest), 0..2);
-        assert_eq!(fit(&sizes, 9, Keep::Newest), 2..4);
-        assert_eq!(fit(&sizes, 100, Keep::Newest), 0..4);
-        assert_eq!(fit(&sizes, 3, Keep::Oldest), 0..0);
-        assert_eq!(fit(&sizes, 3, Keep::Newest), 4..4);
-        assert_eq!(fit(&[], 3, Keep::Newest), 0..0);
+    fn take_fitting_keeps_the_asked_end_and_builds_no_more_than_needed() {
+        let one = xml_len(&el(0, 10));
+        let mut built = 0;
+        let (r, els, over) = take_fitting(10, 2 * one + 1, Keep::Oldest, |i| {
+            built += 1;
+            el(i, 10)
+        });
+        assert_eq!((r, els.len(), over), (0..2, 2, false));
+        assert_eq!(built, 3, "stops at the first that does not fit");
+        let (r, els, _) = take_fitting(10, 2 * one + 1, Keep::Newest, |i| el(i, 10));
+        assert_eq!(r, 8..10);
+        assert_eq!(els[0].attr("n"), Some("8"), "index order");
+        let (r, _, over) = take_fitting(10, 3, Keep::Newest, |i| el(i, 10));
+        assert_eq!((r, over), (9..10, true), "one is always taken");
+        let (r, els, over) = take_fitting(0, 3, Keep::Oldest, |i| el(i, 10));
+        assert_eq!((r, els.len(), over), (0..0, 0, false));
     }
 
     #[test]
