@@ -199,4 +199,11 @@ def test_disco_items_of_100000_nodes_pages_with_rsm(herald_factory, connect):
     # Backwards from the end: the last page (XEP-0059 §2.5).
     last, rsm = disco_page(admin, f"<set xmlns='{NS_RSM}'><max>10</max><before/></set>")
     assert last == names[-10:] and rsm["count"] == "100000"
+    # The chat `list` command names what fits one message, then says so.
+    admin.send_raw(f"<message to='{SERVICE}' type='chat'><body>list</body></message>")
+    reply = admin.wait_for(lambda s: s.tag.endswith("message") and s.get("from") == SERVICE,
+                           timeout=30)
+    within_limit(reply)
+    body = next(e.text for e in reply if e.tag.endswith("body"))
+    assert "n000000" in body and "more" in body
     assert reconnects(h) == 0
