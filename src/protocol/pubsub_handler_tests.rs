@@ -1009,7 +1009,10 @@ fn odd_requests_never_panic_and_always_get_a_reply() {
 
 // --- issue 16 #3: replies cut to limits.max_stanza_bytes ----------------
 
-fn set_of(el: &Element) -> Option<(Option<String>, Option<String>, String)> {
+/// An RSM `<set/>`: first, last, count.
+type RsmSet = (Option<String>, Option<String>, String);
+
+fn set_of(el: &Element) -> Option<RsmSet> {
     let set = el.get_child("set", ns::RSM)?;
     let text = |n: &str| set.get_child(n, ns::RSM).map(Element::text);
     Some((
@@ -1059,13 +1062,7 @@ fn items_too_big_for_one_stanza_are_cut_with_a_set_to_page_on() {
     assert_eq!(first.as_deref(), Some("i0"));
 }
 
-fn disco_items(
-    t: &mut T,
-    set: &str,
-) -> (
-    Vec<String>,
-    Option<(Option<String>, Option<String>, String)>,
-) {
+fn disco_items(t: &mut T, set: &str) -> (Vec<String>, Option<RsmSet>) {
     let q = format!("<query xmlns='{}'>{set}</query>", ns::DISCO_ITEMS);
     let reply = t.iq(FRANCISCO, "get", &q).reply.unwrap().unwrap();
     let nodes = (reply.children())
