@@ -219,7 +219,8 @@ fn refuse(stream: TcpStream) {
         body.len()
     );
     let _ = stream.try_write(reply.as_bytes());
-    tracing::warn!("HTTP connection refused: every connection has a request in flight");
+    // debug, not warn: a flood of connections must not become a flood of logs.
+    tracing::debug!("HTTP connection refused: every connection has a request in flight");
 }
 
 #[cfg(test)]
