@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 /// Environment variable that overrides `component.secret`.
 pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 
+/// Default `limits.max_stanza_bytes`: 64 KiB under the 1 MiB
+/// `max_stanza_size` of the production ejabberd listener snippet
+/// (ejabberd-config/production/herald-listener.yml).
+pub const DEFAULT_MAX_STANZA_BYTES: usize = 960 * 1024;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -198,6 +203,20 @@ pub struct HttpConfig {
     /// Most items in one batch request.
     #[serde(default = "default_max_batch")]
     pub max_batch_items: usize,
+    /// From waiting for a request until its headers are complete
+    /// (slowloris); also how long a kept-alive connection may wait idle.
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// A request body must arrive within this (else 408).
+    #[serde(default = "default_body_timeout")]
+    pub body_read_timeout_secs: u64,
+    /// A connection on which no byte moves for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Most HTTP connections open at once (lowered to fit the process's
+    /// descriptor limit); past it the oldest idle one is closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 /// One ingest token. Its value is never logged (`Debug` redacts it).
@@ -216,6 +235,13 @@ pub struct TokenConfig {
     /// Whether it may create missing nodes by publishing to them.
     #[serde(default)]
     pub create: bool,
+    /// Requests per second this token may make on average (token bucket;
+    /// 0: no limit). Past it: 429 with `Retry-After`.
+    #[serde(default = "default_rate")]
+    pub rate_per_sec: u32,
+    /// Requests it may make at once above the rate.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
 }
 
 impl std::fmt::Debug for TokenConfig {
@@ -225,6 +251,8 @@ impl std::fmt::Debug for TokenConfig {
             .field("token_env", &self.token_env)
             .field("nodes", &self.nodes)
             .field("create", &self.create)
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("burst", &self.burst)
             .finish()
     }
 }
@@ -237,6 +265,10 @@ impl Default for HttpConfig {
             idempotency_retention_secs: default_key_retention(),
             idempotency_max_keys: default_max_keys(),
             max_batch_items: default_max_batch(),
+            header_read_timeout_secs: default_header_timeout(),
+            body_read_timeout_secs: default_body_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -292,6 +324,10 @@ pub struct LimitsConfig {
     /// Stanzas one bare JID may send at once above that average.
     #[serde(default = "default_sender_burst")]
     pub sender_burst: u32,
+    /// Largest stanza Herald sends: keep it under ejabberd's component
+    /// `max_stanza_size`, which closes the link on a bigger one.
+    #[serde(default = "default_max_stanza")]
+    pub max_stanza_bytes: usize,
 }
 
 impl LimitsConfig {
@@ -372,6 +408,9 @@ fn default_max_payload_depth() -> usize {
 fn default_max_payload_elements() -> usize {
     crate::protocol::xml::DEFAULT_MAX_PAYLOAD_ELEMENTS
 }
+fn default_max_stanza() -> usize {
+    DEFAULT_MAX_STANZA_BYTES
+}
 fn default_outbox() -> usize {
     4096
 }
@@ -389,6 +428,24 @@ fn default_max_keys() -> usize {
 }
 fn default_max_batch() -> usize {
     1000
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_body_timeout() -> u64 {
+    30
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_rate() -> u32 {
+    1000
+}
+fn default_burst() -> u32 {
+    2000
 }
 
 impl Default for PubsubConfig {
@@ -414,6 +471,7 @@ impl Default for LimitsConfig {
             max_payload_elements: default_max_payload_elements(),
             sender_rate_per_sec: default_sender_rate(),
             sender_burst: default_sender_burst(),
+            max_stanza_bytes: default_max_stanza(),
         }
     }
 }
@@ -535,6 +593,13 @@ impl Config {
                 "queue.ack_timeout_ms, queue.max_deliveries and queue.tick_ms must be > 0".into(),
             );
         }
+        let envelope = crate::protocol::stanza_size::ENVELOPE_BYTES;
+        if self.limits.max_payload_bytes.saturating_add(envelope) > self.limits.max_stanza_bytes {
+            invalid(format!(
+                "limits.max_payload_bytes plus {envelope} bytes of stanza envelope must fit \
+                 limits.max_stanza_bytes (an item too big for any stanza could never be sent)"
+            ));
+        }
         if self.pubsub.default_max_items > self.limits.max_items_per_node {
             invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
         }
@@ -600,6 +665,23 @@ impl Config {
                     "http.tokens.{name}: nodes must list non-empty patterns"
                 ));
             }
+            if t.rate_per_sec > 0 && t.burst == 0 {
+                problems.push(format!(
+                    "http.tokens.{name}: burst must be > 0 when rate_per_sec is set"
+                ));
+            }
+        }
+        let h = &self.http;
+        if h.header_read_timeout_secs == 0
+            || h.body_read_timeout_secs == 0
+            || h.idle_timeout_secs == 0
+            || h.max_connections == 0
+        {
+            problems.push(
+                "http.header_read_timeout_secs, http.body_read_timeout_secs, \
+                 http.idle_timeout_secs and http.max_connections must be > 0"
+                    .into(),
+            );
         }
         if self.http.max_batch_items == 0 || self.http.idempotency_max_keys == 0 {
             problems.push("http.max_batch_items and http.idempotency_max_keys must be > 0".into());
@@ -935,5 +1017,18 @@ mod tests {
         let config = Config::parse(&text).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("very-secret-value"), "{shown}");
+    }
+
+    #[test]
+    fn payload_limit_must_leave_room_for_the_stanza_envelope() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = sample(dir.path());
+        let config = Config::parse(&text).unwrap();
+        assert_eq!(config.limits.max_stanza_bytes, DEFAULT_MAX_STANZA_BYTES);
+        let too_big = format!("{text}[limits]\nmax_payload_bytes = 983040\n");
+        let err = Config::parse(&too_big).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("limits.max_stanza_bytes"), "{err}");
+        let raised = format!("{too_big}max_stanza_bytes = 2000000\n");
+        Config::parse(&raised).unwrap().validate().unwrap();
     }
 }

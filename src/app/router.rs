@@ -181,7 +181,12 @@ impl<S: Store> Router<S> {
         match outcome {
             Ok(o) => {
                 self.dirty = true;
-                out.extend(notify::render_all(&self.ctx.service_jid, &o.notifications));
+                let max = self.service.settings().max_stanza_bytes;
+                out.extend(notify::render_all(
+                    &self.ctx.service_jid,
+                    max,
+                    &o.notifications,
+                ));
             }
             Err(e) => tracing::warn!(error = %e, "presence handling failed"),
         }

@@ -54,7 +54,20 @@ fn list<S: Store>(service: &Service<S>, actor: &Actor) -> String {
     }
     let subs = service.subscriptions(actor, None).unwrap_or_default();
     let mut lines = vec!["Nodes (* = you receive them here):".to_owned()];
-    for n in nodes {
+    // Room for the list in one message under limits.max_stanza_bytes, even
+    // if every character had to be escaped as an entity.
+    let budget = service.settings().max_stanza_bytes / 8;
+    let mut used = 0;
+    let total = nodes.len();
+    for (shown, n) in nodes.into_iter().enumerate() {
+        used += n.node.len() + n.title.len() + 8;
+        if used > budget {
+            lines.push(format!(
+                "… and {} more (too many for one message; browse them with disco#items)",
+                total - shown
+            ));
+            break;
+        }
         let mine = subs.iter().any(|s| s.node == n.node && s.options.chat);
         let mark = if mine { "*" } else { " " };
         let title = match n.title.is_empty() {

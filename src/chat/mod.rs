@@ -87,7 +87,12 @@ impl ChatService {
         let reply =
             message::text_message(&me, from.clone(), MessageType::Chat, &answer.text, vec![]);
         let mut stanzas = vec![Stanza::Message(reply)];
-        stanzas.extend(notify::render_all(&self.service_jid, &answer.notifications));
+        let max = service.settings().max_stanza_bytes;
+        stanzas.extend(notify::render_all(
+            &self.service_jid,
+            max,
+            &answer.notifications,
+        ));
         Some(ChatHandled {
             stanzas,
             needs_flush: answer.wrote,

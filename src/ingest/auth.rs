@@ -8,6 +8,8 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use crate::config::TokenConfig;
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// A configured token, kept only as a SHA-256 digest.
 pub struct Token {
@@ -15,6 +17,42 @@ pub struct Token {
     digest: [u8; 32],
     patterns: Vec<String>,
     pub create: bool,
+    /// Its request rate limit (`None`: unlimited).
+    bucket: Option<Mutex<Bucket>>,
+}
+
+/// A token bucket: `rate` requests a second on average, `burst` at once.
+/// Hand-written (xep-notes/decisions.md): a few lines of arithmetic, where
+/// a rate-limit crate would bring its own clock and keyed stores.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, burst: u32, now: Instant) -> Self {
+        Bucket {
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            at: now,
+        }
+    }
+
+    /// Takes one request's token, or says how long until one is there.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+    }
 }
 
 impl std::fmt::Debug for Token {
@@ -31,11 +69,14 @@ impl Tokens {
         let list = tokens
             .iter()
             .filter_map(|(name, t)| {
+                let bucket = (t.rate_per_sec > 0)
+                    .then(|| Mutex::new(Bucket::new(t.rate_per_sec, t.burst, Instant::now())));
                 Some(Token {
                     name: name.clone(),
                     digest: digest(t.token.as_deref()?),
                     patterns: t.nodes.clone(),
                     create: t.create,
+                    bucket,
                 })
             })
             .collect();
@@ -72,6 +113,27 @@ impl Tokens {
 }
 
 impl Token {
+    /// 429 when the token is over its `rate_per_sec`/`burst`, with the
+    /// seconds until its next request would pass.
+    pub fn check_rate(&self) -> Result<(), ApiError> {
+        let Some(bucket) = &self.bucket else {
+            return Ok(());
+        };
+        let Ok(mut b) = bucket.lock() else {
+            return Ok(());
+        };
+        b.take(Instant::now()).map_err(|wait| {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            ApiError::rate_limited(
+                format!(
+                    "token {:?} is over its rate limit (http.tokens.{}.rate_per_sec); retry in {secs} s",
+                    self.name, self.name
+                ),
+                secs,
+            )
+        })
+    }
+
     /// 403 unless one of the token's patterns matches `node`.
     pub fn check_node(&self, node: &str) -> Result<(), ApiError> {
         if self.patterns.iter().any(|p| glob_match(p, node)) {
@@ -133,6 +195,8 @@ mod tests {
                     token_env: None,
                     nodes: nodes.into_iter().map(str::to_owned).collect(),
                     create,
+                    rate_per_sec: 0,
+                    burst: 0,
                 },
             );
         }
@@ -185,5 +249,27 @@ mod tests {
         let err = api.check_node("secrets").unwrap_err();
         assert_eq!(err.status, StatusCode::FORBIDDEN);
         assert!(!err.message.contains("api-token"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(10, 3, t0);
+        for _ in 0..3 {
+            assert!(b.take(t0).is_ok());
+        }
+        let wait = b.take(t0).unwrap_err();
+        assert!(
+            wait <= Duration::from_millis(100) && wait > Duration::ZERO,
+            "{wait:?}"
+        );
+        assert!(b.take(t0 + Duration::from_millis(100)).is_ok());
+        assert!(b.take(t0 + Duration::from_millis(100)).is_err());
+        // Idle time refills up to the burst, not beyond.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(b.take(later).is_ok());
+        }
+        assert!(b.take(later).is_err());
     }
 }

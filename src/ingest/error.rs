@@ -15,6 +15,8 @@ pub struct ApiError {
     /// Stable machine-readable code, e.g. `payload_too_large`.
     pub code: &'static str,
     pub message: String,
+    /// `Retry-After` seconds for a 429.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -23,7 +25,27 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// 429: over the token's rate limit.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
+    }
+
+    /// 408: the body did not arrive within `http.body_read_timeout_secs`.
+    pub fn body_timeout(secs: u64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {secs} s (http.body_read_timeout_secs)"
+            ),
+        )
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -101,6 +123,9 @@ impl IntoResponse for ApiError {
         );
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(

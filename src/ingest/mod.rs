@@ -10,6 +10,7 @@
 //! | `job.rs` | the job handed to the core and the bounded wait |
 //! | `error.rs` | statuses and JSON error bodies |
 //! | `prometheus.rs` | `/metrics` text |
+//! | `server.rs` | connections: timeouts, the connection cap |
 //! | `client.rs` | the tiny HTTP client behind `herald publish` |
 
 mod auth;
@@ -19,6 +20,7 @@ mod error;
 mod job;
 mod prometheus;
 mod routes;
+mod server;
 
 pub use job::{IngestJob, PublishResult};
 
@@ -27,7 +29,7 @@ use crate::component::LinkState;
 use crate::config::Config;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 
 /// Limits the endpoints apply.
@@ -36,6 +38,8 @@ pub struct IngestSettings {
     pub max_payload_bytes: usize,
     pub max_batch_items: usize,
     pub idempotency_retention_ms: u64,
+    /// A request body must arrive within this (else 408).
+    pub body_read_timeout: Duration,
 }
 
 /// Shared state of the HTTP endpoints.
@@ -43,6 +47,7 @@ pub struct Ingest {
     jobs: job::JobGate,
     tokens: auth::Tokens,
     settings: IngestSettings,
+    server: server::ServerLimits,
     link: Arc<LinkState>,
     outbox_depth: Box<dyn Fn() -> usize + Send + Sync>,
 }
@@ -61,6 +66,12 @@ impl Ingest {
                 max_payload_bytes: config.limits.max_payload_bytes,
                 max_batch_items: config.http.max_batch_items,
                 idempotency_retention_ms: config.http.idempotency_retention_secs * 1000,
+                body_read_timeout: Duration::from_secs(config.http.body_read_timeout_secs),
+            },
+            server: server::ServerLimits {
+                header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
+                idle_timeout: Duration::from_secs(config.http.idle_timeout_secs),
+                max_connections: config.http.max_connections,
             },
             link,
             outbox_depth,
@@ -91,13 +102,8 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP listening");
     }
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop);
-    let gate = state.clone();
-    let result = served.await;
-    gate.jobs.close();
-    if let Err(e) = result {
-        tracing::error!(error = %e, "HTTP server failed");
-    }
+    server::run(listener, app, state.server.clone(), stop).await;
+    state.jobs.close();
 }
 
 /// Closes the job sender now (shutdown while requests are in flight).

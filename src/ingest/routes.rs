@@ -104,6 +104,7 @@ async fn publish(
     batch: bool,
 ) -> Result<Response, ApiError> {
     let token = st.tokens.authenticate(headers)?;
+    token.check_rate()?;
     check_name("node name", node)?;
     token.check_node(node)?;
     if let Some(id) = path_id {
@@ -116,7 +117,8 @@ async fn publish(
         let limit = max
             .saturating_mul(st.settings.max_batch_items)
             .min(MAX_BATCH_BODY);
-        let items = body::decode_batch(kind, &read_body(body, limit).await?)?;
+        let bytes = read_body(body, limit, st.settings.body_read_timeout).await?;
+        let items = body::decode_batch(kind, &bytes)?;
         if items.len() > st.settings.max_batch_items {
             return Err(ApiError::too_large(format!(
                 "the batch has {} items; http.max_batch_items is {}",
@@ -126,11 +128,8 @@ async fn publish(
         }
         items
     } else {
-        vec![body::decode_single(
-            kind,
-            &read_body(body, max).await?,
-            path_id,
-        )?]
+        let bytes = read_body(body, max, st.settings.body_read_timeout).await?;
+        vec![body::decode_single(kind, &bytes, path_id)?]
     };
     check_sizes(&items, max)?;
     let request = IngestRequest {
@@ -147,9 +146,19 @@ async fn publish(
     Ok(success(reply, batch))
 }
 
-/// A body of at most `limit` bytes, else 413.
-async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+/// A body of at most `limit` bytes (else 413) that arrives within
+/// `timeout` (else 408: a client trickling its body holds no connection
+/// for long).
+async fn read_body(
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<axum::body::Bytes, ApiError> {
+    let read = axum::body::to_bytes(body, limit);
+    let Ok(read) = tokio::time::timeout(timeout, read).await else {
+        return Err(ApiError::body_timeout(timeout.as_secs()));
+    };
+    read.map_err(|_| {
         ApiError::too_large(format!(
             "the body exceeds {limit} bytes (limits.max_payload_bytes per item)"
         ))

@@ -44,11 +44,12 @@ pub fn handle_approval<S: Store>(
     };
     let actor = Actor::Entity(from.to_bare());
     let (node, jid, subid, allow) = answer;
+    let max = service.settings().max_stanza_bytes;
     Some(
         match service.approve_subscription(&actor, &node, &jid, subid.as_deref(), allow) {
             Ok(o) => done(
                 Ok(None),
-                notify::render_all(&ctx.service_jid, &o.notifications),
+                notify::render_all(&ctx.service_jid, max, &o.notifications),
                 true,
             ),
             Err(e) => done(Err(e.into()), vec![], false),

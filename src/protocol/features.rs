@@ -45,6 +45,9 @@ pub const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/pubsub#subscribe",
     "http://jabber.org/protocol/pubsub#subscription-notifications",
     "http://jabber.org/protocol/pubsub#subscription-options",
+    // XEP-0059 §8: result set paging of disco#items (service and nodes)
+    // as well as of items (`pubsub#rsm` above).
+    "http://jabber.org/protocol/rsm",
     // XEP-0254 queueing, with named consumer groups (xep-notes/xep-0254.md).
     crate::pubsub::queue::QUEUE_NS,
     // XEP-0313 on nodes (XEP-0442), with before-id/after-id/ids/flip-page.

@@ -19,7 +19,9 @@ pub mod pubsub_replies;
 pub mod pubsub_request;
 pub mod queue;
 pub mod request_util;
+pub mod rsm;
 pub mod service_info;
+pub mod stanza_size;
 pub mod timestamp;
 pub mod xml;
 

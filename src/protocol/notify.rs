@@ -10,7 +10,7 @@
 use super::forms::{Field, FieldType, Form, FormKind};
 use super::pubsub_forms::{self, NODE_CONFIG, SUBSCRIBE_AUTHORIZATION};
 use super::xml::BuilderExt;
-use super::{ns, timestamp};
+use super::{ns, stanza_size, timestamp};
 use crate::pubsub::{Event, Item, Notification, NotificationType, Recipient};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_xmpp::Stanza;
@@ -19,15 +19,124 @@ use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Id, Message, MessageType};
 use tokio_xmpp::parsers::ns::{DELAY, SID};
 
-/// Renders one notification into one message per recipient.
-pub fn render(service: &BareJid, n: &Notification) -> Vec<Stanza> {
+/// Renders one notification into one message per recipient, or, for
+/// items too many to fit one stanza of `max_stanza_bytes`, into several
+/// messages per recipient, in order, each under the limit. An item that
+/// cannot fit a stanza alone is announced by ID only (the client fetches
+/// it by ID, XEP-0060 §6.5.6).
+pub fn render(service: &BareJid, max_stanza_bytes: usize, n: &Notification) -> Vec<Stanza> {
+    if let Event::Items {
+        items,
+        include_payload: true,
+        last_published,
+    } = &n.event
+    {
+        let budget = max_stanza_bytes.saturating_sub(envelope(service, n));
+        let els: Vec<Element> = items.iter().map(|i| item_el(i, true)).collect();
+        let sizes: Vec<usize> = els.iter().map(stanza_size::xml_len).collect();
+        if sizes.iter().sum::<usize>() > budget {
+            return split(service, n, items, els, &sizes, budget, *last_published);
+        }
+        // It fits: the same message as ever, from the items parsed once.
+        let mut out = vec![event(
+            Element::builder("items", ns::PUBSUB_EVENT)
+                .a("node", n.node.as_str())
+                .append_all(els)
+                .build(),
+        )];
+        if let (true, Some(last)) = (*last_published, items.last()) {
+            out.push(delay(last.published_ms));
+        }
+        return messages(service, n, out);
+    }
+    messages(service, n, payloads(n))
+}
+
+/// The notification's messages, one chunk of items after another.
+fn split(
+    service: &BareJid,
+    n: &Notification,
+    items: &[Item],
+    els: Vec<Element>,
+    sizes: &[usize],
+    budget: usize,
+    last_published: bool,
+) -> Vec<Stanza> {
+    let node = n.node.as_str();
+    let chunks = stanza_size::chunks(sizes, budget);
+    let last_chunk = chunks.len().saturating_sub(1);
+    let mut els = els.into_iter();
+    let mut out = Vec::new();
+    for (k, range) in chunks.into_iter().enumerate() {
+        let mut part: Vec<Element> = els.by_ref().take(range.len()).collect();
+        if range.len() == 1 && sizes[range.start] > budget {
+            let item = &items[range.start];
+            tracing::warn!(
+                node,
+                item = item.id.as_str(),
+                "item too big for any stanza; announced by ID only"
+            );
+            part = vec![item_el(item, false)];
+        }
+        let chunk_items = &items[range];
+        let items_el = Element::builder("items", ns::PUBSUB_EVENT)
+            .a("node", node)
+            .append_all(part)
+            .build();
+        let mut payloads = vec![event(items_el)];
+        if let (true, true, Some(last)) = (last_published, k == last_chunk, chunk_items.last()) {
+            payloads.push(delay(last.published_ms));
+        }
+        // Each part carries the archive ID of its own last item, so a
+        // client that resumes from it misses none of the later parts.
+        let archive_id = match (&n.archive_id, chunk_items.last()) {
+            (Some(id), _) if k == last_chunk => Some(id.clone()),
+            (Some(id), Some(item)) => part_archive_id(id, item.seq),
+            _ => None,
+        };
+        if let Some(id) = &archive_id {
+            payloads.push(stanza_id(service, id));
+        }
+        out.extend(messages(service, n, payloads));
+    }
+    out
+}
+
+/// `<node>-<seq>` (`pubsub::archive_id`) with another seq of the same node.
+fn part_archive_id(id: &str, seq: u64) -> Option<String> {
+    let (node, _) = id.rsplit_once('-')?;
+    Some(crate::pubsub::archive_id(node.parse().ok()?, seq))
+}
+
+/// Bytes a notification's messages take besides its items: the fixed
+/// envelope, the service and node names, the stanza-id, and the longest
+/// recipient address with its SHIM headers.
+fn envelope(service: &BareJid, n: &Notification) -> usize {
+    use stanza_size::escaped_len;
+    let recipient = (n.recipients.iter())
+        .map(|r| {
+            let headers: usize = r.subids.iter().map(|s| escaped_len(s) + 64).sum();
+            escaped_len(r.jid.as_str()) + headers
+        })
+        .max()
+        .unwrap_or(0);
+    let archive = n.archive_id.as_deref().map_or(0, escaped_len);
+    stanza_size::BASE_ENVELOPE_BYTES
+        + 2 * escaped_len(service.as_str())
+        + escaped_len(&n.node)
+        + archive
+        + recipient
+}
+
+/// One message per recipient with these children.
+fn messages(service: &BareJid, n: &Notification, payloads: Vec<Element>) -> Vec<Stanza> {
     let type_ = match n.message_type {
         NotificationType::Headline => MessageType::Headline,
         NotificationType::Normal => MessageType::Normal,
     };
     let from = Jid::from(service.clone());
-    let mut payloads = payloads(n);
-    if let Some(id) = &n.archive_id {
+    let mut payloads = payloads;
+    if let (Some(id), false) = (&n.archive_id, has_stanza_id(&payloads)) {
         payloads.push(stanza_id(service, id));
     }
     let shim = matches!(n.event, Event::Items { .. } | Event::Retract { .. });
@@ -45,9 +154,15 @@ pub fn render(service: &BareJid, n: &Notification) -> Vec<Stanza> {
         .collect()
 }
 
+fn has_stanza_id(payloads: &[Element]) -> bool {
+    payloads.iter().any(|p| p.is("stanza-id", SID))
+}
+
 /// Renders every notification of an outcome.
-pub fn render_all(service: &BareJid, ns: &[Notification]) -> Vec<Stanza> {
-    ns.iter().flat_map(|n| render(service, n)).collect()
+pub fn render_all(service: &BareJid, max_stanza_bytes: usize, ns: &[Notification]) -> Vec<Stanza> {
+    ns.iter()
+        .flat_map(|n| render(service, max_stanza_bytes, n))
+        .collect()
 }
 
 /// The message children shared by all recipients of `n`.
@@ -136,20 +251,22 @@ fn event(child: Element) -> Element {
 
 /// `<items node=…>` with one `<item/>` per item; payloads only if asked.
 fn items_el(node: &str, items: &[Item], include_payload: bool) -> Element {
-    let items = items.iter().map(|item| {
-        let mut b = Element::builder("item", ns::PUBSUB_EVENT).a("id", item.id.as_str());
-        if let Some(p) = &item.publisher {
-            b = b.a("publisher", p.as_str());
-        }
-        match (include_payload, &item.payload) {
-            (true, Some(xml)) => b.append_all(stored_payload(&item.id, xml)).build(),
-            _ => b.build(),
-        }
-    });
     Element::builder("items", ns::PUBSUB_EVENT)
         .a("node", node)
-        .append_all(items)
+        .append_all(items.iter().map(|i| item_el(i, include_payload)))
         .build()
+}
+
+/// `<item id [publisher]>`, with its payload when asked and stored.
+fn item_el(item: &Item, include_payload: bool) -> Element {
+    let mut b = Element::builder("item", ns::PUBSUB_EVENT).a("id", item.id.as_str());
+    if let Some(p) = &item.publisher {
+        b = b.a("publisher", p.as_str());
+    }
+    match (include_payload, &item.payload) {
+        (true, Some(xml)) => b.append_all(stored_payload(&item.id, xml)).build(),
+        _ => b.build(),
+    }
 }
 
 /// A stored payload parsed back into an element. The core stores what

@@ -37,7 +37,7 @@ fn note(event: Event, recipients: Vec<Recipient>) -> Notification {
 }
 
 fn messages(n: &Notification) -> Vec<Message> {
-    render(&service(), n)
+    render(&service(), crate::config::DEFAULT_MAX_STANZA_BYTES, n)
         .into_iter()
         .map(|s| match s {
             Stanza::Message(m) => m,
@@ -374,5 +374,138 @@ fn notification_type_normal_sets_message_type() {
 fn render_all_flattens_outcome_notifications() {
     let a = note(Event::Purge, vec![to("a@x"), to("b@x")]);
     let b = note(Event::Purge, vec![to("c@x")]);
-    assert_eq!(render_all(&service(), &[a, b]).len(), 3);
+    assert_eq!(
+        render_all(&service(), crate::config::DEFAULT_MAX_STANZA_BYTES, &[a, b]).len(),
+        3
+    );
+}
+
+/// Items with a payload of about `bytes` bytes, seqs 1..=n.
+fn big_items(n: usize, bytes: usize) -> Vec<Item> {
+    (1..=n)
+        .map(|i| Item {
+            seq: i as u64,
+            ..item(
+                &format!("i{i}"),
+                Some(&format!("<x xmlns='urn:x'>{}</x>", "a".repeat(bytes))),
+            )
+        })
+        .collect()
+}
+
+fn stanza_len(m: &Message) -> usize {
+    super::stanza_size::xml_len(&Element::from(m.clone()))
+}
+
+fn item_ids_and_payloads(ms: &[Message]) -> Vec<(String, bool)> {
+    ms.iter()
+        .flat_map(|m| event_child(m).children())
+        .map(|i| {
+            (
+                i.attr("id").unwrap_or_default().to_owned(),
+                i.children().count() == 1,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_too_big_for_one_stanza_is_split_in_order_under_the_limit() {
+    let max = 100_000;
+    let mut n = note(
+        Event::Items {
+            items: big_items(10, 30_000),
+            include_payload: true,
+            last_published: false,
+        },
+        vec![to("francisco@denmark.lit")],
+    );
+    n.archive_id = Some("7-10".into());
+    let ms: Vec<Message> = render(&service(), max, &n)
+        .into_iter()
+        .map(|s| match s {
+            Stanza::Message(m) => m,
+            other => panic!("not a message: {other:?}"),
+        })
+        .collect();
+    assert!(ms.len() >= 4, "{} messages", ms.len());
+    for m in &ms {
+        assert!(stanza_len(m) <= max, "{} bytes", stanza_len(m));
+    }
+    let got = item_ids_and_payloads(&ms);
+    let want: Vec<(String, bool)> = (1..=10).map(|i| (format!("i{i}"), true)).collect();
+    assert_eq!(got, want, "every item once, in order, with its payload");
+    // Each part's stanza-id is its own last item's archive ID.
+    let sid = |m: &Message| {
+        let s = m.payloads.iter().find(|p| p.is("stanza-id", SID)).unwrap();
+        s.attr("id").unwrap().to_owned()
+    };
+    let last_of = |m: &Message| {
+        let last = event_child(m)
+            .children()
+            .last()
+            .unwrap()
+            .attr("id")
+            .unwrap();
+        format!("7-{}", &last[1..])
+    };
+    for m in &ms {
+        assert_eq!(sid(m), last_of(m));
+    }
+    assert_eq!(sid(ms.last().unwrap()), "7-10");
+}
+
+#[test]
+fn an_item_that_cannot_fit_any_stanza_is_announced_by_id_only() {
+    let max = 20_000;
+    let mut items = big_items(3, 1_000);
+    items[1] = big_items(2, 50_000)
+        .pop()
+        .map(|i| Item {
+            id: "huge".into(),
+            ..i
+        })
+        .unwrap();
+    let n = note(
+        Event::Items {
+            items,
+            include_payload: true,
+            last_published: false,
+        },
+        vec![to("francisco@denmark.lit")],
+    );
+    let ms: Vec<Message> = render(&service(), max, &n)
+        .into_iter()
+        .filter_map(|s| match s {
+            Stanza::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    for m in &ms {
+        assert!(stanza_len(m) <= max);
+    }
+    let got = item_ids_and_payloads(&ms);
+    assert_eq!(
+        got,
+        vec![
+            ("i1".into(), true),
+            ("huge".into(), false),
+            ("i3".into(), true)
+        ]
+    );
+}
+
+#[test]
+fn a_batch_that_fits_is_one_message_as_before() {
+    let n = note(
+        Event::Items {
+            items: big_items(3, 100),
+            include_payload: true,
+            last_published: false,
+        },
+        vec![to("francisco@denmark.lit")],
+    );
+    let ms = messages(&n);
+    assert_eq!(ms.len(), 1);
+    assert_eq!(event_child(&ms[0]).children().count(), 3);
 }

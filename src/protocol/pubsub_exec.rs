@@ -12,11 +12,12 @@ use super::pubsub_forms::values;
 use super::pubsub_handler::ProtocolCtx;
 use super::pubsub_replies as reply;
 use super::pubsub_request::{
-    AffiliationEntry, ItemsQuery, PublishItem, PubsubRequest, SubscriptionEntry,
+    AffiliationEntry, ItemsQuery, PublishItem, PubsubRequest, RsmQuery, SubscriptionEntry,
 };
+use super::stanza_size::Keep;
 use crate::pubsub::{
-    Actor, Affiliation, BareJid, Jid, NewItem, Notification, Outcome, PubsubError, Service,
-    SubscriptionChange, SubscriptionState,
+    Actor, Affiliation, BareJid, ItemsPage, Jid, NewItem, Notification, Outcome, PubsubError,
+    Service, SubscriptionChange, SubscriptionState,
 };
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
@@ -34,11 +35,14 @@ fn notes<T>(o: Outcome<T>) -> Done {
     Ok((None, o.notifications))
 }
 
+/// `reply_budget`: the bytes the reply's items may take (the stanza limit
+/// less the reply's envelope).
 pub fn execute<S: Store>(
     s: &mut Service<S>,
     ctx: &ProtocolCtx,
     a: &Actor,
     r: PubsubRequest,
+    reply_budget: usize,
 ) -> Done {
     use PubsubRequest as R;
     match r {
@@ -61,7 +65,7 @@ pub fn execute<S: Store>(
             form,
         } => options(s, a, &node, &jid, subid.as_deref(), form),
         R::SubscribeDefault { node } => subscribe_default(s, a, node.as_deref()),
-        R::Items(q) => items(s, a, q),
+        R::Items(q) => items(s, a, q, reply_budget),
         R::Publish {
             node,
             items,
@@ -248,27 +252,43 @@ fn aff_changes(changes: Vec<AffiliationEntry>) -> Result<Vec<(BareJid, Affiliati
     changes.into_iter().map(change).collect()
 }
 
-/// §6.5: by ID, newest N, or an XEP-0059 page around an item ID. `<max/>`
+/// §6.5: by ID, newest N, or an XEP-0059 page around an item ID; the
+/// reply cut to `budget` bytes of items (§6.5.4, `pubsub_replies::items`).
+fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery, budget: usize) -> Done {
+    let node = q.node.as_str();
+    if !q.item_ids.is_empty() {
+        let page = s.items_by_id(a, node, &q.item_ids)?;
+        let fit = reply::Fit {
+            budget,
+            keep: Keep::Oldest,
+        };
+        return read_only(reply::items(node, &page, false, fit));
+    }
+    let (page, keep) = select_page(s, a, node, q.max_items, q.rsm.as_ref())?;
+    let fit = reply::Fit { budget, keep };
+    read_only(reply::items(node, &page, q.rsm.is_some(), fit))
+}
+
+/// The page a `max_items` or RSM request names, and which end of it to
+/// keep if it must be cut: the end the client pages on from. `<max/>`
 /// alone or an empty `<before/>` gives the newest page; `<index>0</index>`
 /// the oldest. Other indexes are not supported: finding the Nth item needs
 /// a scan, since replaced and retracted items leave gaps in the seqs.
-fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
-    let node = q.node.as_str();
-    if !q.item_ids.is_empty() {
-        return read_only(reply::items(
-            node,
-            &s.items_by_id(a, node, &q.item_ids)?,
-            false,
-        ));
-    }
-    let Some(rsm) = &q.rsm else {
-        return read_only(reply::items(node, &s.items(a, node, q.max_items)?, false));
+pub(super) fn select_page<S: Store>(
+    s: &Service<S>,
+    a: &Actor,
+    node: &str,
+    max_items: Option<usize>,
+    rsm: Option<&RsmQuery>,
+) -> Result<(ItemsPage, Keep), StanzaError> {
+    let Some(rsm) = rsm else {
+        return Ok((s.items(a, node, max_items)?, Keep::Newest));
     };
     let cap = s.settings().max_page_size;
-    let max = rsm.max.or(q.max_items).unwrap_or(cap).min(cap);
+    let max = rsm.max.or(max_items).unwrap_or(cap).min(cap);
     let plain = rsm.after.is_none() && rsm.before.is_none();
     if rsm.index == Some(0) && plain {
-        return read_only(reply::items(node, &s.items_first(a, node, max)?, true));
+        return Ok((s.items_first(a, node, max)?, Keep::Oldest));
     }
     if rsm.index.is_some() {
         return Err(errors::stanza_error(
@@ -277,14 +297,15 @@ fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery) -> Done {
             "RSM <index/> other than 0 is not supported; page with <after/> or <before/>",
         ));
     }
-    let page = match (rsm.after.as_deref(), rsm.before.as_deref()) {
-        (Some(after), _) => s.items_after(a, node, after, max)?,
-        (None, Some(before)) if !before.is_empty() => s.items_before(a, node, before, max)?,
+    Ok(match (rsm.after.as_deref(), rsm.before.as_deref()) {
+        (Some(after), _) => (s.items_after(a, node, after, max)?, Keep::Oldest),
+        (None, Some(before)) if !before.is_empty() => {
+            (s.items_before(a, node, before, max)?, Keep::Newest)
+        }
         // `<before/>` empty: the last page (XEP-0059 §2.5).
-        (None, Some(_)) => s.items(a, node, Some(max))?,
+        (None, Some(_)) => (s.items(a, node, Some(max))?, Keep::Newest),
         // No cursor: the first page (XEP-0059 §2.1), so that paging on
         // with `<after/>` its last item visits every item.
-        (None, None) => s.items_first(a, node, max)?,
-    };
-    read_only(reply::items(node, &page, true))
+        (None, None) => (s.items_first(a, node, max)?, Keep::Oldest),
+    })
 }

@@ -8,7 +8,9 @@
 
 use super::pubsub_exec::execute;
 use super::pubsub_request;
-use super::{IqKind, IqReply, IqRequest, disco, errors, mam, notify, queue, service_info};
+use super::{
+    IqKind, IqReply, IqRequest, disco, errors, mam, notify, queue, service_info, stanza_size,
+};
 use crate::pubsub::{Actor, BareJid, Service};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
@@ -81,9 +83,11 @@ pub fn handle_pubsub<S: Store>(
         return handled;
     }
     let queued = write.then(|| queue::request_node(&request)).flatten();
-    match execute(service, ctx, &actor, request) {
+    let max = service.settings().max_stanza_bytes;
+    let budget = stanza_size::reply_budget(max, req);
+    match execute(service, ctx, &actor, request, budget) {
         Ok((el, notes)) => {
-            let mut notifications = notify::render_all(&ctx.service_jid, &notes);
+            let mut notifications = notify::render_all(&ctx.service_jid, max, &notes);
             if let Some(node) = queued {
                 notifications.extend(queue::after_write(service, ctx, &node));
             }

@@ -1006,3 +1006,105 @@ fn odd_requests_never_panic_and_always_get_a_reply() {
         }
     }
 }
+
+// --- issue 16 #3: replies cut to limits.max_stanza_bytes ----------------
+
+/// An RSM `<set/>`: first, last, count.
+type RsmSet = (Option<String>, Option<String>, String);
+
+fn set_of(el: &Element) -> Option<RsmSet> {
+    let set = el.get_child("set", ns::RSM)?;
+    let text = |n: &str| set.get_child(n, ns::RSM).map(Element::text);
+    Some((
+        text("first"),
+        text("last"),
+        text("count").unwrap_or_default(),
+    ))
+}
+
+#[test]
+fn items_too_big_for_one_stanza_are_cut_with_a_set_to_page_on() {
+    let mut t = setup_with(|s| {
+        s.max_stanza_bytes = 40_000;
+        s.max_payload_bytes = 20_000;
+    });
+    t.create("big", &[]);
+    let payload = format!("<x xmlns='urn:x'>{}</x>", "a".repeat(9_000));
+    for i in 0..10 {
+        t.ok(
+            HAMLET,
+            "set",
+            &format!("<publish node='big'><item id='i{i}'>{payload}</item></publish>"),
+            false,
+        );
+    }
+    // No RSM: the newest that fit, and a <set/> (§6.5.4).
+    let reply = t
+        .ok(FRANCISCO, "get", "<items node='big'/>", false)
+        .unwrap();
+    assert!(super::stanza_size::xml_len(&reply) <= 40_000);
+    let ids: Vec<&str> = (reply.get_child("items", ns::PUBSUB).unwrap().children())
+        .filter_map(|i| i.attr("id"))
+        .collect();
+    assert!(!ids.is_empty() && ids.len() < 10, "{ids:?}");
+    assert_eq!(ids.last(), Some(&"i9"));
+    let (first, last, count) = set_of(&reply).expect("a set when cut");
+    assert_eq!(first.as_deref(), ids.first().copied());
+    assert_eq!(last.as_deref(), Some("i9"));
+    assert_eq!(count, "10");
+    // RSM forwards: the oldest that fit.
+    let body = format!(
+        "<items node='big'/><set xmlns='{}'><max>10</max></set>",
+        ns::RSM
+    );
+    let reply = t.ok(FRANCISCO, "get", &body, false).unwrap();
+    let (first, _, _) = set_of(&reply).unwrap();
+    assert_eq!(first.as_deref(), Some("i0"));
+}
+
+fn disco_items(t: &mut T, set: &str) -> (Vec<String>, Option<RsmSet>) {
+    let q = format!("<query xmlns='{}'>{set}</query>", ns::DISCO_ITEMS);
+    let reply = t.iq(FRANCISCO, "get", &q).reply.unwrap().unwrap();
+    let nodes = (reply.children())
+        .filter_map(|i| i.attr("node").map(str::to_owned))
+        .collect();
+    (nodes, set_of(&reply))
+}
+
+#[test]
+fn disco_items_of_the_service_page_with_rsm_by_node_name() {
+    let mut t = setup_with(|s| s.max_page_size = 3);
+    for n in ["a", "b", "c", "d", "e"] {
+        t.create(n, &[]);
+    }
+    let rsm = |inner: &str| format!("<set xmlns='{}'>{inner}</set>", ns::RSM);
+    // Without RSM: a capped page says there is more.
+    let (nodes, set) = disco_items(&mut t, "");
+    assert_eq!(nodes, ["a", "b", "c"]);
+    assert_eq!(set, Some((Some("a".into()), Some("c".into()), "5".into())));
+    let (nodes, _) = disco_items(&mut t, &rsm("<max>2</max><after>b</after>"));
+    assert_eq!(nodes, ["c", "d"]);
+    // A cursor that names no node still says where to go on.
+    let (nodes, _) = disco_items(&mut t, &rsm("<max>2</max><after>bb</after>"));
+    assert_eq!(nodes, ["c", "d"]);
+    let (nodes, _) = disco_items(&mut t, &rsm("<max>2</max><before>c</before>"));
+    assert_eq!(nodes, ["a", "b"]);
+    let (nodes, _) = disco_items(&mut t, &rsm("<max>2</max><before/>"));
+    assert_eq!(nodes, ["d", "e"]);
+    let (nodes, set) = disco_items(&mut t, &rsm("<max>0</max>"));
+    assert!(nodes.is_empty());
+    assert_eq!(set, Some((None, None, "5".into())));
+    let (nodes, set) = disco_items(&mut t, &rsm("<after>e</after>"));
+    assert!(nodes.is_empty() && set.is_some());
+}
+
+#[test]
+fn rsm_is_advertised_for_disco_items() {
+    let q = format!("<query xmlns='{}'/>", ns::DISCO_INFO);
+    let reply = setup().iq(FRANCISCO, "get", &q).reply.unwrap().unwrap();
+    assert!(
+        reply
+            .children()
+            .any(|f| f.attr("var") == Some("http://jabber.org/protocol/rsm"))
+    );
+}

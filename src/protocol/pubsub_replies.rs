@@ -5,8 +5,12 @@ use super::forms::FormKind;
 use super::notify::stored_payload;
 use super::ns;
 use super::pubsub_forms::{self, SUBSCRIBE_OPTIONS};
+use super::rsm;
+use super::stanza_size::{self, Keep, escaped_len};
 use super::xml::BuilderExt;
-use crate::pubsub::{Affiliation, BareJid, FormField, ItemsPage, Subscription, SubscriptionState};
+use crate::pubsub::{
+    Affiliation, BareJid, FormField, Item, ItemsPage, Subscription, SubscriptionState,
+};
 use tokio_xmpp::minidom::{Element, ElementBuilder};
 
 /// `<pubsub xmlns='…'>` around one child.
@@ -79,39 +83,65 @@ pub fn options_form(
     pubsub(ns::PUBSUB, b.append(x))
 }
 
-/// §6.5: `<items node>` with payloads, plus an XEP-0059 `<set/>` when paged.
-pub fn items(node: &str, page: &ItemsPage, rsm: bool) -> Element {
-    let items = page.items.iter().map(|item| {
-        let mut b = Element::builder("item", ns::PUBSUB).a("id", item.id.as_str());
-        if let Some(p) = &item.publisher {
-            b = b.a("publisher", p.as_str());
-        }
-        let payload = item
-            .payload
-            .as_deref()
-            .and_then(|x| stored_payload(&item.id, x));
-        b.append_all(payload)
-    });
+/// How a page of items must be cut to fit its stanza: the bytes left for
+/// the items (the caller has taken the addresses and IQ id off) and which
+/// end to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct Fit {
+    pub budget: usize,
+    pub keep: Keep,
+}
+
+/// §6.5: `<items node>` with payloads, plus an XEP-0059 `<set/>` when paged
+/// or when the page had to be cut to fit `fit` (§6.5.4: the service
+/// returns some items and notes the truncation with RSM, so the client
+/// pages on from `<first/>` or `<last/>`). An item too big for any stanza
+/// is listed by ID only.
+pub fn items(node: &str, page: &ItemsPage, rsm: bool, fit: Fit) -> Element {
+    let ids = page.items.iter().map(|i| escaped_len(&i.id)).max();
+    let reserve = escaped_len(node) + 2 * ids.unwrap_or(0);
+    let budget = fit.budget.saturating_sub(reserve);
+    let (range, mut kept, over) =
+        stanza_size::take_fitting(page.items.len(), budget, fit.keep, |i| {
+            item_el(&page.items[i], true)
+        });
+    if over {
+        let item = &page.items[range.start];
+        tracing::warn!(
+            node,
+            item = item.id.as_str(),
+            "item too big for any stanza; sent by ID only"
+        );
+        kept = vec![item_el(item, false)];
+    }
+    let shown = &page.items[range];
     let items = Element::builder("items", ns::PUBSUB)
         .a("node", node)
-        .append_all(items);
+        .append_all(kept);
     let mut b = Element::builder("pubsub", ns::PUBSUB).append(items);
-    if rsm {
-        b = b.append(rsm_set(page));
+    if rsm || shown.len() < page.items.len() {
+        b = b.append(rsm_set(shown, page.total));
     }
     b.build()
 }
 
-/// XEP-0059 §2: `<first/>`, `<last/>` (item IDs) and `<count/>`.
-fn rsm_set(page: &ItemsPage) -> Element {
-    let text = |name: &str, v: String| Element::builder(name, ns::RSM).append(v);
-    let mut b = Element::builder("set", ns::RSM);
-    if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
-        b = b
-            .append(text("first", first.id.clone()))
-            .append(text("last", last.id.clone()));
+/// `<item id [publisher]>` with its stored payload when `payload`.
+fn item_el(item: &Item, payload: bool) -> Element {
+    let mut b = Element::builder("item", ns::PUBSUB).a("id", item.id.as_str());
+    if let Some(p) = &item.publisher {
+        b = b.a("publisher", p.as_str());
     }
-    b.append(text("count", page.total.to_string())).build()
+    let payload = (item.payload.as_deref())
+        .filter(|_| payload)
+        .and_then(|x| stored_payload(&item.id, x));
+    b.append_all(payload).build()
+}
+
+/// XEP-0059 §2: `<first/>`, `<last/>` (item IDs) and `<count/>`.
+fn rsm_set(shown: &[Item], total: u64) -> Element {
+    let first = shown.first().map(|i| i.id.clone());
+    let last = shown.last().map(|i| i.id.clone());
+    rsm::set(first, last, total)
 }
 
 /// §7.1.2: the published items' IDs.

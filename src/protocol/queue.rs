@@ -66,11 +66,12 @@ pub fn intercept_retract<S: Store>(
     };
     let ids = [id.clone()];
     let now = super::timestamp::now_ms();
+    let max = service.settings().max_stanza_bytes;
     match service.queue_settle(&req.from, node, &ids, Settle::Retract, now) {
         Err(QueueError::NotMember) => None,
         Err(_) if service.may_retract(&Actor::Entity(req.from.to_bare()), node) => None,
         Err(e) => Some(failed(to_stanza_error(&e))),
-        Ok(o) => Some(done(ctx, o.notifications)),
+        Ok(o) => Some(done(ctx, max, o.notifications)),
     }
 }
 
@@ -81,7 +82,8 @@ pub fn after_write<S: Store>(
     node: &str,
 ) -> Vec<Stanza> {
     let now = super::timestamp::now_ms();
-    render(ctx, service.queue_pump(node, now), "queue delivery")
+    let max = service.settings().max_stanza_bytes;
+    render(ctx, max, service.queue_pump(node, now), "queue delivery")
 }
 
 /// Presence from an entity to the service (available or not).
@@ -92,8 +94,10 @@ pub fn presence<S: Store>(
     available: bool,
 ) -> Vec<Stanza> {
     let now = super::timestamp::now_ms();
+    let max = service.settings().max_stanza_bytes;
     render(
         ctx,
+        max,
         service.queue_presence(from, available, now),
         "queue presence",
     )
@@ -102,16 +106,18 @@ pub fn presence<S: Store>(
 /// The periodic tick: ack deadlines and due redeliveries.
 pub fn tick<S: Store>(service: &mut Service<S>, ctx: &ProtocolCtx) -> Vec<Stanza> {
     let now = super::timestamp::now_ms();
-    render(ctx, service.queue_tick(now), "queue tick")
+    let max = service.settings().max_stanza_bytes;
+    render(ctx, max, service.queue_tick(now), "queue tick")
 }
 
 fn render(
     ctx: &ProtocolCtx,
+    max_stanza_bytes: usize,
     result: Result<Vec<Notification>, crate::pubsub::PubsubError>,
     what: &str,
 ) -> Vec<Stanza> {
     match result {
-        Ok(notes) => notify::render_all(&ctx.service_jid, &notes),
+        Ok(notes) => notify::render_all(&ctx.service_jid, max_stanza_bytes, &notes),
         Err(e) => {
             tracing::warn!(error = %e, "{what} failed");
             Vec::new()
@@ -146,8 +152,9 @@ fn settle<S: Store>(
     how: Settle,
 ) -> Handled {
     let now = super::timestamp::now_ms();
+    let max = service.settings().max_stanza_bytes;
     match service.queue_settle(from, node, ids, how, now) {
-        Ok(o) => done(ctx, o.notifications),
+        Ok(o) => done(ctx, max, o.notifications),
         Err(e) => failed(to_stanza_error(&e)),
     }
 }
@@ -163,11 +170,11 @@ fn parse_items(action: &Element) -> Result<(String, Vec<String>), StanzaError> {
     Ok((node, ids))
 }
 
-fn done(ctx: &ProtocolCtx, notes: Vec<Notification>) -> Handled {
+fn done(ctx: &ProtocolCtx, max_stanza_bytes: usize, notes: Vec<Notification>) -> Handled {
     Handled {
         results: Vec::new(),
         reply: Ok(None),
-        notifications: notify::render_all(&ctx.service_jid, &notes),
+        notifications: notify::render_all(&ctx.service_jid, max_stanza_bytes, &notes),
         needs_flush: true,
     }
 }

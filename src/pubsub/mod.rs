@@ -114,6 +114,7 @@ pub use node_config::{
     SendLastPublished,
 };
 pub use notify::{Event, Notification, Recipient};
+pub use ops_discovery::{NodeCursor, NodesPage};
 pub use ops_history::archive_id;
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,

@@ -10,8 +10,70 @@ use super::types::{
     Actor, Affiliation, NodeMetadata, NodeSummary, Subscription, SubscriptionState,
 };
 use crate::store::Store;
+use std::ops::Bound;
+
+/// Where a page of [`Service::discover_nodes_page`] starts. Node names are
+/// the XEP-0059 cursors: nodes are listed in name order, so a cursor that
+/// names a deleted node still says where to go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeCursor<'a> {
+    First,
+    After(&'a str),
+    Before(&'a str),
+    Last,
+}
+
+/// Up to a page of visible nodes in name order, and how many are visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodesPage {
+    pub nodes: Vec<NodeSummary>,
+    pub total: u64,
+}
 
 impl<S: Store> Service<S> {
+    /// §5.2 with XEP-0059 paging: up to `max` visible nodes from `cursor`
+    /// (visibility as in [`Service::discover_nodes`]).
+    pub fn discover_nodes_page(
+        &self,
+        actor: &Actor,
+        cursor: NodeCursor<'_>,
+        max: usize,
+    ) -> NodesPage {
+        let access = self.access();
+        let visible = |n: &&super::node::Node| access.may_see(&n.meta, actor);
+        let total = self.nodes.values().filter(visible).count() as u64;
+        let range = match cursor {
+            NodeCursor::First | NodeCursor::Last => self
+                .nodes
+                .range::<str, _>((Bound::Unbounded, Bound::Unbounded)),
+            NodeCursor::After(a) => self
+                .nodes
+                .range::<str, _>((Bound::Excluded(a), Bound::Unbounded)),
+            NodeCursor::Before(b) => self
+                .nodes
+                .range::<str, _>((Bound::Unbounded, Bound::Excluded(b))),
+        };
+        let summary = |(name, n): (&String, &super::node::Node)| NodeSummary {
+            node: name.clone(),
+            title: n.meta.config.title.clone(),
+        };
+        let page: Vec<NodeSummary> = match cursor {
+            NodeCursor::First | NodeCursor::After(_) => (range.filter(|(_, n)| visible(n)))
+                .take(max)
+                .map(summary)
+                .collect(),
+            NodeCursor::Before(_) | NodeCursor::Last => {
+                let mut back: Vec<NodeSummary> = (range.rev().filter(|(_, n)| visible(n)))
+                    .take(max)
+                    .map(summary)
+                    .collect();
+                back.reverse();
+                back
+            }
+        };
+        NodesPage { nodes: page, total }
+    }
+
     /// §5.2 Discover nodes (disco#items at the service), sorted by name.
     /// Hidden: nodes where the actor is an outcast, and whitelist nodes the
     /// actor is neither affiliated with (member or above) nor subscribed to.

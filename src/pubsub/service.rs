@@ -33,6 +33,9 @@ pub struct ServiceSettings {
     pub max_payload_bytes: usize,
     /// Most items one retrieval returns.
     pub max_page_size: usize,
+    /// Largest stanza Herald sends (`limits.max_stanza_bytes`): protocol
+    /// pages replies and splits notifications to stay under it.
+    pub max_stanza_bytes: usize,
     /// Publish to a missing node creates it when the actor may create
     /// nodes (XEP-0060 §7.1.4).
     pub auto_create_on_publish: bool,
@@ -51,6 +54,7 @@ impl Default for ServiceSettings {
             max_items_cap: 1_000_000,
             max_payload_bytes: 64 * 1024,
             max_page_size: 1000,
+            max_stanza_bytes: crate::config::DEFAULT_MAX_STANZA_BYTES,
             auto_create_on_publish: true,
             max_nodes: None,
             retention: RetentionSettings::default(),
@@ -74,6 +78,7 @@ impl ServiceSettings {
             max_items_cap: config.limits.max_items_per_node,
             max_payload_bytes: config.limits.max_payload_bytes,
             max_page_size: config.limits.max_items_per_page,
+            max_stanza_bytes: config.limits.max_stanza_bytes,
             auto_create_on_publish: config.pubsub.auto_create,
             max_nodes: config.limits.max_nodes,
             retention: RetentionSettings::from_config(&config.retention),

@@ -227,6 +227,8 @@ class Herald:
         self.http_port = free_port()
         self.jid = COMPONENT_JID
         self.proc: Optional[subprocess.Popen] = None
+        # Run in the child before exec (e.g. resource.setrlimit for Herald only).
+        self.preexec_fn = None
         self.config = _merge({
             "component": {"jid": COMPONENT_JID, "host": "127.0.0.1",
                           "port": ejabberd.component_port,
@@ -255,7 +257,7 @@ class Herald:
             self.proc = subprocess.Popen(
                 [str(self.binary), "run", "--config", str(self.config_path)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.workdir, env=env)
+                cwd=self.workdir, env=env, preexec_fn=self.preexec_fn)
         return self
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> "Herald":

@@ -59,9 +59,10 @@ impl<S: Store> Router<S> {
                 let keyed = request.idempotency.is_some();
                 // Even a refused request may have created its node.
                 self.dirty = true;
+                let max = self.service.settings().max_stanza_bytes;
                 let answer = self.service.ingest(request).map(|outcome| {
                     let jid = &self.ctx.service_jid;
-                    out.extend(notify::render_all(jid, &outcome.notifications));
+                    out.extend(notify::render_all(jid, max, &outcome.notifications));
                     outcome.reply
                 });
                 if let Ok(r) = &answer
