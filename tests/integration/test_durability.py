@@ -1,4 +1,4 @@
-"""Durability (DESIGN.md "Contracts"): durable before acknowledged.
+"""Durability (docs/architecture.md "Contracts"): durable before acknowledged.
 
 test_sigkill_during_publish_stream: four c2s publishers pipeline publishes
 to one node (a sliding window of outstanding IQs each), Herald is killed

@@ -8,7 +8,7 @@ waits for an IQ reply.
 
 Why raw XML: Herald is built with tokio-xmpp's `component` feature, which
 puts every typed stanza in the component namespace, so a Rust client in the
-same build misbehaves (see DESIGN.md). Raw XML also lets tests send exactly
+same build misbehaves (see xep-notes/decisions.md, "Integration tests in Python"). Raw XML also lets tests send exactly
 the malformed requests real clients send.
 
     c = Client.connect("alice@localhost", "pass", port=15222)
