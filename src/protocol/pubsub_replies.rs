@@ -101,10 +101,13 @@ pub fn items(node: &str, page: &ItemsPage, rsm: bool, fit: Fit) -> Element {
     let ids = page.items.iter().map(|i| escaped_len(&i.id)).max();
     let reserve = escaped_len(node) + 2 * ids.unwrap_or(0);
     let budget = fit.budget.saturating_sub(reserve);
-    let (range, mut kept, over) =
-        stanza_size::take_fitting(page.items.len(), budget, fit.keep, |i| {
-            item_el(&page.items[i], true)
-        });
+    let (range, mut kept, over) = stanza_size::take_fitting_bounded(
+        page.items.len(),
+        budget,
+        fit.keep,
+        |i| item_el(&page.items[i], true),
+        |i| item_size_bound(&page.items[i]),
+    );
     if over {
         let item = &page.items[range.start];
         tracing::warn!(
@@ -123,6 +126,23 @@ pub fn items(node: &str, page: &ItemsPage, rsm: bool, fit: Fit) -> Element {
         b = b.append(rsm_set(shown, page.total));
     }
     b.build()
+}
+
+/// An upper bound of `item_el(item, true)`'s serialized size: the wrapper
+/// with every character of the ID, publisher and stored payload escaped
+/// as the longest entity (re-serializing a stored payload can escape what
+/// its text left bare).
+fn item_size_bound(item: &Item) -> usize {
+    const ITEM_WRAPPER: usize = 96; // <item xmlns='...pubsub' id='' publisher=''></item>
+    let publisher = item
+        .publisher
+        .as_ref()
+        .map_or(0, |p| escaped_len(p.as_str()));
+    let payload = item.payload.as_deref().map_or(0, escaped_len);
+    ITEM_WRAPPER
+        .saturating_add(escaped_len(&item.id))
+        .saturating_add(publisher)
+        .saturating_add(payload)
 }
 
 /// `<item id [publisher]>` with its stored payload when `payload`.

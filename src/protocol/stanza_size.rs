@@ -80,7 +80,23 @@ pub fn take_fitting(
     n: usize,
     budget: usize,
     keep: Keep,
+    make: impl FnMut(usize) -> Element,
+) -> (Range<usize>, Vec<Element>, bool) {
+    take_fitting_bounded(n, budget, keep, make, |_| usize::MAX)
+}
+
+/// [`take_fitting`] with a cheap upper bound of each element's size:
+/// while the bounds still fit the budget, an element is counted at its
+/// bound and not serialized to be measured (a page of small items, the
+/// common case, costs no extra serialization); near the budget it is
+/// measured exactly. Bounds only ever overcount, so nothing sent exceeds
+/// the budget.
+pub fn take_fitting_bounded(
+    n: usize,
+    budget: usize,
+    keep: Keep,
     mut make: impl FnMut(usize) -> Element,
+    bound: impl Fn(usize) -> usize,
 ) -> (Range<usize>, Vec<Element>, bool) {
     let order: Box<dyn Iterator<Item = usize>> = match keep {
         Keep::Oldest => Box::new(0..n),
@@ -90,8 +106,12 @@ pub fn take_fitting(
     let mut taken = Vec::new();
     for i in order {
         let el = make(i);
-        let size = xml_len(&el);
-        let total = used.saturating_add(size);
+        let cheap = used.saturating_add(bound(i));
+        let total = if cheap <= budget {
+            cheap
+        } else {
+            used.saturating_add(xml_len(&el))
+        };
         if !taken.is_empty() && total > budget {
             break;
         }
@@ -151,6 +171,23 @@ mod tests {
             .a("n", i.to_string())
             .append("a".repeat(bytes))
             .build()
+    }
+
+    #[test]
+    fn bounds_that_fit_skip_measuring_and_bounds_that_do_not_are_measured() {
+        let one = xml_len(&el(0, 10));
+        // Exact bounds: the same cut as measuring.
+        let (r, _, _) = take_fitting_bounded(10, 2 * one + 1, Keep::Oldest, |i| el(i, 10), |_| one);
+        assert_eq!(r, 0..2);
+        // Bounds far too large for the budget: every element is measured,
+        // so the cut is still exact.
+        let (r, _, _) =
+            take_fitting_bounded(10, 2 * one + 1, Keep::Oldest, |i| el(i, 10), |_| usize::MAX);
+        assert_eq!(r, 0..2);
+        // Overcounting bounds cut early, never late.
+        let (r, _, _) =
+            take_fitting_bounded(10, 3 * one, Keep::Oldest, |i| el(i, 10), |_| one + one / 2);
+        assert_eq!(r, 0..2);
     }
 
     #[test]

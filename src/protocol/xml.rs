@@ -199,6 +199,17 @@ pub fn parse_bounded(text: &str, limits: &XmlLimits) -> Result<Element, XmlShape
 
 /// A stored payload back into an element, within [`STORED_PAYLOAD_LIMITS`].
 pub fn parse_stored(text: &str) -> Result<Element, XmlShapeError> {
+    // Depth is at most the number of `<` in the text (and stored payloads
+    // have no element limit): a payload with fewer than the depth limit
+    // (almost all) needs no shape scan before the parse, so a stored item
+    // is read once.
+    let tags = text.bytes().filter(|b| *b == b'<').count();
+    if tags <= STORED_PAYLOAD_LIMITS.max_depth {
+        return text
+            .trim()
+            .parse()
+            .map_err(|e: tokio_xmpp::minidom::Error| XmlShapeError::Malformed(e.to_string()));
+    }
     parse_bounded(text, &STORED_PAYLOAD_LIMITS)
 }
 
