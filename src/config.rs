@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 /// Environment variable that overrides `component.secret`.
 pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 
-/// Default `limits.max_stanza_bytes`: 64 KiB under the 1 MiB
-/// `max_stanza_size` of the production ejabberd listener snippet
-/// (ejabberd-config/production/herald-listener.yml).
-pub const DEFAULT_MAX_STANZA_BYTES: usize = 960 * 1024;
+pub use crate::limits::DEFAULT_MAX_STANZA_BYTES;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,14 +328,6 @@ pub struct LimitsConfig {
 }
 
 impl LimitsConfig {
-    /// The XML shape limits for payloads (`protocol::xml`).
-    pub fn payload_xml_limits(&self) -> crate::protocol::xml::XmlLimits {
-        crate::protocol::xml::XmlLimits {
-            max_depth: self.max_payload_depth,
-            max_elements: self.max_payload_elements,
-        }
-    }
-
     pub fn admission_settings(&self) -> crate::component::AdmissionSettings {
         crate::component::AdmissionSettings {
             rate_per_sec: f64::from(self.sender_rate_per_sec),
@@ -403,10 +392,10 @@ fn default_max_payload() -> usize {
     64 * 1024
 }
 fn default_max_payload_depth() -> usize {
-    crate::protocol::xml::DEFAULT_MAX_PAYLOAD_DEPTH
+    crate::limits::DEFAULT_MAX_PAYLOAD_DEPTH
 }
 fn default_max_payload_elements() -> usize {
-    crate::protocol::xml::DEFAULT_MAX_PAYLOAD_ELEMENTS
+    crate::limits::DEFAULT_MAX_PAYLOAD_ELEMENTS
 }
 fn default_max_stanza() -> usize {
     DEFAULT_MAX_STANZA_BYTES
@@ -576,7 +565,7 @@ impl Config {
         if self.limits.outbox_capacity == 0 || self.limits.max_items_per_page == 0 {
             invalid("limits.outbox_capacity and limits.max_items_per_page must be > 0".into());
         }
-        let ceiling = crate::protocol::xml::MAX_PAYLOAD_DEPTH_CEILING;
+        let ceiling = crate::limits::MAX_PAYLOAD_DEPTH_CEILING;
         if !(1..=ceiling).contains(&self.limits.max_payload_depth) {
             invalid(format!(
                 "limits.max_payload_depth must be between 1 and {ceiling} (the component \
@@ -593,7 +582,7 @@ impl Config {
                 "queue.ack_timeout_ms, queue.max_deliveries and queue.tick_ms must be > 0".into(),
             );
         }
-        let envelope = crate::protocol::stanza_size::ENVELOPE_BYTES;
+        let envelope = crate::limits::ENVELOPE_BYTES;
         if self.limits.max_payload_bytes.saturating_add(envelope) > self.limits.max_stanza_bytes {
             invalid(format!(
                 "limits.max_payload_bytes plus {envelope} bytes of stanza envelope must fit \

@@ -1,5 +1,5 @@
 //! Herald: a durable XEP-0060 publish-subscribe service running as an XMPP
-//! external component (XEP-0114). See DESIGN.md for the module contracts.
+//! external component (XEP-0114). See docs/architecture.md for the module contracts.
 
 // StanzaError is xmpp-parsers' type and large; boxing every error reply
 // would only move the allocation.
@@ -10,6 +10,7 @@ pub mod chat;
 pub mod component;
 pub mod config;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
 pub mod protocol;
 pub mod pubsub;

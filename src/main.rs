@@ -157,7 +157,10 @@ fn run(path: &std::path::Path) -> ExitCode {
         }
     };
     init_tracing(config.log.format);
-    herald::protocol::xml::set_payload_limits(config.limits.payload_xml_limits());
+    herald::protocol::xml::set_payload_limits(herald::protocol::xml::XmlLimits {
+        max_depth: config.limits.max_payload_depth,
+        max_elements: config.limits.max_payload_elements,
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

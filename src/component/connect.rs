@@ -1,6 +1,7 @@
 //! Opening a XEP-0114 stream and completing the handshake. Built on
 //! tokio-xmpp's `initiate_stream` rather than its `Component`, whose stream
-//! ends on any read error (DESIGN.md): we need every error kind.
+//! ends on any read error (docs/architecture.md, "The component link"): we
+//! need every error kind.
 
 use super::{ComponentStream, LinkSettings};
 use futures::{SinkExt, StreamExt};

@@ -2,7 +2,7 @@
 //! notifications it causes out. Parses with `pubsub_request`, calls the
 //! core use case, renders with `pubsub_replies` and `notify`.
 //!
-//! Contract with the caller (DESIGN.md "durable before acknowledged"): when
+//! Contract with the caller (docs/architecture.md, "Durable before acknowledged"): when
 //! [`Handled::needs_flush`] is set, call `Service::flush` (once per batch)
 //! before sending the reply or any notification.
 

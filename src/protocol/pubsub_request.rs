@@ -1,6 +1,7 @@
 //! `<pubsub xmlns='http://jabber.org/protocol/pubsub'>` IQs into typed
 //! requests, one variant per XEP-0060 use case. Parsed with minidom, since
-//! xmpp-parsers rejects requests real clients send (see DESIGN.md).
+//! xmpp-parsers rejects requests real clients send (see docs/architecture.md,
+//! "Why some XML is parsed by hand").
 //! Owner-namespace requests are read in `pubsub_owner_request.rs`.
 //!
 //! Every malformed request becomes the stanza error XEP-0060 names.

@@ -18,11 +18,7 @@ use tokio_xmpp::minidom::Element;
 /// (addresses, IDs, node names, SHIM headers) are added by the caller.
 pub const BASE_ENVELOPE_BYTES: usize = 1024;
 
-/// What config validation keeps between `max_payload_bytes` and
-/// `max_stanza_bytes`, so that one item of the largest allowed payload
-/// always fits a stanza of its own with the longest addresses (RFC 7622:
-/// 3071 bytes a JID) and a few SHIM headers.
-pub const ENVELOPE_BYTES: usize = 16 * 1024;
+pub use crate::limits::ENVELOPE_BYTES;
 
 /// Bytes `el` takes when serialized (`usize::MAX` if it cannot be).
 pub fn xml_len(el: &Element) -> usize {

@@ -42,15 +42,9 @@ pub struct XmlLimits {
     pub max_elements: usize,
 }
 
-/// Default `limits.max_payload_depth`.
-pub const DEFAULT_MAX_PAYLOAD_DEPTH: usize = 32;
-/// Default `limits.max_payload_elements`.
-pub const DEFAULT_MAX_PAYLOAD_ELEMENTS: usize = 10_000;
-/// Highest `limits.max_payload_depth` the config accepts: a payload plus
-/// the elements around it (`iq/pubsub/publish/item`, `message/event/items/
-/// item`, a MAM `result/forwarded/message/...`) must stay under the
-/// component link's hard cap (`tokio_xmpp::xmlstream::MAX_STANZA_DEPTH`).
-pub const MAX_PAYLOAD_DEPTH_CEILING: usize = 200;
+pub use crate::limits::{
+    DEFAULT_MAX_PAYLOAD_DEPTH, DEFAULT_MAX_PAYLOAD_ELEMENTS, MAX_PAYLOAD_DEPTH_CEILING,
+};
 /// Payloads read back from the store: whatever the current limit (lowering
 /// it must not hide old items), never deeper than the ceiling, so items
 /// stored before depth was checked cannot crash a reader.

@@ -54,7 +54,7 @@ impl Default for ServiceSettings {
             max_items_cap: 1_000_000,
             max_payload_bytes: 64 * 1024,
             max_page_size: 1000,
-            max_stanza_bytes: crate::config::DEFAULT_MAX_STANZA_BYTES,
+            max_stanza_bytes: crate::limits::DEFAULT_MAX_STANZA_BYTES,
             auto_create_on_publish: true,
             max_nodes: None,
             retention: RetentionSettings::default(),
