@@ -63,18 +63,6 @@ impl Default for QueueConfig {
     }
 }
 
-impl QueueConfig {
-    /// The core's settings.
-    pub fn settings(&self) -> crate::pubsub::QueueSettings {
-        crate::pubsub::QueueSettings {
-            ack_timeout_ms: self.ack_timeout_ms,
-            max_deliveries: self.max_deliveries,
-            backoff_base_ms: self.backoff_base_ms,
-            backoff_max_ms: self.backoff_max_ms,
-        }
-    }
-}
-
 /// Node history (XEP-0313 archive) limits and the expiry sweep.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,16 +132,6 @@ pub struct ComponentConfig {
     /// stanzas again.
     #[serde(default = "default_confirm_timeout")]
     pub confirm_timeout_ms: u64,
-}
-
-impl ComponentConfig {
-    pub fn confirm_settings(&self) -> crate::component::ConfirmSettings {
-        crate::component::ConfirmSettings {
-            window: self.confirm_window.max(1),
-            interval: std::time::Duration::from_millis(self.confirm_interval_ms),
-            timeout: std::time::Duration::from_millis(self.confirm_timeout_ms.max(100)),
-        }
-    }
 }
 
 /// The secret never appears in `Debug` output (logs, panics).
@@ -325,15 +303,6 @@ pub struct LimitsConfig {
     /// `max_stanza_size`, which closes the link on a bigger one.
     #[serde(default = "default_max_stanza")]
     pub max_stanza_bytes: usize,
-}
-
-impl LimitsConfig {
-    pub fn admission_settings(&self) -> crate::component::AdmissionSettings {
-        crate::component::AdmissionSettings {
-            rate_per_sec: f64::from(self.sender_rate_per_sec),
-            burst: f64::from(self.sender_burst),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -4,6 +4,7 @@
 mod executor;
 mod outboxes;
 mod router;
+mod settings;
 
 pub use executor::{Dispatch, Job};
 
@@ -13,7 +14,7 @@ use crate::component::{
 };
 use crate::config::Config;
 use crate::protocol::pubsub_handler::ProtocolCtx;
-use crate::pubsub::{Service, ServiceSettings};
+use crate::pubsub::Service;
 use crate::relay::Relay;
 use crate::store::SledStore;
 use outboxes::Outboxes;
@@ -45,10 +46,9 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let cache_bytes = config.storage.cache_mb * 1024 * 1024;
     let store = SledStore::open_with_cache(&config.storage.data_dir, cache_bytes)
         .map_err(|e| AppError::Store(format!("{}: {e}", config.storage.data_dir.display())))?;
-    let settings =
-        ServiceSettings::from_config(&config).map_err(|e| AppError::Core(e.to_string()))?;
+    let settings = settings::service_settings(&config).map_err(AppError::Core)?;
     let mut service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
-    service.set_queue_settings(config.queue.settings());
+    service.set_queue_settings(settings::queue_settings(&config));
     let ctx = ProtocolCtx {
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,
@@ -78,7 +78,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         // With several links ejabberd may answer a link's keepalive ping on
         // another one, so only a single link can demand the answer.
         expect_ping_replies: connections == 1,
-        confirm: config.component.confirm_settings(),
+        confirm: settings::confirm_settings(&config),
     };
     let state = Arc::new(LinkState::default());
     state
@@ -91,7 +91,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         &outboxes,
         Arc::new(Admission::new(
             &config.component.jid,
-            config.limits.admission_settings(),
+            settings::admission_settings(&config),
         )),
         outbox_rxs,
         state,

@@ -7,6 +7,7 @@ mod answer;
 pub mod body;
 pub mod command;
 pub mod config;
+pub mod limiter;
 pub mod message;
 pub mod pattern;
 pub mod payload;
@@ -17,8 +18,8 @@ pub use config::ChatConfig;
 
 use crate::protocol::notify;
 use crate::pubsub::{BareJid, Published, Service};
-use crate::relay::limiter::Limiter;
 use crate::store::Store;
+use limiter::Limiter;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -31,14 +31,6 @@ impl Default for RetentionSettings {
 }
 
 impl RetentionSettings {
-    pub fn from_config(c: &crate::config::RetentionConfig) -> Self {
-        RetentionSettings {
-            history_max_entries: c.history_max_entries,
-            history_max_age_secs: (c.history_max_age_secs > 0).then_some(c.history_max_age_secs),
-            sweep_batch: c.sweep_batch,
-        }
-    }
-
     /// Whether publications and retractions are archived at all.
     pub fn archiving(&self) -> bool {
         self.history_max_entries > 0

@@ -62,30 +62,6 @@ impl Default for ServiceSettings {
     }
 }
 
-impl ServiceSettings {
-    /// Settings from the validated configuration file.
-    pub fn from_config(config: &crate::config::Config) -> Result<Self, PubsubError> {
-        let mut admins = Vec::new();
-        for a in &config.pubsub.admins {
-            let jid = BareJid::new(a)
-                .map_err(|e| PubsubError::BadRequest(format!("admin {a:?}: {e}")))?;
-            admins.push(jid);
-        }
-        Ok(ServiceSettings {
-            admins,
-            create_domains: config.pubsub.create_domains.clone(),
-            default_max_items: config.pubsub.default_max_items,
-            max_items_cap: config.limits.max_items_per_node,
-            max_payload_bytes: config.limits.max_payload_bytes,
-            max_page_size: config.limits.max_items_per_page,
-            max_stanza_bytes: config.limits.max_stanza_bytes,
-            auto_create_on_publish: config.pubsub.auto_create,
-            max_nodes: config.limits.max_nodes,
-            retention: RetentionSettings::from_config(&config.retention),
-        })
-    }
-}
-
 /// Unknown fields are ignored: records of older versions also held the
 /// JIDs sharing presence with the service, which grant nothing any more.
 #[derive(Serialize, Deserialize, Default)]

@@ -4,7 +4,6 @@
 //! alongside, within each room's rate limit. See xep-notes/xep-0045.md.
 
 pub mod config;
-pub mod limiter;
 mod room;
 pub mod stanzas;
 

@@ -2,8 +2,8 @@
 //! link reconnect, and posting through the room's rate limiter.
 
 use super::config::{RelayConfig, RoomConfig};
-use super::limiter::Limiter;
 use super::stanzas;
+use crate::chat::limiter::Limiter;
 use crate::chat::message::text_message;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -73,13 +73,3 @@ fn corrupt_metadata_fails_open_with_internal() {
     let err = Service::open(store, settings()).err().unwrap();
     assert!(matches!(err, PubsubError::Internal(t) if t.contains("bad")));
 }
-
-#[test]
-fn settings_come_from_the_config_file() {
-    let text = "[component]\njid = \"events.localhost\"\nsecret = \"s\"\n\
-        [storage]\ndata_dir = \"/tmp/x\"\n[pubsub]\nadmins = [\"a@b.c\"]\n";
-    let config = crate::config::Config::parse(text).unwrap();
-    let s = ServiceSettings::from_config(&config).unwrap();
-    assert_eq!(s.admins, vec![bare("a@b.c")]);
-    assert_eq!(s.max_page_size, config.limits.max_items_per_page);
-}

@@ -1,6 +1,6 @@
-//! Flood control per room: at most `max` messages per window; what does
-//! not fit is counted per node and summarized in one digest when the
-//! window ends ("37 more events on apps in the last minute").
+//! Flood control per room (relay) or chat subscriber: at most `max`
+//! messages per window; what does not fit is counted per node and
+//! summarized in one digest when the window ends ("37 more events on apps in the last minute").
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
