@@ -24,6 +24,12 @@ pub enum Job {
     QueueTick,
 }
 
+impl From<crate::ingest::IngestJob> for Job {
+    fn from(job: crate::ingest::IngestJob) -> Self {
+        Job::Ingest(job)
+    }
+}
+
 impl From<Inbound> for Job {
     fn from(inbound: Inbound) -> Self {
         match inbound {

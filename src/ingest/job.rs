@@ -2,12 +2,12 @@
 //! a bounded wait to enqueue (503 when the core is saturated), then the
 //! reply, which the core sends only after the batch's commit.
 
-use std::sync::RwLock;
+use futures::future::BoxFuture;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::ApiError;
-use crate::app::Job;
 use crate::pubsub::{IngestError, IngestReply, IngestRequest};
 
 pub type PublishResult = Result<IngestReply, IngestError>;
@@ -30,13 +30,39 @@ pub enum IngestJob {
 /// Longest wait for room in the core's job queue before answering 503.
 pub const ENQUEUE_WAIT: Duration = Duration::from_secs(1);
 
+/// Why a job did not get into the core's queue.
+pub enum Refused {
+    Full,
+    Closed,
+}
+
+/// The core's job queue as ingest sees it: any channel whose jobs can be
+/// made from an [`IngestJob`], so ingest need not know the core's job type.
+pub trait Enqueue: Send + Sync {
+    /// Waits at most `wait` for room, then gives up.
+    fn enqueue(&self, job: IngestJob, wait: Duration) -> BoxFuture<'_, Result<(), Refused>>;
+}
+
+impl<J: From<IngestJob> + Send + 'static> Enqueue for mpsc::Sender<J> {
+    fn enqueue(&self, job: IngestJob, wait: Duration) -> BoxFuture<'_, Result<(), Refused>> {
+        Box::pin(async move {
+            self.send_timeout(J::from(job), wait)
+                .await
+                .map_err(|e| match e {
+                    mpsc::error::SendTimeoutError::Timeout(_) => Refused::Full,
+                    mpsc::error::SendTimeoutError::Closed(_) => Refused::Closed,
+                })
+        })
+    }
+}
+
 /// The job sender, closed at shutdown so the core can drain and stop
 /// while HTTP connections linger.
-pub struct JobGate(RwLock<Option<mpsc::Sender<Job>>>);
+pub struct JobGate(RwLock<Option<Arc<dyn Enqueue>>>);
 
 impl JobGate {
-    pub fn new(jobs: mpsc::Sender<Job>) -> Self {
-        JobGate(RwLock::new(Some(jobs)))
+    pub fn new(jobs: impl Enqueue + 'static) -> Self {
+        JobGate(RwLock::new(Some(Arc::new(jobs))))
     }
 
     pub fn close(&self) {
@@ -53,14 +79,14 @@ impl JobGate {
         let jobs = self.0.read().ok().and_then(|g| g.clone());
         let jobs = jobs.ok_or_else(|| ApiError::unavailable("Herald is shutting down"))?;
         let (tx, rx) = oneshot::channel();
-        match jobs.send_timeout(Job::Ingest(make(tx)), ENQUEUE_WAIT).await {
+        match jobs.enqueue(make(tx), ENQUEUE_WAIT).await {
             Ok(()) => {}
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+            Err(Refused::Full) => {
                 return Err(ApiError::unavailable(
                     "the core's job queue is full; nothing was written, retry later",
                 ));
             }
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+            Err(Refused::Closed) => {
                 return Err(ApiError::unavailable("the core has stopped"));
             }
         }
@@ -74,6 +100,7 @@ impl JobGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::Job;
     use axum::http::StatusCode;
 
     fn probe(reply: oneshot::Sender<()>) -> IngestJob {
@@ -82,7 +109,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_503_after_the_bounded_wait() {
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, _rx) = mpsc::channel::<Job>(1);
         let gate = JobGate::new(tx.clone());
         let (filler, _) = oneshot::channel();
         assert!(tx.try_send(Job::Ingest(probe(filler))).is_ok());
@@ -94,7 +121,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_gate_or_a_dead_core_answers_503() {
-        let (tx, rx) = mpsc::channel(4);
+        let (tx, rx) = mpsc::channel::<Job>(4);
         let gate = JobGate::new(tx);
         drop(rx);
         let err = gate.submit(probe).await.unwrap_err();

@@ -24,7 +24,6 @@ mod server;
 
 pub use job::{IngestJob, PublishResult};
 
-use crate::app::Job;
 use crate::component::LinkState;
 use crate::config::Config;
 use std::net::SocketAddr;
@@ -53,9 +52,9 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(
+    pub fn new<J: From<IngestJob> + Send + 'static>(
         config: &Config,
-        jobs: mpsc::Sender<Job>,
+        jobs: mpsc::Sender<J>,
         link: Arc<LinkState>,
         outbox_depth: Box<dyn Fn() -> usize + Send + Sync>,
     ) -> Self {
