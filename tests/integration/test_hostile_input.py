@@ -13,11 +13,11 @@ import subprocess
 
 import pytest
 
-from conftest import Herald
+from heraldtest.harness import Herald
+from heraldtest.stanza import NS_PUBSUB, error_condition, is_iq_reply, local
+from heraldtest.sandbox import SERVICE
 from test_ingest import event_items, put, request, scrape, subscribe
-from xmppclient import error_condition, is_iq_reply, local
 
-NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 TOKEN = "hostile-token-0123456789"
 TOKENS = {"platform": {"token": TOKEN, "nodes": ["*"], "create": True}}
 RECONNECTS = ("herald_link_reconnects_total", ())
@@ -50,7 +50,7 @@ def error_text(stanza) -> str:
 
 
 def items_of(client, node: str) -> list:
-    reply = client.iq_ok(f"<iq type='get' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = client.iq_ok(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                          f"<items node='{node}'/></pubsub></iq>")
     return [i.get("id") for i in reply.iter() if local(i) == "item"]
 
@@ -106,7 +106,7 @@ def test_deep_stanza_over_c2s_is_answered_and_the_link_stays(herald, connect, un
     subscribe(bob, node, "bob@localhost")
     before = scrape(herald)[RECONNECTS]
     alice = connect("alice")
-    deep = (f"<iq type='get' id='deep1' to='events.localhost'>"
+    deep = (f"<iq type='get' id='deep1' to='{SERVICE}'>"
             f"<pubsub xmlns='{NS_PUBSUB}'><items node='{node}'>{nested(C2S_DEEP)}"
             f"</items></pubsub></iq>")
     reply = raw_iq(alice, "deep1", deep)
@@ -114,7 +114,7 @@ def test_deep_stanza_over_c2s_is_answered_and_the_link_stays(herald, connect, un
     assert error_condition(reply)[1] == "bad-request"
     # A publish payload deeper than limits.max_payload_depth (32) but within
     # the link's cap: refused by Herald's own check, naming the limit.
-    publish = (f"<iq type='set' id='deep2' to='events.localhost'>"
+    publish = (f"<iq type='set' id='deep2' to='{SERVICE}'>"
                f"<pubsub xmlns='{NS_PUBSUB}'><publish node='{node}'><item id='p'>"
                f"{nested(100)}</item></publish></pubsub></iq>")
     admin = connect("admin")
@@ -136,17 +136,17 @@ def test_a_1_5_mib_attribute_over_c2s_does_not_drop_the_link(herald, connect, un
     long_value = "v" * (3 * 1024 * 1024 // 2)
     # As a node name: Herald's own validation refuses it.
     reply = raw_iq(alice, "long1",
-                   f"<iq type='get' id='long1' to='events.localhost'>"
+                   f"<iq type='get' id='long1' to='{SERVICE}'>"
                    f"<pubsub xmlns='{NS_PUBSUB}'><items node='{long_value}'/></pubsub></iq>")
     assert error_condition(reply)[1] == "bad-request"
     assert "256" in error_text(reply)
     # As some other attribute value, and as an attribute name.
     reply = raw_iq(alice, "long2",
-                   f"<iq type='get' id='long2' to='events.localhost'>"
+                   f"<iq type='get' id='long2' to='{SERVICE}'>"
                    f"<query xmlns='urn:x:unknown' junk='{long_value}'/></iq>")
     assert reply.get("type") == "error"
     reply = raw_iq(alice, "long3",
-                   f"<iq type='get' id='long3' to='events.localhost'>"
+                   f"<iq type='get' id='long3' to='{SERVICE}'>"
                    f"<query xmlns='urn:x:unknown' {long_value}='x'/></iq>")
     assert reply.get("type") == "error"
     link_still_carries(herald, bob, node, "after-long")
@@ -157,7 +157,7 @@ def test_a_1_5_mib_attribute_over_c2s_does_not_drop_the_link(herald, connect, un
 def test_a_node_name_over_the_limit_is_refused_alike_over_xmpp_and_http(herald, connect):
     long_node = "n" * 257
     admin = connect("admin")
-    reply = admin.iq(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = admin.iq(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                      f"<publish node='{long_node}'><item id='i'><e xmlns='urn:x'/></item>"
                      f"</publish></pubsub></iq>")
     assert error_condition(reply)[1] == "bad-request"
@@ -171,7 +171,7 @@ def test_a_node_name_over_the_limit_is_refused_alike_over_xmpp_and_http(herald, 
     assert put(herald, ok_node, "i", {"n": 1}, token=TOKEN)[0] == 201
     assert items_of(admin, ok_node) == ["i"]
     long_id = "i" * 257
-    reply = admin.iq(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = admin.iq(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                      f"<publish node='{ok_node}'><item id='{long_id}'><e xmlns='urn:x'/>"
                      f"</item></publish></pubsub></iq>")
     assert error_condition(reply)[1] == "bad-request"
@@ -195,7 +195,7 @@ def test_config_errors_name_the_key_not_the_secret(herald_bin, tmp_path):
 def test_trace_logs_show_no_handshake_digest(herald_factory, monkeypatch, connect):
     monkeypatch.setenv("HERALD_LOG", "trace")
     h = herald_factory(name="traced")
-    connect("alice").disco_info("events.localhost")
+    connect("alice").disco_info(SERVICE)
     h.stop()
     log = h.log_text()
     assert "SEND" in log, "trace logging of the stream is not on"

@@ -20,10 +20,10 @@ from typing import Optional
 
 import pytest
 
-from conftest import REPO, Herald
-from xmppclient import local, tostring
+from heraldtest.harness import REPO, Herald
+from heraldtest.stanza import NS_PUBSUB, local, tostring
+from heraldtest.sandbox import SERVICE
 
-NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 NS_JSON = "urn:xmpp:json:0"
 
@@ -82,7 +82,7 @@ def post(h, node, body, **kw):
 def items(client, node: str, ids: Optional[list[str]] = None) -> list:
     """The node's items (all, or these IDs) as <item/> elements."""
     inner = "".join(f"<item id='{i}'/>" for i in ids or [])
-    reply = client.iq_ok(f"<iq type='get' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = client.iq_ok(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                          f"<items node='{node}'>{inner}</items></pubsub></iq>")
     return reply.findall(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}items/{{{NS_PUBSUB}}}item")
 
@@ -92,7 +92,7 @@ def item_ids(client, node: str) -> list[str]:
 
 
 def subscribe(client, node: str, jid: str) -> None:
-    client.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    client.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                  f"<subscribe node='{node}' jid='{jid}'/></pubsub></iq>")
 
 
@@ -200,7 +200,7 @@ def test_auth_is_required_and_scoped(herald, connect, unique_name):
     assert status == 404 and body["error"] == "node_not_found"
     alice = connect("alice")
     for n in (node, "apps-" + node):
-        reply = alice.iq(f"<iq type='get' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+        reply = alice.iq(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                          f"<items node='{n}'/></pubsub></iq>")
         assert reply.get("type") == "error", tostring(reply)
     assert TOKEN not in herald.log_text() and NARROW not in herald.log_text()
@@ -326,7 +326,7 @@ def test_metrics_parse_and_move(herald, connect, unique_name):
     subscribe(bob, node, "bob@localhost")
     assert put(herald, node, "b", {"n": 2})[0] == 201
     admin = connect("admin")      # an admin owns every node: may publish
-    admin.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    admin.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                 f"<publish node='{node}'><item id='x'><e xmlns='urn:x'/></item></publish>"
                 f"</pubsub></iq>")
     assert len(event_items(bob.messages(timeout=2))) == 2

@@ -18,9 +18,9 @@ import time
 
 import pytest
 
-from tcpproxy import BlackholeProxy
+from heraldtest.stanza import local
+from heraldtest.tcpproxy import BlackholeProxy
 from test_ingest import TOKEN, TOKENS, put, subscribe
-from xmppclient import local
 
 NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 SUBSCRIBERS = ["bob", "carol", "dave"]
