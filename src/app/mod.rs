@@ -57,10 +57,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
     let (relay, chat) = people(&config, &ctx.service_jid)?;
     let router = Router::new(service, ctx)
-        .with_ingest_policy(router::IngestPolicy {
-            retention_ms: config.http.idempotency_retention_secs * 1000,
-            max_keys: config.http.idempotency_max_keys,
-        })
+        .with_ingest_policy(settings::ingest_policy(&config.http))
         .with_people(relay, chat);
     tokio::spawn(tick(jobs_tx.downgrade()));
     let core_outbox = outboxes.clone();
