@@ -14,6 +14,7 @@ bench/ (see xep-notes/decisions.md, "One Python test-client package").
     queueing  XEP-0254-style consumer groups (Consumer threads, Ledger)
     muc       MUC rooms and chat commands
     slix      slixmpp set up for the sandbox
+    ingest    HTTP ingest requests, the shared test tokens, /metrics reading
     harness   the Ejabberd and Herald processes
     tcpproxy  a controllable TCP proxy for link tests
 """

@@ -157,3 +157,11 @@ def sync(client: Client) -> None:
     client before it answered is now buffered (one component link orders
     its output; ejabberd keeps per-sender order)."""
     client.iq_ok(f"<iq type='get' to='{SERVICE}'><ping xmlns='urn:xmpp:ping'/></iq>")
+
+
+def items_in(messages) -> list[ET.Element]:
+    """Every published <item/> of the items notifications among messages."""
+    out: list[ET.Element] = []
+    for m in messages:
+        out += m.findall("pse:event/pse:items/pse:item", NS)
+    return out

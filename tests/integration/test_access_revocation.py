@@ -16,13 +16,13 @@ from heraldtest.entity import (create_node, entry, get_items, items_ok, publish_
                                set_affiliations, subscribe, subscribe_ok)
 from heraldtest.events import (assert_no_event, items_event, subscription_event, sync,
                                wait_event)
+from heraldtest.forms import NODE_CONFIG, form
 from heraldtest.muc import command
 from heraldtest.owner import configure_ok
 from heraldtest.queueing import join
 from heraldtest.replies import assert_error
 from heraldtest.sandbox import SERVICE
 from heraldtest.stanza import NS, NS_PUBSUB, NS_QUEUE, esc, local
-from heraldtest.forms import NODE_CONFIG, form
 
 QUEUE = {"backoff_base_ms": 50, "backoff_max_ms": 200, "max_deliveries": 3, "tick_ms": 50}
 TOKEN = "access-token-0123456789"

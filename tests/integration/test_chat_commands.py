@@ -2,10 +2,10 @@
 help/list/subscribe/unsubscribe/last, receives items as readable chat
 messages, and is refused with a readable reason where access is denied."""
 
-from heraldtest.muc import body, chat_from_herald, command, publish
-from heraldtest.stanza import NS, NS_ITEM, NS_PUBSUB, esc
 from heraldtest.forms import NODE_CONFIG, form
+from heraldtest.muc import body, chat_from_herald, command, publish
 from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_ITEM, NS_PUBSUB, esc
 
 
 def create(c, node, access=None):

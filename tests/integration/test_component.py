@@ -12,9 +12,9 @@ import time
 import pytest
 
 from heraldtest.harness import EJ_DIR, Herald
+from heraldtest.sandbox import SERVICE
 from heraldtest.stanza import (NS_DISCO_INFO, NS_PING, NS_STANZAS, error_condition, local,
                                tostring)
-from heraldtest.sandbox import SERVICE
 
 NS_VERSION = "jabber:iq:version"
 PING = f"<iq type='get' to='{SERVICE}'><ping xmlns='urn:xmpp:ping'/></iq>"

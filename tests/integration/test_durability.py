@@ -24,9 +24,9 @@ import pytest
 
 from heraldtest import ops as ps
 from heraldtest.client import Client
-from heraldtest.stanza import NS, NS_PUBSUB, local
-from heraldtest.sandbox import SERVICE
 from heraldtest.forms import form_values
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_PUBSUB, local
 
 PUBLISHERS = 4
 WINDOW = 64            # outstanding publish IQs per publisher

@@ -41,9 +41,9 @@ from typing import Optional
 
 from heraldtest import ops as ps
 from heraldtest.client import Client, StreamError
+from heraldtest.sandbox import SERVICE
 from heraldtest.stanza import (NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MAM, NS_PING,
                                NS_PUBSUB, NS_QUEUE, NS_RSM, NS_SHIM, esc, local, tostring)
-from heraldtest.sandbox import SERVICE
 
 STANZAS = int(os.environ.get("HERALD_FUZZ_STANZAS", "5000"))
 SEED = int(os.environ.get("HERALD_FUZZ_SEED", str(random.SystemRandom().randrange(2**32))))

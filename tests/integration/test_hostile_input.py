@@ -13,10 +13,12 @@ import subprocess
 
 import pytest
 
+from heraldtest.entity import subscribe_ok
+from heraldtest.events import items_in
 from heraldtest.harness import Herald
-from heraldtest.stanza import NS_PUBSUB, error_condition, is_iq_reply, local
+from heraldtest.ingest import put, request, scrape
 from heraldtest.sandbox import SERVICE
-from test_ingest import event_items, put, request, scrape, subscribe
+from heraldtest.stanza import NS_PUBSUB, error_condition, is_iq_reply, local
 
 TOKEN = "hostile-token-0123456789"
 TOKENS = {"platform": {"token": TOKEN, "nodes": ["*"], "create": True}}
@@ -58,7 +60,7 @@ def items_of(client, node: str) -> list:
 def link_still_carries(herald, subscriber, node: str, item_id: str) -> None:
     """An HTTP publish reaches the XMPP subscriber: the link is up."""
     assert put(herald, node, item_id, {"probe": item_id}, token=TOKEN)[0] == 201
-    got = event_items(subscriber.messages(timeout=5))
+    got = items_in(subscriber.messages(timeout=5))
     assert item_id in [i.get("id") for i in got], got
 
 
@@ -66,7 +68,7 @@ def test_deep_http_xml_is_refused_and_the_node_stays_readable(herald, connect, u
     node = unique_name("hostile")
     assert put(herald, node, "good", {"ok": True}, token=TOKEN)[0] == 201
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     # 5,000 deep is about 35 KB, under the 64 KiB payload limit.
     body = nested(5_000)
     assert len(body) < 65536
@@ -103,7 +105,7 @@ def test_deep_stanza_over_c2s_is_answered_and_the_link_stays(herald, connect, un
     node = unique_name("hostile")
     assert put(herald, node, "first", {"n": 1}, token=TOKEN)[0] == 201
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     before = scrape(herald)[RECONNECTS]
     alice = connect("alice")
     deep = (f"<iq type='get' id='deep1' to='{SERVICE}'>"
@@ -130,7 +132,7 @@ def test_a_1_5_mib_attribute_over_c2s_does_not_drop_the_link(herald, connect, un
     node = unique_name("hostile")
     assert put(herald, node, "first", {"n": 1}, token=TOKEN)[0] == 201
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     before = scrape(herald)[RECONNECTS]
     alice = connect("alice")
     long_value = "v" * (3 * 1024 * 1024 // 2)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from heraldtest.tcpproxy import BlackholeProxy
 from heraldtest.sandbox import SERVICE
+from heraldtest.tcpproxy import BlackholeProxy
 
 PING = f"<iq type='get' to='{SERVICE}'><ping xmlns='urn:xmpp:ping'/></iq>"
 

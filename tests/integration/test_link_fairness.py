@@ -26,8 +26,8 @@ import multiprocessing
 import select
 import time
 
-from test_ingest import TOKENS, put
 from heraldtest.client import Client
+from heraldtest.ingest import TOKENS, put
 from heraldtest.sandbox import C2S_PORT, DOMAIN, PASSWORD, SERVICE
 from heraldtest.stanza import NS_STANZAS
 

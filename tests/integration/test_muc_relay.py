@@ -11,8 +11,8 @@ import pytest
 from heraldtest.harness import EJ_DIR
 from heraldtest.muc import (body, destroy_room, groupchat_from, join_room, make_persistent,
                             publish, wait_occupant)
-from heraldtest.stanza import NS_ITEM
 from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS_ITEM
 
 NICK = "herald"
 

@@ -23,8 +23,8 @@ from typing import Optional
 
 from heraldtest.client import Client
 from heraldtest.harness import REPO, Herald
-from heraldtest.stanza import NS_DISCO_ITEMS, NS_PUBSUB, NS_RSM, tostring
 from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS_DISCO_ITEMS, NS_PUBSUB, NS_RSM, tostring
 
 NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 TOKEN = "limits-token-0123456789"

@@ -11,8 +11,8 @@ from heraldtest.events import (assert_no_event, event_items, items_event, shim_s
                                wait_event)
 from heraldtest.forms import SUBSCRIBE_OPTIONS, form_values
 from heraldtest.replies import assert_error, assert_result, pubsub_child
-from heraldtest.stanza import NS
 from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS
 
 
 def two_subscriptions(bob, node):

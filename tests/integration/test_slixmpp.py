@@ -16,8 +16,8 @@ import pytest
 slixmpp = pytest.importorskip("slixmpp")
 from slixmpp.plugins.xep_0004 import Form  # noqa: E402
 
-from heraldtest.slix import slix_session
 from heraldtest.sandbox import SERVICE
+from heraldtest.slix import slix_session
 
 NS_TEST = "urn:herald:test:slix"
 TIMEOUT = 10
