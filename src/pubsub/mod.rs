@@ -123,7 +123,7 @@ pub use queue::{QueueError, QueueSettings, Settle};
 pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
 pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions};
-pub use tokio_xmpp::jid::{BareJid, Jid};
+pub use jid::{BareJid, Jid};
 pub use types::{
     Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemsPage,
     NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription, SubscriptionChange,

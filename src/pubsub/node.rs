@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tokio_xmpp::jid::{BareJid, Jid};
+use jid::{BareJid, Jid};
 
 use super::error::PubsubError;
 use super::node_config::NodeConfig;

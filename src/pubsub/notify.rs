@@ -3,7 +3,7 @@
 //! payload is never copied per subscriber (it is an `Arc<str>` in [`Item`]).
 
 use std::collections::HashMap;
-use tokio_xmpp::jid::{BareJid, Jid};
+use jid::{BareJid, Jid};
 
 use super::form::FormField;
 use super::node::{NodeMeta, NodeSub};

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio_xmpp::jid::BareJid;
+use jid::BareJid;
 
 use super::access::Access;
 use super::error::PubsubError;

@@ -2,7 +2,7 @@
 //! subscriptions, items and the values methods return.
 
 use std::sync::Arc;
-use tokio_xmpp::jid::{BareJid, Jid};
+use jid::{BareJid, Jid};
 
 use super::notify::Notification;
 

@@ -3,7 +3,7 @@
 //! from waiting entries first, then from the node's newer items.
 
 use std::collections::BTreeMap;
-use tokio_xmpp::jid::Jid;
+use jid::Jid;
 
 use super::state::{Entry, Group, Holder, NodeQueues};
 use super::{DeadLetter, Work};

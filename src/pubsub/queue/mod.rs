@@ -198,7 +198,7 @@ impl<S: Store> Service<S> {
     /// Errors: `Internal` (store).
     pub fn queue_presence(
         &mut self,
-        jid: &tokio_xmpp::jid::Jid,
+        jid: &jid::Jid,
         available: bool,
         now: u64,
     ) -> Result<Vec<Notification>, PubsubError> {
@@ -219,7 +219,7 @@ impl<S: Store> Service<S> {
         self.finish(work, now)
     }
 
-    fn is_member_jid(&self, jid: &tokio_xmpp::jid::Jid) -> bool {
+    fn is_member_jid(&self, jid: &jid::Jid) -> bool {
         let bare = jid.to_bare();
         self.nodes.values().any(|n| {
             let subs = n.meta.subs_of_bare(&bare);

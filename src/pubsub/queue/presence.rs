@@ -4,7 +4,7 @@
 //! it says otherwise (the ack timeout covers the ones that are gone).
 
 use std::collections::{HashMap, HashSet};
-use tokio_xmpp::jid::{BareJid, Jid};
+use jid::{BareJid, Jid};
 
 #[derive(Debug, Default)]
 pub(crate) struct PresenceBook {

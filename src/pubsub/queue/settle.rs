@@ -1,7 +1,7 @@
 //! Settling held items: ack (retract or ack IQ), unlock (nack), ack
 //! deadlines, and members that went unavailable.
 
-use tokio_xmpp::jid::Jid;
+use jid::Jid;
 
 use super::deliver::{NodeCtx, take_back};
 use super::state::NodeQueues;

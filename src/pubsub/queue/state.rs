@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use tokio_xmpp::jid::Jid;
+use jid::Jid;
 
 use crate::pubsub::error::PubsubError;
 use crate::store::{NodeId, QueueKey, QueueWrite};

@@ -185,7 +185,7 @@ pub fn settings() -> ServiceSettings {
         max_items_cap: 100,
         max_payload_bytes: 100,
         max_page_size: 5,
-        max_stanza_bytes: crate::config::DEFAULT_MAX_STANZA_BYTES,
+        max_stanza_bytes: crate::limits::DEFAULT_MAX_STANZA_BYTES,
         auto_create_on_publish: true,
         max_nodes: None,
         retention: RetentionSettings::default(),
