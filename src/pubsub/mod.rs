@@ -109,6 +109,7 @@ pub mod types;
 pub use error::{PubsubError, PubsubResult};
 pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
+pub use jid::{BareJid, Jid};
 pub use node_config::{
     AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,
     SendLastPublished,
@@ -119,11 +120,10 @@ pub use ops_history::archive_id;
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };
-pub use queue::{QueueError, QueueSettings, Settle};
+pub use queue::{DeadLetterRecord, QueueError, QueueSettings, RenderDeadLetter, Settle};
 pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
 pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions};
-pub use jid::{BareJid, Jid};
 pub use types::{
     Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemsPage,
     NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription, SubscriptionChange,

@@ -2,8 +2,8 @@
 //! [`Notification`] carries one event and the list of its recipients, so a
 //! payload is never copied per subscriber (it is an `Arc<str>` in [`Item`]).
 
-use std::collections::HashMap;
 use jid::{BareJid, Jid};
+use std::collections::HashMap;
 
 use super::form::FormField;
 use super::node::{NodeMeta, NodeSub};

@@ -1,8 +1,8 @@
 //! Plain data types of the pubsub core: who acts, affiliations,
 //! subscriptions, items and the values methods return.
 
-use std::sync::Arc;
 use jid::{BareJid, Jid};
+use std::sync::Arc;
 
 use super::notify::Notification;
 

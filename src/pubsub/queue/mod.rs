@@ -36,6 +36,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use dead_letter::{DeadLetterRecord, RenderDeadLetter};
 pub use settle::Settle;
 
 use std::collections::{BTreeMap, HashMap};
@@ -114,6 +115,8 @@ pub(crate) struct Queues {
     pub nodes: BTreeMap<String, NodeQueues>,
     pub presence: PresenceBook,
     pub log: WriteLog,
+    /// Renders dead-letter payloads (`protocol/` in the running service).
+    pub render_dead_letter: Option<RenderDeadLetter>,
 }
 
 impl Queues {

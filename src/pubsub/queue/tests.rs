@@ -27,9 +27,23 @@ fn svc_settings() -> ServiceSettings {
     }
 }
 
+/// The core writes no XML (`protocol/dead_letter.rs` renders the real
+/// payload and tests its bytes): here each field shows as `name=value`.
+fn test_render(d: &DeadLetterRecord<'_>) -> String {
+    format!(
+        "deliveries={} group={} node={} item={} payload={}",
+        d.deliveries,
+        d.group,
+        d.node,
+        d.item_id,
+        d.payload.unwrap_or("")
+    )
+}
+
 fn open(store: TestStore) -> Svc {
     let mut svc = Service::open(store, svc_settings()).unwrap();
     svc.set_queue_settings(qsettings());
+    svc.set_dead_letter_renderer(test_render);
     svc
 }
 
@@ -265,13 +279,10 @@ fn timeouts_redeliver_with_exponential_backoff_then_dead_letter() {
     let page = svc.items(&ent(OWNER), &dead, None).unwrap();
     assert_eq!(page.items.len(), 1);
     let payload = page.items[0].payload.as_deref().unwrap();
-    assert!(
-        payload.contains("<header name='Delivery-Count'>3</header>"),
-        "{payload}"
-    );
-    assert!(
-        payload.contains("<p>1</p>"),
-        "original payload kept: {payload}"
+    assert_eq!(
+        payload,
+        format!("deliveries=3 group=g node={NODE} item=1 payload=<p>1</p>"),
+        "the record the renderer got: delivery count, group, origin, original payload"
     );
     assert!(
         items_to(&svc.queue_tick(t3 + 10_000).unwrap(), NODE).is_empty(),
@@ -458,6 +469,21 @@ fn dead_letters_never_go_into_a_squatted_node_and_stay_pending() {
 }
 
 #[test]
+fn without_a_renderer_a_failed_item_stays_in_its_group() {
+    let mut svc = queue_service();
+    svc.queues.render_dead_letter = None;
+    let now = fail_for_good(&mut svc);
+    let dead = format!("{NODE}/dead-letter");
+    assert_eq!(
+        svc.items(&ent(OWNER), &dead, None).unwrap_err(),
+        PubsubError::NodeNotFound
+    );
+    let mut later = svc.queue_tick(now + 60_000).unwrap();
+    later.extend(svc.queue_tick(now + 120_000).unwrap());
+    assert_eq!(items_to(&later, NODE), [(A.to_owned(), "1".to_owned())]);
+}
+
+#[test]
 fn at_max_nodes_a_failed_item_still_reaches_the_dead_letter_node() {
     let store = TestStore {
         inner: MemoryStore::new(),
@@ -469,6 +495,7 @@ fn at_max_nodes_a_failed_item_still_reaches_the_dead_letter_node() {
     };
     let mut svc = Service::open(store, settings).unwrap();
     svc.set_queue_settings(qsettings());
+    svc.set_dead_letter_renderer(test_render);
     let config = fields(&[("pubsub#max_items", "100")]);
     let _ = svc
         .create_node(&ent(OWNER), Some(NODE), Some(&config))
