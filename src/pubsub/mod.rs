@@ -110,6 +110,7 @@ pub use error::{PubsubError, PubsubResult};
 pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
 pub use jid::{BareJid, Jid};
+pub use names::{ItemId, NodeName};
 pub use node_config::{
     AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,
     SendLastPublished,

@@ -12,6 +12,7 @@ use super::error::{PubsubError, PubsubResult};
 use super::ops_publish::from_stored;
 use super::service::Service;
 use super::types::{Actor, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery};
+use crate::pubsub::names::NodeName;
 use crate::store::{ArchiveEntry, NodeId, Store};
 
 /// The archive ID of history entry `seq` of node `node`.
@@ -44,7 +45,7 @@ impl<S: Store> Service<S> {
     pub fn history(
         &self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         q: &HistoryQuery,
     ) -> PubsubResult<HistoryPage> {
         let n = self.node(node)?;

@@ -31,6 +31,7 @@
 use super::state::Entry;
 use super::{DEAD_LETTER_SUFFIX, DeadLetter};
 use crate::pubsub::error::PubsubError;
+use crate::pubsub::names::{ItemId, NodeName};
 use crate::pubsub::node_config::{AccessModel, PublishModel};
 use crate::pubsub::notify::Notification;
 use crate::pubsub::service::Service;
@@ -78,7 +79,9 @@ impl<S: Store> Service<S> {
             tracing::warn!(node = %dead.node, seq = dead.seq, "dead letter: item is gone");
             return Ok(Vec::new());
         };
-        let target = format!("{}{DEAD_LETTER_SUFFIX}", dead.node);
+        // Derived from a checked name; may pass the length limit (see
+        // `NodeName::trusted`).
+        let target = NodeName::trusted(format!("{}{DEAD_LETTER_SUFFIX}", dead.node));
         let Some(render) = self.queues.render_dead_letter else {
             tracing::error!(node = %dead.node, item = %item.id,
                 "no dead-letter renderer set; the item stays in its group");
@@ -93,7 +96,7 @@ impl<S: Store> Service<S> {
             payload: item.payload.as_deref(),
         });
         let new = NewItem {
-            id: Some(item.id.clone()),
+            id: Some(ItemId::trusted(item.id.clone())),
             payload: Some(payload),
         };
         let published = self
