@@ -254,36 +254,41 @@ fn xml_payload(text: &str) -> Result<String, ApiError> {
 
 /// A node name as the core takes it: 400 `bad_node` beyond the rule.
 pub fn node_name(node: &str) -> Result<NodeName, ApiError> {
-    check_name("node name", node)?;
-    NodeName::new(node).map_err(|e| ApiError::bad_request("bad_node", e.to_string()))
+    NodeName::new(node).map_err(|e| name_error("node name", e))
 }
 
 /// An item ID as the core takes it (`what` names it in the message): 400
 /// `bad_item_id` beyond the rule.
 fn item_id(what: &str, id: String) -> Result<ItemId, ApiError> {
-    check_name(what, &id)?;
-    ItemId::new(id).map_err(|e| ApiError::bad_request("bad_item_id", e.to_string()))
+    ItemId::new(id).map_err(|e| name_error(what, e))
 }
 
 /// Node names and item IDs, by the core's rule (`pubsub::names`):
 /// 400 `bad_node` or `bad_item_id`, naming the limit.
 pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
-    let (kind, code) = if what == "node name" {
-        (NameKind::Node, "bad_node")
+    let kind = if what == "node name" {
+        NameKind::Node
     } else {
-        (NameKind::ItemId, "bad_item_id")
+        NameKind::ItemId
     };
-    names::check(kind, name).map_err(|e| {
-        let message = match e {
-            NameError::Length { len, .. } => {
-                format!("the {what} must be 1 to {MAX_NAME_BYTES} bytes (it has {len})")
-            }
-            NameError::ControlCharacter { .. } => {
-                format!("the {what} must not contain control characters")
-            }
-        };
-        ApiError::bad_request(code, message)
-    })
+    names::check(kind, name).map_err(|e| name_error(what, e))
+}
+
+/// The 400 for a name the rule refused; `what` names it in the message.
+fn name_error(what: &str, e: NameError) -> ApiError {
+    let code = match e.kind() {
+        NameKind::Node => "bad_node",
+        NameKind::ItemId => "bad_item_id",
+    };
+    let message = match e {
+        NameError::Length { len, .. } => {
+            format!("the {what} must be 1 to {MAX_NAME_BYTES} bytes (it has {len})")
+        }
+        NameError::ControlCharacter { .. } => {
+            format!("the {what} must not contain control characters")
+        }
+    };
+    ApiError::bad_request(code, message)
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@
 //!   `<count/>`); RSM `<after/>`/`<before/>` map to `items_after` /
 //!   `items_before`, whose `ItemNotFound` means "cursor gone, resync".
 //!   Page sizes are capped at `ServiceSettings::max_page_size`.
+//! - **Names**: node names and item IDs come in as [`NodeName`] /
+//!   [`ItemId`], which only the one rule in [`names`] builds; the adapter
+//!   answers its own error (`bad-request`, HTTP 400) when it fails.
 //! - **JIDs**: the actor is the sender's bare JID; subscription JIDs are
 //!   taken as given (bare or full) and matched exactly for unsubscribe and
 //!   options.

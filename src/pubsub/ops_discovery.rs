@@ -3,13 +3,13 @@
 
 use super::error::PubsubResult;
 use super::form::{FieldType, FormField};
+use super::names::NodeName;
 use super::node::NodeMeta;
 use super::node_config::{access_str, max_items_str, publish_model_str};
 use super::service::Service;
 use super::types::{
     Actor, Affiliation, NodeMetadata, NodeSummary, Subscription, SubscriptionState,
 };
-use crate::pubsub::names::NodeName;
 use crate::store::Store;
 use std::ops::Bound;
 

@@ -9,10 +9,10 @@
 //! search over seqs (times grow with seqs, see `xep-notes/xep-0313.md`).
 
 use super::error::{PubsubError, PubsubResult};
+use super::names::NodeName;
 use super::ops_publish::from_stored;
 use super::service::Service;
 use super::types::{Actor, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery};
-use crate::pubsub::names::NodeName;
 use crate::store::{ArchiveEntry, NodeId, Store};
 
 /// The archive ID of history entry `seq` of node `node`.

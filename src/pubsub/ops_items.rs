@@ -3,10 +3,10 @@
 //! publication order, with the node's total item count.
 
 use super::error::{PubsubError, PubsubResult};
+use super::names::{ItemId, NodeName};
 use super::ops_publish::from_stored;
 use super::service::Service;
 use super::types::{Actor, ItemsPage};
-use crate::pubsub::names::{ItemId, NodeName};
 use crate::store::{NodeId, Store, StoredItem};
 
 impl<S: Store> Service<S> {

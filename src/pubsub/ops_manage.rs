@@ -1,7 +1,7 @@
 //! Owner management of subscriptions and affiliations (XEP-0060
 //! §8.6–8.9).
 
-use crate::pubsub::names::NodeName;
+use super::names::NodeName;
 use jid::{BareJid, Jid};
 
 use super::error::{PubsubError, PubsubResult};

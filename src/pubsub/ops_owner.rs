@@ -3,13 +3,13 @@
 
 use super::error::{PubsubError, PubsubResult};
 use super::form::{FieldValues, FormField};
+use super::names::NodeName;
 use super::node::{Node, NodeMeta, encode_meta};
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
 use super::revoke::revoke;
 use super::service::{Service, now_ms};
 use super::types::{Actor, Affiliation, Outcome};
-use crate::pubsub::names::NodeName;
 use crate::store::Store;
 
 impl<S: Store> Service<S> {

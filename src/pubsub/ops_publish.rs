@@ -1,6 +1,6 @@
 //! Publisher use cases (XEP-0060 §7): publish and retract.
 
-use crate::pubsub::names::{ItemId, NodeName};
+use super::names::{ItemId, NodeName};
 use std::sync::Arc;
 
 use super::error::{PubsubError, PubsubResult};

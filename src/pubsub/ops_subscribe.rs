@@ -1,7 +1,7 @@
 //! Subscriber use cases (XEP-0060 §6.1–6.4): subscribe, unsubscribe,
 //! subscription options.
 
-use crate::pubsub::names::NodeName;
+use super::names::NodeName;
 use jid::Jid;
 
 use super::error::{PubsubError, PubsubResult};
