@@ -49,6 +49,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let settings = settings::service_settings(&config).map_err(AppError::Core)?;
     let mut service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
     service.set_queue_settings(settings::queue_settings(&config));
+    service.set_dead_letter_renderer(settings::DEAD_LETTER_RENDERER);
     let ctx = ProtocolCtx {
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,

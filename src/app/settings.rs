@@ -5,7 +5,7 @@
 use super::router::IngestPolicy;
 use crate::component::{AdmissionSettings, ConfirmSettings};
 use crate::config::{Config, HttpConfig};
-use crate::pubsub::{BareJid, QueueSettings, RetentionSettings, ServiceSettings};
+use crate::pubsub::{BareJid, QueueSettings, RenderDeadLetter, RetentionSettings, ServiceSettings};
 use std::time::Duration;
 
 /// The core's settings from the validated configuration file.
@@ -43,6 +43,10 @@ pub fn queue_settings(config: &Config) -> QueueSettings {
         backoff_max_ms: q.backoff_max_ms,
     }
 }
+
+/// How the core's dead letters become payloads: `protocol/` renders them
+/// (the core writes no XML, docs/architecture.md).
+pub const DEAD_LETTER_RENDERER: RenderDeadLetter = crate::protocol::dead_letter::render;
 
 /// The component link's at-least-once window and probes.
 pub fn confirm_settings(config: &Config) -> ConfirmSettings {

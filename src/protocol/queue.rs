@@ -18,10 +18,10 @@
 
 use super::pubsub_handler::{Handled, ProtocolCtx};
 use super::pubsub_request::PubsubRequest;
-use super::request_util::{children_named, node, opt_attr};
+use super::request_util::{children_named, node, opt_item_id};
 use super::{IqRequest, errors, notify, ns};
 use crate::pubsub::queue::QUEUE_NS;
-use crate::pubsub::{Actor, Notification, QueueError, Service, Settle};
+use crate::pubsub::{Actor, ItemId, NodeName, Notification, QueueError, Service, Settle};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
@@ -138,7 +138,7 @@ pub fn request_node(request: &PubsubRequest) -> Option<String> {
         | R::Delete { node, .. }
         | R::Purge { node }
         | R::OwnerSubscriptionsSet { node, .. }
-        | R::OwnerAffiliationsSet { node, .. } => Some(node.clone()),
+        | R::OwnerAffiliationsSet { node, .. } => Some(node.to_string()),
         _ => None,
     }
 }
@@ -147,8 +147,8 @@ fn settle<S: Store>(
     service: &mut Service<S>,
     ctx: &ProtocolCtx,
     from: &Jid,
-    node: &str,
-    ids: &[String],
+    node: &NodeName,
+    ids: &[ItemId],
     how: Settle,
 ) -> Handled {
     let now = super::timestamp::now_ms();
@@ -159,11 +159,12 @@ fn settle<S: Store>(
     }
 }
 
-fn parse_items(action: &Element) -> Result<(String, Vec<String>), StanzaError> {
+fn parse_items(action: &Element) -> Result<(NodeName, Vec<ItemId>), StanzaError> {
     let node = node(action)?;
-    let ids: Vec<String> = children_named(action, "item")
-        .filter_map(|i| opt_attr(i, "id"))
-        .collect();
+    let mut ids = Vec::new();
+    for item in children_named(action, "item") {
+        ids.extend(opt_item_id(item)?);
+    }
     if ids.is_empty() {
         return Err(errors::item_required());
     }

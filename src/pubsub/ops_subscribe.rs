@@ -1,7 +1,8 @@
 //! Subscriber use cases (XEP-0060 §6.1–6.4): subscribe, unsubscribe,
 //! subscription options.
 
-use tokio_xmpp::jid::Jid;
+use super::names::NodeName;
+use jid::Jid;
 
 use super::error::{PubsubError, PubsubResult};
 use super::form::FieldValues;
@@ -32,7 +33,7 @@ impl<S: Store> Service<S> {
     pub fn subscribe(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         options: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<Subscription>> {
@@ -156,7 +157,7 @@ impl<S: Store> Service<S> {
     pub fn unsubscribe(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
     ) -> PubsubResult<Outcome<()>> {
@@ -178,7 +179,7 @@ impl<S: Store> Service<S> {
     pub fn subscription_options(
         &self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
     ) -> PubsubResult<SubscriptionOptions> {
@@ -196,7 +197,7 @@ impl<S: Store> Service<S> {
     pub fn set_subscription_options(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
         fields: &[FieldValues],

@@ -19,6 +19,7 @@ from heraldtest.harness import Herald
 from heraldtest.ingest import put, request, scrape
 from heraldtest.sandbox import SERVICE
 from heraldtest.stanza import NS_PUBSUB, error_condition, is_iq_reply, local
+from heraldtest.muc import command
 
 TOKEN = "hostile-token-0123456789"
 TOKENS = {"platform": {"token": TOKEN, "nodes": ["*"], "create": True}}
@@ -178,6 +179,34 @@ def test_a_node_name_over_the_limit_is_refused_alike_over_xmpp_and_http(herald, 
                      f"</item></publish></pubsub></iq>")
     assert error_condition(reply)[1] == "bad-request"
     assert put(herald, ok_node, long_id, {"n": 1}, token=TOKEN)[2]["error"] == "bad_item_id"
+
+
+def test_every_xmpp_entry_point_refuses_an_over_long_node_name_as_http_does(herald, connect):
+    """Disco, MAM, queue acks and chat commands took node names unchecked;
+    now every entry point builds the core's NodeName, so all refuse a name
+    over 256 bytes as HTTP does: bad-request (a chat refusal) naming the
+    limit, never item-not-found."""
+    long_node = "n" * 257
+    status, _, data = put(herald, long_node, "i", {"n": 1}, token=TOKEN)
+    assert (status, data["error"]) == (400, "bad_node"), data
+    http_text = data["message"]
+    assert "1 to 256 bytes" in http_text, http_text
+    bob = connect("bob")
+    requests = {
+        "disco#info": f"<query xmlns='http://jabber.org/protocol/disco#info' node='{long_node}'/>",
+        "disco#items": f"<query xmlns='http://jabber.org/protocol/disco#items' node='{long_node}'/>",
+        "mam": f"<query xmlns='urn:xmpp:mam:2' node='{long_node}'/>",
+        "queue ack": f"<pubsub xmlns='{NS_PUBSUB}'><ack xmlns='urn:xmpp:pubsub:queueing:0' "
+                     f"node='{long_node}'><item id='i'/></ack></pubsub>",
+    }
+    for name, query in requests.items():
+        kind = "get" if name.startswith("disco") else "set"
+        reply = bob.iq(f"<iq type='{kind}' to='{SERVICE}'>{query}</iq>")
+        assert error_condition(reply)[1] == "bad-request", (name, error_condition(reply))
+        assert error_text(reply) == http_text, (name, error_text(reply))
+    for cmd in (f"subscribe {long_node}", f"last {long_node}"):
+        answer = command(bob, cmd)
+        assert http_text in answer and answer.startswith("Refused"), answer
 
 
 def test_config_errors_name_the_key_not_the_secret(herald_bin, tmp_path):
