@@ -1,0 +1,36 @@
+"""What third-party clients and the RFCs expect (issue 15): each test sends
+what a client library sends (stanza.js, aioxmpp, profanity, slixmpp) and
+checks what that client would show.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pubsub_helpers import (NS, NS_PUBSUB, SERVICE, assert_error, assert_result,
+                            create_node, entry, pubsub_child, pubsub_iq, publish_ok)
+
+
+def rsm_first_last_count(reply):
+    s = reply.find("ps:pubsub/rsm:set", NS)
+    assert s is not None
+    return (s.findtext("rsm:first", None, NS), s.findtext("rsm:last", None, NS),
+            s.findtext("rsm:count", None, NS))
+
+
+def test_max_items_with_an_rsm_set_is_the_newest(herald, connect, unique_name):
+    """stanza.js getItems({max: 3}) sends max_items='3' and <set><max>3</max></set>:
+    XEP-0060 §6.5.7 says max_items is the most recent N."""
+    alice = connect("alice")
+    node = unique_name("maxitems")
+    assert_result(create_node(alice, node))
+    for i in range(1, 6):
+        publish_ok(alice, node, [(f"i{i}", entry(f"t{i}"))])
+    for rsm in ("<set xmlns='http://jabber.org/protocol/rsm'><max>3</max></set>",
+                "<set xmlns='http://jabber.org/protocol/rsm'/>",
+                "<set xmlns='http://jabber.org/protocol/rsm'><max>10</max></set>"):
+        reply = assert_result(alice.iq(pubsub_iq(
+            f"<items node='{node}' max_items='3'/>{rsm}", "get")))
+        got = [i.get("id") for i in pubsub_child(reply, "items").findall("ps:item", NS)]
+        assert got == ["i3", "i4", "i5"], rsm
+        assert rsm_first_last_count(reply) == ("i3", "i5", "5")
