@@ -34,3 +34,16 @@ def test_max_items_with_an_rsm_set_is_the_newest(herald, connect, unique_name):
         got = [i.get("id") for i in pubsub_child(reply, "items").findall("ps:item", NS)]
         assert got == ["i3", "i4", "i5"], rsm
         assert rsm_first_last_count(reply) == ("i3", "i5", "5")
+
+
+def test_subscribe_without_jid_is_malformed_even_for_a_missing_node(herald, connect,
+                                                                    unique_name):
+    """XEP-0060 §6.1.1 requires 'jid': a request without one is refused as
+    malformed (bad-request) before the node is looked up, so the client
+    is not told a node is missing when its request is at fault."""
+    alice = connect("alice")
+    node = unique_name("subjid")
+    assert_result(create_node(alice, node))
+    for n in (unique_name("missing"), node):
+        reply = alice.iq(pubsub_iq(f"<subscribe node='{n}'/>"))
+        assert_error(reply, "modify", "bad-request", "jid-required")
