@@ -957,6 +957,8 @@ fn examples_10_18_19_disco_of_nodes_metadata_and_items() {
     let q = h.reply.unwrap().unwrap();
     assert_eq!(q.attr("node"), Some("princely_musings"));
     assert_eq!(child(&q, "identity").attr("type"), Some("leaf"));
+    let vars: Vec<_> = q.children().filter_map(|c| c.attr("var")).collect();
+    assert!(vars.contains(&"http://jabber.org/protocol/rsm"), "{vars:?}");
     let form = forms::parse_form(child(&q, "x")).unwrap();
     assert_eq!(
         form.form_type.as_deref(),

@@ -5,6 +5,8 @@ checks what that client would show.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pubsub_helpers import (NS, NS_PUBSUB, SERVICE, assert_error, assert_result,
@@ -47,3 +49,28 @@ def test_subscribe_without_jid_is_malformed_even_for_a_missing_node(herald, conn
     for n in (unique_name("missing"), node):
         reply = alice.iq(pubsub_iq(f"<subscribe node='{n}'/>"))
         assert_error(reply, "modify", "bad-request", "jid-required")
+
+
+NS_RSM = "http://jabber.org/protocol/rsm"
+
+
+def test_disco_info_advertises_rsm_on_service_and_node(herald, users, ejabberd, connect,
+                                                       unique_name):
+    """XEP-0059 §6: clients (aioxmpp) check disco#info for the rsm feature
+    before paging; a node's items and disco#items page too."""
+    slixclient = pytest.importorskip("slixclient")
+    alice = connect("alice")
+    node = unique_name("rsmdisco")
+    assert_result(create_node(alice, node))
+
+    async def scenario():
+        async with slixclient.slix_session(users["bob"], "pass", ejabberd.c2s_port) as bob:
+            disco = bob.plugin["xep_0030"]
+            service = await disco.get_info(jid=SERVICE, timeout=10)
+            on_node = await disco.get_info(jid=SERVICE, node=node, timeout=10)
+            return (service["disco_info"]["features"], on_node["disco_info"]["features"])
+
+    service, on_node = asyncio.run(asyncio.wait_for(scenario(), 60))
+    for features in (service, on_node):
+        assert NS_RSM in features, features
+        assert "http://jabber.org/protocol/pubsub#rsm" in features, features
