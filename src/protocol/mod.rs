@@ -21,6 +21,7 @@ pub mod queue;
 pub mod request_util;
 pub mod rsm;
 pub mod service_info;
+pub mod service_presence;
 pub mod stanza_size;
 pub mod timestamp;
 pub mod xml;

@@ -9,8 +9,9 @@ import asyncio
 
 import pytest
 
-from pubsub_helpers import (NS, NS_PUBSUB, SERVICE, assert_error, assert_result,
-                            create_node, entry, pubsub_child, pubsub_iq, publish_ok)
+from pubsub_helpers import (NS, SERVICE, a, assert_error, assert_result, create_node,
+                            entry, pubsub_child, pubsub_iq, publish_ok)
+from xmppclient import local
 
 
 def rsm_first_last_count(reply):
@@ -74,3 +75,37 @@ def test_disco_info_advertises_rsm_on_service_and_node(herald, users, ejabberd, 
     for features in (service, on_node):
         assert NS_RSM in features, features
         assert "http://jabber.org/protocol/pubsub#rsm" in features, features
+
+
+def remove_roster_item(client, jid):
+    client.iq_ok(f"<iq type='set'><query xmlns='jabber:iq:roster'>"
+                 f"<item jid='{a(jid)}' subscription='remove'/></query></iq>")
+
+
+def from_service(type_):
+    return lambda s: (local(s) == "presence" and s.get("from") == SERVICE
+                      and s.get("type") == type_)
+
+
+def test_approved_roster_subscription_is_followed_by_available_presence(herald, connect):
+    """RFC 6121 §3.1.5: after approving, the contact sends its current
+    presence; without it profanity shows Herald offline."""
+    dave = connect("dave")
+    # ejabberd keeps the roster across tests: start from no item, or it
+    # would not route the subscribe again.
+    remove_roster_item(dave, SERVICE)
+    try:
+        # The removal's own unsubscribe exchange can swallow the first
+        # subscribe inside ejabberd: ask again (see test_pubsub_entity.py).
+        for attempt in range(3):
+            dave.send(f"<presence type='subscribe' to='{SERVICE}'/>")
+            try:
+                dave.wait_for(from_service("subscribed"), timeout=4)
+                break
+            except TimeoutError:
+                if attempt == 2:
+                    raise
+        # No probe sent: the available presence comes on its own.
+        dave.wait_for(from_service(None), timeout=4)
+    finally:
+        remove_roster_item(dave, SERVICE)
