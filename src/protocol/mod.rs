@@ -8,6 +8,7 @@ pub mod features;
 pub mod forms;
 pub mod mam;
 pub mod mam_render;
+pub mod message_id;
 pub mod notify;
 pub mod pubsub_errors;
 pub mod pubsub_exec;

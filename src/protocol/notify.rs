@@ -10,9 +10,8 @@
 use super::forms::{Field, FieldType, Form, FormKind};
 use super::pubsub_forms::{self, NODE_CONFIG, SUBSCRIBE_AUTHORIZATION};
 use super::xml::BuilderExt;
-use super::{ns, stanza_size, timestamp};
+use super::{message_id, ns, stanza_size, timestamp};
 use crate::pubsub::{Event, Item, Notification, NotificationType, Recipient};
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
@@ -144,7 +143,7 @@ fn messages(service: &BareJid, n: &Notification, payloads: Vec<Element>) -> Vec<
         .map(|r| {
             let mut m = Message::new_with_type(type_.clone(), Some(r.jid.clone()));
             m.from = Some(from.clone());
-            m.id = Some(Id(next_id()));
+            m.id = Some(Id(message_id::next()));
             m.payloads = payloads.clone();
             if shim && !r.subids.is_empty() {
                 m.payloads.push(shim_headers(r));
@@ -333,14 +332,6 @@ fn approval_form(node: &str, jid: &Jid, subid: &str) -> Element {
             .labelled("Allow this JID to subscribe to this pubsub node?"),
     ];
     form.to_element()
-}
-
-/// Unique message IDs (§12.4): a per-process prefix and a counter.
-fn next_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let prefix = PREFIX.get_or_init(|| format!("h{:x}", timestamp::now_ms()));
-    format!("{prefix}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 #[cfg(test)]

@@ -109,3 +109,31 @@ def test_approved_roster_subscription_is_followed_by_available_presence(herald, 
         dave.wait_for(from_service(None), timeout=4)
     finally:
         remove_roster_item(dave, SERVICE)
+
+
+def test_chat_replies_deliveries_and_room_posts_carry_a_message_id(herald_factory, connect,
+                                                                   unique_name):
+    """RFC 6120 §8.1.3: clients key receipts, corrections and dedup on the
+    message id; Herald's chat answers, chat deliveries and room posts have one."""
+    from chathelpers import (chat_from_herald, destroy_room, groupchat_from, join_room,
+                             publish, wait_occupant)
+    alice = connect("alice", resource="room")
+    room = f"{unique_name('ids')}@conference.localhost"
+    join_room(alice, room, "alice")
+    node = unique_name("idnode")
+    try:
+        herald_factory(config={"relay": {"max_per_minute": 20, "window_secs": 60, "rooms": [
+            {"nodes": [f"{node}*"], "room": room, "nick": "herald"}]}})
+        wait_occupant(alice, room, "herald")
+        assert_result(create_node(alice, node))
+        bob = connect("bob")
+        bob.send(f"<message type='chat' to='{SERVICE}'><body>subscribe {node}</body></message>")
+        reply = chat_from_herald(bob, timeout=10, expect=1)
+        assert len(reply) == 1 and "Subscribed" in reply[0].findtext("c:body", "", NS)
+        publish(alice, node, "<app xmlns='urn:x' name='shiny'/>", "m1")
+        delivery = chat_from_herald(bob, timeout=10, expect=1)
+        post = groupchat_from(alice, room, "herald", timeout=10, expect=1)
+        ids = [m.get("id") for m in reply + delivery + post]
+        assert len(ids) == 3 and all(ids) and len(set(ids)) == 3, ids
+    finally:
+        destroy_room(alice, room)
