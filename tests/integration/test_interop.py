@@ -137,3 +137,30 @@ def test_chat_replies_deliveries_and_room_posts_carry_a_message_id(herald_factor
         assert len(ids) == 3 and all(ids) and len(set(ids)) == 3, ids
     finally:
         destroy_room(alice, room)
+
+
+def test_refused_publish_and_retract_say_why(herald, connect, unique_name):
+    """A refused publish names its reason (the publish model or the
+    affiliation), as the chat commands do, not just "insufficient privileges"."""
+    from pubsub_helpers import publish, retract, set_affiliations
+    from xmppclient import NS_STANZAS
+    alice, bob = connect("alice"), connect("bob")
+
+    def text(reply):
+        assert_error(reply, "auth", "forbidden")
+        return reply.findtext(f"{{jabber:client}}error/{{{NS_STANZAS}}}text") or ""
+
+    node = unique_name("why")
+    assert_result(create_node(alice, node))
+    assert "not a publisher" in text(publish(bob, node, [("b1", entry("x"))]))
+    set_affiliations(alice, node, {"bob@localhost": "member"})
+    assert "member, not a publisher" in text(publish(bob, node, [("b1", entry("x"))]))
+    set_affiliations(alice, node, {"bob@localhost": "publish-only"})
+    publish_ok(bob, node, [("b1", entry("x"))])
+    assert "publish-only" in text(retract(bob, node, "b1"))
+    set_affiliations(alice, node, {"bob@localhost": "outcast"})
+    assert "outcast" in text(publish(bob, node, [("b2", entry("x"))]))
+
+    subs_only = unique_name("why")
+    assert_result(create_node(alice, subs_only, {"pubsub#publish_model": "subscribers"}))
+    assert "subscribe first" in text(publish(bob, subs_only, [("b1", entry("x"))]))

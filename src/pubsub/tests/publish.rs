@@ -203,7 +203,10 @@ fn publish_by_member_under_the_publishers_model_is_forbidden() {
     let mut svc = service_with_node(&[]);
     set_affiliation(&mut svc, "mem@example.com", Affiliation::Member);
     let err = svc.publish(&ent("mem@example.com"), NODE, vec![item("a", "<p/>")], None);
-    assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
+    let PubsubError::ForbiddenBecause(why) = err.unwrap_err() else {
+        panic!("not a refusal with a reason")
+    };
+    assert!(why.contains("not a publisher"), "{why}");
 }
 
 #[test]
@@ -223,7 +226,10 @@ fn publish_by_publisher_and_publish_only_is_allowed() {
 fn publish_by_subscriber_under_the_subscribers_model_is_allowed() {
     let mut svc = service_with_node(&[("pubsub#publish_model", "subscribers")]);
     let stranger = svc.publish(&ent("bob@example.com"), NODE, vec![item("a", "<p/>")], None);
-    assert_eq!(stranger.unwrap_err(), PubsubError::Forbidden);
+    let PubsubError::ForbiddenBecause(why) = stranger.unwrap_err() else {
+        panic!("not a refusal with a reason")
+    };
+    assert!(why.contains("only subscribers"), "{why}");
     subscribe(&mut svc, "bob@example.com");
     let ok = svc.publish(&ent("bob@example.com"), NODE, vec![item("a", "<p/>")], None);
     assert!(ok.is_ok());
