@@ -164,3 +164,22 @@ def test_refused_publish_and_retract_say_why(herald, connect, unique_name):
     subs_only = unique_name("why")
     assert_result(create_node(alice, subs_only, {"pubsub#publish_model": "subscribers"}))
     assert "subscribe first" in text(publish(bob, subs_only, [("b1", entry("x"))]))
+
+
+def test_rsm_max_alone_is_the_oldest_page_and_empty_before_the_newest(herald, connect,
+                                                                      unique_name):
+    """What xep-notes/xep-0059.md now says: <max/> alone pages from the
+    oldest (XEP-0059 §2.1); <before/> empty gives the newest (§2.5)."""
+    alice = connect("alice")
+    node = unique_name("rsmmax")
+    assert_result(create_node(alice, node))
+    for i in range(1, 6):
+        publish_ok(alice, node, [(f"i{i}", entry(f"t{i}"))])
+
+    def page(rsm):
+        reply = assert_result(alice.iq(pubsub_iq(
+            f"<items node='{node}'/><set xmlns='{NS_RSM}'>{rsm}</set>", "get")))
+        return [i.get("id") for i in pubsub_child(reply, "items").findall("ps:item", NS)]
+
+    assert page("<max>2</max>") == ["i1", "i2"]
+    assert page("<max>2</max><before/>") == ["i4", "i5"]
