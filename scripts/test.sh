@@ -30,6 +30,18 @@ if ! python3 -c "import pytest, pytest_timeout, slixmpp" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r tests/integration/requirements.txt
 fi
 
+# The JavaScript clients (xmpp.js, stanza.js) for test_js_clients.py, at
+# the versions in tests/js/package-lock.json; needs node and npm.
+if [ ! -d tests/js/node_modules ]; then
+    if ! command -v npm >/dev/null; then
+        echo "=== installing nodejs and npm (apt) ==="
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+    fi
+    echo "=== installing the JS test clients (npm ci) ==="
+    (cd tests/js && npm ci --no-audit --no-fund)
+fi
+
 echo "=== cargo test ==="
 cargo test
 
