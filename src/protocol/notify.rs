@@ -77,6 +77,7 @@ fn split(
             );
             part = vec![item_el(item, false)];
         }
+        let end = range.end;
         let chunk_items = &items[range];
         let items_el = Element::builder("items", ns::PUBSUB_EVENT)
             .a("node", node)
@@ -88,10 +89,12 @@ fn split(
         }
         // Each part carries the archive ID of its own last item, so a
         // client that resumes from it misses none of the later parts.
-        let archive_id = match (&n.archive_id, chunk_items.last()) {
-            (Some(id), _) if k == last_chunk => Some(id.clone()),
-            (Some(id), Some(item)) => part_archive_id(id, item.seq),
-            _ => None,
+        let archive_id = match &n.archive_id {
+            Some(id) if k == last_chunk => Some(id.clone()),
+            Some(_) => end
+                .checked_sub(1)
+                .and_then(|i| n.item_archive_ids.get(i).cloned()),
+            None => None,
         };
         if let Some(id) = &archive_id {
             payloads.push(stanza_id(service, id));
@@ -99,12 +102,6 @@ fn split(
         out.extend(messages(service, n, payloads));
     }
     out
-}
-
-/// `<node>-<seq>` (`pubsub::archive_id`) with another seq of the same node.
-fn part_archive_id(id: &str, seq: u64) -> Option<String> {
-    let (node, _) = id.rsplit_once('-')?;
-    Some(crate::pubsub::archive_id(node.parse().ok()?, seq))
 }
 
 /// Bytes a notification's messages take besides its items: the fixed

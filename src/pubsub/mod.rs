@@ -82,6 +82,7 @@
 //!   (access model `presence`: see `access.rs`).
 
 mod access;
+pub mod archive_ids;
 pub mod error;
 pub mod feed;
 pub mod form;
@@ -106,6 +107,7 @@ mod service;
 pub mod sub_options;
 pub mod types;
 
+pub use archive_ids::ArchiveKey;
 pub use error::{PubsubError, PubsubResult};
 pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
@@ -115,7 +117,6 @@ pub use node_config::{
 };
 pub use notify::{Event, Notification, Recipient};
 pub use ops_discovery::{NodeCursor, NodesPage};
-pub use ops_history::archive_id;
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };

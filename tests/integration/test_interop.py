@@ -183,3 +183,38 @@ def test_rsm_max_alone_is_the_oldest_page_and_empty_before_the_newest(herald, co
 
     assert page("<max>2</max>") == ["i1", "i2"]
     assert page("<max>2</max><before/>") == ["i4", "i5"]
+
+
+def test_stanza_ids_are_opaque_and_stay_mam_cursors_across_a_restart(herald, connect,
+                                                                    unique_name):
+    """XEP-0359 §5: stanza-ids should be unpredictable and must not reveal
+    the archive's size; they stay usable as MAM cursors, also after a
+    restart, and the service advertises urn:xmpp:sid:0."""
+    import re
+    import time
+
+    import catchup as cu
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name("sid")
+    cu.create(alice, node)
+    cu.subscribe(bob, node, "bob@localhost")
+    for i in range(1, 5):
+        cu.publish(alice, node, f"s{i}")
+    seen, deadline = [], time.monotonic() + 10
+    while len(seen) < 4 and time.monotonic() < deadline:
+        seen.extend(m for m in bob.messages(timeout=0.5) if cu.event_item_ids(m))
+    sids = [cu.stanza_id(m) for m in seen]
+    assert len(sids) == 4 and len(set(sids)) == 4, sids
+    for sid in sids:
+        assert re.fullmatch(r"[0-9a-f]{32}", sid), sid
+        # No counter shows through: not "<node>-<seq>", no small number.
+        assert "-" not in sid and not re.search(r"0{10}", sid), sid
+
+    herald.restart()
+    bob = connect("bob")
+    results, fin = cu.mam_query(bob, node, rsm=f"<max>10</max><after>{sids[1]}</after>")
+    assert [w for _, w, _ in results] == ["item:s3", "item:s4"]
+    assert [i for i, _, _ in results] == sids[2:], "the same IDs after the restart"
+    features = [f.get("var") for f in bob.disco_info(SERVICE).iter()
+                if f.tag.endswith("}feature")]
+    assert "urn:xmpp:sid:0" in features
