@@ -218,3 +218,27 @@ def test_stanza_ids_are_opaque_and_stay_mam_cursors_across_a_restart(herald, con
     features = [f.get("var") for f in bob.disco_info(SERVICE).iter()
                 if f.tag.endswith("}feature")]
     assert "urn:xmpp:sid:0" in features
+
+
+HERALD_OPTS = "{urn:herald:subscribe_options:0}"
+
+
+def test_herald_subscription_options_are_namespaced_fields(herald, connect, unique_name):
+    """XEP-0068: fields outside the registered pubsub#subscribe_options
+    FORM_TYPE are named in Clark notation; the form shows them so, and a
+    submit with those names works (the old names are still accepted)."""
+    from pubsub_helpers import form_values, options_get, subscribe_ok
+    from chathelpers import chat_from_herald, publish
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name("opts")
+    assert_result(create_node(alice, node))
+    sub = subscribe_ok(bob, node, options={f"{HERALD_OPTS}chat": True})
+    reply = assert_result(options_get(bob, node, sub.get("subid")))
+    fields = form_values(reply.find("ps:pubsub/ps:options/x:x", NS))
+    for name in ("chat", "queue_group", "queue_start", "queue_after"):
+        assert f"{HERALD_OPTS}{name}" in fields, sorted(fields)
+    assert not {"herald#chat", "pubsub#queue_group", "pubsub#queue_start",
+                "pubsub#queue_after"} & set(fields), sorted(fields)
+    assert fields[f"{HERALD_OPTS}chat"] in (["true"], ["1"])
+    publish(alice, node, "<app xmlns='urn:x' name='shiny'/>", "o1")
+    assert len(chat_from_herald(bob, timeout=10, expect=1)) == 1
