@@ -242,3 +242,41 @@ def test_herald_subscription_options_are_namespaced_fields(herald, connect, uniq
     assert fields[f"{HERALD_OPTS}chat"] in (["true"], ["1"])
     publish(alice, node, "<app xmlns='urn:x' name='shiny'/>", "o1")
     assert len(chat_from_herald(bob, timeout=10, expect=1)) == 1
+
+
+def test_room_posts_held_while_out_carry_delay_and_a_digest_with_times(herald_factory,
+                                                                       connect,
+                                                                       unique_name):
+    """XEP-0203: what Herald posts late (held while kicked out of the room)
+    carries <delay/> with the event's time, so an old event does not read
+    as new; what it could not hold comes as one digest with times."""
+    import time
+
+    from chathelpers import (body, destroy_room, groupchat_from, join_room, publish,
+                             wait_occupant)
+    alice = connect("alice", resource="room")
+    room = f"{unique_name('late')}@conference.localhost"
+    join_room(alice, room, "alice")
+    node = unique_name("late")
+    try:
+        herald_factory(config={"relay": {"max_per_minute": 2, "window_secs": 60, "rooms": [
+            {"nodes": [f"{node}*"], "room": room, "nick": "herald"}]}})
+        wait_occupant(alice, room, "herald")
+        alice.iq_ok(f"<iq type='set' to='{room}'><query "
+                    "xmlns='http://jabber.org/protocol/muc#admin'>"
+                    "<item nick='herald' role='none'/></query></iq>")
+        time.sleep(0.3)   # Herald has seen its kick (it rejoins after 2 s)
+        bob = connect("bob")
+        for i in range(5):
+            publish(bob, node, f"<app xmlns='urn:x' name='n{i}'/>", f"k{i}")
+        got = groupchat_from(alice, room, "herald", timeout=15, expect=3)
+        texts = [body(m) for m in got]
+        assert len(got) == 3, texts
+        assert texts[0].startswith(f"While I was out of the room: 3 events on {node} ("), texts
+        assert f'"last {node}"' in texts[0], texts
+        for m in got[1:]:
+            delay = m.find("{urn:xmpp:delay}delay")
+            assert delay is not None and delay.get("stamp", "").startswith("20"), texts
+        assert got[0].find("{urn:xmpp:delay}delay") is None
+    finally:
+        destroy_room(alice, room)
