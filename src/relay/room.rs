@@ -189,7 +189,7 @@ impl Room {
     }
 
     fn post_digest(&mut self, me: &Jid, now: Instant, out: &mut Vec<Stanza>) {
-        if let Some(text) = self.limiter.roll(now) {
+        if let Some(text) = self.limiter.roll(now, me.to_bare().as_str()) {
             let to = Jid::from(self.jid.clone());
             out.push(Stanza::Message(text_message(
                 me,

@@ -280,3 +280,37 @@ def test_room_posts_held_while_out_carry_delay_and_a_digest_with_times(herald_fa
         assert got[0].find("{urn:xmpp:delay}delay") is None
     finally:
         destroy_room(alice, room)
+
+
+def test_readable_bodies_for_people(herald_factory, connect, unique_name):
+    """Chat bodies a person can read: a CloudEvent says what happened
+    (its type) first, then its data as key=value, then its source and own
+    time; JSON keys keep the publisher's order; XML values with spaces are
+    quoted; a digest says how to see what it held back; `last NODE 50` says
+    it shows at most 20."""
+    from chathelpers import NS_ITEM, body, chat_from_herald, command, publish
+    herald_factory(config={"chat": {"max_per_minute": 3, "window_secs": 2}})
+    alice, bob = connect("alice"), connect("bob")
+    node = unique_name("read")
+    assert_result(create_node(alice, node))
+    assert f"Subscribed to {node}" in command(bob, f"subscribe {node}")
+    event = ('{"specversion":"1.0","id":"e1","source":"/billing","type":"invoice.paid",'
+             '"time":"2026-12-02T04:10:03Z","data":{"invoice":"A-1","amount":10}}')
+    publish(alice, node, f"<json xmlns='urn:xmpp:json:0'>{event}</json>", "r1")
+    publish(alice, node, "<json xmlns='urn:xmpp:json:0'>{\"zeta\":1,\"alpha\":2}</json>", "r2")
+    publish(alice, node, "<app xmlns='urn:x' name='two words'/>", "r3")
+    got = [body(m) for m in chat_from_herald(bob, timeout=10, expect=3)]
+    assert got == [
+        f"[{node}] invoice.paid invoice=A-1 amount=10 (source=/billing time=2026-12-02T04:10:03Z)",
+        f"[{node}] zeta=1 alpha=2",
+        f'[{node}] app name="two words"',
+    ], got
+    for i in range(4):
+        publish(alice, node, f"<app xmlns='urn:x' n='{i}'/>", f"b{i}")
+    msgs = chat_from_herald(bob, timeout=6)
+    digests = [body(m) for m in msgs if m.find(f"{{{NS_ITEM}}}item") is None]
+    assert digests and all(f'Send "last {node}" to {SERVICE} to see the newest.' in d
+                           for d in digests), digests
+    answer = command(bob, f"last {node} 50")
+    assert answer.splitlines()[0] == (f"The 7 newest of 7 items on {node} "
+                                      "(you asked for 50; at most 20 are shown):"), answer
