@@ -33,6 +33,17 @@ fi
 # The test clients (tests/heraldtest/) as an editable package, for bench/;
 # pytest itself puts this checkout's copy first (tests/integration/pytest.ini).
 python3 -m pip install --quiet --disable-pip-version-check -e tests
+# The JavaScript clients (xmpp.js, stanza.js) for test_js_clients.py, at
+# the versions in tests/js/package-lock.json; needs node and npm.
+if [ ! -d tests/js/node_modules ]; then
+    if ! command -v npm >/dev/null; then
+        echo "=== installing nodejs and npm (apt) ==="
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+    fi
+    echo "=== installing the JS test clients (npm ci) ==="
+    (cd tests/js && npm ci --no-audit --no-fund)
+fi
 
 echo "=== cargo test ==="
 cargo test

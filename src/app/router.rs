@@ -7,7 +7,7 @@ use crate::chat::ChatService;
 use crate::component::{Inbound, InvalidStanza, StanzaKind};
 use crate::protocol::approval::handle_approval;
 use crate::protocol::pubsub_handler::{ProtocolCtx, handle_pubsub};
-use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify, queue};
+use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify, queue, service_presence};
 use crate::pubsub::Service;
 use crate::relay::Relay;
 use crate::store::Store;
@@ -156,7 +156,7 @@ impl<S: Store> Router<S> {
         };
         let outcome = match p.type_ {
             PresenceType::Subscribe => {
-                out.push(reply(PresenceType::Subscribed));
+                out.extend(service_presence::approve_subscription(&to, &bare));
                 return;
             }
             PresenceType::Unsubscribe | PresenceType::Unsubscribed => {
@@ -451,10 +451,11 @@ mod tests {
                 "<presence {NS} type='subscribe' from='a@localhost/r' to='events.localhost'/>"
             ),
         );
-        let [Stanza::Presence(p)] = out.as_slice() else {
+        let [Stanza::Presence(p), Stanza::Presence(available)] = out.as_slice() else {
             panic!("{out:?}")
         };
         assert_eq!(p.type_, PresenceType::Subscribed);
+        assert_eq!(available.type_, PresenceType::None);
         assert_eq!(
             p.to.as_ref().map(|j| j.to_string()),
             Some("a@localhost".into())

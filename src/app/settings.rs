@@ -5,7 +5,9 @@
 use super::router::IngestPolicy;
 use crate::component::{AdmissionSettings, ConfirmSettings};
 use crate::config::{Config, HttpConfig};
-use crate::pubsub::{BareJid, QueueSettings, RenderDeadLetter, RetentionSettings, ServiceSettings};
+use crate::pubsub::{
+    ArchiveKey, BareJid, QueueSettings, RenderDeadLetter, RetentionSettings, ServiceSettings,
+};
 use std::time::Duration;
 
 /// The core's settings from the validated configuration file.
@@ -30,7 +32,20 @@ pub fn service_settings(config: &Config) -> Result<ServiceSettings, String> {
             history_max_age_secs: (r.history_max_age_secs > 0).then_some(r.history_max_age_secs),
             sweep_batch: r.sweep_batch,
         },
+        // Opaque stanza-ids keep their meaning across restarts as long as
+        // the component's identity does (xep-notes/decisions.md).
+        archive_key: archive_key(config.component.jid.as_str(), config.secret()),
     })
+}
+
+/// The archive-ID key: from the component JID and secret, which persist
+/// with the deployment whatever the storage backend.
+fn archive_key(jid: &str, secret: &str) -> ArchiveKey {
+    let mut material = Vec::with_capacity(jid.len() + 1 + secret.len());
+    material.extend_from_slice(jid.as_bytes());
+    material.push(0);
+    material.extend_from_slice(secret.as_bytes());
+    ArchiveKey::derive(&material)
 }
 
 /// Consumer groups (`[queue]`).

@@ -42,7 +42,9 @@ pub fn execute<S: Store>(
         Command::List => Answer::say(list(service, &actor)),
         Command::Subscribe(node) => subscribe(service, &actor, from, &node),
         Command::Unsubscribe(node) => unsubscribe(service, &actor, from, &node),
-        Command::Last(node, n) => Answer::say(last(service, bodies, &actor, &node, n)),
+        Command::Last(node, n, asked) => {
+            Answer::say(last(service, bodies, &actor, &node, n, asked))
+        }
     }
 }
 
@@ -140,6 +142,7 @@ fn last<S: Store>(
     actor: &Actor,
     node: &NodeName,
     n: usize,
+    asked: usize,
 ) -> String {
     let page = match service.items(actor, node, Some(n)) {
         Ok(p) => p,
@@ -148,8 +151,13 @@ fn last<S: Store>(
     if page.items.is_empty() {
         return format!("{node} has no items.");
     }
+    let capped = if asked > n {
+        format!(" (you asked for {asked}; at most {n} are shown)")
+    } else {
+        String::new()
+    };
     let mut lines = vec![format!(
-        "The {} newest of {} items on {node}:",
+        "The {} newest of {} items on {node}{capped}:",
         page.items.len(),
         page.total
     )];

@@ -12,7 +12,8 @@ pub enum Command {
     List,
     Subscribe(NodeName),
     Unsubscribe(NodeName),
-    Last(NodeName, usize),
+    /// Node, items to show (capped at `LAST_MAX`), items asked for.
+    Last(NodeName, usize, usize),
 }
 
 /// Parses a body: the first word (any case) names the command. The error
@@ -28,9 +29,9 @@ pub fn parse(body: &str) -> Result<Command, String> {
         ("list", []) => Ok(Command::List),
         ("subscribe", [node]) => Ok(Command::Subscribe(node_name(node)?)),
         ("unsubscribe", [node]) => Ok(Command::Unsubscribe(node_name(node)?)),
-        ("last", [node]) => Ok(Command::Last(node_name(node)?, LAST_DEFAULT)),
+        ("last", [node]) => Ok(Command::Last(node_name(node)?, LAST_DEFAULT, LAST_DEFAULT)),
         ("last", [node, n]) => match n.parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(Command::Last(node_name(node)?, n.min(LAST_MAX))),
+            Ok(n) if n >= 1 => Ok(Command::Last(node_name(node)?, n.min(LAST_MAX), n)),
             _ => Err(format!("\"{n}\" is not a count: try \"last {node} 5\".")),
         },
         ("list" | "subscribe" | "unsubscribe" | "last", _) => Err(format!(
@@ -109,12 +110,12 @@ mod tests {
     fn last_takes_an_optional_capped_count() {
         assert_eq!(
             parse("last apps"),
-            Ok(Command::Last("apps".into(), LAST_DEFAULT))
+            Ok(Command::Last("apps".into(), LAST_DEFAULT, LAST_DEFAULT))
         );
-        assert_eq!(parse("last apps 3"), Ok(Command::Last("apps".into(), 3)));
+        assert_eq!(parse("last apps 3"), Ok(Command::Last("apps".into(), 3, 3)));
         assert_eq!(
             parse("last apps 500"),
-            Ok(Command::Last("apps".into(), LAST_MAX))
+            Ok(Command::Last("apps".into(), LAST_MAX, 500))
         );
         assert!(parse("last apps zero").unwrap_err().contains("not a count"));
         assert!(parse("last apps 0").is_err());

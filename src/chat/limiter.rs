@@ -42,7 +42,8 @@ impl Limiter {
 
     /// Ends the window if it is over: returns the digest text when events
     /// were held back. Call before `admit` and on every tick.
-    pub fn roll(&mut self, now: Instant) -> Option<String> {
+    /// `service`: Herald's JID, named in the digest's "how to see them".
+    pub fn roll(&mut self, now: Instant, service: &str) -> Option<String> {
         let start = self.started?;
         if now.duration_since(start) < self.window {
             return None;
@@ -50,7 +51,7 @@ impl Limiter {
         self.started = None;
         self.sent = 0;
         let held = std::mem::take(&mut self.suppressed);
-        (!held.is_empty()).then(|| digest_text(&held, self.window, self.why))
+        (!held.is_empty()).then(|| digest_text(&held, self.window, self.why, service))
     }
 
     /// Whether one message about `node` may go out now; if not it is
@@ -72,8 +73,15 @@ impl Limiter {
     }
 }
 
-/// "37 more events on apps, 1 more event on domains in the last minute".
-pub fn digest_text(held: &BTreeMap<String, u64>, window: Duration, why: &str) -> String {
+/// "37 more events on apps, 1 more event on domains in the last minute
+/// (held back …). Send "last apps" or "last domains" to events.localhost
+/// to see the newest."
+pub fn digest_text(
+    held: &BTreeMap<String, u64>,
+    window: Duration,
+    why: &str,
+    service: &str,
+) -> String {
     let parts: Vec<String> = held
         .iter()
         .map(|(node, n)| {
@@ -86,7 +94,12 @@ pub fn digest_text(held: &BTreeMap<String, u64>, window: Duration, why: &str) ->
         s if s % 60 == 0 => format!("the last {} minutes", s / 60),
         s => format!("the last {s} seconds"),
     };
-    format!("{} in {span} (held back {why})", parts.join(", "))
+    let see: Vec<String> = held.keys().map(|n| format!("\"last {n}\"")).collect();
+    format!(
+        "{} in {span} (held back {why}). Send {} to {service} to see the newest.",
+        parts.join(", "),
+        see.join(" or ")
+    )
 }
 
 #[cfg(test)]
@@ -101,8 +114,8 @@ mod tests {
         let mut l = Limiter::new(3, MINUTE);
         let admitted = (0..40).filter(|_| l.admit(t0, "apps")).count();
         assert_eq!(admitted, 3);
-        assert_eq!(l.roll(t0 + Duration::from_secs(59)), None);
-        let digest = l.roll(t0 + MINUTE).unwrap();
+        assert_eq!(l.roll(t0 + Duration::from_secs(59), "h"), None);
+        let digest = l.roll(t0 + MINUTE, "h").unwrap();
         assert!(
             digest.starts_with("37 more events on apps in the last minute"),
             "{digest}"
@@ -114,20 +127,31 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Limiter::new(1, MINUTE);
         assert!(l.admit(t0, "apps"));
-        assert_eq!(l.roll(t0 + MINUTE), None);
+        assert_eq!(l.roll(t0 + MINUTE, "h"), None);
         let t1 = t0 + MINUTE * 2;
         assert!(l.admit(t1, "apps"));
         assert!(!l.admit(t1, "domains"));
-        let digest = l.roll(t1 + MINUTE).unwrap();
+        let digest = l.roll(t1 + MINUTE, "h").unwrap();
         assert!(digest.starts_with("1 more event on domains in"), "{digest}");
     }
 
     #[test]
     fn digest_names_each_node_and_the_window() {
         let held = BTreeMap::from([("apps".to_owned(), 5), ("db".to_owned(), 1)]);
-        let text = digest_text(&held, Duration::from_secs(5), "to keep the room readable");
+        let text = digest_text(
+            &held,
+            Duration::from_secs(5),
+            "to keep the room readable",
+            "events.localhost",
+        );
         assert!(
             text.starts_with("5 more events on apps, 1 more event on db in the last 5 seconds")
+        );
+        assert!(
+            text.ends_with(
+                "Send \"last apps\" or \"last db\" to events.localhost to see the newest."
+            ),
+            "{text}"
         );
     }
 }

@@ -2,12 +2,13 @@
 //! Herald's `urn:herald:item:0` wrapper (node, item ID, publisher and the
 //! original payload), so bots can parse what people read.
 
+use crate::protocol::message_id;
 use crate::protocol::notify::stored_payload;
 use crate::protocol::xml::BuilderExt;
 use crate::pubsub::Item;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
-use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
+use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
 
 /// Namespace of the item wrapper sent next to readable bodies.
 pub const ITEM_NS: &str = "urn:herald:item:0";
@@ -26,7 +27,8 @@ pub fn item_element(node: &str, item: &Item) -> Element {
     b.build()
 }
 
-/// A message of `type_` with `body` and optional extra payloads.
+/// A message of `type_` with `body`, optional extra payloads and a fresh
+/// `id` (RFC 6120 §8.1.3; clients use it for receipts and corrections).
 pub fn text_message(
     from: &Jid,
     to: Jid,
@@ -36,6 +38,7 @@ pub fn text_message(
 ) -> Message {
     let mut m = Message::new_with_type(type_, Some(to));
     m.from = Some(from.clone());
+    m.id = Some(Id(message_id::next()));
     m.bodies.insert(Lang::from(""), body.to_owned());
     m.payloads = extra;
     m

@@ -9,6 +9,7 @@ pub mod command;
 pub mod config;
 pub mod limiter;
 pub mod message;
+pub mod ordered_json;
 pub mod payload;
 pub mod template;
 
@@ -139,7 +140,8 @@ impl ChatService {
     }
 
     fn roll(&mut self, to: &Jid, now: Instant, out: &mut Vec<Stanza>) {
-        let digest = self.limits.get_mut(to).and_then(|l| l.roll(now));
+        let service = self.service_jid.to_string();
+        let digest = (self.limits.get_mut(to)).and_then(|l| l.roll(now, &service));
         if let Some(text) = digest {
             out.push(self.chat(to.clone(), &text, vec![]));
         }

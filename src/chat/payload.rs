@@ -2,6 +2,7 @@
 //! containers (`<json xmlns='urn:xmpp:json:0'>`) as JSON, anything else
 //! as its XML element.
 
+use super::ordered_json::Ordered;
 use serde_json::Value;
 use tokio_xmpp::minidom::Element;
 
@@ -11,7 +12,9 @@ pub const JSON_NS: &str = "urn:xmpp:json:0";
 /// What a body is built from.
 #[derive(Debug)]
 pub enum Payload {
-    Json(Value),
+    /// The value for lookups, and the same JSON in the publisher's key
+    /// order for the summary.
+    Json(Value, Ordered),
     Xml(Element),
     None,
 }
@@ -23,9 +26,10 @@ impl Payload {
             return Payload::None;
         };
         if el.is("json", JSON_NS) {
-            return match serde_json::from_str(&el.text()) {
-                Ok(v) => Payload::Json(v),
-                Err(_) => Payload::Xml(el),
+            let text = el.text();
+            return match (serde_json::from_str(&text), Ordered::parse(&text)) {
+                (Ok(v), Some(o)) => Payload::Json(v, o),
+                _ => Payload::Xml(el),
             };
         }
         Payload::Xml(el)
@@ -35,29 +39,78 @@ impl Payload {
     /// for XML child elements then an attribute or a child's text.
     pub fn lookup(&self, path: &str) -> Option<String> {
         match self {
-            Payload::Json(v) => json_at(v, path).map(json_text),
+            Payload::Json(v, _) => json_at(v, path).map(json_text),
             Payload::Xml(el) => xml_at(el, path),
             Payload::None => None,
         }
     }
 
-    /// The default body: top-level JSON fields as `key=value`, or the
-    /// element name with its attributes, its simple children and its text.
+    /// The default body: a CloudEvent as its `type`, its `data` as
+    /// `key=value` and its source and time; other JSON objects as
+    /// `key=value` in the publisher's order; XML as the element name with
+    /// its attributes, its simple children and its text. Values with
+    /// spaces are quoted, so each `key=value` reads as one.
     pub fn summary(&self) -> String {
         match self {
-            Payload::Json(Value::Object(map)) => {
-                // Scalars first (keys sorted: serde_json keeps no order),
-                // then nested values, so `type=…` leads rather than `data={…}`.
-                let (nested, scalars): (Vec<_>, Vec<_>) =
-                    map.iter().partition(|(_, v)| v.is_object() || v.is_array());
-                let fields = scalars.into_iter().chain(nested);
-                let fields = fields.map(|(k, v)| format!("{k}={}", json_text(v)));
-                fields.collect::<Vec<_>>().join(" ")
-            }
-            Payload::Json(v) => json_text(v),
+            Payload::Json(_, o) if is_cloudevent(o) => cloudevent_summary(o),
+            Payload::Json(_, Ordered::Object(pairs)) => key_values(pairs),
+            Payload::Json(_, o) => ordered_text(o),
             Payload::Xml(el) => xml_summary(el),
             Payload::None => String::new(),
         }
+    }
+}
+
+fn is_cloudevent(o: &Ordered) -> bool {
+    o.get("specversion").is_some() && o.get("type").and_then(Ordered::as_str).is_some()
+}
+
+/// "invoice.paid amount=10 currency=EUR (source=/billing time=…)": what
+/// happened first, then the data, then where and when it happened.
+fn cloudevent_summary(o: &Ordered) -> String {
+    let mut parts = vec![
+        o.get("type")
+            .and_then(Ordered::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    ];
+    match o.get("data") {
+        Some(Ordered::Object(pairs)) => parts.push(key_values(pairs)),
+        Some(data) => parts.push(format!("data={}", quoted(&ordered_text(data)))),
+        None => {}
+    }
+    let context: Vec<String> = ["source", "subject", "time"]
+        .into_iter()
+        .filter_map(|k| Some(format!("{k}={}", quoted(o.get(k)?.as_str()?))))
+        .collect();
+    if !context.is_empty() {
+        parts.push(format!("({})", context.join(" ")));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(" ")
+}
+
+fn key_values(pairs: &[(String, Ordered)]) -> String {
+    (pairs.iter())
+        .map(|(k, v)| format!("{k}={}", quoted(&ordered_text(v))))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Strings without JSON quotes, everything else as compact JSON.
+fn ordered_text(o: &Ordered) -> String {
+    match o {
+        Ordered::Leaf(v) => json_text(v),
+        other => other.to_json(),
+    }
+}
+
+/// A value with whitespace in double quotes (inner quotes escaped).
+fn quoted(v: &str) -> String {
+    if v.is_empty() || v.chars().any(char::is_whitespace) {
+        format!("\"{}\"", v.replace('"', "\\\""))
+    } else {
+        v.to_owned()
     }
 }
 
@@ -99,11 +152,15 @@ fn xml_summary(el: &Element) -> String {
         .collect();
     attrs.sort();
     let mut parts = vec![el.name().to_owned()];
-    parts.extend(attrs.into_iter().map(|(k, v)| format!("{k}={v}")));
+    parts.extend(
+        attrs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", quoted(&v))),
+    );
     for child in el.children() {
         let text = child.text();
         if child.children().next().is_none() && !text.trim().is_empty() {
-            parts.push(format!("{}={}", child.name(), text.trim()));
+            parts.push(format!("{}={}", child.name(), quoted(text.trim())));
         }
     }
     let text = el.texts().collect::<String>();
@@ -141,10 +198,26 @@ mod tests {
 
     #[test]
     fn summaries_list_top_level_fields() {
+        // The publisher's key order, not sorted.
         let json = Payload::parse(Some(JSON)).summary();
-        assert!(json.starts_with("n=3 type=app.created data={"), "{json}");
+        assert_eq!(
+            json,
+            r#"type=app.created data={"app":"shiny","user":"alice","tags":["a","b"]} n=3"#
+        );
         let xml = Payload::parse(Some(XML)).summary();
         assert_eq!(xml, "app action=created name=shiny owner=alice deployed");
+        let spaced = "<app xmlns='urn:x' name='two words'><note>a b</note></app>";
+        let xml = Payload::parse(Some(spaced)).summary();
+        assert_eq!(xml, r#"app name="two words" note="a b""#);
+    }
+
+    #[test]
+    fn cloudevents_read_type_first_then_data_then_source_and_time() {
+        let ev = r#"<json xmlns='urn:xmpp:json:0'>{"specversion":"1.0","id":"e1","source":"/billing","type":"invoice.paid","time":"2026-12-02T04:10:03Z","data":{"invoice":"A-1","amount":10,"note":"paid late"}}</json>"#;
+        assert_eq!(
+            Payload::parse(Some(ev)).summary(),
+            r#"invoice.paid invoice=A-1 amount=10 note="paid late" (source=/billing time=2026-12-02T04:10:03Z)"#
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ use super::pubsub_item_request::{RsmQuery, parse_rsm};
 use super::stanza_size::{self, Keep};
 use super::xml::BuilderExt;
 use super::{IqKind, IqReply, IqRequest, errors, ns, rsm, service_info, timestamp};
+
+const PUBSUB_RSM: &str = "http://jabber.org/protocol/pubsub#rsm";
 use crate::pubsub::{Actor, NodeCursor, NodeName, PubsubError, Service};
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
@@ -63,7 +65,9 @@ fn node_info<S: Store>(s: &Service<S>, a: &Actor, node: &NodeName) -> Result<Ele
     let identity = Element::builder("identity", ns::DISCO_INFO)
         .a("category", "pubsub")
         .a("type", "leaf");
-    let features = [ns::PUBSUB, MAM, MAM_EXTENDED]
+    // XEP-0059 §6: clients look for `rsm` before paging the node's items
+    // or disco#items; the node pages the same way as the service.
+    let features = [ns::PUBSUB, PUBSUB_RSM, ns::RSM, MAM, MAM_EXTENDED]
         .map(|f| Element::builder("feature", ns::DISCO_INFO).a("var", f));
     Ok(Element::builder("query", ns::DISCO_INFO)
         .a("node", node.as_str())

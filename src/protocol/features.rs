@@ -53,6 +53,9 @@ pub const FEATURES: &[&str] = &[
     // XEP-0313 on nodes (XEP-0442), with before-id/after-id/ids/flip-page.
     "urn:xmpp:mam:2",
     "urn:xmpp:mam:2#extended",
+    // XEP-0359 §6: notifications of archiving nodes carry opaque stanza-ids
+    // (xep-notes/xep-0359.md).
+    "urn:xmpp:sid:0",
 ];
 
 /// §7.1.4, advertised only when the settings enable it.

@@ -10,9 +10,8 @@
 use super::forms::{Field, FieldType, Form, FormKind};
 use super::pubsub_forms::{self, NODE_CONFIG, SUBSCRIBE_AUTHORIZATION};
 use super::xml::BuilderExt;
-use super::{ns, stanza_size, timestamp};
+use super::{message_id, ns, stanza_size, timestamp};
 use crate::pubsub::{Event, Item, Notification, NotificationType, Recipient};
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
@@ -78,6 +77,7 @@ fn split(
             );
             part = vec![item_el(item, false)];
         }
+        let end = range.end;
         let chunk_items = &items[range];
         let items_el = Element::builder("items", ns::PUBSUB_EVENT)
             .a("node", node)
@@ -89,10 +89,12 @@ fn split(
         }
         // Each part carries the archive ID of its own last item, so a
         // client that resumes from it misses none of the later parts.
-        let archive_id = match (&n.archive_id, chunk_items.last()) {
-            (Some(id), _) if k == last_chunk => Some(id.clone()),
-            (Some(id), Some(item)) => part_archive_id(id, item.seq),
-            _ => None,
+        let archive_id = match &n.archive_id {
+            Some(id) if k == last_chunk => Some(id.clone()),
+            Some(_) => end
+                .checked_sub(1)
+                .and_then(|i| n.item_archive_ids.get(i).cloned()),
+            None => None,
         };
         if let Some(id) = &archive_id {
             payloads.push(stanza_id(service, id));
@@ -100,12 +102,6 @@ fn split(
         out.extend(messages(service, n, payloads));
     }
     out
-}
-
-/// `<node>-<seq>` (`pubsub::archive_id`) with another seq of the same node.
-fn part_archive_id(id: &str, seq: u64) -> Option<String> {
-    let (node, _) = id.rsplit_once('-')?;
-    Some(crate::pubsub::archive_id(node.parse().ok()?, seq))
 }
 
 /// Bytes a notification's messages take besides its items: the fixed
@@ -144,7 +140,7 @@ fn messages(service: &BareJid, n: &Notification, payloads: Vec<Element>) -> Vec<
         .map(|r| {
             let mut m = Message::new_with_type(type_.clone(), Some(r.jid.clone()));
             m.from = Some(from.clone());
-            m.id = Some(Id(next_id()));
+            m.id = Some(Id(message_id::next()));
             m.payloads = payloads.clone();
             if shim && !r.subids.is_empty() {
                 m.payloads.push(shim_headers(r));
@@ -333,14 +329,6 @@ fn approval_form(node: &str, jid: &Jid, subid: &str) -> Element {
             .labelled("Allow this JID to subscribe to this pubsub node?"),
     ];
     form.to_element()
-}
-
-/// Unique message IDs (§12.4): a per-process prefix and a counter.
-fn next_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let prefix = PREFIX.get_or_init(|| format!("h{:x}", timestamp::now_ms()));
-    format!("{prefix}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 #[cfg(test)]

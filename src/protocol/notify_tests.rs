@@ -33,6 +33,7 @@ fn note(event: Event, recipients: Vec<Recipient>) -> Notification {
         event,
         recipients,
         archive_id: None,
+        item_archive_ids: Vec::new(),
     }
 }
 
@@ -421,6 +422,9 @@ fn a_batch_too_big_for_one_stanza_is_split_in_order_under_the_limit() {
         vec![to("francisco@denmark.lit")],
     );
     n.archive_id = Some("7-10".into());
+    // The core's IDs are opaque (`pubsub::archive_ids`); readable stand-ins
+    // show which one each part carries.
+    n.item_archive_ids = (1..=10).map(|i| format!("7-{i}")).collect();
     let ms: Vec<Message> = render(&service(), max, &n)
         .into_iter()
         .map(|s| match s {

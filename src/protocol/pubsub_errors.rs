@@ -14,7 +14,7 @@ pub fn to_stanza_error(e: &PubsubError) -> StanzaError {
         E::NodeNotFound | E::ItemNotFound => (T::Cancel, C::ItemNotFound, None),
         E::NodeIdRequired => (T::Modify, C::BadRequest, Some("nodeid-required")),
         E::NodeExists => (T::Cancel, C::Conflict, None),
-        E::Forbidden | E::Outcast => (T::Auth, C::Forbidden, None),
+        E::Forbidden | E::ForbiddenBecause(_) | E::Outcast => (T::Auth, C::Forbidden, None),
         E::NotAuthorized => (
             T::Auth,
             C::NotAuthorized,
@@ -108,6 +108,12 @@ mod tests {
     #[test]
     fn forbidden() {
         check(E::Forbidden, T::Auth, C::Forbidden, None);
+    }
+    #[test]
+    fn forbidden_with_a_reason_says_it() {
+        check(E::ForbiddenBecause("why"), T::Auth, C::Forbidden, None);
+        let s = to_stanza_error(&E::ForbiddenBecause("only subscribers"));
+        assert!(s.texts.values().any(|t| t == "only subscribers"));
     }
     #[test]
     fn outcast() {

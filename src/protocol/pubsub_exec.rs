@@ -270,10 +270,14 @@ fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery, budget: usize) -> D
 }
 
 /// The page a `max_items` or RSM request names, and which end of it to
-/// keep if it must be cut: the end the client pages on from. `<max/>`
-/// alone or an empty `<before/>` gives the newest page; `<index>0</index>`
-/// the oldest. Other indexes are not supported: finding the Nth item needs
-/// a scan, since replaced and retracted items leave gaps in the seqs.
+/// keep if it must be cut: the end the client pages on from. An empty
+/// `<before/>` gives the newest page; `<max/>` alone and
+/// `<index>0</index>` the oldest (XEP-0059 §2.1). `max_items` means the
+/// newest N (XEP-0060 §6.5.7) even with a `<set/>` that names no cursor:
+/// the `<set/>` then only caps the page (`<max/>`) and asks for the
+/// `<first/>`/`<last/>`/`<count/>` reply (`xep-notes/xep-0059.md`).
+/// Other indexes are not supported: finding the Nth item needs a scan,
+/// since replaced and retracted items leave gaps in the seqs.
 pub(super) fn select_page<S: Store>(
     s: &Service<S>,
     a: &Actor,
@@ -285,8 +289,16 @@ pub(super) fn select_page<S: Store>(
         return Ok((s.items(a, node, max_items)?, Keep::Newest));
     };
     let cap = s.settings().max_page_size;
-    let max = rsm.max.or(max_items).unwrap_or(cap).min(cap);
+    // Both given: the smaller wins (neither asked for more).
+    let max = match (rsm.max, max_items) {
+        (Some(m), Some(n)) => m.min(n),
+        (m, n) => m.or(n).unwrap_or(cap),
+    }
+    .min(cap);
     let plain = rsm.after.is_none() && rsm.before.is_none();
+    if plain && rsm.index.is_none() && max_items.is_some() {
+        return Ok((s.items(a, node, Some(max))?, Keep::Newest));
+    }
     if rsm.index == Some(0) && plain {
         return Ok((s.items_first(a, node, max)?, Keep::Oldest));
     }

@@ -402,6 +402,25 @@ fn rsm(body: &str) -> String {
     )
 }
 
+/// stanza.js `getItems({max: 3})` sends `max_items` and a `<set/>`: still
+/// the newest N (XEP-0060 §6.5.7), with the RSM reply.
+#[test]
+fn max_items_with_rsm_set_is_still_the_newest() {
+    let mut t = setup();
+    with_items(&mut t, 5);
+    let body = "<items node='princely_musings' max_items='3'/>\
+                <set xmlns='http://jabber.org/protocol/rsm'><max>3</max></set>";
+    let r = t.ok(FRANCISCO, "get", body, false).unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i3", "i4", "i5"]);
+    let set = r.get_child("set", ns::RSM).unwrap();
+    assert_eq!(set.get_child("last", ns::RSM).unwrap().text(), "i5");
+    assert_eq!(set.get_child("count", ns::RSM).unwrap().text(), "5");
+    let body = "<items node='princely_musings' max_items='2'/>\
+                <set xmlns='http://jabber.org/protocol/rsm'/>";
+    let r = t.ok(FRANCISCO, "get", body, false).unwrap();
+    assert_eq!(ids(child(&r, "items")), ["i4", "i5"]);
+}
+
 #[test]
 fn rsm_pages_after_and_before_an_item_id_with_count() {
     let mut t = setup();
@@ -938,6 +957,8 @@ fn examples_10_18_19_disco_of_nodes_metadata_and_items() {
     let q = h.reply.unwrap().unwrap();
     assert_eq!(q.attr("node"), Some("princely_musings"));
     assert_eq!(child(&q, "identity").attr("type"), Some("leaf"));
+    let vars: Vec<_> = q.children().filter_map(|c| c.attr("var")).collect();
+    assert!(vars.contains(&"http://jabber.org/protocol/rsm"), "{vars:?}");
     let form = forms::parse_form(child(&q, "x")).unwrap();
     assert_eq!(
         form.form_type.as_deref(),

@@ -216,7 +216,7 @@ fn parse_entity(req: &IqRequest) -> Parsed {
             node: opt_node(action)?,
         }),
         ("options", _) => parse_options(action, get),
-        ("subscribe", false) => parse_subscribe(req, action, companion),
+        ("subscribe", false) => parse_subscribe(action, companion),
         ("unsubscribe", false) => Ok(PubsubRequest::Unsubscribe {
             node: node(action)?,
             jid: jid_or_sender(req, action)?,
@@ -229,8 +229,8 @@ fn parse_entity(req: &IqRequest) -> Parsed {
     }
 }
 
-/// The `jid` attribute, or the sender's bare JID when absent (the
-/// XEP-0060 §16.6 URI actions produce `<subscribe/>` without one).
+/// The `jid` attribute, or the sender's bare JID when absent (kept lenient
+/// for `<unsubscribe/>`; `<subscribe/>` requires it, see `parse_subscribe`).
 fn jid_or_sender(req: &IqRequest, el: &Element) -> Result<Jid, StanzaError> {
     match el.attr("jid") {
         Some(v) => parse_jid(v),
@@ -238,11 +238,16 @@ fn jid_or_sender(req: &IqRequest, el: &Element) -> Result<Jid, StanzaError> {
     }
 }
 
-fn parse_subscribe(req: &IqRequest, sub: &Element, options: Option<&Element>) -> Parsed {
+fn parse_subscribe(sub: &Element, options: Option<&Element>) -> Parsed {
     let node = node(sub)?;
-    // §6.1.3.1 (bare JID must be the requester's) is checked by the core,
-    // which lets node owners subscribe other entities.
-    let jid = jid_or_sender(req, sub)?;
+    // §6.1.1: `jid` is required; without it the request is malformed and
+    // refused before the node is looked up (so a missing node does not
+    // answer item-not-found). §6.1.3.1 (bare JID must be the requester's)
+    // is checked by the core, which lets node owners subscribe others.
+    let Some(jid) = sub.attr("jid") else {
+        return Err(errors::jid_required());
+    };
+    let jid = parse_jid(jid)?;
     let options = match options {
         Some(o) if o.attr("node").is_some() || o.attr("jid").is_some() => {
             // §6.3.7: <options/> after <subscribe/> carries no node or jid.

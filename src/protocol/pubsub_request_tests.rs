@@ -140,13 +140,15 @@ fn example_34_subscribe_for_another_bare_jid_is_left_to_the_core() {
 }
 
 #[test]
-fn subscribe_without_jid_uses_sender_bare_jid_as_in_uri_example() {
-    // §16.6 "Pubsub Subscribe Action: Resulting Stanza" has no jid.
-    let r = ok(&set("<subscribe node='princely_musings'/>"));
-    let PubsubRequest::Subscribe { jid: j, .. } = r else {
-        panic!("{r:?}")
-    };
-    assert_eq!(j, jid("francisco@denmark.lit"));
+fn subscribe_without_jid_is_bad_request_jid_required() {
+    // §6.1.1 requires `jid`; refused as malformed, whatever the node.
+    for body in [
+        "<subscribe node='princely_musings'/>",
+        "<subscribe node='missing'/>",
+    ] {
+        let e = err(&set(body));
+        assert_error(&e, DefinedCondition::BadRequest, Some("jid-required"));
+    }
 }
 
 #[test]

@@ -78,7 +78,17 @@ impl Access<'_> {
         match meta.config.publish_model {
             PublishModel::Open => Ok(()),
             PublishModel::Subscribers if subscribed => Ok(()),
-            _ => Err(PubsubError::Forbidden),
+            PublishModel::Subscribers => Err(PubsubError::ForbiddenBecause(
+                "only subscribers may publish to this node (publish model 'subscribers'): subscribe first",
+            )),
+            PublishModel::Publishers if aff == Affiliation::Member => {
+                Err(PubsubError::ForbiddenBecause(
+                    "the node is closed to publishing except by its publishers (publish model 'publishers'); you are a member, not a publisher",
+                ))
+            }
+            PublishModel::Publishers => Err(PubsubError::ForbiddenBecause(
+                "the node is closed to publishing except by its publishers (publish model 'publishers'); you are not a publisher: ask an owner",
+            )),
         }
     }
 
@@ -87,7 +97,12 @@ impl Access<'_> {
         match self.affiliation(meta, actor) {
             Affiliation::Owner | Affiliation::Publisher => Ok(()),
             Affiliation::Outcast => Err(PubsubError::Outcast),
-            _ => Err(PubsubError::Forbidden),
+            Affiliation::PublishOnly => Err(PubsubError::ForbiddenBecause(
+                "your affiliation is publish-only: you may publish but not retract",
+            )),
+            _ => Err(PubsubError::ForbiddenBecause(
+                "only the node's owners and publishers may retract items",
+            )),
         }
     }
 

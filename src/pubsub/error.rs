@@ -23,9 +23,14 @@ pub enum PubsubError {
     /// affiliation does not allow this action.
     #[error("insufficient privileges")]
     Forbidden,
+    /// `<forbidden/>` (auth), no application condition, with the reason a
+    /// client shows its user (publish and retract: the publish model or
+    /// the affiliation that refused it).
+    #[error("{0}")]
+    ForbiddenBecause(&'static str),
     /// `<forbidden/>` (auth), no application condition. The actor is an
     /// outcast of the node (§6.1.3.8 "blocked"); refused for every action.
-    #[error("entity is an outcast of the node")]
+    #[error("you are an outcast of this node (banned by an owner)")]
     Outcast,
     /// `<not-authorized/>` (auth) + `<presence-subscription-required/>`.
     /// Access model `presence` and the entity shares no presence with the

@@ -85,6 +85,7 @@
 //!   (access model `presence`: see `access.rs`).
 
 mod access;
+pub mod archive_ids;
 pub mod error;
 pub mod feed;
 pub mod form;
@@ -109,6 +110,7 @@ mod service;
 pub mod sub_options;
 pub mod types;
 
+pub use archive_ids::ArchiveKey;
 pub use error::{PubsubError, PubsubResult};
 pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
@@ -120,7 +122,6 @@ pub use node_config::{
 };
 pub use notify::{Event, Notification, Recipient};
 pub use ops_discovery::{NodeCursor, NodesPage};
-pub use ops_history::archive_id;
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };

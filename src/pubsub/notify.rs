@@ -24,6 +24,10 @@ pub struct Notification {
     /// so a client can resume from the archive. For several items, the
     /// last one's.
     pub archive_id: Option<String>,
+    /// With several items of an archiving node: each item's archive ID,
+    /// in order, so a notification split to fit the stanza limit stamps
+    /// each part with its own last item's (empty otherwise).
+    pub item_archive_ids: Vec<String>,
 }
 
 /// Who gets a notification.
@@ -130,6 +134,7 @@ pub(crate) fn to_recipients(
         event,
         recipients,
         archive_id: None,
+        item_archive_ids: Vec::new(),
     })
 }
 

@@ -2,30 +2,19 @@
 //! every publication (replaced and retracted ones included) and every
 //! retraction, each with its own archive ID, in event order.
 //!
-//! An archive ID is `{node id}-{seq}`: unique across the service (XEP-0359
-//! stanza-id scope) and never reused, since seqs only grow and node ids
-//! are never given out twice. Pages are read by seq range, so a page costs
+//! An archive ID is (node id, seq) made opaque (`archive_ids.rs`): unique
+//! across the service (XEP-0359 stanza-id scope) and never reused, since
+//! seqs only grow and node ids are never given out twice. Pages are read by seq range, so a page costs
 //! the same whatever the history's length; time bounds are found by binary
 //! search over seqs (times grow with seqs, see `xep-notes/xep-0313.md`).
 
+use super::archive_ids::ArchiveKey;
 use super::error::{PubsubError, PubsubResult};
 use super::names::NodeName;
 use super::ops_publish::from_stored;
 use super::service::Service;
 use super::types::{Actor, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery};
 use crate::store::{ArchiveEntry, NodeId, Store};
-
-/// The archive ID of history entry `seq` of node `node`.
-pub fn archive_id(node: NodeId, seq: u64) -> String {
-    format!("{node}-{seq}")
-}
-
-/// The seq of an archive ID of `node`; `None` for any other string.
-fn parse_archive_id(node: NodeId, id: &str) -> Option<u64> {
-    let (n, seq) = id.split_once('-')?;
-    (n.parse::<NodeId>().ok()? == node).then_some(())?;
-    seq.parse().ok().filter(|&s| s > 0)
-}
 
 /// Exclusive seq bounds of a query: entries with `lower < seq < upper`.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +49,9 @@ impl<S: Store> Service<S> {
         let unfiltered = q.after.is_empty() && q.before.is_empty();
         let unfiltered = unfiltered && q.start_ms.is_none() && q.end_ms.is_none();
         Ok(HistoryPage {
-            entries: entries.into_iter().map(|e| to_entry(id, e)).collect(),
+            entries: (entries.into_iter())
+                .map(|e| to_entry(&self.settings.archive_key, id, e))
+                .collect(),
             complete,
             total: unfiltered.then_some(n.history),
         })
@@ -91,7 +82,10 @@ impl<S: Store> Service<S> {
 
     /// The seq of an archive ID that is still in the history.
     fn history_cursor(&self, id: NodeId, archive_id: &str) -> PubsubResult<u64> {
-        let seq = parse_archive_id(id, archive_id).ok_or(PubsubError::ItemNotFound)?;
+        let key = &self.settings.archive_key;
+        let seq = key
+            .seq_of(id, archive_id)
+            .ok_or(PubsubError::ItemNotFound)?;
         match self.store.archive_contains(id, seq)? {
             true => Ok(seq),
             false => Err(PubsubError::ItemNotFound),
@@ -142,7 +136,7 @@ impl<S: Store> Service<S> {
     /// still exist, in history order.
     fn history_by_ids(&self, id: NodeId, ids: &[String]) -> PubsubResult<HistoryPage> {
         let mut seqs: Vec<u64> = (ids.iter().take(self.settings.max_page_size))
-            .filter_map(|a| parse_archive_id(id, a))
+            .filter_map(|a| self.settings.archive_key.seq_of(id, a))
             .collect();
         seqs.sort_unstable();
         seqs.dedup();
@@ -152,37 +146,24 @@ impl<S: Store> Service<S> {
             entries.extend(found.into_iter().filter(|e| e.seq() == seq));
         }
         Ok(HistoryPage {
-            entries: entries.into_iter().map(|e| to_entry(id, e)).collect(),
+            entries: (entries.into_iter())
+                .map(|e| to_entry(&self.settings.archive_key, id, e))
+                .collect(),
             complete: true,
             total: None,
         })
     }
 }
 
-fn to_entry(node: NodeId, e: ArchiveEntry) -> HistoryEntry {
+fn to_entry(key: &ArchiveKey, node: NodeId, e: ArchiveEntry) -> HistoryEntry {
     let (seq, at_ms) = (e.seq(), e.at_ms());
     let event = match e {
         ArchiveEntry::Publish(item) => HistoryEvent::Published(from_stored(item)),
         ArchiveEntry::Retract { id, .. } => HistoryEvent::Retracted(id),
     };
     HistoryEntry {
-        archive_id: archive_id(node, seq),
+        archive_id: key.encode(node, seq),
         at_ms,
         event,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn archive_ids_round_trip_and_belong_to_one_node() {
-        assert_eq!(archive_id(3, 17), "3-17");
-        assert_eq!(parse_archive_id(3, "3-17"), Some(17));
-        assert_eq!(parse_archive_id(4, "3-17"), None, "other node");
-        for bad in ["", "3", "3-", "-17", "3-x", "3-0", "3-17-1", "item-1"] {
-            assert_eq!(parse_archive_id(3, bad), None, "{bad}");
-        }
     }
 }

@@ -7,7 +7,6 @@ use super::error::{PubsubError, PubsubResult};
 use super::form::FieldValues;
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
-use super::ops_history::archive_id;
 use super::service::{Service, now_ms};
 use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
 use crate::store::{ArchiveEntry, IdempotencyRecord, Store, StoredItem};
@@ -74,9 +73,15 @@ impl<S: Store> Service<S> {
             last_published: false,
         };
         let archived = self.settings.retention.archiving() && n.meta.config.persist_items;
-        let last_seq = published.last().map(|i| i.seq);
+        let key = &self.settings.archive_key;
         let notice = to_subscribers(node, &n.meta, event).map(|mut note| {
-            note.archive_id = last_seq.filter(|_| archived).map(|s| archive_id(n.id, s));
+            if archived {
+                note.archive_id = published.last().map(|i| key.encode(n.id, i.seq));
+                if published.len() > 1 {
+                    let ids = published.iter().map(|i| key.encode(n.id, i.seq));
+                    note.item_archive_ids = ids.collect();
+                }
+            }
             note
         });
         let item_ids = published.iter().map(|i| i.id.clone()).collect();
@@ -262,7 +267,7 @@ impl<S: Store> Service<S> {
             .then(|| to_subscribers(node, &n.meta, event))
             .flatten()
             .map(|mut note| {
-                note.archive_id = archive_seq.map(|s| archive_id(n.id, s));
+                note.archive_id = archive_seq.map(|s| self.settings.archive_key.encode(n.id, s));
                 note
             });
         Ok(Outcome {

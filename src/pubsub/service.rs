@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::access::Access;
+use super::archive_ids::ArchiveKey;
 use super::error::PubsubError;
 use super::node::{Node, NodeMeta, decode_meta, encode_meta};
 use super::retention::RetentionSettings;
@@ -43,6 +44,8 @@ pub struct ServiceSettings {
     pub max_nodes: Option<usize>,
     /// Node history (XEP-0313) limits and the expiry sweep's batch size.
     pub retention: RetentionSettings,
+    /// Key of the opaque archive IDs (stanza-ids, MAM cursors).
+    pub archive_key: ArchiveKey,
 }
 
 impl Default for ServiceSettings {
@@ -58,6 +61,7 @@ impl Default for ServiceSettings {
             auto_create_on_publish: true,
             max_nodes: None,
             retention: RetentionSettings::default(),
+            archive_key: ArchiveKey::default(),
         }
     }
 }

@@ -7,8 +7,29 @@ use serde::{Deserialize, Serialize};
 use super::error::PubsubError;
 use super::form::{FORM_TYPE, FieldValues, FormField, parse_bool, single};
 
+/// Namespace of Herald's own subscription options. XEP-0068 §3.4: a
+/// field outside what the registered FORM_TYPE defines is named in Clark
+/// notation, `{namespace}name` (xep-notes/xep-0004.md).
+pub const OPTIONS_NS: &str = "urn:herald:subscribe_options:0";
+
 /// Form field of [`SubscriptionOptions::chat`].
-pub const CHAT_FIELD: &str = "herald#chat";
+pub const CHAT_FIELD: &str = "{urn:herald:subscribe_options:0}chat";
+/// Consumer group to join (XEP-0254 has one queue per node).
+pub const QUEUE_GROUP_FIELD: &str = "{urn:herald:subscribe_options:0}queue_group";
+/// Where a new group starts: `newest` or `oldest`.
+pub const QUEUE_START_FIELD: &str = "{urn:herald:subscribe_options:0}queue_start";
+/// A new group starts after this item ID.
+pub const QUEUE_AFTER_FIELD: &str = "{urn:herald:subscribe_options:0}queue_after";
+
+/// The names these fields had before they were namespaced, still accepted
+/// on submit (clients written against them keep working); forms show
+/// only the namespaced names.
+const LEGACY_NAMES: [(&str, &str); 4] = [
+    ("herald#chat", CHAT_FIELD),
+    ("pubsub#queue_group", QUEUE_GROUP_FIELD),
+    ("pubsub#queue_start", QUEUE_START_FIELD),
+    ("pubsub#queue_after", QUEUE_AFTER_FIELD),
+];
 
 /// Largest `pubsub#queue_requests` (items one member may hold unacked).
 pub const MAX_QUEUE_REQUESTS: u32 = 10_000;
@@ -80,6 +101,10 @@ impl SubscriptionOptions {
     }
 
     fn apply(&mut self, var: &str, value: &str) -> Result<(), PubsubError> {
+        let var = LEGACY_NAMES
+            .iter()
+            .find(|(old, _)| *old == var)
+            .map_or(var, |(_, new)| new);
         match var {
             FORM_TYPE => {}
             "pubsub#deliver" => {
@@ -88,11 +113,11 @@ impl SubscriptionOptions {
             CHAT_FIELD => {
                 self.chat = parse_bool(value).ok_or_else(|| invalid(var, "a boolean"))?;
             }
-            "pubsub#queue_group" => {
+            QUEUE_GROUP_FIELD => {
                 self.queue_group = (!value.is_empty()).then(|| value.to_owned());
             }
             "pubsub#queue_requests" => self.queue_requests = parse_requests(var, value)?,
-            "pubsub#queue_start" => {
+            QUEUE_START_FIELD => {
                 self.queue_start = match value {
                     "" => None,
                     "newest" => Some(QueueStart::Newest),
@@ -100,10 +125,10 @@ impl SubscriptionOptions {
                     _ => return Err(invalid(var, "newest or oldest")),
                 };
             }
-            "pubsub#queue_after" if !value.is_empty() => {
+            QUEUE_AFTER_FIELD if !value.is_empty() => {
                 self.queue_start = Some(QueueStart::After(value.to_owned()));
             }
-            "pubsub#queue_after" => {}
+            QUEUE_AFTER_FIELD => {}
             other => {
                 return Err(PubsubError::InvalidOptions(format!(
                     "unknown field {other}"
@@ -147,7 +172,7 @@ impl SubscriptionOptions {
                 self.chat,
             ),
             FormField::text(
-                "pubsub#queue_group",
+                QUEUE_GROUP_FIELD,
                 "Consumer group to join (XEP-0254 queueing)",
                 self.queue_group.clone().unwrap_or_default(),
             ),
@@ -157,13 +182,13 @@ impl SubscriptionOptions {
                 requests.unwrap_or_default(),
             ),
             FormField::list(
-                "pubsub#queue_start",
+                QUEUE_START_FIELD,
                 "Where a new group starts",
                 start,
                 &["newest", "oldest"],
             ),
             FormField::text(
-                "pubsub#queue_after",
+                QUEUE_AFTER_FIELD,
                 "A new group starts after this item ID",
                 after,
             ),
@@ -181,5 +206,34 @@ fn parse_requests(var: &str, value: &str) -> Result<Option<u32>, PubsubError> {
             var,
             &format!("an integer from 1 to {MAX_QUEUE_REQUESTS}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(var: &str, value: &str) -> SubscriptionOptions {
+        let fields = [(var.to_owned(), vec![value.to_owned()])];
+        SubscriptionOptions::default().with_fields(&fields).unwrap()
+    }
+
+    #[test]
+    fn herald_fields_are_namespaced_and_old_names_still_accepted() {
+        for var in [CHAT_FIELD, "herald#chat"] {
+            assert!(set(var, "true").chat, "{var}");
+        }
+        for var in [QUEUE_GROUP_FIELD, "pubsub#queue_group"] {
+            assert_eq!(set(var, "g").queue_group.as_deref(), Some("g"), "{var}");
+        }
+        let names: Vec<String> = SubscriptionOptions::default()
+            .to_fields()
+            .into_iter()
+            .map(|f| f.var)
+            .collect();
+        for (old, new) in LEGACY_NAMES {
+            assert!(new.starts_with(&format!("{{{OPTIONS_NS}}}")));
+            assert!(names.iter().any(|n| n == new) && !names.iter().any(|n| n == old));
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! alongside, within each room's rate limit. See xep-notes/xep-0045.md.
 
 pub mod config;
+mod held;
 mod room;
 pub mod stanzas;
 
@@ -12,7 +13,7 @@ pub use config::RelayConfig;
 use crate::chat::{BodyRenderer, message};
 use crate::node_pattern;
 use crate::pubsub::{BareJid, Published};
-use room::Room;
+use room::{Pending, Room};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_xmpp::Stanza;
@@ -92,7 +93,13 @@ impl Relay {
             for item in &p.items {
                 let body = self.bodies.render(&p.node, item);
                 let wrapped = message::item_element(&p.node, item);
-                room.post(&me, (p.node.clone(), body, wrapped), now, out);
+                let held = Pending {
+                    node: p.node.clone(),
+                    body,
+                    wrapped,
+                    published_ms: item.published_ms,
+                };
+                room.post(&me, held, now, out);
             }
         }
     }

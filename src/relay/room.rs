@@ -2,6 +2,7 @@
 //! link reconnect, and posting through the room's rate limiter.
 
 use super::config::{RelayConfig, RoomConfig};
+use super::held::Missed;
 use super::stanzas;
 use crate::chat::limiter::Limiter;
 use crate::chat::message::text_message;
@@ -31,8 +32,15 @@ pub enum State {
     Joined,
 }
 
-/// A message waiting for the room: (node, body, item wrapper).
-type Pending = (String, String, Element);
+/// A message for the room, held while Herald is out of it.
+pub struct Pending {
+    pub node: String,
+    pub body: String,
+    /// The item in Herald's wrapper (`chat::message::item_element`).
+    pub wrapped: Element,
+    /// When the item was published: the `<delay/>` of a late post.
+    pub published_ms: u64,
+}
 
 pub struct Room {
     pub jid: BareJid,
@@ -44,6 +52,8 @@ pub struct Room {
     /// Items published while Herald was out of the room (bounded).
     pending: VecDeque<Pending>,
     pending_cap: usize,
+    /// What did not fit in `pending`, for the digest when back.
+    missed: Missed,
     failures: u32,
 }
 
@@ -61,6 +71,7 @@ impl Room {
             limiter: Limiter::new(rate, Duration::from_secs(relay.window_secs)),
             pending: VecDeque::new(),
             pending_cap: rate as usize,
+            missed: Missed::default(),
             failures: 0,
         })
     }
@@ -128,36 +139,58 @@ impl Room {
 
     /// Posts (or holds back) one item's message.
     pub fn post(&mut self, me: &Jid, item: Pending, now: Instant, out: &mut Vec<Stanza>) {
+        self.post_as(me, item, false, now, out);
+    }
+
+    /// `late`: the item waited for Herald to be back in the room, so the
+    /// post carries a XEP-0203 `<delay/>` with its publication time and
+    /// an old event does not read as new.
+    fn post_as(
+        &mut self,
+        me: &Jid,
+        item: Pending,
+        late: bool,
+        now: Instant,
+        out: &mut Vec<Stanza>,
+    ) {
         if self.state != State::Joined {
             if self.pending.len() < self.pending_cap {
                 self.pending.push_back(item);
             } else {
-                self.limiter.hold(now, &item.0);
+                self.missed.record(&item.node, item.published_ms);
             }
             return;
         }
         self.post_digest(me, now, out);
-        if self.limiter.admit(now, &item.0) {
-            let (_, body, wrapped) = item;
+        if self.limiter.admit(now, &item.node) {
+            let mut extra = vec![item.wrapped];
+            if late {
+                extra.push(stanzas::delay(me, item.published_ms));
+            }
             let to = Jid::from(self.jid.clone());
             out.push(Stanza::Message(text_message(
                 me,
                 to,
                 MessageType::Groupchat,
-                &body,
-                vec![wrapped],
+                &item.body,
+                extra,
             )));
         }
     }
 
     fn drain_pending(&mut self, me: &Jid, now: Instant, out: &mut Vec<Stanza>) {
+        if let Some(text) = self.missed.take_digest(me.to_bare().as_str()) {
+            let to = Jid::from(self.jid.clone());
+            let m = text_message(me, to, MessageType::Groupchat, &text, vec![]);
+            out.push(Stanza::Message(m));
+        }
         while let Some(item) = self.pending.pop_front() {
-            self.post(me, item, now, out);
+            self.post_as(me, item, true, now, out);
         }
     }
 
     fn post_digest(&mut self, me: &Jid, now: Instant, out: &mut Vec<Stanza>) {
-        if let Some(text) = self.limiter.roll(now) {
+        if let Some(text) = self.limiter.roll(now, me.to_bare().as_str()) {
             let to = Jid::from(self.jid.clone());
             out.push(Stanza::Message(text_message(
                 me,

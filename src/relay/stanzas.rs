@@ -25,6 +25,14 @@ pub fn join(me: &Jid, room: &BareJid, nick: &str, password: Option<&str>) -> Opt
     Some(presence)
 }
 
+/// XEP-0203 `<delay/>` for a post made after the event (`from`: Herald).
+pub fn delay(me: &Jid, published_ms: u64) -> Element {
+    Element::builder("delay", "urn:xmpp:delay")
+        .a("from", me.to_bare().as_str())
+        .a("stamp", crate::protocol::timestamp::xep0082(published_ms))
+        .build()
+}
+
 /// The muc#user status codes of a presence (110 self, 307 kicked, …).
 pub fn status_codes(p: &Presence) -> Vec<u16> {
     let x = p.payloads.iter().find(|e| e.is("x", MUC_USER));

@@ -149,13 +149,45 @@ fn items_wait_while_out_of_the_room_and_go_out_on_join() {
     let mut out = Vec::new();
     r.on_published(&published("apps", 5), t0, &mut out);
     assert!(out.is_empty());
-    joined(&mut r, t0);
+    r.link_up(t0, &mut out);
+    out.clear();
+    r.on_stanza(presence(PresenceType::None, Some("110")), t0, &mut out);
+    // What did not fit the holding queue first, as a digest with times and
+    // how to see it; then the held items, each with its XEP-0203 delay.
+    let got = bodies(&out);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(
+        got[0].starts_with("While I was out of the room: 3 events on apps (at 1970-01-01T00:00:00"),
+        "{got:?}"
+    );
+    assert!(
+        got[0].contains("\"last apps\" to events.localhost"),
+        "{got:?}"
+    );
+    let delays: Vec<_> = (out.iter())
+        .filter_map(|s| match s {
+            Stanza::Message(m) => m.payloads.iter().find(|p| p.is("delay", "urn:xmpp:delay")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delays.len(), 2, "each held item carries a delay");
+    assert_eq!(delays[0].attr("stamp"), Some("1970-01-01T00:00:00.000Z"));
     let mut out = Vec::new();
     r.on_stanza(presence(PresenceType::None, Some("110")), t0, &mut out);
     r.tick(t0 + Duration::from_secs(60), &mut out);
-    let got = bodies(&out);
-    assert_eq!(got.len(), 1, "{got:?}"); // already joined: no re-drain
-    assert!(got[0].starts_with("3 more events on apps"), "{got:?}");
+    assert!(bodies(&out).is_empty(), "already joined: no re-drain");
+}
+
+#[test]
+fn a_live_post_has_no_delay() {
+    let (mut r, t0) = (relay(10), Instant::now());
+    joined(&mut r, t0);
+    let mut out = Vec::new();
+    r.on_published(&published("apps", 1), t0, &mut out);
+    let Stanza::Message(m) = &out[0] else {
+        panic!()
+    };
+    assert!(!m.payloads.iter().any(|p| p.is("delay", "urn:xmpp:delay")));
 }
 
 #[test]

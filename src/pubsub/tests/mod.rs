@@ -191,6 +191,7 @@ pub fn settings() -> ServiceSettings {
         auto_create_on_publish: true,
         max_nodes: None,
         retention: RetentionSettings::default(),
+        archive_key: Default::default(),
     }
 }
 

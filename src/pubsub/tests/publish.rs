@@ -224,7 +224,10 @@ fn publish_by_member_under_the_publishers_model_is_forbidden() {
         vec![item("a", "<p/>")],
         None,
     );
-    assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
+    let PubsubError::ForbiddenBecause(why) = err.unwrap_err() else {
+        panic!("not a refusal with a reason")
+    };
+    assert!(why.contains("not a publisher"), "{why}");
 }
 
 #[test]
@@ -249,7 +252,10 @@ fn publish_by_subscriber_under_the_subscribers_model_is_allowed() {
         vec![item("a", "<p/>")],
         None,
     );
-    assert_eq!(stranger.unwrap_err(), PubsubError::Forbidden);
+    let PubsubError::ForbiddenBecause(why) = stranger.unwrap_err() else {
+        panic!("not a refusal with a reason")
+    };
+    assert!(why.contains("only subscribers"), "{why}");
     subscribe(&mut svc, "bob@example.com");
     let ok = svc.publish(
         &ent("bob@example.com"),

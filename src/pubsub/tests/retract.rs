@@ -68,7 +68,10 @@ fn retract_by_publish_only_is_forbidden() {
         )
         .unwrap();
     let err = svc.retract(&ent("po@example.com"), &nn(NODE), &iid("a"), None);
-    assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
+    let PubsubError::ForbiddenBecause(why) = err.unwrap_err() else {
+        panic!("not a refusal with a reason")
+    };
+    assert!(why.contains("publish-only"), "{why}");
 }
 
 #[test]
