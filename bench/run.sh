@@ -26,7 +26,7 @@ C2S="127.0.0.1:$HERALD_C2S_PORT"
 # bench/catchup.py and bench/queue.py import the test clients as a package
 # (tests/heraldtest/, see xep-notes/decisions.md): editable, so this
 # checkout's copy is the one imported.
-python3 -m pip install --quiet --disable-pip-version-check -e tests
+python3 -m pip install --quiet --disable-pip-version-check -e tests --config-settings editable_mode=compat
 
 echo "=== building (release) ==="
 cargo build --release --quiet

@@ -31,8 +31,10 @@ if ! python3 -c "import pytest, pytest_timeout, slixmpp" 2>/dev/null; then
 fi
 
 # The test clients (tests/heraldtest/) as an editable package, for bench/;
-# pytest itself puts this checkout's copy first (tests/integration/pytest.ini).
-python3 -m pip install --quiet --disable-pip-version-check -e tests
+# pytest itself puts this checkout's copy first (tests/integration/pytest.ini);
+# compat mode is a plain path entry, so with several checkouts that still
+# holds (the default editable finder would win over pytest's path).
+python3 -m pip install --quiet --disable-pip-version-check -e tests --config-settings editable_mode=compat
 # The JavaScript clients (xmpp.js, stanza.js) for test_js_clients.py, at
 # the versions in tests/js/package-lock.json; needs node and npm.
 if [ ! -d tests/js/node_modules ]; then
