@@ -9,9 +9,10 @@ import asyncio
 
 import pytest
 
-from pubsub_helpers import (NS, SERVICE, a, assert_error, assert_result, create_node,
-                            entry, pubsub_child, pubsub_iq, publish_ok)
-from xmppclient import local
+from heraldtest.entity import create_node, entry, publish_ok, pubsub_iq
+from heraldtest.replies import assert_error, assert_result, pubsub_child
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, esc, local
 
 
 def rsm_first_last_count(reply):
@@ -59,13 +60,13 @@ def test_disco_info_advertises_rsm_on_service_and_node(herald, users, ejabberd, 
                                                        unique_name):
     """XEP-0059 §6: clients (aioxmpp) check disco#info for the rsm feature
     before paging; a node's items and disco#items page too."""
-    slixclient = pytest.importorskip("slixclient")
+    slix = pytest.importorskip("heraldtest.slix")
     alice = connect("alice")
     node = unique_name("rsmdisco")
     assert_result(create_node(alice, node))
 
     async def scenario():
-        async with slixclient.slix_session(users["bob"], "pass", ejabberd.c2s_port) as bob:
+        async with slix.slix_session(users["bob"], "pass", ejabberd.c2s_port) as bob:
             disco = bob.plugin["xep_0030"]
             service = await disco.get_info(jid=SERVICE, timeout=10)
             on_node = await disco.get_info(jid=SERVICE, node=node, timeout=10)
@@ -79,7 +80,7 @@ def test_disco_info_advertises_rsm_on_service_and_node(herald, users, ejabberd, 
 
 def remove_roster_item(client, jid):
     client.iq_ok(f"<iq type='set'><query xmlns='jabber:iq:roster'>"
-                 f"<item jid='{a(jid)}' subscription='remove'/></query></iq>")
+                 f"<item jid='{esc(jid)}' subscription='remove'/></query></iq>")
 
 
 def from_service(type_):
@@ -115,8 +116,8 @@ def test_chat_replies_deliveries_and_room_posts_carry_a_message_id(herald_factor
                                                                    unique_name):
     """RFC 6120 §8.1.3: clients key receipts, corrections and dedup on the
     message id; Herald's chat answers, chat deliveries and room posts have one."""
-    from chathelpers import (chat_from_herald, destroy_room, groupchat_from, join_room,
-                             publish, wait_occupant)
+    from heraldtest.muc import (chat_from_herald, destroy_room, groupchat_from, join_room,
+                                publish, wait_occupant)
     alice = connect("alice", resource="room")
     room = f"{unique_name('ids')}@conference.localhost"
     join_room(alice, room, "alice")
@@ -142,8 +143,8 @@ def test_chat_replies_deliveries_and_room_posts_carry_a_message_id(herald_factor
 def test_refused_publish_and_retract_say_why(herald, connect, unique_name):
     """A refused publish names its reason (the publish model or the
     affiliation), as the chat commands do, not just "insufficient privileges"."""
-    from pubsub_helpers import publish, retract, set_affiliations
-    from xmppclient import NS_STANZAS
+    from heraldtest.entity import publish, retract, set_affiliations
+    from heraldtest.stanza import NS_STANZAS
     alice, bob = connect("alice"), connect("bob")
 
     def text(reply):
@@ -193,7 +194,7 @@ def test_stanza_ids_are_opaque_and_stay_mam_cursors_across_a_restart(herald, con
     import re
     import time
 
-    import catchup as cu
+    import heraldtest.catchup as cu
     alice, bob = connect("alice"), connect("bob")
     node = unique_name("sid")
     cu.create(alice, node)
@@ -227,8 +228,9 @@ def test_herald_subscription_options_are_namespaced_fields(herald, connect, uniq
     """XEP-0068: fields outside the registered pubsub#subscribe_options
     FORM_TYPE are named in Clark notation; the form shows them so, and a
     submit with those names works (the old names are still accepted)."""
-    from pubsub_helpers import form_values, options_get, subscribe_ok
-    from chathelpers import chat_from_herald, publish
+    from heraldtest.entity import options_get, subscribe_ok
+    from heraldtest.forms import form_values
+    from heraldtest.muc import chat_from_herald, publish
     alice, bob = connect("alice"), connect("bob")
     node = unique_name("opts")
     assert_result(create_node(alice, node))
@@ -252,8 +254,8 @@ def test_room_posts_held_while_out_carry_delay_and_a_digest_with_times(herald_fa
     as new; what it could not hold comes as one digest with times."""
     import time
 
-    from chathelpers import (body, destroy_room, groupchat_from, join_room, publish,
-                             wait_occupant)
+    from heraldtest.muc import (body, destroy_room, groupchat_from, join_room, publish,
+                                wait_occupant)
     alice = connect("alice", resource="room")
     room = f"{unique_name('late')}@conference.localhost"
     join_room(alice, room, "alice")
@@ -288,7 +290,8 @@ def test_readable_bodies_for_people(herald_factory, connect, unique_name):
     time; JSON keys keep the publisher's order; XML values with spaces are
     quoted; a digest says how to see what it held back; `last NODE 50` says
     it shows at most 20."""
-    from chathelpers import NS_ITEM, body, chat_from_herald, command, publish
+    from heraldtest.muc import body, chat_from_herald, command, publish
+    from heraldtest.stanza import NS_ITEM
     herald_factory(config={"chat": {"max_per_minute": 3, "window_secs": 2}})
     alice, bob = connect("alice"), connect("bob")
     node = unique_name("read")

@@ -12,11 +12,11 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import C2S_PORT, REPO
+from heraldtest.harness import REPO
+from heraldtest.sandbox import C2S_PORT, SERVICE
 
 JS = REPO / "tests" / "js"
 HTTP_PORT = int(os.environ.get("HERALD_HTTP_PORT", "15280"))
@@ -29,7 +29,7 @@ def run_flow(script: str, node: str) -> dict:
         pytest.skip("node is not installed (scripts/test.sh installs the JS clients)")
     if not (JS / "node_modules").is_dir():
         pytest.skip("tests/js/node_modules missing: run `npm ci` in tests/js")
-    env = dict(os.environ, HERALD_SERVICE="events.localhost", HERALD_NODE=node,
+    env = dict(os.environ, HERALD_SERVICE=SERVICE, HERALD_NODE=node,
                HERALD_C2S_PORT=str(C2S_PORT), HERALD_HTTP_PORT=str(HTTP_PORT),
                HERALD_LIVE=",".join(LIVE), HERALD_MISSED=",".join(MISSED))
     out = subprocess.run(["node", script], cwd=JS, env=env, capture_output=True,
