@@ -26,8 +26,6 @@ pub(super) use ingest::IngestPolicy;
 pub struct Router<S: Store> {
     service: Service<S>,
     ctx: ProtocolCtx,
-    /// Something in this batch changed state: flush before releasing it.
-    dirty: bool,
     /// HTTP ingest: answers released after the commit, key retention.
     ingest: ingest::IngestState,
     /// MUC relay and chat commands/delivery (`with_people`); off by default.
@@ -40,7 +38,6 @@ impl<S: Store> Router<S> {
         Self {
             service,
             ctx,
-            dirty: false,
             ingest: ingest::IngestState::default(),
             relay: None,
             chat: None,
@@ -73,9 +70,8 @@ impl<S: Store> Router<S> {
     /// A chat message that is not an approval: chat commands.
     fn route_chat(&mut self, msg: &Message, out: &mut Vec<Stanza>) {
         let Some(chat) = &self.chat else { return };
-        if let Some(handled) = chat.handle_message(&mut self.service, msg) {
-            self.dirty |= handled.needs_flush;
-            out.extend(handled.stanzas);
+        if let Some(stanzas) = chat.handle_message(&mut self.service, msg) {
+            out.extend(stanzas);
         }
     }
 
@@ -111,7 +107,6 @@ impl<S: Store> Router<S> {
         }
         out.extend(handled.results);
         out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
-        self.dirty |= handled.needs_flush;
         out.extend(handled.notifications);
     }
 
@@ -127,7 +122,6 @@ impl<S: Store> Router<S> {
             self.route_chat(&msg, out);
             return;
         };
-        self.dirty |= handled.needs_flush;
         if let Err(error) = handled.reply {
             let error = message_error(msg.to.clone(), msg.id.clone(), from, error);
             out.push(Stanza::Message(error));
@@ -173,14 +167,12 @@ impl<S: Store> Router<S> {
             }
             PresenceType::Unavailable => {
                 out.extend(queue::presence(&mut self.service, &self.ctx, &from, false));
-                self.dirty |= self.service.queue_dirty();
                 return;
             }
             _ => return,
         };
         match outcome {
             Ok(o) => {
-                self.dirty = true;
                 let max = self.service.settings().max_stanza_bytes;
                 out.extend(notify::render_all(
                     &self.ctx.service_jid,
@@ -196,14 +188,8 @@ impl<S: Store> Router<S> {
     fn tick(&mut self) {
         match self.service.expire(crate::protocol::timestamp::now_ms()) {
             Ok(0) => {}
-            Ok(n) => {
-                tracing::debug!(removed = n, "retention");
-                self.dirty = true;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "retention failed");
-                self.dirty = true;
-            }
+            Ok(n) => tracing::debug!(removed = n, "retention"),
+            Err(e) => tracing::warn!(error = %e, "retention failed"),
         }
     }
 
@@ -285,10 +271,11 @@ impl<S: Store + 'static> Dispatch for Router<S> {
         self.deliver_published(out);
     }
 
+    /// Always asks the service to flush: it knows whether the batch changed state
+    /// (docs/architecture.md, "One exit").
     fn commit(&mut self) -> Result<(), String> {
-        if std::mem::take(&mut self.dirty) {
-            let started = std::time::Instant::now();
-            self.service.flush().map_err(|e| e.to_string())?;
+        let started = std::time::Instant::now();
+        if self.service.flush().map_err(|e| e.to_string())? {
             crate::metrics::METRICS.observe_flush(started.elapsed());
         }
         Ok(())
@@ -308,13 +295,11 @@ impl<S: Store + 'static> Router<S> {
             Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
             Job::QueueTick => {
                 out.extend(queue::tick(&mut self.service, &self.ctx));
-                self.dirty |= self.service.queue_dirty();
             }
             Job::Ingest(job) => {
                 self.route_ingest(job, out);
                 // Ingested items reach consumer groups in the same batch.
                 out.extend(queue::tick(&mut self.service, &self.ctx));
-                self.dirty |= self.service.queue_dirty();
             }
             Job::Tick => {
                 if let Some(relay) = self.relay.as_mut() {
@@ -421,25 +406,62 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    #[test]
-    fn writes_mark_the_batch_dirty_and_commit_flushes_once() {
-        let mut r = router();
-        let create = format!(
-            "<iq {NS} type='set' id='c' from='a@localhost/r' to='events.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='n'/></pubsub></iq>"
-        );
-        let out = handle(&mut r, &create);
-        assert!(
-            matches!(out.as_slice(), [Stanza::Iq(Iq::Result { .. })]),
-            "{out:?}"
-        );
-        assert!(r.dirty);
+    fn flushes(r: &Router<MemoryStore>) -> u64 {
+        r.service.store.flushes
+    }
+
+    /// Runs one batch of `stanzas` and commits it; returns the flushes the
+    /// commit cost.
+    fn batch(r: &mut Router<MemoryStore>, stanzas: &[String]) -> u64 {
+        for s in stanzas {
+            handle(r, s);
+        }
+        let before = flushes(r);
         r.commit().unwrap();
-        assert!(!r.dirty);
+        flushes(r) - before
+    }
+
+    fn iq(id: &str, from: &str, type_: &str, body: &str) -> String {
+        format!(
+            "<iq {NS} type='{type_}' id='{id}' from='{from}' to='events.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'>{body}</pubsub></iq>"
+        )
+    }
+
+    #[test]
+    fn commit_flushes_if_and_only_if_the_store_saw_a_write() {
+        let mut r = router();
+        let create = iq("c", "a@localhost/r", "set", "<create node='n'/>");
+        assert_eq!(batch(&mut r, &[create]), 1, "a create writes");
         let ping = format!(
             "<iq {NS} type='get' id='p' from='a@localhost/r' to='events.localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
         );
-        handle(&mut r, &ping);
-        assert!(!r.dirty, "a read must not cost a flush");
+        let items = iq("g", "a@localhost/r", "get", "<items node='n'/>");
+        assert_eq!(batch(&mut r, &[ping, items]), 0, "reads cost no flush");
+        let publish = iq(
+            "p1",
+            "a@localhost/r",
+            "set",
+            "<publish node='n'><item id='i'><x xmlns='urn:t'/></item></publish>",
+        );
+        assert_eq!(batch(&mut r, &[publish]), 1, "a publish writes");
+        // Not the owner, and a domain that may not create nodes: refused
+        // before anything is written.
+        let refused = [
+            iq(
+                "d",
+                "b@elsewhere/r",
+                "set",
+                "<publish node='m'><item/></publish>",
+            ),
+            iq(
+                "e",
+                "b@elsewhere/r",
+                "set",
+                "<publish node='n'><item id='j'/></publish>",
+            ),
+        ];
+        assert_eq!(batch(&mut r, &refused), 0, "a refusal writes nothing");
+        assert_eq!(batch(&mut r, &[]), 0, "an empty batch costs nothing");
     }
 
     #[test]

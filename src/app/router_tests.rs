@@ -201,7 +201,7 @@ fn read_only_batches_do_not_flush() {
         )
     }));
     let (log, released) = run_queued(jobs);
-    // create + subscribe dirty the batch; the 50 reads add no flush.
+    // create + subscribe change state; the 50 reads add no flush.
     assert_eq!(log, vec![(1, 0)]);
     assert_eq!(result_ids(&released).len(), 52);
 }

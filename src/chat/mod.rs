@@ -38,13 +38,6 @@ pub struct ChatService {
     limits: HashMap<Jid, Limiter>,
 }
 
-/// What a chat command produced.
-pub struct ChatHandled {
-    pub stanzas: Vec<Stanza>,
-    /// Flush before sending `stanzas`.
-    pub needs_flush: bool,
-}
-
 impl ChatService {
     pub fn new(config: &ChatConfig, bodies: Arc<BodyRenderer>, service_jid: BareJid) -> Self {
         ChatService {
@@ -66,7 +59,7 @@ impl ChatService {
         &self,
         service: &mut Service<S>,
         msg: &Message,
-    ) -> Option<ChatHandled> {
+    ) -> Option<Vec<Stanza>> {
         let from = msg.from.as_ref()?;
         let to_service = msg
             .to
@@ -94,10 +87,7 @@ impl ChatService {
             max,
             &answer.notifications,
         ));
-        Some(ChatHandled {
-            stanzas,
-            needs_flush: answer.wrote,
-        })
+        Some(stanzas)
     }
 
     /// One chat message per item to every `herald#chat` subscriber, within

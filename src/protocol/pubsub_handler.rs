@@ -2,9 +2,9 @@
 //! notifications it causes out. Parses with `pubsub_request`, calls the
 //! core use case, renders with `pubsub_replies` and `notify`.
 //!
-//! Contract with the caller (docs/architecture.md, "Durable before acknowledged"): when
-//! [`Handled::needs_flush`] is set, call `Service::flush` (once per batch)
-//! before sending the reply or any notification.
+//! Contract with the caller (docs/architecture.md, "Durable before
+//! acknowledged"): call `Service::flush` (once per batch; it does nothing
+//! when nothing was written) before sending the reply or any notification.
 
 use super::pubsub_exec::execute;
 use super::pubsub_request;
@@ -32,8 +32,6 @@ pub struct Handled {
     pub reply: IqReply,
     /// `<message/>`s to send after the reply (and after the flush).
     pub notifications: Vec<Stanza>,
-    /// The request changed state: flush before replying.
-    pub needs_flush: bool,
 }
 
 impl Handled {
@@ -42,7 +40,6 @@ impl Handled {
             results: Vec::new(),
             reply,
             notifications: Vec::new(),
-            needs_flush: false,
         }
     }
 }
@@ -95,7 +92,6 @@ pub fn handle_pubsub<S: Store>(
                 results: Vec::new(),
                 reply: Ok(el),
                 notifications,
-                needs_flush: write,
             }
         }
         Err(e) => Handled::read(Err(e)),

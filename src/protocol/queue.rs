@@ -175,7 +175,6 @@ fn done(ctx: &ProtocolCtx, max_stanza_bytes: usize, notes: Vec<Notification>) ->
         results: Vec::new(),
         reply: Ok(None),
         notifications: notify::render_all(&ctx.service_jid, max_stanza_bytes, &notes),
-        needs_flush: true,
     }
 }
 

@@ -104,6 +104,7 @@ mod retention;
 mod revoke;
 mod service;
 pub mod sub_options;
+mod tracked;
 pub mod types;
 
 pub use error::{PubsubError, PubsubResult};

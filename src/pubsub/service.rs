@@ -11,6 +11,7 @@ use super::access::Access;
 use super::error::PubsubError;
 use super::node::{Node, NodeMeta, decode_meta, encode_meta};
 use super::retention::RetentionSettings;
+use super::tracked::Tracked;
 use super::types::Actor;
 use crate::store::{NodeId, Store};
 
@@ -72,7 +73,9 @@ struct ServiceRecord {
 /// The pubsub service core over a [`Store`]. Single-threaded: the
 /// executor owns it and calls [`Service::flush`] once per batch.
 pub struct Service<S: Store> {
-    pub(crate) store: S,
+    /// Every store call goes through [`Tracked`], which knows whether
+    /// anything is unflushed.
+    pub(crate) store: Tracked<S>,
     pub(crate) settings: ServiceSettings,
     pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) next_node_id: NodeId,
@@ -87,7 +90,7 @@ impl<S: Store> Service<S> {
     /// Loads every node's metadata and counters from the store.
     pub fn open(store: S, settings: ServiceSettings) -> Result<Self, PubsubError> {
         let mut service = Service {
-            store,
+            store: Tracked::new(store),
             settings,
             nodes: BTreeMap::new(),
             next_node_id: 1,
@@ -118,10 +121,29 @@ impl<S: Store> Service<S> {
     }
 
     /// Makes every write so far durable (group commit: once per batch,
-    /// before any reply or notification of the batch is sent).
-    pub fn flush(&mut self) -> Result<(), PubsubError> {
+    /// before any reply or notification of the batch is sent). Does
+    /// nothing when nothing is unflushed; returns whether it flushed.
+    /// Callers keep no flag: the executor calls it after every batch
+    /// (docs/architecture.md, "One exit").
+    pub fn flush(&mut self) -> Result<bool, PubsubError> {
+        if !self.unflushed() {
+            return Ok(false);
+        }
         self.persist_queues()?;
-        Ok(self.store.flush()?)
+        self.store.flush()?;
+        Ok(true)
+    }
+
+    /// Whether anything changed since the last flush: a store write or
+    /// queue state still to be written.
+    pub fn unflushed(&self) -> bool {
+        self.store.written() || self.queues_unflushed()
+    }
+
+    /// The readiness probe: the next [`Service::flush`] reaches the store
+    /// even if nothing was written, so its answer proves the store flushes.
+    pub fn require_flush(&mut self) {
+        self.store.touch();
     }
 
     pub fn settings(&self) -> &ServiceSettings {
@@ -130,7 +152,7 @@ impl<S: Store> Service<S> {
 
     /// Gives the store back (shutdown, tests).
     pub fn into_store(self) -> S {
-        self.store
+        self.store.into_inner()
     }
 
     pub(crate) fn access(&self) -> Access<'_> {

@@ -57,8 +57,6 @@ impl<S: Store> Router<S> {
         match job {
             IngestJob::Publish { request, reply } => {
                 let keyed = request.idempotency.is_some();
-                // Even a refused request may have created its node.
-                self.dirty = true;
                 let max = self.service.settings().max_stanza_bytes;
                 let answer = self.service.ingest(request).map(|outcome| {
                     let jid = &self.ctx.service_jid;
@@ -82,7 +80,7 @@ impl<S: Store> Router<S> {
                 let _ = reply.send(self.service.node_item_counts());
             }
             IngestJob::Probe { reply } => {
-                self.dirty = true;
+                self.service.require_flush();
                 self.ingest.deferred.push(Box::new(move || {
                     let _ = reply.send(());
                 }));

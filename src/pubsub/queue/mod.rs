@@ -174,7 +174,7 @@ impl<S: Store> Service<S> {
     }
 
     /// Whether queue state changed since the last flush.
-    pub fn queue_dirty(&self) -> bool {
+    pub(crate) fn queues_unflushed(&self) -> bool {
         !self.queues.log.is_empty()
     }
 
