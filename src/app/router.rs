@@ -55,8 +55,7 @@ impl<S: Store> Router<S> {
 
     /// Hands items published by this job to the relay and chat delivery;
     /// their messages leave with the batch, after the flush.
-    fn deliver_published(&mut self, out: &mut Vec<Stanza>) {
-        let now = Instant::now();
+    fn deliver_published(&mut self, now: Instant, out: &mut Vec<Stanza>) {
         for p in self.service.take_published() {
             if let Some(relay) = self.relay.as_mut() {
                 relay.on_published(&p, now, out);
@@ -161,32 +160,21 @@ impl<S: Store> Router<S> {
                 out.push(reply(PresenceType::None));
                 return;
             }
-            PresenceType::None => {
-                out.extend(queue::presence(&mut self.service, &self.ctx, &from, true));
-                self.service.presence_available(&from)
-            }
-            PresenceType::Unavailable => {
-                out.extend(queue::presence(&mut self.service, &self.ctx, &from, false));
-                return;
-            }
+            PresenceType::None => self.service.presence(&from, true),
+            PresenceType::Unavailable => self.service.presence(&from, false),
             _ => return,
         };
-        match outcome {
-            Ok(o) => {
-                let max = self.service.settings().max_stanza_bytes;
-                out.extend(notify::render_all(
-                    &self.ctx.service_jid,
-                    max,
-                    &o.notifications,
-                ));
-            }
-            Err(e) => tracing::warn!(error = %e, "presence handling failed"),
-        }
+        let max = self.service.settings().max_stanza_bytes;
+        out.extend(notify::render_all(
+            &self.ctx.service_jid,
+            max,
+            &outcome.notifications,
+        ));
     }
 
     /// Retention: expired items and old history go, with no notification.
     fn tick(&mut self) {
-        match self.service.expire(crate::protocol::timestamp::now_ms()) {
+        match self.service.expire(self.service.now_ms()) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "retention"),
             Err(e) => tracing::warn!(error = %e, "retention failed"),
@@ -260,7 +248,9 @@ pub fn reply_iq(req: &IqRequest, reply: IqReply) -> Iq {
 
 impl<S: Store + 'static> Dispatch for Router<S> {
     fn handle(&mut self, job: Job, out: &mut Vec<Stanza>) {
-        let now = Instant::now();
+        let clock = super::clock::now();
+        self.service.set_now(clock.ms);
+        let now = clock.instant;
         match (job, self.relay.as_mut()) {
             (Job::Xmpp(Inbound::Stanza(s)), Some(relay)) if relay.claims(&s) => {
                 relay.on_stanza(s, now, out)
@@ -268,7 +258,7 @@ impl<S: Store + 'static> Dispatch for Router<S> {
             (Job::LinkUp, Some(relay)) => relay.link_up(now, out),
             (job, _) => self.route(job, now, out),
         }
-        self.deliver_published(out);
+        self.deliver_published(now, out);
     }
 
     /// Always asks the service to flush: it knows whether the batch changed state
@@ -296,11 +286,7 @@ impl<S: Store + 'static> Router<S> {
             Job::QueueTick => {
                 out.extend(queue::tick(&mut self.service, &self.ctx));
             }
-            Job::Ingest(job) => {
-                self.route_ingest(job, out);
-                // Ingested items reach consumer groups in the same batch.
-                out.extend(queue::tick(&mut self.service, &self.ctx));
-            }
+            Job::Ingest(job) => self.route_ingest(job, out),
             Job::Tick => {
                 if let Some(relay) = self.relay.as_mut() {
                     relay.tick(now, out);

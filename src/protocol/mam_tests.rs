@@ -34,6 +34,7 @@ fn setup(f: impl FnOnce(&mut ServiceSettings)) -> T {
         ctx,
         false,
     );
+    t.0.set_now(crate::pubsub::tests::NOW_MS);
     t.ps(OWNER, "<create node='n'/>").reply.unwrap();
     t
 }

@@ -40,11 +40,12 @@ fn notes<T>(o: Outcome<T>) -> Done {
 pub fn execute<S: Store>(
     s: &mut Service<S>,
     ctx: &ProtocolCtx,
-    a: &Actor,
+    from: &Jid,
     r: PubsubRequest,
     reply_budget: usize,
 ) -> Done {
     use PubsubRequest as R;
+    let a = &Actor::Entity(from.to_bare());
     match r {
         R::Subscriptions { node } => {
             let subs = s.subscriptions(a, node.as_deref())?;
@@ -71,7 +72,10 @@ pub fn execute<S: Store>(
             items,
             options,
         } => publish(s, ctx, a, &node, items, options),
-        R::Retract { node, id, notify } => notes(s.retract(a, &node, &id, notify)?),
+        R::Retract { node, id, notify } => {
+            let o = s.retract_as(from, &node, &id, notify);
+            notes(o.map_err(|e| super::queue::to_stanza_error(&e))?)
+        }
         R::Create { node, config } => {
             let fields = config.as_ref().map(values);
             let o = s.create_node(a, node.as_deref(), fields.as_deref())?;

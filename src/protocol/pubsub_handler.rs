@@ -8,10 +8,8 @@
 
 use super::pubsub_exec::execute;
 use super::pubsub_request;
-use super::{
-    IqKind, IqReply, IqRequest, disco, errors, mam, notify, queue, service_info, stanza_size,
-};
-use crate::pubsub::{Actor, BareJid, Service};
+use super::{IqReply, IqRequest, disco, errors, mam, notify, queue, service_info, stanza_size};
+use crate::pubsub::{BareJid, Service};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 
@@ -74,20 +72,11 @@ pub fn handle_pubsub<S: Store>(
         Some(Err(e)) => return Handled::read(Err(e)),
         Some(Ok(r)) => r,
     };
-    let actor = Actor::Entity(req.from.to_bare());
-    let write = req.kind == IqKind::Set;
-    if let Some(handled) = queue::intercept_retract(service, ctx, req, &request) {
-        return handled;
-    }
-    let queued = write.then(|| queue::request_node(&request)).flatten();
     let max = service.settings().max_stanza_bytes;
     let budget = stanza_size::reply_budget(max, req);
-    match execute(service, ctx, &actor, request, budget) {
+    match execute(service, ctx, &req.from, request, budget) {
         Ok((el, notes)) => {
-            let mut notifications = notify::render_all(&ctx.service_jid, max, &notes);
-            if let Some(node) = queued {
-                notifications.extend(queue::after_write(service, ctx, &node));
-            }
+            let notifications = notify::render_all(&ctx.service_jid, max, &notes);
             Handled {
                 results: Vec::new(),
                 reply: Ok(el),

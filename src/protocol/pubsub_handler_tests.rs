@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::protocol::forms::{self, FormKind};
-use crate::protocol::ns;
+use crate::protocol::{IqKind, ns};
 use crate::pubsub::ServiceSettings;
 use crate::store::MemoryStore;
 use tokio_xmpp::minidom::Element;
@@ -36,8 +36,10 @@ fn setup_with(f: impl FnOnce(&mut ServiceSettings)) -> T {
         service_jid: "pubsub.shakespeare.lit".parse().unwrap(),
         max_payload_bytes: settings.max_payload_bytes,
     };
+    let mut svc = Service::open(MemoryStore::new(), settings).unwrap();
+    svc.set_now(crate::pubsub::tests::NOW_MS);
     T {
-        svc: Service::open(MemoryStore::new(), settings).unwrap(),
+        svc,
         ctx,
         flushed: false,
     }

@@ -83,6 +83,7 @@
 
 mod access;
 pub mod error;
+mod exit;
 pub mod feed;
 pub mod form;
 pub mod names;
@@ -132,4 +133,4 @@ pub use types::{
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -23,7 +23,7 @@ impl<S: Store> Service<S> {
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `NotSubscribed` (no such request), `SubidRequired`, `InvalidSubid`,
     /// `Internal`.
-    pub fn approve_subscription(
+    pub(super) fn approve_subscription_unpumped(
         &mut self,
         actor: &Actor,
         node: &str,
@@ -53,6 +53,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 
@@ -94,6 +95,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: pending.iter().map(|s| s.to_public(node)).collect(),
             notifications,
+            published: Vec::new(),
         })
     }
 
@@ -120,7 +122,7 @@ impl<S: Store> Service<S> {
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`
     /// (also when a change targets an outcast), `NotAcceptable`
     /// (`unconfigured`), `InvalidSubid`, `SubidRequired`, `Internal`.
-    pub fn modify_subscriptions(
+    pub(super) fn modify_subscriptions_unpumped(
         &mut self,
         actor: &Actor,
         node: &str,
@@ -151,6 +153,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 
@@ -225,7 +228,7 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `LastOwner`, `Internal`.
-    pub fn modify_affiliations(
+    pub(super) fn modify_affiliations_unpumped(
         &mut self,
         actor: &Actor,
         node: &str,
@@ -260,6 +263,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 }

@@ -29,7 +29,7 @@ impl<S: Store> Service<S> {
     /// not the requester's), `Outcast`, `Forbidden` (publish-only),
     /// `NotAuthorized` (presence), `ClosedNode` (whitelist),
     /// `PendingSubscription`, `InvalidOptions`, `Internal`.
-    pub fn subscribe(
+    pub(super) fn subscribe_unpumped(
         &mut self,
         actor: &Actor,
         node: &str,
@@ -54,6 +54,7 @@ impl<S: Store> Service<S> {
             return Ok(Outcome {
                 reply,
                 notifications: last.into_iter().collect(),
+                published: Vec::new(),
             });
         }
         let subid = self.fresh_id();
@@ -74,6 +75,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: sub.to_public(node),
             notifications: notice.into_iter().collect(),
+            published: Vec::new(),
         })
     }
 
@@ -153,7 +155,7 @@ impl<S: Store> Service<S> {
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden` (another
     /// entity's JID, requester not owner), `NotSubscribed`, `SubidRequired`,
     /// `InvalidSubid`, `Internal`.
-    pub fn unsubscribe(
+    pub(super) fn unsubscribe_unpumped(
         &mut self,
         actor: &Actor,
         node: &str,
@@ -193,7 +195,7 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: those of [`Service::subscription_options`], plus
     /// `InvalidOptions` and `Internal`.
-    pub fn set_subscription_options(
+    pub(super) fn set_subscription_options_unpumped(
         &mut self,
         actor: &Actor,
         node: &str,

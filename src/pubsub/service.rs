@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_xmpp::jid::BareJid;
 
 use super::access::Access;
@@ -84,6 +83,10 @@ pub struct Service<S: Store> {
     pub(crate) queues: super::queue::Queues,
     /// Published items not yet taken (`None`: feed off; see `feed.rs`).
     pub(crate) feed: Option<Vec<super::feed::Published>>,
+    /// The time of the job being handled (ms since the Unix epoch), set by
+    /// the caller before each job: the core reads no clock of its own
+    /// (docs/architecture.md, "One exit"), so tests drive time.
+    now_ms: u64,
 }
 
 impl<S: Store> Service<S> {
@@ -97,6 +100,7 @@ impl<S: Store> Service<S> {
             ids: IdGen::default(),
             queues: Default::default(),
             feed: None,
+            now_ms: 0,
         };
         let mut record = ServiceRecord::default();
         for (name, blob) in service.store.load_nodes()? {
@@ -144,6 +148,16 @@ impl<S: Store> Service<S> {
     /// even if nothing was written, so its answer proves the store flushes.
     pub fn require_flush(&mut self) {
         self.store.touch();
+    }
+
+    /// Sets the time of the next use cases (the caller's one clock).
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    /// The time set by [`Service::set_now`].
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
     }
 
     pub fn settings(&self) -> &ServiceSettings {
@@ -201,15 +215,8 @@ impl<S: Store> Service<S> {
 
     /// A fresh unique ID (time-ordered): item IDs, instant node names, SubIDs.
     pub(crate) fn fresh_id(&mut self) -> String {
-        self.ids.next(now_ms())
+        self.ids.next(self.now_ms)
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Time-based IDs: 11 hex digits of milliseconds + 5 of a counter, so they

@@ -95,7 +95,7 @@ impl<S: Store> Router<S> {
         }
         self.ingest.keyed_since_prune = 0;
         let p = self.ingest.policy;
-        let now = crate::ingest::now_ms();
+        let now = self.service.now_ms();
         match self
             .service
             .prune_idempotency(now, p.retention_ms, p.max_keys)

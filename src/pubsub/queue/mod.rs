@@ -30,6 +30,8 @@
 
 mod dead_letter;
 mod deliver;
+#[cfg(test)]
+mod exit_tests;
 mod presence;
 mod settle;
 mod state;
