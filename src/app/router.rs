@@ -26,6 +26,8 @@ pub(super) use ingest::IngestPolicy;
 pub struct Router<S: Store> {
     service: Service<S>,
     ctx: ProtocolCtx,
+    /// Pubsub notifications of this batch, counted when it is released.
+    notified: u64,
     /// HTTP ingest: answers released after the commit, key retention.
     ingest: ingest::IngestState,
     /// MUC relay and chat commands/delivery (`with_people`); off by default.
@@ -38,6 +40,7 @@ impl<S: Store> Router<S> {
         Self {
             service,
             ctx,
+            notified: 0,
             ingest: ingest::IngestState::default(),
             relay: None,
             chat: None,
@@ -66,11 +69,20 @@ impl<S: Store> Router<S> {
         }
     }
 
+    /// Pubsub notifications rendered from the core's outcomes: counted for
+    /// `herald_notifications_total` when the batch is released (chat
+    /// answers, room posts and MAM results are not notifications).
+    fn notify(&mut self, rendered: Vec<Stanza>, out: &mut Vec<Stanza>) {
+        self.notified += rendered.len() as u64;
+        out.extend(rendered);
+    }
+
     /// A chat message that is not an approval: chat commands.
     fn route_chat(&mut self, msg: &Message, out: &mut Vec<Stanza>) {
         let Some(chat) = &self.chat else { return };
-        if let Some(stanzas) = chat.handle_message(&mut self.service, msg) {
-            out.extend(stanzas);
+        if let Some(handled) = chat.handle_message(&mut self.service, msg) {
+            out.push(handled.answer);
+            self.notify(handled.notifications, out);
         }
     }
 
@@ -101,12 +113,14 @@ impl<S: Store> Router<S> {
             payload,
         };
         let handled = handle_pubsub(&mut self.service, &self.ctx, &req);
-        if handled.reply.is_ok() {
-            count_xmpp_publish(&req.payload);
+        for p in &handled.published {
+            // A publish without items (notification-only node) counts once.
+            let items = p.items.len().max(1) as u64;
+            crate::metrics::METRICS.add_published(crate::metrics::Source::Xmpp, items);
         }
         out.extend(handled.results);
         out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
-        out.extend(handled.notifications);
+        self.notify(handled.notifications, out);
     }
 
     /// Owners answer subscription approval requests by message (§8.6);
@@ -125,7 +139,7 @@ impl<S: Store> Router<S> {
             let error = message_error(msg.to.clone(), msg.id.clone(), from, error);
             out.push(Stanza::Message(error));
         }
-        out.extend(handled.notifications);
+        self.notify(handled.notifications, out);
     }
 
     /// Presence to the service itself: a user who adds the service to its
@@ -165,11 +179,8 @@ impl<S: Store> Router<S> {
             _ => return,
         };
         let max = self.service.settings().max_stanza_bytes;
-        out.extend(notify::render_all(
-            &self.ctx.service_jid,
-            max,
-            &outcome.notifications,
-        ));
+        let rendered = notify::render_all(&self.ctx.service_jid, max, &outcome.notifications);
+        self.notify(rendered, out);
     }
 
     /// Retention: expired items and old history go, with no notification.
@@ -201,16 +212,6 @@ impl<S: Store> Router<S> {
             // Bad IQ results/errors and presences get no answer (no loops).
             _ => {}
         }
-    }
-}
-
-/// Counts the items of a successful XMPP publish for `/metrics`.
-fn count_xmpp_publish(payload: &tokio_xmpp::minidom::Element) {
-    let ns = "http://jabber.org/protocol/pubsub";
-    if let Some(publish) = payload.get_child("publish", ns) {
-        let items = publish.children().filter(|c| c.is("item", ns)).count();
-        let items = items.max(1) as u64;
-        crate::metrics::METRICS.add_published(crate::metrics::Source::Xmpp, items);
     }
 }
 
@@ -272,6 +273,8 @@ impl<S: Store + 'static> Dispatch for Router<S> {
     }
 
     fn release(&mut self) {
+        let notified = std::mem::take(&mut self.notified);
+        crate::metrics::METRICS.add_notifications(notified);
         self.ingest.release();
     }
 }
@@ -284,7 +287,8 @@ impl<S: Store + 'static> Router<S> {
             Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
             Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
             Job::QueueTick => {
-                out.extend(queue::tick(&mut self.service, &self.ctx));
+                let rendered = queue::tick(&mut self.service, &self.ctx);
+                self.notify(rendered, out);
             }
             Job::Ingest(job) => self.route_ingest(job, out),
             Job::Tick => {
@@ -448,6 +452,35 @@ mod tests {
         ];
         assert_eq!(batch(&mut r, &refused), 0, "a refusal writes nothing");
         assert_eq!(batch(&mut r, &[]), 0, "an empty batch costs nothing");
+    }
+
+    #[test]
+    fn only_pubsub_notifications_are_counted_and_publishes_from_the_outcome() {
+        let mut r = router();
+        let create = iq("c", "a@localhost/r", "set", "<create node='n'/>");
+        let sub = iq(
+            "s",
+            "b@localhost/r",
+            "set",
+            "<subscribe node='n' jid='b@localhost/r'/>",
+        );
+        batch(&mut r, &[create, sub]);
+        r.release();
+        let publish = iq(
+            "p",
+            "a@localhost/r",
+            "set",
+            "<publish node='n'><item id='i'><x xmlns='urn:t'/></item></publish>",
+        );
+        let out = handle(&mut r, &publish);
+        assert_eq!(out.len(), 2, "the result and one notification: {out:?}");
+        assert_eq!(r.notified, 1, "the IQ result is no notification");
+        let subs = iq("g", "b@localhost/r", "get", "<subscriptions/>");
+        handle(&mut r, &subs);
+        assert_eq!(r.notified, 1, "a read notifies nobody");
+        r.commit().unwrap();
+        r.release();
+        assert_eq!(r.notified, 0, "counted at release");
     }
 
     #[test]

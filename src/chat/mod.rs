@@ -27,6 +27,13 @@ use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 
+/// What a chat command produced: the readable answer, then the pubsub
+/// notifications the core returned (e.g. approval requests to owners).
+pub struct ChatHandled {
+    pub answer: Stanza,
+    pub notifications: Vec<Stanza>,
+}
+
 /// Chat commands and chat delivery.
 pub struct ChatService {
     commands: bool,
@@ -59,7 +66,7 @@ impl ChatService {
         &self,
         service: &mut Service<S>,
         msg: &Message,
-    ) -> Option<Vec<Stanza>> {
+    ) -> Option<ChatHandled> {
         let from = msg.from.as_ref()?;
         let to_service = msg
             .to
@@ -80,14 +87,11 @@ impl ChatService {
         let me = Jid::from(self.service_jid.clone());
         let reply =
             message::text_message(&me, from.clone(), MessageType::Chat, &answer.text, vec![]);
-        let mut stanzas = vec![Stanza::Message(reply)];
         let max = service.settings().max_stanza_bytes;
-        stanzas.extend(notify::render_all(
-            &self.service_jid,
-            max,
-            &answer.notifications,
-        ));
-        Some(stanzas)
+        Some(ChatHandled {
+            answer: Stanza::Message(reply),
+            notifications: notify::render_all(&self.service_jid, max, &answer.notifications),
+        })
     }
 
     /// One chat message per item to every `herald#chat` subscriber, within

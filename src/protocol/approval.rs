@@ -33,6 +33,7 @@ pub fn handle_approval<S: Store>(
         results: Vec::new(),
         reply,
         notifications,
+        published: Vec::new(),
     };
     if form.kind == FormKind::Cancel {
         return Some(done(Ok(None), vec![]));

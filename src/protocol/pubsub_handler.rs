@@ -9,7 +9,7 @@
 use super::pubsub_exec::execute;
 use super::pubsub_request;
 use super::{IqReply, IqRequest, disco, errors, mam, notify, queue, service_info, stanza_size};
-use crate::pubsub::{BareJid, Service};
+use crate::pubsub::{BareJid, Published, Service};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 
@@ -30,6 +30,8 @@ pub struct Handled {
     pub reply: IqReply,
     /// `<message/>`s to send after the reply (and after the flush).
     pub notifications: Vec<Stanza>,
+    /// What the request published, as the core returned it (metrics).
+    pub published: Vec<Published>,
 }
 
 impl Handled {
@@ -38,6 +40,7 @@ impl Handled {
             results: Vec::new(),
             reply,
             notifications: Vec::new(),
+            published: Vec::new(),
         }
     }
 }
@@ -75,12 +78,13 @@ pub fn handle_pubsub<S: Store>(
     let max = service.settings().max_stanza_bytes;
     let budget = stanza_size::reply_budget(max, req);
     match execute(service, ctx, &req.from, request, budget) {
-        Ok((el, notes)) => {
-            let notifications = notify::render_all(&ctx.service_jid, max, &notes);
+        Ok(o) => {
+            let notifications = notify::render_all(&ctx.service_jid, max, &o.notifications);
             Handled {
                 results: Vec::new(),
-                reply: Ok(el),
+                reply: Ok(o.reply),
                 notifications,
+                published: o.published,
             }
         }
         Err(e) => Handled::read(Err(e)),

@@ -106,6 +106,7 @@ fn done(ctx: &ProtocolCtx, max_stanza_bytes: usize, notes: Vec<Notification>) ->
         results: Vec::new(),
         reply: Ok(None),
         notifications: notify::render_all(&ctx.service_jid, max_stanza_bytes, &notes),
+        published: Vec::new(),
     }
 }
 

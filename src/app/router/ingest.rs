@@ -6,7 +6,6 @@ use super::Router;
 use crate::ingest::IngestJob;
 use crate::metrics::{METRICS, Source};
 use crate::protocol::notify;
-use crate::pubsub::ItemStatus;
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 
@@ -60,15 +59,13 @@ impl<S: Store> Router<S> {
                 let max = self.service.settings().max_stanza_bytes;
                 let answer = self.service.ingest(request).map(|outcome| {
                     let jid = &self.ctx.service_jid;
-                    out.extend(notify::render_all(jid, max, &outcome.notifications));
+                    let rendered = notify::render_all(jid, max, &outcome.notifications);
+                    self.notify(rendered, out);
+                    // Only what was stored anew: no replay, no unchanged item.
+                    let fresh: usize = outcome.published.iter().map(|p| p.items.len()).sum();
+                    METRICS.add_published(Source::Http, fresh as u64);
                     outcome.reply
                 });
-                if let Ok(r) = &answer
-                    && !r.replayed
-                {
-                    let fresh = r.items.iter().filter(|i| i.status != ItemStatus::Unchanged);
-                    METRICS.add_published(Source::Http, fresh.count() as u64);
-                }
                 if keyed {
                     self.maybe_prune();
                 }
