@@ -1,23 +1,20 @@
-//! Routes each inbound stanza to the protocol handler that owns it and turns
-//! the answer into stanzas. Every IQ get/set gets exactly one reply; IQ
-//! results and errors addressed to us are never answered (RFC 6120 §8.2.3).
+//! The core thread's dispatch: each job to its handler (stanzas to
+//! `protocol::routing`, HTTP ingest, timers, relay and chat), then the
+//! batch's commit and release. Stanza rules live in `protocol/`
+//! (docs/architecture.md, "Modules").
 
 use super::executor::{Dispatch, Job};
 use crate::chat::ChatService;
-use crate::component::{Inbound, InvalidStanza, StanzaKind};
-use crate::protocol::approval::handle_approval;
-use crate::protocol::pubsub_handler::{ProtocolCtx, handle_pubsub};
-use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify, queue};
+use crate::component::Inbound;
+use crate::protocol::pubsub_handler::ProtocolCtx;
+use crate::protocol::queue;
+use crate::protocol::routing::{self, Routed};
 use crate::pubsub::Service;
 use crate::relay::Relay;
 use crate::store::Store;
 use std::time::Instant;
 use tokio_xmpp::Stanza;
-use tokio_xmpp::jid::Jid;
-use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::{Message, MessageType};
-use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
-use tokio_xmpp::parsers::stanza_error::StanzaError;
+use tokio_xmpp::parsers::message::Message;
 
 mod ingest;
 
@@ -86,101 +83,16 @@ impl<S: Store> Router<S> {
         }
     }
 
-    fn route_iq(&mut self, iq: Iq, out: &mut Vec<Stanza>) {
-        let (from, to, id, kind, payload) = match iq {
-            Iq::Get {
-                from,
-                to,
-                id,
-                payload,
-            } => (from, to, id, IqKind::Get, payload),
-            Iq::Set {
-                from,
-                to,
-                id,
-                payload,
-            } => (from, to, id, IqKind::Set, payload),
-            Iq::Result { .. } | Iq::Error { .. } => return,
-        };
-        // ejabberd always stamps `from`; without it there is nobody to answer.
-        let Some(from) = from else { return };
-        let to = to.unwrap_or_else(|| Jid::from(self.ctx.service_jid.clone()));
-        let req = IqRequest {
-            from,
-            to,
-            id,
-            kind,
-            payload,
-        };
-        let handled = handle_pubsub(&mut self.service, &self.ctx, &req);
-        for p in &handled.published {
+    /// Sends what routing produced: replies as they are, notifications
+    /// counted; what the core published counted for `/metrics`.
+    fn send(&mut self, routed: Routed, out: &mut Vec<Stanza>) {
+        for p in &routed.published {
             // A publish without items (notification-only node) counts once.
             let items = p.items.len().max(1) as u64;
             crate::metrics::METRICS.add_published(crate::metrics::Source::Xmpp, items);
         }
-        out.extend(handled.results);
-        out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
-        self.notify(handled.notifications, out);
-    }
-
-    /// Owners answer subscription approval requests by message (§8.6);
-    /// every other message is not for the service and is ignored.
-    fn route_message(&mut self, msg: Message, out: &mut Vec<Stanza>) {
-        if msg.type_ == MessageType::Error {
-            return;
-        }
-        let Some(from) = msg.from.clone() else { return };
-        let Some(handled) = handle_approval(&mut self.service, &self.ctx, &from, &msg.payloads)
-        else {
-            self.route_chat(&msg, out);
-            return;
-        };
-        if let Err(error) = handled.reply {
-            let error = message_error(msg.to.clone(), msg.id.clone(), from, error);
-            out.push(Stanza::Message(error));
-        }
-        self.notify(handled.notifications, out);
-    }
-
-    /// Presence to the service itself: a user who adds the service to its
-    /// roster is approved at once (so its presence reaches the consumer
-    /// groups). That approval grants no node access: the `presence` access
-    /// model means a presence subscription to the node's owner (see
-    /// xep-notes/xep-0060.md, "Presence access model").
-    fn route_presence(&mut self, p: Presence, out: &mut Vec<Stanza>) {
-        let (Some(from), Some(to)) = (p.from.clone(), p.to.clone()) else {
-            return;
-        };
-        if to.node().is_some() {
-            return;
-        }
-        let bare = from.to_bare();
-        let reply = |type_| {
-            let mut r = Presence::new(type_);
-            r.from = Some(to.clone());
-            r.to = Some(Jid::from(bare.clone()));
-            Stanza::Presence(r)
-        };
-        let outcome = match p.type_ {
-            PresenceType::Subscribe => {
-                out.push(reply(PresenceType::Subscribed));
-                return;
-            }
-            PresenceType::Unsubscribe | PresenceType::Unsubscribed => {
-                out.push(reply(PresenceType::Unsubscribed));
-                return;
-            }
-            PresenceType::Probe => {
-                out.push(reply(PresenceType::None));
-                return;
-            }
-            PresenceType::None => self.service.presence(&from, true),
-            PresenceType::Unavailable => self.service.presence(&from, false),
-            _ => return,
-        };
-        let max = self.service.settings().max_stanza_bytes;
-        let rendered = notify::render_all(&self.ctx.service_jid, max, &outcome.notifications);
-        self.notify(rendered, out);
+        out.extend(routed.replies);
+        self.notify(routed.notifications, out);
     }
 
     /// Retention: expired items and old history go, with no notification.
@@ -191,60 +103,6 @@ impl<S: Store> Router<S> {
             Err(e) => tracing::warn!(error = %e, "retention failed"),
         }
     }
-
-    fn route_invalid(&mut self, bad: InvalidStanza, out: &mut Vec<Stanza>) {
-        tracing::debug!(reason = %bad.reason, from = ?bad.from, "unparsable stanza");
-        let (Some(from), Some(to)) = (parse_jid(&bad.from), parse_jid(&bad.to)) else {
-            return;
-        };
-        let error = errors::bad_request(&format!("malformed stanza: {}", bad.reason));
-        let type_ = bad.type_.as_deref().unwrap_or("");
-        match bad.kind {
-            StanzaKind::Iq if type_ == "get" || type_ == "set" => {
-                let id = bad.id.unwrap_or_default();
-                let iq = Iq::from_error(id, error).with_from(to).with_to(from);
-                out.push(Stanza::Iq(iq));
-            }
-            StanzaKind::Message if type_ != "error" => {
-                let id = bad.id.map(tokio_xmpp::parsers::message::Id);
-                out.push(Stanza::Message(message_error(Some(to), id, from, error)));
-            }
-            // Bad IQ results/errors and presences get no answer (no loops).
-            _ => {}
-        }
-    }
-}
-
-fn parse_jid(raw: &Option<String>) -> Option<Jid> {
-    raw.as_deref().and_then(|s| Jid::new(s).ok())
-}
-
-/// A `type='error'` message bouncing a message from `to` back to it.
-fn message_error(
-    from: Option<Jid>,
-    id: Option<tokio_xmpp::parsers::message::Id>,
-    to: Jid,
-    error: StanzaError,
-) -> Message {
-    let mut msg = Message::new(Some(to)).with_payload(error);
-    msg.type_ = MessageType::Error;
-    msg.from = from;
-    msg.id = id;
-    msg
-}
-
-/// Builds the result or error IQ answering `req`.
-pub fn reply_iq(req: &IqRequest, reply: IqReply) -> Iq {
-    let iq = match reply {
-        Ok(payload) => Iq::Result {
-            from: None,
-            to: None,
-            id: req.id.clone(),
-            payload,
-        },
-        Err(error) => Iq::from_error(req.id.clone(), error),
-    };
-    iq.with_from(req.to.clone()).with_to(req.from.clone())
 }
 
 impl<S: Store + 'static> Dispatch for Router<S> {
@@ -282,10 +140,21 @@ impl<S: Store + 'static> Dispatch for Router<S> {
 impl<S: Store + 'static> Router<S> {
     fn route(&mut self, job: Job, now: Instant, out: &mut Vec<Stanza>) {
         match job {
-            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
-            Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
+            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => {
+                let routed = routing::iq(&mut self.service, &self.ctx, iq);
+                self.send(routed, out);
+            }
+            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => {
+                match routing::approval(&mut self.service, &self.ctx, &m) {
+                    Some(routed) => self.send(routed, out),
+                    None => self.route_chat(&m, out),
+                }
+            }
+            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => {
+                let routed = routing::presence(&mut self.service, &self.ctx, p);
+                self.send(routed, out);
+            }
+            Job::Xmpp(Inbound::Invalid(bad)) => out.extend(routing::invalid(bad)),
             Job::QueueTick => {
                 let rendered = queue::tick(&mut self.service, &self.ctx);
                 self.notify(rendered, out);
@@ -312,8 +181,11 @@ mod group_commit_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::{InvalidStanza, StanzaKind};
     use crate::pubsub::ServiceSettings;
     use crate::store::MemoryStore;
+    use tokio_xmpp::parsers::iq::Iq;
+    use tokio_xmpp::parsers::presence::Type as PresenceType;
 
     fn router() -> Router<MemoryStore> {
         let settings = ServiceSettings {

@@ -8,6 +8,7 @@ use crate::pubsub::ServiceSettings;
 use crate::store::MemoryStore;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
+use tokio_xmpp::parsers::iq::Iq;
 
 const NODE: &str = "events";
 
