@@ -10,8 +10,10 @@ the same ejabberd, with the raw-XML client of the integration tests.
 2. Page cost vs node size (Herald): one page of 1,000 from nodes of 1,000
    and 100,000 items (newest page, and a page after an item in the middle).
 
-Needs: a running Herald (release build) for events.localhost and the
-sandbox ejabberd with mod_pubsub at pubsub.localhost; user alice/pass.
+Needs: the test-client package heraldtest (`python3 -m pip install -e
+tests`, as bench/run.sh does), a running Herald
+(release build) for events.localhost and the sandbox ejabberd with
+mod_pubsub at pubsub.localhost; user alice/pass.
 
     python3 bench/catchup.py --port 28222 [--items 10000] [--big 100000]
 
@@ -25,16 +27,13 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-
-import catchup as cu  # noqa: E402
-import xmppclient  # noqa: E402
-from xmppclient import Client, IqError, is_iq_reply  # noqa: E402
-
-HERALD = "events.localhost"
-EJABBERD = "pubsub.localhost"
+from heraldtest import catchup as cu
+from heraldtest import client as xmppclient
+from heraldtest.client import Client, IqError
+from heraldtest.sandbox import EJABBERD_PUBSUB as EJABBERD
+from heraldtest.sandbox import SERVICE as HERALD
+from heraldtest.stanza import is_iq_reply
 PAYLOAD = "x" * 150
 
 

@@ -4,6 +4,7 @@ spending a fixed time per item (default 5 ms), through a real ejabberd.
 
     export HERALD_EJABBERD_DIR=... HERALD_C2S_PORT=... HERALD_COMPONENT_PORT=...
     bash ejabberd-config/ejabberd-up.sh test
+    python3 -m pip install -e tests   # heraldtest, once
     python3 bench/queue.py [--items 2000] [--work-ms 5] [--credit 10]
                            [--herald target/release/herald]
 
@@ -22,14 +23,11 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-
-import xmppclient  # noqa: E402
-from conftest import DOMAIN, PASSWORD, Ejabberd, Herald  # noqa: E402
-from queueclient import (Consumer, Ledger, create_node, join,  # noqa: E402
-                         publish_pipelined, wait_until)
-from xmppclient import Client  # noqa: E402
+from heraldtest import client as xmppclient
+from heraldtest.client import Client
+from heraldtest.harness import REPO, Ejabberd, Herald
+from heraldtest.queueing import Consumer, Ledger, create_node, join, publish_pipelined, wait_until
+from heraldtest.sandbox import DOMAIN, PASSWORD
 
 USERS = ["qbench-pub"] + [f"qbench-{i}" for i in range(4)]
 

@@ -23,6 +23,11 @@ export HERALD_C2S_PORT=24222 HERALD_COMPONENT_PORT=24347 HERALD_HTTP_PORT=24280
 export HERALD_EJABBERD_FRESH=1 HERALD_EJABBERD_LOGLEVEL=warning
 C2S="127.0.0.1:$HERALD_C2S_PORT"
 
+# bench/catchup.py and bench/queue.py import the test clients as a package
+# (tests/heraldtest/, see xep-notes/decisions.md): editable, so this
+# checkout's copy is the one imported.
+python3 -m pip install --quiet --disable-pip-version-check -e tests
+
 echo "=== building (release) ==="
 cargo build --release --quiet
 (cd bench && cargo build --release --quiet)

@@ -22,4 +22,5 @@ esac
 [ $# -gt 0 ] || set -- alice:pass bob:pass carol:pass dave:pass admin:pass
 
 echo "[register-users:$profile] registering on 127.0.0.1:$port: $*"
-exec python3 "$REPO/tests/integration/xmppclient.py" register --port "$port" "$@"
+# The test-client package tests/heraldtest/, run from its parent directory.
+cd "$REPO/tests" && exec python3 -m heraldtest.client register --port "$port" "$@"

@@ -30,6 +30,10 @@ if ! python3 -c "import pytest, pytest_timeout, slixmpp" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r tests/integration/requirements.txt
 fi
 
+# The test clients (tests/heraldtest/) as an editable package, for bench/;
+# pytest itself puts this checkout's copy first (tests/integration/pytest.ini).
+python3 -m pip install --quiet --disable-pip-version-check -e tests
+
 echo "=== cargo test ==="
 cargo test
 

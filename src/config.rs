@@ -204,8 +204,8 @@ pub struct TokenConfig {
     /// Environment variable holding the token (read at startup).
     #[serde(default)]
     pub token_env: Option<String>,
-    /// Node name patterns this token may publish to (`*` matches any run
-    /// of characters): `["apps", "billing.*"]`.
+    /// Node patterns this token may publish to, e.g. `["apps", "billing.*"]`
+    /// (syntax: `crate::node_pattern`, documented in herald.example.toml).
     pub nodes: Vec<String>,
     /// Whether it may create missing nodes by publishing to them.
     #[serde(default)]
@@ -331,7 +331,7 @@ fn default_keepalive() -> u64 {
     30
 }
 fn default_cache_mb() -> u64 {
-    4
+    crate::store::sled_store::DEFAULT_CACHE_MB
 }
 fn default_true() -> bool {
     true
@@ -562,12 +562,8 @@ impl Config {
             invalid("pubsub.default_max_items exceeds limits.max_items_per_node".into());
         }
         problems.extend(self.http_problems());
-        if let Err(e) = self.relay.validate() {
-            problems.push(e);
-        }
-        if let Err(e) = self.chat.validate() {
-            problems.push(e);
-        }
+        problems.extend(self.relay.problems());
+        problems.extend(self.chat.problems());
         if let Err(e) = check_data_dir(&self.storage.data_dir) {
             problems.push(e);
         }
@@ -618,11 +614,13 @@ impl Config {
                     }
                 }
             }
-            if t.nodes.is_empty() || t.nodes.iter().any(|p| p.is_empty()) {
+            if t.nodes.is_empty() {
                 problems.push(format!(
                     "http.tokens.{name}: nodes must list non-empty patterns"
                 ));
             }
+            let what = format!("http.tokens.{name}.nodes");
+            problems.extend(crate::node_pattern::NodePattern::problems(&what, &t.nodes));
             if t.rate_per_sec > 0 && t.burst == 0 {
                 problems.push(format!(
                     "http.tokens.{name}: burst must be > 0 when rate_per_sec is set"
@@ -988,5 +986,34 @@ mod tests {
         assert!(err.to_string().contains("limits.max_stanza_bytes"), "{err}");
         let raised = format!("{too_big}max_stanza_bytes = 2000000\n");
         Config::parse(&raised).unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn node_patterns_are_checked_in_every_nodes_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}[http.tokens.ops]\ntoken = \"0123456789abcdef-ops\"\nnodes = [\"apps\", \"a?b\"]\n\
+             [[chat.templates]]\nnodes = [\" apps\"]\ntemplate = \"{{id}}\"\n\
+             [[relay.rooms]]\nroom = \"ops@conference.localhost\"\nnick = \"h\"\nnodes = [\"x**\"]\n",
+            sample(dir.path())
+        );
+        let err = Config::parse(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        for says in [
+            "http.tokens.ops.nodes: node pattern \"a?b\"",
+            "chat.templates: node pattern \" apps\"",
+            "relay.rooms \"ops@conference.localhost\": node pattern \"x**\"",
+        ] {
+            assert!(err.contains(says), "{says} missing from {err}");
+        }
+        // The same lists in the superset syntax are fine everywhere.
+        let fine = text
+            .replace("\"a?b\"", "\"billing.*\"")
+            .replace("\" apps\"", "\"a*c*e\"")
+            .replace("\"x**\"", "\"*.events\"");
+        Config::parse(&fine).unwrap().validate().unwrap();
     }
 }

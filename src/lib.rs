@@ -12,6 +12,7 @@ pub mod config;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod node_pattern;
 pub mod protocol;
 pub mod pubsub;
 pub mod relay;

@@ -50,6 +50,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let settings = settings::service_settings(&config).map_err(AppError::Core)?;
     let mut service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
     service.set_queue_settings(settings::queue_settings(&config));
+    service.set_dead_letter_renderer(settings::DEAD_LETTER_RENDERER);
     let ctx = ProtocolCtx {
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,
@@ -58,10 +59,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
     let (relay, chat) = people(&config, &ctx.service_jid)?;
     let router = Router::new(service, ctx)
-        .with_ingest_policy(router::IngestPolicy {
-            retention_ms: config.http.idempotency_retention_secs * 1000,
-            max_keys: config.http.idempotency_max_keys,
-        })
+        .with_ingest_policy(settings::ingest_policy(&config.http))
         .with_people(relay, chat);
     tokio::spawn(tick(jobs_tx.downgrade()));
     let core_outbox = outboxes.clone();

@@ -5,7 +5,8 @@
 use super::body::BodyRenderer;
 use super::command::{self, Command};
 use crate::pubsub::{
-    Actor, BareJid, CHAT_FIELD, Jid, Notification, PubsubError, Service, SubscriptionState,
+    Actor, BareJid, CHAT_FIELD, Jid, NodeName, Notification, PubsubError, Service,
+    SubscriptionState,
 };
 use crate::store::Store;
 
@@ -82,7 +83,7 @@ fn subscribe<S: Store>(
     service: &mut Service<S>,
     actor: &Actor,
     from: &BareJid,
-    node: &str,
+    node: &NodeName,
 ) -> Answer {
     let options = [(CHAT_FIELD.to_owned(), vec!["true".to_owned()])];
     let jid = Jid::from(from.clone());
@@ -110,7 +111,7 @@ fn unsubscribe<S: Store>(
     service: &mut Service<S>,
     actor: &Actor,
     from: &BareJid,
-    node: &str,
+    node: &NodeName,
 ) -> Answer {
     let subs = match service.subscriptions(actor, Some(node)) {
         Ok(s) => s,
@@ -134,7 +135,7 @@ fn last<S: Store>(
     service: &Service<S>,
     bodies: &BodyRenderer,
     actor: &Actor,
-    node: &str,
+    node: &NodeName,
     n: usize,
 ) -> String {
     let page = match service.items(actor, node, Some(n)) {
@@ -186,6 +187,7 @@ pub fn refusal(action: &str, node: &str, e: &PubsubError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pubsub::names::nn;
     use crate::pubsub::{Affiliation, ServiceSettings};
     use crate::store::MemoryStore;
 
@@ -204,18 +206,22 @@ mod tests {
         };
         let mut svc = Service::open(MemoryStore::new(), settings).unwrap();
         let (owner, bob, carol) = ("o@example.com", "bob@example.com", "carol@example.com");
-        let _ = svc.create_node(&actor(owner), Some("team"), None).unwrap();
+        let _ = svc
+            .create_node(&actor(owner), Some(&nn("team")), None)
+            .unwrap();
         let bob_jid = Jid::new(bob).unwrap();
-        let _ = svc.subscribe(&actor(bob), "team", &bob_jid, None).unwrap();
+        let _ = svc
+            .subscribe(&actor(bob), &nn("team"), &bob_jid, None)
+            .unwrap();
         let closed = [(
             "pubsub#access_model".to_owned(),
             vec!["whitelist".to_owned()],
         )];
-        let _ = svc.configure(&actor(owner), "team", &closed).unwrap();
+        let _ = svc.configure(&actor(owner), &nn("team"), &closed).unwrap();
         let carol_bare = BareJid::new(carol).unwrap();
         let member = [(carol_bare, Affiliation::Member)];
         let _ = svc
-            .modify_affiliations(&actor(owner), "team", &member)
+            .modify_affiliations(&actor(owner), &nn("team"), &member)
             .unwrap();
         for who in [bob, carol] {
             let shown = list(&svc, &actor(who)).contains("team");

@@ -3,16 +3,16 @@
 //! `max_body_chars` characters.
 
 use super::config::ChatConfig;
-use super::pattern;
 use super::payload::Payload;
 use super::template::Template;
+use crate::node_pattern::{self, NodePattern};
 use crate::pubsub::Item;
 
 /// Renders item bodies; built once from the config, shared by the relay
 /// and chat delivery.
 #[derive(Debug, Clone)]
 pub struct BodyRenderer {
-    templates: Vec<(Vec<String>, Template)>,
+    templates: Vec<(Vec<NodePattern>, Template)>,
     max_chars: usize,
 }
 
@@ -27,10 +27,13 @@ impl Default for BodyRenderer {
 
 impl BodyRenderer {
     /// From a validated config (templates that fail to parse are skipped;
-    /// `ChatConfig::validate` reports them at startup).
+    /// `ChatConfig::problems` reports them at startup).
     pub fn from_config(config: &ChatConfig) -> Self {
         let templates = (config.templates.iter())
-            .filter_map(|t| Some((t.nodes.clone(), Template::parse(&t.template).ok()?)))
+            .filter_map(|t| {
+                let nodes = NodePattern::parse_all(&t.nodes);
+                Some((nodes, Template::parse(&t.template).ok()?))
+            })
             .collect();
         BodyRenderer {
             templates,
@@ -41,7 +44,7 @@ impl BodyRenderer {
     /// The readable body of `item` published on `node`.
     pub fn render(&self, node: &str, item: &Item) -> String {
         let payload = Payload::parse(item.payload.as_deref());
-        let template = (self.templates.iter()).find(|(p, _)| pattern::matches_any(p, node));
+        let template = (self.templates.iter()).find(|(p, _)| node_pattern::matches_any(p, node));
         let text = match template {
             Some((_, t)) => t.render(|path| {
                 payload

@@ -1,5 +1,7 @@
 //! Chat commands as typed values, parsed from a message body.
 
+use crate::pubsub::NodeName;
+
 /// Items `last` shows when no count is given, and at most.
 pub const LAST_DEFAULT: usize = 5;
 pub const LAST_MAX: usize = 20;
@@ -8,9 +10,9 @@ pub const LAST_MAX: usize = 20;
 pub enum Command {
     Help,
     List,
-    Subscribe(String),
-    Unsubscribe(String),
-    Last(String, usize),
+    Subscribe(NodeName),
+    Unsubscribe(NodeName),
+    Last(NodeName, usize),
 }
 
 /// Parses a body: the first word (any case) names the command. The error
@@ -24,11 +26,11 @@ pub fn parse(body: &str) -> Result<Command, String> {
     match (name.as_str(), args) {
         ("help" | "?", _) => Ok(Command::Help),
         ("list", []) => Ok(Command::List),
-        ("subscribe", [node]) => Ok(Command::Subscribe((*node).to_owned())),
-        ("unsubscribe", [node]) => Ok(Command::Unsubscribe((*node).to_owned())),
-        ("last", [node]) => Ok(Command::Last((*node).to_owned(), LAST_DEFAULT)),
+        ("subscribe", [node]) => Ok(Command::Subscribe(node_name(node)?)),
+        ("unsubscribe", [node]) => Ok(Command::Unsubscribe(node_name(node)?)),
+        ("last", [node]) => Ok(Command::Last(node_name(node)?, LAST_DEFAULT)),
         ("last", [node, n]) => match n.parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(Command::Last((*node).to_owned(), n.min(LAST_MAX))),
+            Ok(n) if n >= 1 => Ok(Command::Last(node_name(node)?, n.min(LAST_MAX))),
             _ => Err(format!("\"{n}\" is not a count: try \"last {node} 5\".")),
         },
         ("list" | "subscribe" | "unsubscribe" | "last", _) => Err(format!(
@@ -39,6 +41,12 @@ pub fn parse(body: &str) -> Result<Command, String> {
             "Unknown command \"{first}\". Send \"help\" for the list of commands."
         )),
     }
+}
+
+/// A command's node argument, under the same name rule as every entry
+/// point (`pubsub/names.rs`).
+fn node_name(node: &str) -> Result<NodeName, String> {
+    NodeName::new(node).map_err(|e| format!("Refused: {e}."))
 }
 
 fn usage(name: &str) -> &'static str {
@@ -81,6 +89,20 @@ mod tests {
             parse("unsubscribe apps"),
             Ok(Command::Unsubscribe("apps".into()))
         );
+    }
+
+    #[test]
+    fn node_names_follow_the_name_rule() {
+        let long = "n".repeat(crate::pubsub::names::MAX_NAME_BYTES + 1);
+        for cmd in ["subscribe", "unsubscribe", "last"] {
+            let err = parse(&format!("{cmd} {long}")).unwrap_err();
+            assert!(
+                err.starts_with("Refused: the node name must be 1 to 256 bytes"),
+                "{err}"
+            );
+        }
+        let err = parse(&format!("last {long} 3")).unwrap_err();
+        assert!(err.contains("256"), "{err}");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use super::pattern;
 use super::template::Template;
+use crate::node_pattern::NodePattern;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +31,8 @@ pub struct ChatConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateConfig {
-    /// Node names or patterns (`apps`, `apps*`, `*`).
+    /// Node patterns (syntax: `crate::node_pattern`, documented in
+    /// herald.example.toml).
     pub nodes: Vec<String>,
     /// e.g. `{type} {data.app} by {data.user}`.
     pub template: String,
@@ -63,23 +64,25 @@ impl Default for ChatConfig {
 }
 
 impl ChatConfig {
-    /// Checks patterns, templates and the length limit.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every problem of `[chat]`: patterns, templates, the length limit
+    /// (`check-config` lists them all).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         if self.max_body_chars < 16 {
-            return Err("chat.max_body_chars must be at least 16".into());
+            problems.push("chat.max_body_chars must be at least 16".into());
         }
         if self.max_per_minute == 0 || self.window_secs == 0 {
-            return Err("chat.max_per_minute and chat.window_secs must be > 0".into());
+            problems.push("chat.max_per_minute and chat.window_secs must be > 0".into());
         }
         for t in &self.templates {
             if t.nodes.is_empty() {
-                return Err("chat.templates: every template needs nodes".into());
+                problems.push("chat.templates: every template needs nodes".into());
             }
-            for p in &t.nodes {
-                pattern::validate(p).map_err(|e| format!("chat.templates: {e}"))?;
+            problems.extend(NodePattern::problems("chat.templates", &t.nodes));
+            if let Err(e) = Template::parse(&t.template) {
+                problems.push(format!("chat.templates: {e}"));
             }
-            Template::parse(&t.template).map_err(|e| format!("chat.templates: {e}"))?;
         }
-        Ok(())
+        problems
     }
 }

@@ -9,7 +9,6 @@ pub mod command;
 pub mod config;
 pub mod limiter;
 pub mod message;
-pub mod pattern;
 pub mod payload;
 pub mod template;
 

@@ -11,7 +11,7 @@ use tokio_xmpp::minidom::Element;
 use super::error::ApiError;
 use crate::protocol::xml::{self, XmlShapeError};
 use crate::pubsub::IngestItem;
-use crate::pubsub::names::{self, NameError, NameKind};
+use crate::pubsub::names::{self, ItemId, NameError, NameKind, NodeName};
 
 /// XEP-0335 JSON containers.
 pub const JSON_NS: &str = "urn:xmpp:json:0";
@@ -88,9 +88,7 @@ pub fn decode_single(
         (Some(p), _) => Some(p.to_owned()),
         (None, ce) => ce,
     };
-    if let Some(id) = &id {
-        check_name("item ID", id)?;
-    }
+    let id = id.map(|id| item_id("item ID", id)).transpose()?;
     Ok(IngestItem { id, payload })
 }
 
@@ -130,7 +128,7 @@ pub fn decode_batch(kind: BodyKind, body: &[u8]) -> Result<Vec<IngestItem>, ApiE
                 .map(|(i, ev)| {
                     let (id, payload) = cloudevent(ev.get()).map_err(|err| at(i, err))?;
                     Ok(IngestItem {
-                        id: Some(id),
+                        id: Some(item_id("CloudEvent id", id)?),
                         payload,
                     })
                 })
@@ -152,9 +150,7 @@ pub fn decode_batch(kind: BodyKind, body: &[u8]) -> Result<Vec<IngestItem>, ApiE
 }
 
 fn batch_entry(e: BatchEntry) -> Result<IngestItem, ApiError> {
-    if let Some(id) = &e.id {
-        check_name("item ID", id)?;
-    }
+    let id = e.id.map(|id| item_id("item ID", id)).transpose()?;
     let payload = match (e.json, e.xml) {
         (Some(j), None) => json_element(j.get()),
         (None, Some(x)) => xml_payload(&x)?,
@@ -165,7 +161,7 @@ fn batch_entry(e: BatchEntry) -> Result<IngestItem, ApiError> {
             ));
         }
     };
-    Ok(IngestItem { id: e.id, payload })
+    Ok(IngestItem { id, payload })
 }
 
 fn at(index: usize, mut e: ApiError) -> ApiError {
@@ -256,25 +252,43 @@ fn xml_payload(text: &str) -> Result<String, ApiError> {
     String::from_utf8(buf).map_err(|_| bad("the XML element is not UTF-8".into()))
 }
 
+/// A node name as the core takes it: 400 `bad_node` beyond the rule.
+pub fn node_name(node: &str) -> Result<NodeName, ApiError> {
+    NodeName::new(node).map_err(|e| name_error("node name", e))
+}
+
+/// An item ID as the core takes it (`what` names it in the message): 400
+/// `bad_item_id` beyond the rule.
+fn item_id(what: &str, id: String) -> Result<ItemId, ApiError> {
+    ItemId::new(id).map_err(|e| name_error(what, e))
+}
+
 /// Node names and item IDs, by the core's rule (`pubsub::names`):
 /// 400 `bad_node` or `bad_item_id`, naming the limit.
 pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
-    let (kind, code) = if what == "node name" {
-        (NameKind::Node, "bad_node")
+    let kind = if what == "node name" {
+        NameKind::Node
     } else {
-        (NameKind::ItemId, "bad_item_id")
+        NameKind::ItemId
     };
-    names::check(kind, name).map_err(|e| {
-        let message = match e {
-            NameError::Length { len, .. } => {
-                format!("the {what} must be 1 to {MAX_NAME_BYTES} bytes (it has {len})")
-            }
-            NameError::ControlCharacter { .. } => {
-                format!("the {what} must not contain control characters")
-            }
-        };
-        ApiError::bad_request(code, message)
-    })
+    names::check(kind, name).map_err(|e| name_error(what, e))
+}
+
+/// The 400 for a name the rule refused; `what` names it in the message.
+fn name_error(what: &str, e: NameError) -> ApiError {
+    let code = match e.kind() {
+        NameKind::Node => "bad_node",
+        NameKind::ItemId => "bad_item_id",
+    };
+    let message = match e {
+        NameError::Length { len, .. } => {
+            format!("the {what} must be 1 to {MAX_NAME_BYTES} bytes (it has {len})")
+        }
+        NameError::ControlCharacter { .. } => {
+            format!("the {what} must not contain control characters")
+        }
+    };
+    ApiError::bad_request(code, message)
 }
 
 #[cfg(test)]

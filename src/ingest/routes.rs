@@ -105,8 +105,8 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let token = st.tokens.authenticate(headers)?;
     token.check_rate()?;
-    check_name("node name", node)?;
-    token.check_node(node)?;
+    let name = body::node_name(node)?;
+    token.check_node(&name)?;
     if let Some(id) = path_id {
         check_name("item ID", id)?;
     }
@@ -133,7 +133,7 @@ async fn publish(
     };
     check_sizes(&items, max)?;
     let request = IngestRequest {
-        node: node.to_owned(),
+        node: name,
         items,
         may_create: token.create,
         idempotency,

@@ -9,7 +9,7 @@ use super::forms::{self, FormKind, ReceivedForm};
 use super::pubsub_forms::SUBSCRIBE_AUTHORIZATION;
 use super::pubsub_handler::{Handled, ProtocolCtx};
 use super::{errors, notify};
-use crate::pubsub::{Actor, Service};
+use crate::pubsub::{Actor, NodeName, Service};
 use crate::store::Store;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
@@ -56,7 +56,7 @@ pub fn handle_approval<S: Store>(
     )
 }
 
-type Decision = (String, Jid, Option<String>, bool);
+type Decision = (NodeName, Jid, Option<String>, bool);
 
 /// Node, subscriber, SubID and `pubsub#allow` of a submitted form.
 fn decision(form: &ReceivedForm) -> Result<Decision, StanzaError> {
@@ -68,6 +68,7 @@ fn decision(form: &ReceivedForm) -> Result<Decision, StanzaError> {
     };
     let missing = |var: &str| errors::bad_request(&format!("the form lacks {var}"));
     let node = one("pubsub#node").ok_or_else(|| missing("pubsub#node"))?;
+    let node = NodeName::new(node).map_err(|e| errors::bad_request(&e.to_string()))?;
     let jid = one("pubsub#subscriber_jid").ok_or_else(|| missing("pubsub#subscriber_jid"))?;
     let jid = Jid::new(&jid).map_err(|_| errors::invalid_jid("bad pubsub#subscriber_jid"))?;
     let allow = one("pubsub#allow")

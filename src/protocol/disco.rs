@@ -14,7 +14,7 @@ use super::pubsub_item_request::{RsmQuery, parse_rsm};
 use super::stanza_size::{self, Keep};
 use super::xml::BuilderExt;
 use super::{IqKind, IqReply, IqRequest, errors, ns, rsm, service_info, timestamp};
-use crate::pubsub::{Actor, NodeCursor, PubsubError, Service};
+use crate::pubsub::{Actor, NodeCursor, NodeName, PubsubError, Service};
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
@@ -34,18 +34,22 @@ pub fn handle<S: Store>(
         return Some(Err(errors::bad_request("disco queries are type='get'")));
     }
     let actor = Actor::Entity(req.from.to_bare());
-    let node = p.attr("node").filter(|n| !n.is_empty());
+    let node = match p.attr("node").filter(|n| !n.is_empty()).map(NodeName::new) {
+        Some(Err(e)) => return Some(Err(errors::bad_request(&e.to_string()))),
+        Some(Ok(node)) => Some(node),
+        None => None,
+    };
     let answer = match (info, node) {
         (true, None) => Ok(service_info::disco_info(&features(service.settings()))),
-        (true, Some(node)) => node_info(service, &actor, node).map_err(StanzaError::from),
+        (true, Some(node)) => node_info(service, &actor, &node).map_err(StanzaError::from),
         (false, None) => nodes(service, ctx, &actor, req),
-        (false, Some(node)) => node_items(service, ctx, &actor, node, req),
+        (false, Some(node)) => node_items(service, ctx, &actor, &node, req),
     };
     Some(answer.map(Some))
 }
 
 /// §5.3/§5.4: identity pubsub/leaf and the meta-data form.
-fn node_info<S: Store>(s: &Service<S>, a: &Actor, node: &str) -> Result<Element, PubsubError> {
+fn node_info<S: Store>(s: &Service<S>, a: &Actor, node: &NodeName) -> Result<Element, PubsubError> {
     let meta = s.node_metadata(a, node)?;
     let mut form = Form::new(FormKind::Result, Some(META_DATA));
     form.fields = meta.fields.iter().map(pubsub_forms::field).collect();
@@ -62,7 +66,7 @@ fn node_info<S: Store>(s: &Service<S>, a: &Actor, node: &str) -> Result<Element,
     let features = [ns::PUBSUB, MAM, MAM_EXTENDED]
         .map(|f| Element::builder("feature", ns::DISCO_INFO).a("var", f));
     Ok(Element::builder("query", ns::DISCO_INFO)
-        .a("node", node)
+        .a("node", node.as_str())
         .append(identity)
         .append_all(features)
         .append(form.to_element())
@@ -177,7 +181,7 @@ fn node_items<S: Store>(
     s: &Service<S>,
     ctx: &ProtocolCtx,
     a: &Actor,
-    node: &str,
+    node: &NodeName,
     req: &IqRequest,
 ) -> Result<Element, StanzaError> {
     let rsm = rsm_of(req)?;

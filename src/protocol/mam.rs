@@ -13,7 +13,7 @@ use super::pubsub_handler::{Handled, ProtocolCtx};
 use super::pubsub_item_request::{RsmQuery, parse_rsm};
 use super::request_util::{opt_attr, submitted_form};
 use super::{IqKind, IqRequest, errors, ns, timestamp};
-use crate::pubsub::{Actor, HistoryQuery, Service};
+use crate::pubsub::{Actor, HistoryQuery, NodeName, Service};
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
@@ -25,7 +25,7 @@ pub const MAM_EXTENDED: &str = "urn:xmpp:mam:2#extended";
 /// A parsed query: the core's part and what only protocol needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MamQuery {
-    pub node: String,
+    pub node: NodeName,
     pub queryid: Option<String>,
     pub query: HistoryQuery,
     pub flip: bool,
@@ -63,6 +63,7 @@ pub fn parse(query: &Element) -> Result<MamQuery, StanzaError> {
     let node = opt_attr(query, "node").ok_or_else(|| {
         errors::bad_request("this service archives pubsub nodes: the query needs a 'node'")
     })?;
+    let node = NodeName::new(node).map_err(|e| errors::bad_request(&e.to_string()))?;
     let mut q = HistoryQuery::default();
     if let Some(form) = submitted_form(query, MAM, false)? {
         apply_form(&mut q, &form)?;

@@ -2,6 +2,7 @@
 //! component hands in parsed stanzas and sends out what comes back.
 
 pub mod approval;
+pub mod dead_letter;
 pub mod disco;
 pub mod errors;
 pub mod features;

@@ -16,8 +16,8 @@ use super::pubsub_request::{
 };
 use super::stanza_size::Keep;
 use crate::pubsub::{
-    Actor, Affiliation, BareJid, ItemsPage, Jid, NewItem, Outcome, PubsubError, Service,
-    SubscriptionChange, SubscriptionState,
+    Actor, Affiliation, BareJid, ItemId, ItemsPage, Jid, NewItem, NodeName, Outcome, PubsubError,
+    Service, SubscriptionChange, SubscriptionState,
 };
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
@@ -57,11 +57,11 @@ pub fn execute<S: Store>(
     let a = &Actor::Entity(from.to_bare());
     match r {
         R::Subscriptions { node } => {
-            let subs = s.subscriptions(a, node.as_deref())?;
+            let subs = s.subscriptions(a, node.as_ref())?;
             read_only(reply::subscriptions(node.as_deref(), &subs))
         }
         R::Affiliations { node } => {
-            let affs = s.affiliations(a, node.as_deref())?;
+            let affs = s.affiliations(a, node.as_ref())?;
             read_only(reply::affiliations(node.as_deref(), &affs))
         }
         R::Subscribe { node, jid, options } => subscribe(s, a, &node, &jid, options),
@@ -74,7 +74,7 @@ pub fn execute<S: Store>(
             subid,
             form,
         } => options(s, a, &node, &jid, subid.as_deref(), form),
-        R::SubscribeDefault { node } => subscribe_default(s, a, node.as_deref()),
+        R::SubscribeDefault { node } => subscribe_default(s, a, node.as_ref()),
         R::Items(q) => items(s, a, q, reply_budget),
         R::Publish {
             node,
@@ -87,7 +87,7 @@ pub fn execute<S: Store>(
         }
         R::Create { node, config } => {
             let fields = config.as_ref().map(values);
-            let o = s.create_node(a, node.as_deref(), fields.as_deref())?;
+            let o = s.create_node(a, node.as_ref(), fields.as_deref())?;
             replied(Some(reply::created(&o.reply)), o)
         }
         R::ConfigureGet { node } => {
@@ -124,7 +124,7 @@ pub fn execute<S: Store>(
 fn subscribe<S: Store>(
     s: &mut Service<S>,
     a: &Actor,
-    node: &str,
+    node: &NodeName,
     jid: &Jid,
     options: Option<ReceivedForm>,
 ) -> Done {
@@ -138,7 +138,7 @@ fn subscribe<S: Store>(
 fn options<S: Store>(
     s: &mut Service<S>,
     a: &Actor,
-    node: &str,
+    node: &NodeName,
     jid: &Jid,
     subid: Option<&str>,
     form: Option<ReceivedForm>,
@@ -177,14 +177,14 @@ fn options_error(e: PubsubError) -> StanzaError {
 
 /// §6.4: the service's default subscription options (a named node must
 /// exist).
-fn subscribe_default<S: Store>(s: &Service<S>, a: &Actor, node: Option<&str>) -> Done {
+fn subscribe_default<S: Store>(s: &Service<S>, a: &Actor, node: Option<&NodeName>) -> Done {
     if let Some(n) = node {
         s.node_metadata(a, n)?;
     }
     let fields = s.default_subscription_options().to_fields();
     read_only(reply::options_form(
         "default",
-        node,
+        node.map(NodeName::as_str),
         None,
         None,
         FormKind::Result,
@@ -197,7 +197,7 @@ fn publish<S: Store>(
     s: &mut Service<S>,
     ctx: &ProtocolCtx,
     a: &Actor,
-    node: &str,
+    node: &NodeName,
     items: Vec<PublishItem>,
     options: Option<ReceivedForm>,
 ) -> Done {
@@ -235,7 +235,7 @@ fn serialize(el: &Element) -> Result<String, PubsubError> {
 }
 
 /// §8.2.4; a `cancel` form keeps the configuration but still needs rights.
-fn configure<S: Store>(s: &mut Service<S>, a: &Actor, node: &str, form: ReceivedForm) -> Done {
+fn configure<S: Store>(s: &mut Service<S>, a: &Actor, node: &NodeName, form: ReceivedForm) -> Done {
     if form.kind == FormKind::Cancel {
         s.node_config(a, node)?;
         return Ok(Outcome::reply(None));
@@ -268,7 +268,7 @@ fn aff_changes(changes: Vec<AffiliationEntry>) -> Result<Vec<(BareJid, Affiliati
 /// §6.5: by ID, newest N, or an XEP-0059 page around an item ID; the
 /// reply cut to `budget` bytes of items (§6.5.4, `pubsub_replies::items`).
 fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery, budget: usize) -> Done {
-    let node = q.node.as_str();
+    let node = &q.node;
     if !q.item_ids.is_empty() {
         let page = s.items_by_id(a, node, &q.item_ids)?;
         let fit = reply::Fit {
@@ -290,7 +290,7 @@ fn items<S: Store>(s: &Service<S>, a: &Actor, q: ItemsQuery, budget: usize) -> D
 pub(super) fn select_page<S: Store>(
     s: &Service<S>,
     a: &Actor,
-    node: &str,
+    node: &NodeName,
     max_items: Option<usize>,
     rsm: Option<&RsmQuery>,
 ) -> Result<(ItemsPage, Keep), StanzaError> {
@@ -311,14 +311,21 @@ pub(super) fn select_page<S: Store>(
         ));
     }
     Ok(match (rsm.after.as_deref(), rsm.before.as_deref()) {
-        (Some(after), _) => (s.items_after(a, node, after, max)?, Keep::Oldest),
-        (None, Some(before)) if !before.is_empty() => {
-            (s.items_before(a, node, before, max)?, Keep::Newest)
-        }
+        (Some(after), _) => (s.items_after(a, node, &cursor(after)?, max)?, Keep::Oldest),
+        (None, Some(before)) if !before.is_empty() => (
+            s.items_before(a, node, &cursor(before)?, max)?,
+            Keep::Newest,
+        ),
         // `<before/>` empty: the last page (XEP-0059 §2.5).
         (None, Some(_)) => (s.items(a, node, Some(max))?, Keep::Newest),
         // No cursor: the first page (XEP-0059 §2.1), so that paging on
         // with `<after/>` its last item visits every item.
         (None, None) => (s.items_first(a, node, max)?, Keep::Oldest),
     })
+}
+
+/// An RSM cursor as an item ID: one the name rule refuses cannot name a
+/// stored item, so it is the vanished cursor (`item-not-found`) it always was.
+fn cursor(id: &str) -> Result<ItemId, StanzaError> {
+    ItemId::new(id).map_err(|_| PubsubError::ItemNotFound.into())
 }

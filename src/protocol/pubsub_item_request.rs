@@ -9,19 +9,20 @@ use super::request_util::{
     PUBLISH_OPTIONS, children_named, item_id, node, opt_attr, opt_item_id, submitted_form,
 };
 use super::{errors, ns, xml};
+use crate::pubsub::names::{ItemId, NodeName};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 
 type Parsed = Result<PubsubRequest, StanzaError>;
 
 /// §6.5 items retrieval.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemsQuery {
-    pub node: String,
+    pub node: NodeName,
     /// The N most recent items (§6.5.7).
     pub max_items: Option<usize>,
     /// Specific items (§6.5.6, §6.5.8); empty = no filter.
-    pub item_ids: Vec<String>,
+    pub item_ids: Vec<ItemId>,
     pub subid: Option<String>,
     /// XEP-0059 `<set/>` inside `<pubsub/>`.
     pub rsm: Option<RsmQuery>,
@@ -39,7 +40,7 @@ pub struct RsmQuery {
 /// An item of a publish request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishItem {
-    pub id: Option<String>,
+    pub id: Option<ItemId>,
     pub payload: Option<Element>,
 }
 

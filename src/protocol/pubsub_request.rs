@@ -18,6 +18,7 @@ use super::request_util::{
     wrong_iq_type,
 };
 use super::{IqKind, IqRequest, errors, ns};
+use crate::pubsub::names::{ItemId, NodeName};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
@@ -31,34 +32,34 @@ pub use super::request_util::PUBLISH_OPTIONS;
 pub enum PubsubRequest {
     /// §6.1 (with §6.3.7 options when `options` is set).
     Subscribe {
-        node: String,
+        node: NodeName,
         jid: Jid,
         options: Option<ReceivedForm>,
     },
     /// §6.2.
     Unsubscribe {
-        node: String,
+        node: NodeName,
         jid: Jid,
         subid: Option<String>,
     },
     /// §6.3.2 (get) and §6.3.5 (set, `form` present).
     Options {
-        node: String,
+        node: NodeName,
         jid: Jid,
         subid: Option<String>,
         form: Option<ReceivedForm>,
     },
     /// §6.4: default subscription options, of a node or the service.
-    SubscribeDefault { node: Option<String> },
+    SubscribeDefault { node: Option<NodeName> },
     /// §5.6: the requester's subscriptions, optionally at one node.
-    Subscriptions { node: Option<String> },
+    Subscriptions { node: Option<NodeName> },
     /// §5.7: the requester's affiliations, optionally at one node.
-    Affiliations { node: Option<String> },
+    Affiliations { node: Option<NodeName> },
     /// §6.5 (with XEP-0059 paging).
     Items(ItemsQuery),
     /// §7.1 (with §7.1.5 publish-options).
     Publish {
-        node: String,
+        node: NodeName,
         items: Vec<PublishItem>,
         options: Option<ReceivedForm>,
     },
@@ -66,45 +67,45 @@ pub enum PubsubRequest {
     /// `notify`: the `notify` attribute; `None` follows the node's
     /// `pubsub#notify_retract`.
     Retract {
-        node: String,
-        id: String,
+        node: NodeName,
+        id: ItemId,
         notify: Option<bool>,
     },
     /// §8.1: `node: None` asks for an instant node; `config` is the
     /// create-and-configure form (§8.1.3).
     Create {
-        node: Option<String>,
+        node: Option<NodeName>,
         config: Option<ReceivedForm>,
     },
     /// §8.2.1 (get).
-    ConfigureGet { node: String },
+    ConfigureGet { node: NodeName },
     /// §8.2.4 (set): a `submit` or a `cancel` form.
-    ConfigureSet { node: String, form: ReceivedForm },
+    ConfigureSet { node: NodeName, form: ReceivedForm },
     /// §8.3: default node configuration (`node`/`type` kept for XEP-0248
     /// callers; Herald has leaf nodes only).
     NodeDefault {
-        node: Option<String>,
+        node: Option<NodeName>,
         node_type: Option<String>,
     },
     /// §8.4.
     Delete {
-        node: String,
+        node: NodeName,
         redirect: Option<String>,
     },
     /// §8.5.
-    Purge { node: String },
+    Purge { node: NodeName },
     /// §8.8.1.
-    OwnerSubscriptionsGet { node: String },
+    OwnerSubscriptionsGet { node: NodeName },
     /// §8.8.2: only entries that carry a `subscription` attribute.
     OwnerSubscriptionsSet {
-        node: String,
+        node: NodeName,
         changes: Vec<SubscriptionEntry>,
     },
     /// §8.9.1.
-    OwnerAffiliationsGet { node: String },
+    OwnerAffiliationsGet { node: NodeName },
     /// §8.9.2: only entries that carry an `affiliation` attribute.
     OwnerAffiliationsSet {
-        node: String,
+        node: NodeName,
         changes: Vec<AffiliationEntry>,
     },
 }

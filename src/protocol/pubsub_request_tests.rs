@@ -275,7 +275,10 @@ fn example_78_all_items() {
         r,
         PubsubRequest::Items(ItemsQuery {
             node: "princely_musings".into(),
-            ..Default::default()
+            max_items: None,
+            item_ids: Vec::new(),
+            subid: None,
+            rsm: None,
         })
     );
 }

@@ -19,10 +19,10 @@
 #![allow(clippy::result_large_err)] // see pubsub_request.rs
 
 use super::pubsub_handler::{Handled, ProtocolCtx};
-use super::request_util::{children_named, node, opt_attr};
+use super::request_util::{children_named, node, opt_item_id};
 use super::{IqRequest, errors, notify, ns};
 use crate::pubsub::queue::QUEUE_NS;
-use crate::pubsub::{Notification, QueueError, Service, Settle};
+use crate::pubsub::{ItemId, NodeName, Notification, QueueError, Service, Settle};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
@@ -78,8 +78,8 @@ fn settle<S: Store>(
     service: &mut Service<S>,
     ctx: &ProtocolCtx,
     from: &Jid,
-    node: &str,
-    ids: &[String],
+    node: &NodeName,
+    ids: &[ItemId],
     how: Settle,
 ) -> Handled {
     let now = service.now_ms();
@@ -90,11 +90,12 @@ fn settle<S: Store>(
     }
 }
 
-fn parse_items(action: &Element) -> Result<(String, Vec<String>), StanzaError> {
+fn parse_items(action: &Element) -> Result<(NodeName, Vec<ItemId>), StanzaError> {
     let node = node(action)?;
-    let ids: Vec<String> = children_named(action, "item")
-        .filter_map(|i| opt_attr(i, "id"))
-        .collect();
+    let mut ids = Vec::new();
+    for item in children_named(action, "item") {
+        ids.extend(opt_item_id(item)?);
+    }
     if ids.is_empty() {
         return Err(errors::item_required());
     }

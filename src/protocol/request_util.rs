@@ -4,7 +4,7 @@
 
 use super::forms::{self, FormKind, ReceivedForm};
 use super::{IqKind, errors};
-use crate::pubsub::names;
+use crate::pubsub::names::{self, ItemId, NodeName};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
@@ -21,34 +21,34 @@ pub fn wrong_iq_type(action: &str, kind: IqKind) -> StanzaError {
 
 /// The required `node` attribute; absent or empty is `nodeid-required`,
 /// one breaking the core's name rule is `bad-request` naming it.
-pub fn node(el: &Element) -> Result<String, StanzaError> {
+pub fn node(el: &Element) -> Result<NodeName, StanzaError> {
     opt_node(el)?.ok_or_else(errors::nodeid_required)
 }
 
 /// An optional `node` attribute (empty counts as absent), checked by the
 /// core's name rule.
-pub fn opt_node(el: &Element) -> Result<Option<String>, StanzaError> {
-    checked(opt_attr(el, "node"), names::check_node)
+pub fn opt_node(el: &Element) -> Result<Option<NodeName>, StanzaError> {
+    checked(opt_attr(el, "node"), NodeName::new)
 }
 
 /// An optional item `id` attribute (empty counts as absent), checked by
 /// the core's name rule.
-pub fn opt_item_id(el: &Element) -> Result<Option<String>, StanzaError> {
-    checked(opt_attr(el, "id"), names::check_item_id)
+pub fn opt_item_id(el: &Element) -> Result<Option<ItemId>, StanzaError> {
+    checked(opt_attr(el, "id"), ItemId::new)
 }
 
 /// The `id` of an `<item/>` that must have one: absent is `item-required`.
-pub fn item_id(el: &Element) -> Result<String, StanzaError> {
+pub fn item_id(el: &Element) -> Result<ItemId, StanzaError> {
     opt_item_id(el)?.ok_or_else(errors::item_required)
 }
 
-fn checked(
+fn checked<T>(
     value: Option<String>,
-    rule: fn(&str) -> Result<(), names::NameError>,
-) -> Result<Option<String>, StanzaError> {
+    rule: fn(String) -> Result<T, names::NameError>,
+) -> Result<Option<T>, StanzaError> {
     match value {
-        Some(v) => match rule(&v) {
-            Ok(()) => Ok(Some(v)),
+        Some(v) => match rule(v) {
+            Ok(name) => Ok(Some(name)),
             Err(e) => Err(errors::bad_request(&e.to_string())),
         },
         None => Ok(None),

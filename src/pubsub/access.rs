@@ -24,7 +24,7 @@
 //! from anyone else goes `pending` with the §8.6 approval form to the
 //! owners; a presence subscription to the service itself grants nothing.
 
-use tokio_xmpp::jid::BareJid;
+use jid::BareJid;
 
 use super::error::PubsubError;
 use super::node::NodeMeta;

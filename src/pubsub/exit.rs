@@ -6,10 +6,11 @@
 //! change must be flushed is the service's own business
 //! ([`Service::unflushed`]). The queue tick is left with deadlines only.
 
-use tokio_xmpp::jid::{BareJid, Jid};
+use jid::{BareJid, Jid};
 
 use super::error::PubsubResult;
 use super::form::FieldValues;
+use super::names::{ItemId, NodeName};
 use super::ops_ingest::{IngestError, IngestReply, IngestRequest};
 use super::service::Service;
 use super::types::{
@@ -21,10 +22,10 @@ impl<S: Store> Service<S> {
     /// Adds the deliveries of `node`'s consumer groups to a successful
     /// write. A failed delivery pass is logged, not returned: the write
     /// itself happened, and the queue tick retries the deliveries.
-    fn pumped<T>(&mut self, node: &str, mut outcome: Outcome<T>) -> Outcome<T> {
-        match self.queue_pump(node, self.now_ms()) {
+    fn pumped<T>(&mut self, node: &NodeName, mut outcome: Outcome<T>) -> Outcome<T> {
+        match self.queue_pump(node.as_str(), self.now_ms()) {
             Ok(notes) => outcome.notifications.extend(notes),
-            Err(e) => tracing::warn!(node, error = %e, "queue delivery failed"),
+            Err(e) => tracing::warn!(node = node.as_str(), error = %e, "queue delivery failed"),
         }
         outcome
     }
@@ -33,7 +34,7 @@ impl<S: Store> Service<S> {
     pub fn publish(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         items: Vec<NewItem>,
         publish_options: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<PublishReply>> {
@@ -47,8 +48,8 @@ impl<S: Store> Service<S> {
     pub fn retract(
         &mut self,
         actor: &Actor,
-        node: &str,
-        item_id: &str,
+        node: &NodeName,
+        item_id: &ItemId,
         notify: Option<bool>,
     ) -> PubsubResult<Outcome<()>> {
         let o = self.retract_unpumped(actor, node, item_id, notify)?;
@@ -65,7 +66,7 @@ impl<S: Store> Service<S> {
     pub fn subscribe(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         options: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<Subscription>> {
@@ -77,7 +78,7 @@ impl<S: Store> Service<S> {
     pub fn unsubscribe(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
     ) -> PubsubResult<Outcome<()>> {
@@ -89,7 +90,7 @@ impl<S: Store> Service<S> {
     pub fn set_subscription_options(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
         fields: &[FieldValues],
@@ -102,7 +103,7 @@ impl<S: Store> Service<S> {
     pub fn configure(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         fields: &[FieldValues],
     ) -> PubsubResult<Outcome<()>> {
         let o = self.configure_unpumped(actor, node, fields)?;
@@ -114,7 +115,7 @@ impl<S: Store> Service<S> {
     pub fn delete_node(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         redirect: Option<&str>,
     ) -> PubsubResult<Outcome<()>> {
         let o = self.delete_node_unpumped(actor, node, redirect)?;
@@ -122,7 +123,7 @@ impl<S: Store> Service<S> {
     }
 
     /// §8.5 purge: see [`Service::purge_unpumped`].
-    pub fn purge(&mut self, actor: &Actor, node: &str) -> PubsubResult<Outcome<()>> {
+    pub fn purge(&mut self, actor: &Actor, node: &NodeName) -> PubsubResult<Outcome<()>> {
         let o = self.purge_unpumped(actor, node)?;
         Ok(self.pumped(node, o))
     }
@@ -131,7 +132,7 @@ impl<S: Store> Service<S> {
     pub fn approve_subscription(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
         allow: bool,
@@ -145,7 +146,7 @@ impl<S: Store> Service<S> {
     pub fn modify_subscriptions(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         changes: &[SubscriptionChange],
     ) -> PubsubResult<Outcome<()>> {
         let o = self.modify_subscriptions_unpumped(actor, node, changes)?;
@@ -157,7 +158,7 @@ impl<S: Store> Service<S> {
     pub fn modify_affiliations(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         changes: &[(BareJid, Affiliation)],
     ) -> PubsubResult<Outcome<()>> {
         let o = self.modify_affiliations_unpumped(actor, node, changes)?;

@@ -5,7 +5,7 @@
 //! the batch's flush; they must send what they derive from it only after
 //! the flush, like every notification.
 
-use tokio_xmpp::jid::Jid;
+use jid::Jid;
 
 use super::service::Service;
 use super::types::Item;

@@ -71,6 +71,9 @@
 //!   `<count/>`); RSM `<after/>`/`<before/>` map to `items_after` /
 //!   `items_before`, whose `ItemNotFound` means "cursor gone, resync".
 //!   Page sizes are capped at `ServiceSettings::max_page_size`.
+//! - **Names**: node names and item IDs come in as [`NodeName`] /
+//!   [`ItemId`], which only the one rule in [`names`] builds; the adapter
+//!   answers its own error (`bad-request`, HTTP 400) when it fails.
 //! - **JIDs**: the actor is the sender's bare JID; subscription JIDs are
 //!   taken as given (bare or full) and matched exactly for unsubscribe and
 //!   options.
@@ -111,6 +114,8 @@ pub mod types;
 pub use error::{PubsubError, PubsubResult};
 pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
+pub use jid::{BareJid, Jid};
+pub use names::{ItemId, NodeName};
 pub use node_config::{
     AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,
     SendLastPublished,
@@ -121,11 +126,10 @@ pub use ops_history::archive_id;
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };
-pub use queue::{QueueError, QueueSettings, Settle};
+pub use queue::{DeadLetterRecord, QueueError, QueueSettings, RenderDeadLetter, Settle};
 pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
 pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions};
-pub use tokio_xmpp::jid::{BareJid, Jid};
 pub use types::{
     Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemsPage,
     NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription, SubscriptionChange,

@@ -1,10 +1,15 @@
 //! The one rule for node names and item IDs, whatever the entry point
-//! (XMPP request, HTTP ingest): 1 to [`MAX_NAME_BYTES`] bytes of UTF-8,
-//! no control characters and no XML non-characters. Adapters call
-//! [`check_node`] / [`check_item_id`] and translate [`NameError`] into their
-//! own error (XMPP `bad-request`, HTTP 400 `bad_node` / `bad_item_id`).
+//! (XMPP request, HTTP ingest, chat commands, relay config): 1 to
+//! [`MAX_NAME_BYTES`] bytes of UTF-8, no control characters and no XML
+//! non-characters. The core's entry points take [`NodeName`] and
+//! [`ItemId`], which only [`NodeName::new`] / [`ItemId::new`] build (through
+//! [`check_node`] / [`check_item_id`]), so no caller reaches the core
+//! without the check. Adapters translate [`NameError`] into their own error
+//! (XMPP `bad-request`, HTTP 400 `bad_node` / `bad_item_id`).
 
+use std::borrow::Borrow;
 use std::fmt;
+use std::ops::Deref;
 
 /// Longest node name or item ID accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -85,9 +90,151 @@ pub fn check(kind: NameKind, name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Defines a checked name type: built only through its rule, read as `&str`.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident, $rule:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The name, if it passes the rule.
+            pub fn new(name: impl Into<String>) -> Result<Self, NameError> {
+                let name = name.into();
+                $rule(&name)?;
+                Ok($name(name))
+            }
+
+            /// A name the core derives from a checked one (such as a
+            /// dead-letter node's), or reads back from its own store: it
+            /// was checked when it first came in, so it is not again.
+            pub(in crate::pubsub) fn trusted(name: impl Into<String>) -> Self {
+                $name(name.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = NameError;
+            fn try_from(name: String) -> Result<Self, NameError> {
+                $name::new(name)
+            }
+        }
+
+        /// Test literals: `"node".into()` (panics on a name the rule refuses).
+        #[cfg(test)]
+        impl From<&str> for $name {
+            fn from(name: &str) -> Self {
+                $name::new(name).expect("a test name that passes the rule")
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(name: $name) -> String {
+                name.0
+            }
+        }
+    };
+}
+
+checked_name!(
+    /// A node name that passed [`check_node`].
+    NodeName,
+    check_node
+);
+checked_name!(
+    /// An item ID that passed [`check_item_id`].
+    ItemId,
+    check_item_id
+);
+
+/// Test literals as node names (panics on a name the rule refuses).
+#[cfg(test)]
+pub fn nn(name: impl AsRef<str>) -> NodeName {
+    NodeName::from(name.as_ref())
+}
+
+/// Test literals as item IDs (panics on a name the rule refuses).
+#[cfg(test)]
+pub fn iid(id: impl AsRef<str>) -> ItemId {
+    ItemId::from(id.as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_over_long_name_cannot_become_a_node_name() {
+        let long = "n".repeat(MAX_NAME_BYTES + 1);
+        assert_eq!(
+            NodeName::new(long.as_str()),
+            Err(NameError::Length {
+                kind: NameKind::Node,
+                len: MAX_NAME_BYTES + 1
+            })
+        );
+        assert!(
+            NodeName::try_from(long).is_err(),
+            "TryFrom<String> checks too"
+        );
+        assert!(NodeName::new("").is_err());
+        assert!(NodeName::new("a\nb").is_err());
+        let ok = NodeName::new("n".repeat(MAX_NAME_BYTES)).unwrap();
+        assert_eq!(ok.len(), MAX_NAME_BYTES, "reads as the &str it holds");
+        assert!(ItemId::new("é".repeat(129)).is_err());
+        assert_eq!(ItemId::new("item-1").unwrap(), "item-1");
+    }
 
     #[test]
     fn lengths_are_bytes_from_one_to_the_limit() {

@@ -2,9 +2,9 @@
 //! the store's opaque blob). JIDs are stored as strings because the `jid`
 //! crate is built without serde here.
 
+use jid::{BareJid, Jid};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tokio_xmpp::jid::{BareJid, Jid};
 
 use super::error::PubsubError;
 use super::node_config::NodeConfig;

@@ -2,8 +2,8 @@
 //! [`Notification`] carries one event and the list of its recipients, so a
 //! payload is never copied per subscriber (it is an `Arc<str>` in [`Item`]).
 
+use jid::{BareJid, Jid};
 use std::collections::HashMap;
-use tokio_xmpp::jid::{BareJid, Jid};
 
 use super::form::FormField;
 use super::node::{NodeMeta, NodeSub};

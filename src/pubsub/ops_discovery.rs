@@ -3,6 +3,7 @@
 
 use super::error::PubsubResult;
 use super::form::{FieldType, FormField};
+use super::names::NodeName;
 use super::node::NodeMeta;
 use super::node_config::{access_str, max_items_str, publish_model_str};
 use super::service::Service;
@@ -94,7 +95,7 @@ impl<S: Store> Service<S> {
     /// FORM_TYPE and `pubsub#creation_date` from `created_ms`.
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Outcast`.
-    pub fn node_metadata(&self, actor: &Actor, node: &str) -> PubsubResult<NodeMetadata> {
+    pub fn node_metadata(&self, actor: &Actor, node: &NodeName) -> PubsubResult<NodeMetadata> {
         let n = self.node(node)?;
         if self.access().affiliation(&n.meta, actor) == Affiliation::Outcast {
             return Err(super::PubsubError::Outcast);
@@ -112,13 +113,13 @@ impl<S: Store> Service<S> {
     pub fn subscriptions(
         &self,
         actor: &Actor,
-        node: Option<&str>,
+        node: Option<&NodeName>,
     ) -> PubsubResult<Vec<Subscription>> {
         let Some(me) = actor.bare() else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for (name, n) in self.selected(node)? {
+        for (name, n) in self.selected(node.map(NodeName::as_str))? {
             out.extend(n.meta.subs_of_bare(me).map(|s| s.to_public(name)));
         }
         Ok(out)
@@ -131,13 +132,13 @@ impl<S: Store> Service<S> {
     pub fn affiliations(
         &self,
         actor: &Actor,
-        node: Option<&str>,
+        node: Option<&NodeName>,
     ) -> PubsubResult<Vec<(String, Affiliation)>> {
         let Some(me) = actor.bare() else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for (name, n) in self.selected(node)? {
+        for (name, n) in self.selected(node.map(NodeName::as_str))? {
             if let Some(a) = n.meta.affiliations.get(me) {
                 out.push((name.to_owned(), *a));
             }

@@ -9,6 +9,7 @@
 //! search over seqs (times grow with seqs, see `xep-notes/xep-0313.md`).
 
 use super::error::{PubsubError, PubsubResult};
+use super::names::NodeName;
 use super::ops_publish::from_stored;
 use super::service::Service;
 use super::types::{Actor, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery};
@@ -44,7 +45,7 @@ impl<S: Store> Service<S> {
     pub fn history(
         &self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         q: &HistoryQuery,
     ) -> PubsubResult<HistoryPage> {
         let n = self.node(node)?;

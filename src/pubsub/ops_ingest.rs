@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
 use super::error::PubsubError;
+use super::names::{ItemId, NodeName};
 use super::service::Service;
 use super::types::{Actor, Item, NewItem, Outcome};
 use crate::store::{IdempotencyRecord, Store};
@@ -25,7 +26,7 @@ use crate::store::{IdempotencyRecord, Store};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestItem {
     /// `None`: the service assigns an ID.
-    pub id: Option<String>,
+    pub id: Option<ItemId>,
     pub payload: String,
 }
 
@@ -40,7 +41,7 @@ pub struct IdempotencyKey {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestRequest {
-    pub node: String,
+    pub node: NodeName,
     pub items: Vec<IngestItem>,
     /// Whether a missing node may be created (else `NodeNotFound`).
     pub may_create: bool,
@@ -107,7 +108,7 @@ impl<S: Store> Service<S> {
         if req.items.is_empty() {
             return Err(PubsubError::ItemRequired.into());
         }
-        if !self.nodes.contains_key(&req.node) && !req.may_create {
+        if !self.nodes.contains_key(req.node.as_str()) && !req.may_create {
             self.node(&req.node)?;
             return Err(PubsubError::NodeNotFound.into());
         }
@@ -186,7 +187,7 @@ impl<S: Store> Service<S> {
     /// publish it, replacing an existing one or not.
     fn classify(&self, req: &IngestRequest) -> Result<Vec<Slot>, IngestError> {
         let mut seen = HashSet::new();
-        let node = self.nodes.get(&req.node);
+        let node = self.nodes.get(req.node.as_str());
         let mut out = Vec::with_capacity(req.items.len());
         for item in &req.items {
             let Some(id) = &item.id else {
@@ -249,7 +250,7 @@ fn merge(req: &IngestRequest, slots: &[Slot], published: &[Item]) -> IngestReply
     let items = (req.items.iter().zip(slots))
         .filter_map(|(item, slot)| match *slot {
             Slot::Unchanged(seq) => Some(IngestedItem {
-                id: item.id.clone().unwrap_or_default(),
+                id: item.id.as_deref().unwrap_or_default().to_owned(),
                 seq,
                 status: ItemStatus::Unchanged,
             }),
@@ -264,7 +265,7 @@ fn merge(req: &IngestRequest, slots: &[Slot], published: &[Item]) -> IngestReply
         })
         .collect();
     IngestReply {
-        node: req.node.clone(),
+        node: req.node.to_string(),
         items,
         replayed: false,
     }

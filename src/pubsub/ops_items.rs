@@ -3,6 +3,7 @@
 //! publication order, with the node's total item count.
 
 use super::error::{PubsubError, PubsubResult};
+use super::names::{ItemId, NodeName};
 use super::ops_publish::from_stored;
 use super::service::Service;
 use super::types::{Actor, ItemsPage};
@@ -20,7 +21,7 @@ impl<S: Store> Service<S> {
     pub fn items(
         &self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         max_items: Option<usize>,
     ) -> PubsubResult<ItemsPage> {
         let (id, total) = self.readable(actor, node)?;
@@ -34,8 +35,8 @@ impl<S: Store> Service<S> {
     pub fn items_by_id(
         &self,
         actor: &Actor,
-        node: &str,
-        ids: &[String],
+        node: &NodeName,
+        ids: &[ItemId],
     ) -> PubsubResult<ItemsPage> {
         let (id, total) = self.readable(actor, node)?;
         let mut found = Vec::new();
@@ -58,8 +59,8 @@ impl<S: Store> Service<S> {
     pub fn items_after(
         &self,
         actor: &Actor,
-        node: &str,
-        item_id: &str,
+        node: &NodeName,
+        item_id: &ItemId,
         max: usize,
     ) -> PubsubResult<ItemsPage> {
         let (id, total) = self.readable(actor, node)?;
@@ -71,7 +72,12 @@ impl<S: Store> Service<S> {
     /// The first page: up to `max` of the oldest items, oldest first (an
     /// RSM request with no cursor or `<index>0</index>`, XEP-0059 §2.1). Paging on from its last
     /// item with `items_after` walks the whole node.
-    pub fn items_first(&self, actor: &Actor, node: &str, max: usize) -> PubsubResult<ItemsPage> {
+    pub fn items_first(
+        &self,
+        actor: &Actor,
+        node: &NodeName,
+        max: usize,
+    ) -> PubsubResult<ItemsPage> {
         let (id, total) = self.readable(actor, node)?;
         // Seqs start at 1, so "after 0" is the start of the log.
         let items = self.store.items_after(id, 0, self.page_size(Some(max)))?;
@@ -83,8 +89,8 @@ impl<S: Store> Service<S> {
     pub fn items_before(
         &self,
         actor: &Actor,
-        node: &str,
-        item_id: &str,
+        node: &NodeName,
+        item_id: &ItemId,
         max: usize,
     ) -> PubsubResult<ItemsPage> {
         let (id, total) = self.readable(actor, node)?;

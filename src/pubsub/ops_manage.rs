@@ -1,7 +1,8 @@
 //! Owner management of subscriptions and affiliations (XEP-0060
 //! §8.6–8.9).
 
-use tokio_xmpp::jid::{BareJid, Jid};
+use super::names::NodeName;
+use jid::{BareJid, Jid};
 
 use super::error::{PubsubError, PubsubResult};
 use super::node::{NodeMeta, NodeSub};
@@ -26,7 +27,7 @@ impl<S: Store> Service<S> {
     pub(super) fn approve_subscription_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
         allow: bool,
@@ -75,7 +76,7 @@ impl<S: Store> Service<S> {
     pub fn pending_subscriptions(
         &self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
     ) -> PubsubResult<Outcome<Vec<Subscription>>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
@@ -102,7 +103,11 @@ impl<S: Store> Service<S> {
     /// §8.8.1 All subscriptions of a node (owner).
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`.
-    pub fn node_subscriptions(&self, actor: &Actor, node: &str) -> PubsubResult<Vec<Subscription>> {
+    pub fn node_subscriptions(
+        &self,
+        actor: &Actor,
+        node: &NodeName,
+    ) -> PubsubResult<Vec<Subscription>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
         Ok(n.meta
@@ -125,7 +130,7 @@ impl<S: Store> Service<S> {
     pub(super) fn modify_subscriptions_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         changes: &[SubscriptionChange],
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
@@ -209,7 +214,7 @@ impl<S: Store> Service<S> {
     pub fn node_affiliations(
         &self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
     ) -> PubsubResult<Vec<(BareJid, Affiliation)>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
@@ -231,7 +236,7 @@ impl<S: Store> Service<S> {
     pub(super) fn modify_affiliations_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         changes: &[(BareJid, Affiliation)],
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;

@@ -3,6 +3,7 @@
 
 use super::error::{PubsubError, PubsubResult};
 use super::form::{FieldValues, FormField};
+use super::names::NodeName;
 use super::node::{Node, NodeMeta, encode_meta};
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
@@ -25,13 +26,13 @@ impl<S: Store> Service<S> {
     pub fn create_node(
         &mut self,
         actor: &Actor,
-        node: Option<&str>,
+        node: Option<&NodeName>,
         config: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<String>> {
         if !self.may_create(actor) {
             return Err(PubsubError::Forbidden);
         }
-        let name = match node {
+        let name = match node.map(NodeName::as_str) {
             Some("") => return Err(PubsubError::NodeIdRequired),
             Some(n) if n.contains('\0') => {
                 return Err(PubsubError::BadRequest("node name contains NUL".into()));
@@ -92,7 +93,7 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden` (not owner),
     /// `Outcast`.
-    pub fn node_config(&self, actor: &Actor, node: &str) -> PubsubResult<Vec<FormField>> {
+    pub fn node_config(&self, actor: &Actor, node: &NodeName) -> PubsubResult<Vec<FormField>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
         Ok(n.meta.config.to_fields(self.settings.max_payload_bytes))
@@ -112,7 +113,7 @@ impl<S: Store> Service<S> {
     pub(super) fn configure_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         fields: &[FieldValues],
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
@@ -128,11 +129,11 @@ impl<S: Store> Service<S> {
         let revoked = revoke(&self.access(), &n.meta, &mut meta);
         self.commit_meta(node, meta)?;
         self.recheck_expiry(node);
-        let limit = self.nodes[node].meta.config.max_items.limit(cap);
+        let limit = self.nodes[node.as_str()].meta.config.max_items.limit(cap);
         if count > limit {
             self.trim(node, id, (count - limit) as usize)?;
         }
-        let meta = &self.nodes[node].meta;
+        let meta = &self.nodes[node.as_str()].meta;
         let form = meta.config.deliver_payloads;
         let fields = form.then(|| meta.config.to_fields(self.settings.max_payload_bytes));
         let event = Event::Configuration { fields };
@@ -179,7 +180,7 @@ impl<S: Store> Service<S> {
     pub(super) fn delete_node_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         redirect: Option<&str>,
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
@@ -189,7 +190,7 @@ impl<S: Store> Service<S> {
             .then(|| to_subscribers(node, &n.meta, Event::Delete { redirect }))
             .flatten();
         self.store.delete_node(node, n.id)?;
-        self.nodes.remove(node);
+        self.nodes.remove(node.as_str());
         Ok(Outcome {
             reply: (),
             notifications: notice.into_iter().collect(),
@@ -205,14 +206,17 @@ impl<S: Store> Service<S> {
     pub(super) fn purge_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
         let id = n.id;
         self.persist_high_water(node)?;
         self.store.purge(id)?;
-        let n = self.nodes.get_mut(node).ok_or(PubsubError::NodeNotFound)?;
+        let n = self
+            .nodes
+            .get_mut(node.as_str())
+            .ok_or(PubsubError::NodeNotFound)?;
         n.count = 0;
         let notice = (n.meta.config.notify_retract)
             .then(|| to_subscribers(node, &n.meta, Event::Purge))

@@ -1,5 +1,6 @@
 //! Publisher use cases (XEP-0060 §7): publish and retract.
 
+use super::names::{ItemId, NodeName};
 use std::sync::Arc;
 
 use super::error::{PubsubError, PubsubResult};
@@ -29,7 +30,7 @@ impl<S: Store> Service<S> {
     pub(super) fn publish_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         items: Vec<NewItem>,
         publish_options: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<PublishReply>> {
@@ -162,7 +163,7 @@ impl<S: Store> Service<S> {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let item_id = match item.id {
-                Some(given) => given,
+                Some(given) => given.into_string(),
                 None => self.unused_item_id(id, persistent)?,
             };
             if persistent {
@@ -237,8 +238,8 @@ impl<S: Store> Service<S> {
     pub(super) fn retract_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
-        item_id: &str,
+        node: &NodeName,
+        item_id: &ItemId,
         notify: Option<bool>,
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
@@ -260,7 +261,7 @@ impl<S: Store> Service<S> {
         let archive_seq = self.remove_archived(node, item_id)?;
         let n = self.node(node)?;
         let event = Event::Retract {
-            item_ids: vec![item_id.to_owned()],
+            item_ids: vec![item_id.to_string()],
         };
         let notice = (notify.unwrap_or(n.meta.config.notify_retract))
             .then(|| to_subscribers(node, &n.meta, event))

@@ -1,7 +1,8 @@
 //! Subscriber use cases (XEP-0060 §6.1–6.4): subscribe, unsubscribe,
 //! subscription options.
 
-use tokio_xmpp::jid::Jid;
+use super::names::NodeName;
+use jid::Jid;
 
 use super::error::{PubsubError, PubsubResult};
 use super::form::FieldValues;
@@ -32,7 +33,7 @@ impl<S: Store> Service<S> {
     pub(super) fn subscribe_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         options: Option<&[FieldValues]>,
     ) -> PubsubResult<Outcome<Subscription>> {
@@ -158,7 +159,7 @@ impl<S: Store> Service<S> {
     pub(super) fn unsubscribe_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
     ) -> PubsubResult<Outcome<()>> {
@@ -180,7 +181,7 @@ impl<S: Store> Service<S> {
     pub fn subscription_options(
         &self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
     ) -> PubsubResult<SubscriptionOptions> {
@@ -198,7 +199,7 @@ impl<S: Store> Service<S> {
     pub(super) fn set_subscription_options_unpumped(
         &mut self,
         actor: &Actor,
-        node: &str,
+        node: &NodeName,
         jid: &Jid,
         subid: Option<&str>,
         fields: &[FieldValues],

@@ -5,7 +5,7 @@
 //! `presence` access model means a presence subscription to the node
 //! *owner*, which Herald cannot see (see `access.rs`).
 
-use tokio_xmpp::jid::Jid;
+use jid::Jid;
 
 use super::error::PubsubResult;
 use super::node_config::SendLastPublished;

@@ -2,9 +2,9 @@
 //! helpers every use case shares (node lookup, persisting metadata, IDs,
 //! recipients). The use cases live in the `ops_*` modules.
 
+use jid::BareJid;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tokio_xmpp::jid::BareJid;
 
 use super::access::Access;
 use super::error::PubsubError;

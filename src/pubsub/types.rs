@@ -1,10 +1,11 @@
 //! Plain data types of the pubsub core: who acts, affiliations,
 //! subscriptions, items and the values methods return.
 
+use jid::{BareJid, Jid};
 use std::sync::Arc;
-use tokio_xmpp::jid::{BareJid, Jid};
 
 use super::feed::Published;
+use super::names::ItemId;
 use super::notify::Notification;
 
 /// Who performs a request.
@@ -151,7 +152,7 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewItem {
     /// `None` lets the service generate a unique ID.
-    pub id: Option<String>,
+    pub id: Option<ItemId>,
     /// The serialized XML payload (one element); size-checked by the core.
     pub payload: Option<String>,
 }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::chat::pattern;
+use crate::node_pattern::NodePattern;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,7 +24,8 @@ pub struct RelayConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomConfig {
-    /// Node names or patterns (`apps`, `apps*`, `*`).
+    /// Node patterns (syntax: `crate::node_pattern`, documented in
+    /// herald.example.toml).
     pub nodes: Vec<String>,
     /// Bare room JID, e.g. `ops@conference.example.com`.
     pub room: String,
@@ -64,34 +65,36 @@ impl Default for RelayConfig {
 impl RelayConfig {
     /// Checks room JIDs, nicks, patterns and rates; each room once.
     pub fn validate(&self) -> Result<(), String> {
+        self.problems().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every problem of `[relay]` (`check-config` lists them all).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         if self.window_secs == 0 || self.max_per_minute == 0 {
-            return Err("relay.max_per_minute and relay.window_secs must be > 0".into());
+            problems.push("relay.max_per_minute and relay.window_secs must be > 0".into());
         }
         let mut seen = Vec::new();
         for r in &self.rooms {
             let what = format!("relay.rooms {:?}", r.room);
             match tokio_xmpp::jid::BareJid::new(&r.room) {
                 Ok(j) if j.node().is_some() => {}
-                _ => {
-                    return Err(format!(
-                        "{what}: the room must be a bare JID like ops@conference.example.com"
-                    ));
-                }
+                _ => problems.push(format!(
+                    "{what}: the room must be a bare JID like ops@conference.example.com"
+                )),
             }
             if seen.contains(&r.room) {
-                return Err(format!(
+                problems.push(format!(
                     "{what}: listed twice; put all its nodes in one entry"
                 ));
             }
             seen.push(r.room.clone());
             if r.nick.trim().is_empty() || r.nodes.is_empty() || r.max_per_minute == Some(0) {
-                return Err(format!("{what}: needs a nick, nodes and a rate > 0"));
+                problems.push(format!("{what}: needs a nick, nodes and a rate > 0"));
             }
-            for p in &r.nodes {
-                pattern::validate(p).map_err(|e| format!("{what}: {e}"))?;
-            }
+            problems.extend(NodePattern::problems(&what, &r.nodes));
         }
-        Ok(())
+        problems
     }
 }
 

@@ -9,7 +9,8 @@ pub mod stanzas;
 
 pub use config::RelayConfig;
 
-use crate::chat::{BodyRenderer, message, pattern};
+use crate::chat::{BodyRenderer, message};
+use crate::node_pattern;
 use crate::pubsub::{BareJid, Published};
 use room::Room;
 use std::sync::Arc;
@@ -86,7 +87,8 @@ impl Relay {
     /// Posts each item of `p` to every room whose patterns match its node.
     pub fn on_published(&mut self, p: &Published, now: Instant, out: &mut Vec<Stanza>) {
         let me = self.me.clone();
-        for room in (self.rooms.iter_mut()).filter(|r| pattern::matches_any(&r.nodes, &p.node)) {
+        for room in (self.rooms.iter_mut()).filter(|r| node_pattern::matches_any(&r.nodes, &p.node))
+        {
             for item in &p.items {
                 let body = self.bodies.render(&p.node, item);
                 let wrapped = message::item_element(&p.node, item);

@@ -5,6 +5,7 @@ use super::config::{RelayConfig, RoomConfig};
 use super::stanzas;
 use crate::chat::limiter::Limiter;
 use crate::chat::message::text_message;
+use crate::node_pattern::NodePattern;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio_xmpp::Stanza;
@@ -35,7 +36,7 @@ type Pending = (String, String, Element);
 
 pub struct Room {
     pub jid: BareJid,
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodePattern>,
     nick: String,
     password: Option<String>,
     pub state: State,
@@ -53,7 +54,7 @@ impl Room {
         let rate = c.max_per_minute.unwrap_or(relay.max_per_minute);
         Some(Room {
             jid: BareJid::new(&c.room).ok()?,
-            nodes: c.nodes.clone(),
+            nodes: NodePattern::parse_all(&c.nodes),
             nick: c.nick.clone(),
             password: c.password.clone(),
             state: State::Joining { since: now },

@@ -14,8 +14,9 @@ use sled::{Batch, IVec};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Page cache size unless configured otherwise.
-pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// sled's page cache in MiB unless configured otherwise: the one
+/// definition of the default, also `storage.cache_mb`'s in `config.rs`.
+pub const DEFAULT_CACHE_MB: u64 = 4;
 /// Keys removed per batch by purge/delete: bounds one batch's memory.
 const CHUNK: usize = 10_000;
 /// Every item key of every node (`S` and `I` kinds, see `keys.rs`).
@@ -35,7 +36,7 @@ pub struct SledStore {
 
 impl SledStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
-        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+        Self::open_with_cache(path, DEFAULT_CACHE_MB * 1024 * 1024)
     }
 
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> StoreResult<Self> {

@@ -8,95 +8,36 @@ Session:
   users        alice, bob, carol, dave, admin (password "pass"), by XEP-0077.
   herald_bin   target/debug/herald, built once (HERALD_BIN overrides).
 Per test:
-  connect      connect("alice") -> logged-in xmppclient.Client, closed after.
+  connect      connect("alice") -> logged-in heraldtest.client.Client, closed after.
   herald       a running Herald (temp config + data dir), stopped after.
   herald_factory  herald_factory(config={...}, start=True) for custom or
                several instances.
   unique_name  a fresh node name per call.
 
 Herald's stdout/stderr go to <tmp>/herald.log; a failing test gets the log
-tail attached to its report.
+tail attached to its report. The clients and the Ejabberd and Herald
+process classes are in tests/heraldtest/ (the test-client package).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import pytest
 
-import xmppclient
-from xmppclient import Client, XmppError
-
-REPO = Path(__file__).resolve().parents[2]
-EJ_DIR = REPO / "ejabberd-config"
-
-C2S_PORT = int(os.environ.get("HERALD_C2S_PORT", "15222"))
-COMPONENT_PORT = int(os.environ.get("HERALD_COMPONENT_PORT", "15347"))
-COMPONENT_SECRET = os.environ.get("HERALD_COMPONENT_SECRET", "herald-dev-secret")
-DOMAIN = "localhost"
-COMPONENT_JID = "events.localhost"
-PASSWORD = "pass"
-TEST_USERS = ["alice", "bob", "carol", "dave", "admin"]
-PROBE_USER = "herald-probe"   # used only by Herald readiness checks
-READY_TIMEOUT = float(os.environ.get("HERALD_READY_TIMEOUT", "15"))
+from heraldtest.client import Client, ensure_user
+from heraldtest.harness import REPO, Ejabberd, Herald, run_script
+from heraldtest.sandbox import C2S_PORT, DOMAIN, PASSWORD, PROBE_USER, TEST_USERS
 
 # The scripts read the same variables; make the defaults explicit for them.
 os.environ.setdefault("HERALD_C2S_PORT", str(C2S_PORT))
-# A lease is per session (see _run_script); a test that runs ejabberd-down.sh
-# itself means "stop it now", not "drop a lease".
+# A lease is per session (see harness.run_script); a test that runs
+# ejabberd-down.sh itself means "stop it now", not "drop a lease".
 os.environ.pop("HERALD_EJABBERD_LEASE", None)
-xmppclient.DEFAULT_PORT = C2S_PORT
-
-
-# --- ejabberd --------------------------------------------------------------
-
-class Ejabberd:
-    """The running test-profile ejabberd."""
-
-    domain = DOMAIN
-    c2s_port = C2S_PORT
-    component_port = COMPONENT_PORT
-    component_secret = COMPONENT_SECRET
-    component_jid = COMPONENT_JID
-
-    def __init__(self, sandbox: Path):
-        self.sandbox = sandbox
-        self.log_path = sandbox / "log" / "ejabberd.log"
-
-    def ctl(self, *args: str, check: bool = True) -> str:
-        """Run ejabberdctl against the test node (slow: boots a VM)."""
-        out = subprocess.run([str(self.sandbox / "ejabberdctl"), *args],
-                             capture_output=True, text=True, check=False)
-        if check and out.returncode != 0:
-            raise RuntimeError(f"ejabberdctl {' '.join(args)}: {out.stdout}{out.stderr}")
-        return out.stdout
-
-    def log_tail(self, lines: int = 50) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError as e:
-            return f"(no ejabberd log: {e})"
-
-
-def _run_script(name: str, *args: str, lease: bool = False) -> str:
-    env = dict(os.environ)
-    if lease:
-        # This pytest process is a user of the shared node (see sandbox-lib.sh).
-        env["HERALD_EJABBERD_LEASE"] = str(os.getpid())
-    out = subprocess.run(["bash", str(EJ_DIR / name), *args], env=env,
-                         capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    print(out.stdout, end="")
-    if out.returncode != 0:
-        raise RuntimeError(f"{name} {' '.join(args)} failed ({out.returncode}):\n"
-                           f"{out.stdout}{out.stderr}")
-    return out.stdout
 
 
 @pytest.fixture(scope="session")
@@ -106,19 +47,19 @@ def ejabberd() -> Ejabberd:
     it and no other session still uses it."""
     sandbox = Path(os.environ.get("HERALD_EJABBERD_DIR", REPO / ".ejabberd" / "test"))
     try:
-        _run_script("ejabberd-up.sh", "test", lease=True)
+        run_script("ejabberd-up.sh", "test", lease=True)
     except RuntimeError as e:
         pytest.exit(f"cannot start the test ejabberd:\n{e}", returncode=3)
     yield Ejabberd(sandbox)
     if os.environ.get("HERALD_KEEP_EJABBERD") != "1":
-        _run_script("ejabberd-down.sh", "test", lease=True)
+        run_script("ejabberd-down.sh", "test", lease=True)
 
 
 @pytest.fixture(scope="session")
 def users(ejabberd) -> dict[str, str]:
     """Registered test users: name -> bare JID (password is PASSWORD)."""
     for user in TEST_USERS + [PROBE_USER]:
-        xmppclient.ensure_user(user, PASSWORD, DOMAIN, ejabberd.c2s_port)
+        ensure_user(user, PASSWORD, DOMAIN, ejabberd.c2s_port)
     return {u: f"{u}@{DOMAIN}" for u in TEST_USERS}
 
 
@@ -157,179 +98,6 @@ def herald_bin() -> Path:
     if build.returncode != 0:
         pytest.fail(f"cargo build failed:\n{build.stderr[-4000:]}")
     return REPO / "target" / "debug" / "herald"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def _is_table_list(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
-
-
-def to_toml(config: dict, prefix: str = "", header: Optional[str] = None) -> str:
-    """Tiny TOML writer: nested dicts become [tables], lists of dicts
-    become [[arrays.of.tables]]."""
-    scalars = [f"{k} = {_toml_value(v)}" for k, v in config.items()
-               if not isinstance(v, dict) and not _is_table_list(v)]
-    out = []
-    if header is not None:
-        out.append(header + "\n" + "\n".join(scalars) + "\n")
-    elif scalars:
-        out.append((f"[{prefix}]\n" if prefix else "") + "\n".join(scalars) + "\n")
-    for k, v in config.items():
-        path = f"{prefix}.{k}" if prefix else k
-        if isinstance(v, dict):
-            out.append(to_toml(v, path))
-        elif _is_table_list(v):
-            out.extend(to_toml(x, path, header=f"[[{path}]]") for x in v)
-    return "\n".join(out)
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        if v is None:
-            out.pop(k, None)          # None removes a key or a whole table
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-class Herald:
-    """One herald process. Its config and data dir live under workdir and
-    survive restart(), so a restarted Herald sees the same store."""
-
-    def __init__(self, binary: Path, workdir: Path, ejabberd: Ejabberd,
-                 config: Optional[dict] = None):
-        self.binary = binary
-        self.workdir = workdir
-        self.ejabberd = ejabberd
-        self.data_dir = workdir / "data"
-        self.config_path = workdir / "herald.toml"
-        self.log_path = workdir / "herald.log"
-        self.http_port = free_port()
-        self.jid = COMPONENT_JID
-        self.proc: Optional[subprocess.Popen] = None
-        # Run in the child before exec (e.g. resource.setrlimit for Herald only).
-        self.preexec_fn = None
-        self.config = _merge({
-            "component": {"jid": COMPONENT_JID, "host": "127.0.0.1",
-                          "port": ejabberd.component_port,
-                          "secret": ejabberd.component_secret},
-            "storage": {"data_dir": str(self.data_dir)},
-            "http": {"listen": f"127.0.0.1:{self.http_port}"},
-            "pubsub": {"admins": [f"admin@{DOMAIN}"], "create_domains": [DOMAIN]},
-        }, config or {})
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(to_toml(self.config))
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{self.config['http']['listen']}"
-
-    def start(self) -> "Herald":
-        if self.proc is not None and self.proc.poll() is None:
-            raise RuntimeError("herald is already running")
-        env = dict(os.environ)
-        env.setdefault("RUST_LOG", "info")
-        env.setdefault("RUST_BACKTRACE", "1")
-        env.setdefault("NO_COLOR", "1")   # plain text in herald.log
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n===== start {time.strftime('%H:%M:%S')} =====\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                [str(self.binary), "run", "--config", str(self.config_path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.workdir, env=env, preexec_fn=self.preexec_fn)
-        return self
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> "Herald":
-        """Ready = a c2s client gets a disco#info result from the component
-        (until then ejabberd answers with an error: no route)."""
-        deadline = time.monotonic() + timeout
-        last = "no attempt"
-        while time.monotonic() < deadline:
-            self._check_alive()
-            try:
-                with Client.connect(f"{PROBE_USER}@{DOMAIN}", PASSWORD,
-                                    self.ejabberd.c2s_port, presence=False) as c:
-                    while time.monotonic() < deadline:
-                        self._check_alive()
-                        reply = c.disco_info(self.jid, timeout=2)
-                        if reply.get("type") == "result":
-                            return self
-                        last = xmppclient.tostring(reply)
-                        time.sleep(0.1)
-            except (XmppError, OSError, TimeoutError) as e:
-                last = repr(e)
-                time.sleep(0.2)
-        raise TimeoutError(f"herald not ready after {timeout}s (last: {last})\n"
-                           f"--- herald log ---\n{self.log_tail()}")
-
-    def _check_alive(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            code = None if self.proc is None else self.proc.returncode
-            raise RuntimeError(f"herald is not running (exit code {code})\n"
-                               f"--- herald log ---\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 10.0) -> Optional[int]:
-        """SIGTERM and wait; SIGKILL if it does not exit in time. Returns
-        the exit code (negative = killed by that signal)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._append_log(f"did not exit {timeout}s after SIGTERM: SIGKILL")
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def kill(self) -> Optional[int]:
-        """SIGKILL now (crash simulation)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        return self.proc.returncode
-
-    def restart(self, hard: bool = False, timeout: float = READY_TIMEOUT) -> "Herald":
-        """stop() (or kill() when hard) then start() and wait_ready()."""
-        self.kill() if hard else self.stop()
-        return self.start().wait_ready(timeout)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines: int = 80) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def _append_log(self, line: str) -> None:
-        with open(self.log_path, "a") as log:
-            log.write(f"[conftest] {line}\n")
 
 
 @pytest.fixture

@@ -12,15 +12,18 @@ import json
 import time
 import urllib.parse
 
-from chathelpers import command
-from owner_helpers import configure_ok
-from pubsub_helpers import (NS_PUBSUB, SERVICE, a, assert_error, assert_no_event,
-                            create_node, entry, get_items, items_ok, pubsub_iq, publish_ok,
-                            set_affiliations, subscribe, subscribe_ok, sync, wait_event)
-from queueclient import join
-from xmppclient import NS, local
+from heraldtest.entity import (create_node, entry, get_items, items_ok, publish_ok, pubsub_iq,
+                               set_affiliations, subscribe, subscribe_ok)
+from heraldtest.events import (assert_no_event, items_event, subscription_event, sync,
+                               wait_event)
+from heraldtest.forms import NODE_CONFIG, form
+from heraldtest.muc import command
+from heraldtest.owner import configure_ok
+from heraldtest.queueing import join
+from heraldtest.replies import assert_error
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_PUBSUB, NS_QUEUE, esc, local
 
-NS_QUEUE = "urn:xmpp:pubsub:queueing:0"
 QUEUE = {"backoff_base_ms": 50, "backoff_max_ms": 200, "max_deliveries": 3, "tick_ms": 50}
 TOKEN = "access-token-0123456789"
 TOKENS = {"platform": {"token": TOKEN, "nodes": ["cap-*"], "create": True}}
@@ -28,7 +31,7 @@ TOKENS = {"platform": {"token": TOKEN, "nodes": ["cap-*"], "create": True}}
 
 def subscription_notice(client, node):
     """The next §12 subscription-state notification about `node`."""
-    msg = wait_event(client, node, "subscription", timeout=5)
+    msg = wait_event(client, subscription_event(node), timeout=5)
     return msg.find("pse:event/pse:subscription", NS)
 
 
@@ -40,8 +43,8 @@ def fail_for_good(alice, worker, node, item_id):
         msg = worker.wait_for(lambda s: local(s) == "message" and s.find(
             f"pse:event/pse:items/pse:item[@id='{item_id}']", NS) is not None, timeout=10)
         assert msg is not None
-        worker.iq_ok(pubsub_iq(f"<unlock xmlns='{NS_QUEUE}' node='{a(node)}'>"
-                               f"<item id='{a(item_id)}'/></unlock>"))
+        worker.iq_ok(pubsub_iq(f"<unlock xmlns='{NS_QUEUE}' node='{esc(node)}'>"
+                               f"<item id='{esc(item_id)}'/></unlock>"))
 
 
 def wait_dead_letter(alice, node, item_id):
@@ -78,8 +81,8 @@ def test_switch_to_whitelist_ends_a_strangers_subscription(herald, connect, uniq
     subscribe_ok(bob, node)
     subscribe_ok(carol, node)
     publish_ok(alice, node, [("before", entry("hello"))])
-    wait_event(bob, node)
-    wait_event(carol, node)
+    wait_event(bob, items_event(node))
+    wait_event(carol, items_event(node))
 
     configure_ok(alice, node, {"pubsub#access_model": "whitelist"})
     sub = subscription_notice(bob, node)
@@ -87,7 +90,7 @@ def test_switch_to_whitelist_ends_a_strangers_subscription(herald, connect, uniq
         (node, bob.bare_jid, "none")
 
     publish_ok(alice, node, [("after", entry("secret"))])
-    assert wait_event(carol, node) is not None, "members keep their subscription"
+    assert wait_event(carol, items_event(node)) is not None, "members keep their subscription"
     sync(bob)
     assert_no_event(bob, node, wait=0.5)
     assert_error(get_items(bob, node), "cancel", "not-allowed", "closed-node")
@@ -102,7 +105,7 @@ def test_member_set_to_none_stops_getting_payloads(herald, connect, unique_name)
     set_affiliations(alice, node, {bob.bare_jid: "member"})
     subscribe_ok(bob, node)
     publish_ok(alice, node, [("one", entry("for members"))])
-    wait_event(bob, node)
+    wait_event(bob, items_event(node))
 
     set_affiliations(alice, node, {bob.bare_jid: "none"})
     sub = subscription_notice(bob, node)
@@ -119,14 +122,11 @@ def test_dead_letter_names_belong_to_the_nodes_owners(herald_factory, connect, u
     early = unique_name("later")
     # Nobody (but admins) claims the name before the node exists ...
     for who in (alice, carol):
-        assert_error(who.iq(pubsub_iq(f"<create node='{a(early)}/dead-letter'/>")),
+        assert_error(who.iq(pubsub_iq(f"<create node='{esc(early)}/dead-letter'/>")),
                      "auth", "forbidden")
     create_node(alice, node)
-    squat = pubsub_iq(f"<create node='{a(node)}/dead-letter'/><configure>"
-                      f"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "
-                      f"type='hidden'><value>http://jabber.org/protocol/pubsub#node_config"
-                      f"</value></field><field var='pubsub#access_model'><value>open</value>"
-                      f"</field></x></configure>")
+    squat = pubsub_iq(f"<create node='{esc(node)}/dead-letter'/><configure>"
+                      f"{form(NODE_CONFIG, {'pubsub#access_model': 'open'})}</configure>")
     # ... nor, once it exists, anyone but its owners.
     assert_error(carol.iq(squat), "auth", "forbidden")
 
@@ -143,7 +143,7 @@ def test_max_nodes_has_its_own_refusal(herald_factory, connect, unique_name):
     alice = connect("alice")
     node = unique_name("cap-full")
     create_node(alice, node)
-    assert_error(alice.iq(pubsub_iq(f"<create node='{a(unique_name('cap'))}'/>")),
+    assert_error(alice.iq(pubsub_iq(f"<create node='{esc(unique_name('cap'))}'/>")),
                  "cancel", "not-allowed", "max-nodes-exceeded")
     status, body = http_put(h, unique_name("cap-http"), "i1", {"n": 1})
     assert (status, body.get("error")) == (507, "max_nodes_reached"), body

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-import catchup as cu
-from conftest import C2S_PORT
-from xmppclient import IqError
+from heraldtest import catchup as cu
+from heraldtest.client import IqError
+from heraldtest.sandbox import C2S_PORT, SERVICE
 
 MISSED_ITEMS = ["b1", "b3", "a2"]          # current items after a3, in order
 MISSED_HISTORY = ["item:b1", "item:b2", "item:b3", "retract:b2", "item:a2"]
@@ -110,10 +110,10 @@ def test_mam_and_rsm_features_advertised(connect, herald, unique_name):
     node = unique_name()
     cu.create(alice, node)
     for n in [None, node]:
-        q = alice.disco_info(cu.SERVICE, n)
+        q = alice.disco_info(SERVICE, n)
         vars_ = {f.get("var") for f in q.iter("{http://jabber.org/protocol/disco#info}feature")}
         assert {"urn:xmpp:mam:2", "urn:xmpp:mam:2#extended"} <= vars_, n
-    q = alice.disco_info(cu.SERVICE)
+    q = alice.disco_info(SERVICE)
     vars_ = {f.get("var") for f in q.iter("{http://jabber.org/protocol/disco#info}feature")}
     assert "http://jabber.org/protocol/pubsub#rsm" in vars_
 
@@ -128,7 +128,7 @@ async def slix_recover(node: str, after_item: str, after_sid: str):
     from slixmpp.xmlstream import register_stanza_plugin
     from slixmpp.xmlstream.handler import Callback
     from slixmpp.xmlstream.matcher import MatchXPath
-    from slixclient import slix_session
+    from heraldtest.slix import slix_session
 
     plugins = ("xep_0030", "xep_0059", "xep_0060", "xep_0313")
     async with slix_session("bob@localhost", "pass", C2S_PORT, plugins=plugins) as xmpp:
@@ -136,7 +136,7 @@ async def slix_recover(node: str, after_item: str, after_sid: str):
         # slixmpp 1.17 does not attach RSM to <pubsub/> itself (its
         # get_items(iterator=True) fails with "Unknown stanza interface").
         register_stanza_plugin(Pubsub, Set)
-        iq = xmpp.make_iq_get(ito=cu.SERVICE)
+        iq = xmpp.make_iq_get(ito=SERVICE)
         iq["pubsub"]["items"]["node"] = node
         rsm_ids = []
         pages = ResultIterator(iq, "pubsub", amount=2, start=after_item)
@@ -147,7 +147,7 @@ async def slix_recover(node: str, after_item: str, after_sid: str):
         xmpp.register_handler(Callback(
             "mam results", MatchXPath("{jabber:client}message/{urn:xmpp:mam:2}result"),
             lambda m: got.append(m)))
-        q = xmpp.make_iq_set(ito=JID(cu.SERVICE))
+        q = xmpp.make_iq_set(ito=JID(SERVICE))
         q["mam"]["queryid"] = "slix1"
         q["mam"]["after_id"] = after_sid
         q["mam"].xml.set("node", node)

@@ -2,20 +2,18 @@
 help/list/subscribe/unsubscribe/last, receives items as readable chat
 messages, and is refused with a readable reason where access is denied."""
 
-from chathelpers import NS_ITEM, body, chat_from_herald, command, publish
-from xmppclient import NS, NS_PUBSUB
+from heraldtest.forms import NODE_CONFIG, form
+from heraldtest.muc import body, chat_from_herald, command, publish
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_ITEM, NS_PUBSUB, esc
 
 
 def create(c, node, access=None):
-    form = ""
+    configure = ""
     if access:
-        form = ("<configure><x xmlns='jabber:x:data' type='submit'>"
-                "<field var='FORM_TYPE' type='hidden'>"
-                "<value>http://jabber.org/protocol/pubsub#node_config</value></field>"
-                f"<field var='pubsub#access_model'><value>{access}</value></field>"
-                "</x></configure>")
-    c.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
-            f"<create node='{node}'/>{form}</pubsub></iq>")
+        configure = f"<configure>{form(NODE_CONFIG, {'pubsub#access_model': access})}</configure>"
+    c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<create node='{esc(node)}'/>{configure}</pubsub></iq>")
 
 
 def test_help_and_unknown_commands(herald, connect):
@@ -49,7 +47,7 @@ def test_pubsub_subscribers_keep_getting_events_only(herald, connect, unique_nam
     node = unique_name("apps")
     create(alice, node)
     command(bob, f"subscribe {node}")
-    carol.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    carol.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                 f"<subscribe node='{node}' jid='carol@localhost'/></pubsub></iq>")
     publish(alice, node, "<app xmlns='urn:x' name='both'/>")
     event = carol.wait_for(lambda s: s.find("{http://jabber.org/protocol/pubsub#event}event")

@@ -11,12 +11,13 @@ import time
 
 import pytest
 
-from conftest import EJ_DIR, Herald
-from xmppclient import NS_DISCO_INFO, NS_STANZAS, error_condition, local, tostring
+from heraldtest.harness import EJ_DIR, Herald
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import (NS_DISCO_INFO, NS_PING, NS_STANZAS, error_condition, local,
+                               tostring)
 
-NS_PING = "urn:xmpp:ping"
 NS_VERSION = "jabber:iq:version"
-PING = "<iq type='get' to='events.localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+PING = f"<iq type='get' to='{SERVICE}'><ping xmlns='urn:xmpp:ping'/></iq>"
 
 
 def link_ups(herald: Herald) -> int:
@@ -25,7 +26,7 @@ def link_ups(herald: Herald) -> int:
 
 def test_disco_info_through_ejabberd(herald, connect):
     alice = connect("alice")
-    reply = alice.disco_info("events.localhost")
+    reply = alice.disco_info(SERVICE)
     assert reply.get("type") == "result", tostring(reply)
     query = reply.find(f"{{{NS_DISCO_INFO}}}query")
     identity = query.find(f"{{{NS_DISCO_INFO}}}identity")
@@ -37,29 +38,29 @@ def test_disco_info_through_ejabberd(herald, connect):
 def test_ping_and_version(herald, connect):
     alice = connect("alice")
     pong = alice.iq(PING)
-    assert pong.get("type") == "result" and pong.get("from") == "events.localhost"
-    version = alice.iq("<iq type='get' to='events.localhost'>"
+    assert pong.get("type") == "result" and pong.get("from") == SERVICE
+    version = alice.iq(f"<iq type='get' to='{SERVICE}'>"
                        "<query xmlns='jabber:iq:version'/></iq>")
     assert version.findtext(f"{{{NS_VERSION}}}query/{{{NS_VERSION}}}name") == "Herald"
 
 
 def test_unknown_iq_gets_service_unavailable(herald, connect):
     alice = connect("alice")
-    reply = alice.iq("<iq type='set' to='events.localhost'>"
+    reply = alice.iq(f"<iq type='set' to='{SERVICE}'>"
                      "<query xmlns='urn:example:unknown'/></iq>")
     assert reply.get("type") == "error"
     assert error_condition(reply)[1] == "service-unavailable"
 
 
 MALFORMED = {
-    "no child": "<iq type='get' to='events.localhost'/>",
-    "unknown namespace": "<iq type='get' to='events.localhost'><x xmlns='urn:nope'/></iq>",
-    "invalid jid attribute": "<iq type='set' to='events.localhost'>"
+    "no child": f"<iq type='get' to='{SERVICE}'/>",
+    "unknown namespace": f"<iq type='get' to='{SERVICE}'><x xmlns='urn:nope'/></iq>",
+    "invalid jid attribute": f"<iq type='set' to='{SERVICE}'>"
                              "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
                              "<subscribe node='n' jid='@@not a jid@@/'/></pubsub></iq>",
-    "huge attribute": "<iq type='get' to='events.localhost'>"
+    "huge attribute": f"<iq type='get' to='{SERVICE}'>"
                       "<query xmlns='urn:nope' a='" + "x" * 300_000 + "'/></iq>",
-    "huge attribute on known query": "<iq type='get' to='events.localhost'>"
+    "huge attribute on known query": f"<iq type='get' to='{SERVICE}'>"
                       "<query xmlns='http://jabber.org/protocol/disco#info' node='"
                       + "n" * 20_000 + "'/></iq>",
 }
@@ -72,7 +73,7 @@ def test_malformed_iq_gets_error_and_link_survives(herald, connect, kind):
     for _ in range(3):
         reply = alice.iq(MALFORMED[kind], timeout=10)
         assert reply.get("type") == "error", tostring(reply)[:500]
-        assert reply.get("from") == "events.localhost"
+        assert reply.get("from") == SERVICE
         assert error_condition(reply) is not None
         assert alice.iq(PING).get("type") == "result"
     assert link_ups(herald) == ups, "the component link was dropped"
@@ -81,8 +82,8 @@ def test_malformed_iq_gets_error_and_link_survives(herald, connect, kind):
 
 def test_iq_result_to_herald_is_not_answered(herald, connect):
     alice = connect("alice")
-    alice.send_raw("<iq type='result' id='stray-1' to='events.localhost'/>")
-    alice.send_raw("<iq type='error' id='stray-2' to='events.localhost'>"
+    alice.send_raw(f"<iq type='result' id='stray-1' to='{SERVICE}'/>")
+    alice.send_raw(f"<iq type='error' id='stray-2' to='{SERVICE}'>"
                    "<error type='cancel'><item-not-found xmlns='%s'/></error></iq>" % NS_STANZAS)
     assert alice.iq(PING).get("type") == "result"
     stray = [s for s in alice.recv_stanzas(timeout=0.5)

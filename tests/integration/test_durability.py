@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-import pubsub_ops as ps
-from xmppclient import NS, NS_PUBSUB, Client, local
+from heraldtest import ops as ps
+from heraldtest.client import Client
+from heraldtest.forms import form_values
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_PUBSUB, local
 
 PUBLISHERS = 4
 WINDOW = 64            # outstanding publish IQs per publisher
@@ -117,7 +120,7 @@ def kill_run(herald, clients: list[Client], reader: Client, node: str,
     if lost:
         # Tell a listing bug from a storage loss: can the lost ones be fetched by ID?
         probe = sorted(lost)[:5]
-        by_id = reader.iq(f"<iq type='get' to='{ps.SERVICE}'>"
+        by_id = reader.iq(f"<iq type='get' to='{SERVICE}'>"
                           f"<pubsub xmlns='{NS_PUBSUB}'><items node='{node}'>"
                           + "".join(f"<item id='{p}'/>" for p in probe) + "</items></pubsub></iq>")
         fetched = [i.get("id") for i in by_id.findall("ps:pubsub/ps:items/ps:item", NS)]
@@ -156,13 +159,13 @@ def test_sigkill_during_publish_stream(herald, connect, unique_name):
 def snapshot(alice: Client, bob: Client, nodes: list[str]) -> dict:
     """Everything a client can observe about the nodes, as plain values."""
     out: dict = {}
-    listing = alice.iq_ok(f"<iq type='get' to='{ps.SERVICE}'>"
+    listing = alice.iq_ok(f"<iq type='get' to='{SERVICE}'>"
                           f"<query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
     out["nodes"] = sorted(i.get("node") for i in listing.iter()
                           if local(i) == "item" and i.get("node") in nodes)
     for node in out["nodes"]:
         conf = ps.owner_iq(alice, "get", f"<configure node='{node}'/>")
-        values = ps.form_values(conf.find("pso:pubsub/pso:configure/x:x", NS))
+        values = form_values(conf.find("pso:pubsub/pso:configure/x:x", NS))
         affs = ps.owner_iq(alice, "get", f"<affiliations node='{node}'/>")
         subs = ps.owner_iq(alice, "get", f"<subscriptions node='{node}'/>")
         items = ps.items_page(alice, node, 100)[0]
@@ -176,12 +179,12 @@ def snapshot(alice: Client, bob: Client, nodes: list[str]) -> dict:
                        "".join(x.text or "" for x in i.iter() if local(x) == "entry"))
                       for i in items],
         }
-    own = bob.iq_ok(f"<iq type='get' to='{ps.SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+    own = bob.iq_ok(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                     f"<subscriptions/></pubsub></iq>")
     out["bob_subscriptions"] = sorted((s.get("node"), s.get("subscription"), s.get("subid"))
                                       for s in own.iter() if local(s) == "subscription"
                                       and s.get("node") in nodes)
-    own = bob.iq_ok(f"<iq type='get' to='{ps.SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+    own = bob.iq_ok(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                     f"<affiliations/></pubsub></iq>")
     out["bob_affiliations"] = sorted((s.get("node"), s.get("affiliation"))
                                      for s in own.iter() if local(s) == "affiliation"
@@ -198,16 +201,16 @@ def build_state(alice: Client, bob: Client, carol: Client, dave: Client, unique_
                 f"<affiliation jid='{bob.bare_jid}' affiliation='member'/>"
                 f"<affiliation jid='{carol.bare_jid}' affiliation='publisher'/>"
                 f"<affiliation jid='{dave.bare_jid}' affiliation='outcast'/></affiliations>")
-    bob.iq_ok(f"<iq type='set' to='{ps.SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+    bob.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
               f"<subscribe node='{a}' jid='{bob.bare_jid}'/></pubsub></iq>")
     for i in range(1, 8):                       # max_items 5: i1, i2 dropped
         ps.publish(carol, a, f"i{i}")
-    carol.iq_ok(f"<iq type='set' to='{ps.SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+    carol.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                 f"<retract node='{a}'><item id='i4'/></retract></pubsub></iq>")
     ps.publish(carol, a, "i5", "<entry xmlns='urn:herald:test'>i5 again</entry>")  # §12: to newest
     ps.create_node(alice, b)
     for who in (bob, dave):
-        who.iq_ok(f"<iq type='set' to='{ps.SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+        who.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                   f"<subscribe node='{b}' jid='{who.bare_jid}'/></pubsub></iq>")
     ps.publish(alice, b, "only")
     ps.create_node(alice, gone)
@@ -247,10 +250,10 @@ def test_state_survives_restart(herald, connect, unique_name, hard):
     ps.publish(carol, a, "i9")                  # a sixth item: max_items 5 drops i3
     ids = [i.get("id") for i in ps.items_page(alice, a, 100)[0]]
     assert ids == ["i6", "i7", "i5", "i8", "i9"]
-    refused = dave.iq(f"<iq type='get' to='{ps.SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+    refused = dave.iq(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                       f"<items node='{a}'/></pubsub></iq>")
     assert refused.get("type") == "error"
-    missing = alice.iq(f"<iq type='get' to='{ps.SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+    missing = alice.iq(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                        f"<items node='{gone}'/></pubsub></iq>")
     assert missing.get("type") == "error"
     ps.publish(alice, b, "two")

@@ -2,11 +2,11 @@
 
 import uuid
 
-from xmppclient import (NS, NS_DISCO_INFO, Client, XmppError, ensure_user, local,
-                        error_condition, qname, E, NS_CLIENT)
+from heraldtest.client import Client, ensure_user, XmppError
+from heraldtest.sandbox import DOMAIN, PASSWORD
+from heraldtest.stanza import E, NS, NS_CLIENT, NS_DISCO_INFO, error_condition, local, qname
 import pytest
 
-from conftest import DOMAIN, PASSWORD
 
 
 def test_register_is_idempotent(ejabberd):
@@ -80,7 +80,7 @@ def test_slixmpp_connects_to_the_sandbox(users, ejabberd):
     """slixmpp (the third-party client for later tests) logs in over plain
     c2s and queries ejabberd's pubsub service."""
     import asyncio
-    from slixclient import slix_session
+    from heraldtest.slix import slix_session
 
     async def scenario():
         async with slix_session(users["carol"], PASSWORD, ejabberd.c2s_port) as xmpp:
@@ -94,7 +94,7 @@ def test_slixmpp_connects_to_the_sandbox(users, ejabberd):
 def test_component_listener_routes_to_a_raw_component(connect, ejabberd):
     """The XEP-0114 listener accepts events.localhost with the configured
     secret and routes a client's IQ to it (what Herald relies on)."""
-    from xmppclient import Component
+    from heraldtest.client import Component
 
     comp = Component.connect_component(ejabberd.component_jid, ejabberd.component_secret,
                                        ejabberd.component_port)
@@ -114,7 +114,7 @@ def test_component_listener_routes_to_a_raw_component(connect, ejabberd):
 
 
 def test_component_with_wrong_secret_is_refused(ejabberd):
-    from xmppclient import Component, StreamError
+    from heraldtest.client import Component, StreamError
 
     with pytest.raises(StreamError):
         Component.connect_component(ejabberd.component_jid, "wrong-secret",

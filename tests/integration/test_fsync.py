@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-import pubsub_ops as ps
-from xmppclient import local
+from heraldtest import ops as ps
+from heraldtest.stanza import local
 
 TOKEN = "fsync-token-0123456789"
 XMPP_ITEMS = 120

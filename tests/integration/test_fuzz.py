@@ -39,8 +39,11 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Optional
 
-import pubsub_ops as ps
-from xmppclient import NS_PUBSUB, Client, StreamError, _text_escape, local, tostring
+from heraldtest import ops as ps
+from heraldtest.client import Client, StreamError
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import (NS_DATA, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MAM, NS_PING,
+                               NS_PUBSUB, NS_QUEUE, NS_RSM, NS_SHIM, esc, local, tostring)
 
 STANZAS = int(os.environ.get("HERALD_FUZZ_STANZAS", "5000"))
 SEED = int(os.environ.get("HERALD_FUZZ_SEED", str(random.SystemRandom().randrange(2**32))))
@@ -64,17 +67,8 @@ AWAIT_TOKEN_LIMIT = os.environ.get("HERALD_FUZZ_AWAITING_TOKEN_LIMIT", "0") != "
 # render() and walk() recurse once per level of nesting.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
-SERVICE = "events.localhost"
 NS_OWNER = "http://jabber.org/protocol/pubsub#owner"
 NS_EVENT = "http://jabber.org/protocol/pubsub#event"
-NS_DATA = "jabber:x:data"
-NS_RSM = "http://jabber.org/protocol/rsm"
-NS_MAM = "urn:xmpp:mam:2"
-NS_QUEUE = "urn:xmpp:pubsub:queueing:0"
-NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
-NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
-NS_PING = "urn:xmpp:ping"
-NS_SHIM = "http://jabber.org/protocol/shim"
 NAMESPACES = [NS_PUBSUB, NS_OWNER, NS_EVENT, NS_DATA, NS_RSM, NS_MAM, NS_QUEUE,
               NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_SHIM, "jabber:client",
               "urn:xmpp:json:0", "urn:example:fuzz", "", "http://jabber.org/protocol/pubsub#",
@@ -150,24 +144,18 @@ class El:
         return self
 
 
-def attr_escape(s: str) -> str:
-    """For single-quoted attributes (xmppclient's escapes only `"`)."""
-    return (_text_escape(s).replace("'", "&apos;").replace('"', "&quot;")
-            .replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
-
-
 def render(el: El, parent_ns: str = "jabber:client") -> str:
     out = [f"<{el.name}"]
     ns = parent_ns if el.ns is None else el.ns
     if ns != parent_ns:
-        out.append(f" xmlns='{attr_escape(ns)}'")
+        out.append(f" xmlns='{esc(ns)}'")
     for k, v in el.attrs.items():
-        out.append(f" {k}='{attr_escape(v)}'")
+        out.append(f" {k}='{esc(v)}'")
     if not el.children and not el.text:
         out.append("/>")
         return "".join(out)
     out.append(">")
-    out.append(_text_escape(el.text))
+    out.append(esc(el.text))
     out.extend(render(c, ns) for c in el.children)
     out.append(f"</{el.name}>")
     return "".join(out)

@@ -13,11 +13,14 @@ import subprocess
 
 import pytest
 
-from conftest import Herald
-from test_ingest import event_items, put, request, scrape, subscribe
-from xmppclient import error_condition, is_iq_reply, local
+from heraldtest.entity import subscribe_ok
+from heraldtest.events import items_in
+from heraldtest.harness import Herald
+from heraldtest.ingest import put, request, scrape
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS_PUBSUB, error_condition, is_iq_reply, local
+from heraldtest.muc import command
 
-NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 TOKEN = "hostile-token-0123456789"
 TOKENS = {"platform": {"token": TOKEN, "nodes": ["*"], "create": True}}
 RECONNECTS = ("herald_link_reconnects_total", ())
@@ -50,7 +53,7 @@ def error_text(stanza) -> str:
 
 
 def items_of(client, node: str) -> list:
-    reply = client.iq_ok(f"<iq type='get' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = client.iq_ok(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                          f"<items node='{node}'/></pubsub></iq>")
     return [i.get("id") for i in reply.iter() if local(i) == "item"]
 
@@ -58,7 +61,7 @@ def items_of(client, node: str) -> list:
 def link_still_carries(herald, subscriber, node: str, item_id: str) -> None:
     """An HTTP publish reaches the XMPP subscriber: the link is up."""
     assert put(herald, node, item_id, {"probe": item_id}, token=TOKEN)[0] == 201
-    got = event_items(subscriber.messages(timeout=5))
+    got = items_in(subscriber.messages(timeout=5))
     assert item_id in [i.get("id") for i in got], got
 
 
@@ -66,7 +69,7 @@ def test_deep_http_xml_is_refused_and_the_node_stays_readable(herald, connect, u
     node = unique_name("hostile")
     assert put(herald, node, "good", {"ok": True}, token=TOKEN)[0] == 201
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     # 5,000 deep is about 35 KB, under the 64 KiB payload limit.
     body = nested(5_000)
     assert len(body) < 65536
@@ -103,10 +106,10 @@ def test_deep_stanza_over_c2s_is_answered_and_the_link_stays(herald, connect, un
     node = unique_name("hostile")
     assert put(herald, node, "first", {"n": 1}, token=TOKEN)[0] == 201
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     before = scrape(herald)[RECONNECTS]
     alice = connect("alice")
-    deep = (f"<iq type='get' id='deep1' to='events.localhost'>"
+    deep = (f"<iq type='get' id='deep1' to='{SERVICE}'>"
             f"<pubsub xmlns='{NS_PUBSUB}'><items node='{node}'>{nested(C2S_DEEP)}"
             f"</items></pubsub></iq>")
     reply = raw_iq(alice, "deep1", deep)
@@ -114,7 +117,7 @@ def test_deep_stanza_over_c2s_is_answered_and_the_link_stays(herald, connect, un
     assert error_condition(reply)[1] == "bad-request"
     # A publish payload deeper than limits.max_payload_depth (32) but within
     # the link's cap: refused by Herald's own check, naming the limit.
-    publish = (f"<iq type='set' id='deep2' to='events.localhost'>"
+    publish = (f"<iq type='set' id='deep2' to='{SERVICE}'>"
                f"<pubsub xmlns='{NS_PUBSUB}'><publish node='{node}'><item id='p'>"
                f"{nested(100)}</item></publish></pubsub></iq>")
     admin = connect("admin")
@@ -130,23 +133,23 @@ def test_a_1_5_mib_attribute_over_c2s_does_not_drop_the_link(herald, connect, un
     node = unique_name("hostile")
     assert put(herald, node, "first", {"n": 1}, token=TOKEN)[0] == 201
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     before = scrape(herald)[RECONNECTS]
     alice = connect("alice")
     long_value = "v" * (3 * 1024 * 1024 // 2)
     # As a node name: Herald's own validation refuses it.
     reply = raw_iq(alice, "long1",
-                   f"<iq type='get' id='long1' to='events.localhost'>"
+                   f"<iq type='get' id='long1' to='{SERVICE}'>"
                    f"<pubsub xmlns='{NS_PUBSUB}'><items node='{long_value}'/></pubsub></iq>")
     assert error_condition(reply)[1] == "bad-request"
     assert "256" in error_text(reply)
     # As some other attribute value, and as an attribute name.
     reply = raw_iq(alice, "long2",
-                   f"<iq type='get' id='long2' to='events.localhost'>"
+                   f"<iq type='get' id='long2' to='{SERVICE}'>"
                    f"<query xmlns='urn:x:unknown' junk='{long_value}'/></iq>")
     assert reply.get("type") == "error"
     reply = raw_iq(alice, "long3",
-                   f"<iq type='get' id='long3' to='events.localhost'>"
+                   f"<iq type='get' id='long3' to='{SERVICE}'>"
                    f"<query xmlns='urn:x:unknown' {long_value}='x'/></iq>")
     assert reply.get("type") == "error"
     link_still_carries(herald, bob, node, "after-long")
@@ -157,7 +160,7 @@ def test_a_1_5_mib_attribute_over_c2s_does_not_drop_the_link(herald, connect, un
 def test_a_node_name_over_the_limit_is_refused_alike_over_xmpp_and_http(herald, connect):
     long_node = "n" * 257
     admin = connect("admin")
-    reply = admin.iq(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = admin.iq(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                      f"<publish node='{long_node}'><item id='i'><e xmlns='urn:x'/></item>"
                      f"</publish></pubsub></iq>")
     assert error_condition(reply)[1] == "bad-request"
@@ -171,11 +174,39 @@ def test_a_node_name_over_the_limit_is_refused_alike_over_xmpp_and_http(herald, 
     assert put(herald, ok_node, "i", {"n": 1}, token=TOKEN)[0] == 201
     assert items_of(admin, ok_node) == ["i"]
     long_id = "i" * 257
-    reply = admin.iq(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = admin.iq(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                      f"<publish node='{ok_node}'><item id='{long_id}'><e xmlns='urn:x'/>"
                      f"</item></publish></pubsub></iq>")
     assert error_condition(reply)[1] == "bad-request"
     assert put(herald, ok_node, long_id, {"n": 1}, token=TOKEN)[2]["error"] == "bad_item_id"
+
+
+def test_every_xmpp_entry_point_refuses_an_over_long_node_name_as_http_does(herald, connect):
+    """Disco, MAM, queue acks and chat commands took node names unchecked;
+    now every entry point builds the core's NodeName, so all refuse a name
+    over 256 bytes as HTTP does: bad-request (a chat refusal) naming the
+    limit, never item-not-found."""
+    long_node = "n" * 257
+    status, _, data = put(herald, long_node, "i", {"n": 1}, token=TOKEN)
+    assert (status, data["error"]) == (400, "bad_node"), data
+    http_text = data["message"]
+    assert "1 to 256 bytes" in http_text, http_text
+    bob = connect("bob")
+    requests = {
+        "disco#info": f"<query xmlns='http://jabber.org/protocol/disco#info' node='{long_node}'/>",
+        "disco#items": f"<query xmlns='http://jabber.org/protocol/disco#items' node='{long_node}'/>",
+        "mam": f"<query xmlns='urn:xmpp:mam:2' node='{long_node}'/>",
+        "queue ack": f"<pubsub xmlns='{NS_PUBSUB}'><ack xmlns='urn:xmpp:pubsub:queueing:0' "
+                     f"node='{long_node}'><item id='i'/></ack></pubsub>",
+    }
+    for name, query in requests.items():
+        kind = "get" if name.startswith("disco") else "set"
+        reply = bob.iq(f"<iq type='{kind}' to='{SERVICE}'>{query}</iq>")
+        assert error_condition(reply)[1] == "bad-request", (name, error_condition(reply))
+        assert error_text(reply) == http_text, (name, error_text(reply))
+    for cmd in (f"subscribe {long_node}", f"last {long_node}"):
+        answer = command(bob, cmd)
+        assert http_text in answer and answer.startswith("Refused"), answer
 
 
 def test_config_errors_name_the_key_not_the_secret(herald_bin, tmp_path):
@@ -195,7 +226,7 @@ def test_config_errors_name_the_key_not_the_secret(herald_bin, tmp_path):
 def test_trace_logs_show_no_handshake_digest(herald_factory, monkeypatch, connect):
     monkeypatch.setenv("HERALD_LOG", "trace")
     h = herald_factory(name="traced")
-    connect("alice").disco_info("events.localhost")
+    connect("alice").disco_info(SERVICE)
     h.stop()
     log = h.log_text()
     assert "SEND" in log, "trace logging of the stream is not on"

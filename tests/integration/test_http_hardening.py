@@ -16,7 +16,7 @@ import socket
 import time
 import urllib.parse
 
-from conftest import Herald
+from heraldtest.harness import Herald
 
 TOKEN = "hardening-token-0123456789"
 SLOW = "slow-token-0123456789"

@@ -6,34 +6,26 @@ ejabberd check what subscribers receive and what the store holds.
 
 from __future__ import annotations
 
-import http.client
 import json
-import math
 import os
 import re
 import subprocess
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from conftest import REPO, Herald
-from xmppclient import local, tostring
+from heraldtest.entity import subscribe_ok
+from heraldtest.events import items_in
+from heraldtest.harness import REPO, Herald
+from heraldtest.ingest import NARROW, TOKEN, TOKENS, post, put, request, scrape
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS_PUBSUB, tostring
 
-NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 NS_JSON = "urn:xmpp:json:0"
-
-TOKEN = "platform-token-0123456789"        # nodes ingest-*, may create
-NARROW = "narrow-token-0123456789"         # node apps-* only, no create
-TOKENS = {
-    "platform": {"token": TOKEN, "nodes": ["ingest-*", "apps"], "create": True},
-    "narrow": {"token": NARROW, "nodes": ["apps-*"], "create": False},
-}
-
 
 @pytest.fixture
 def herald(herald_factory) -> Herald:
@@ -41,48 +33,10 @@ def herald(herald_factory) -> Herald:
                                   "limits": {"max_payload_bytes": 4096}})
 
 
-def request(h: Herald, method: str, path: str, body=b"", token: Optional[str] = TOKEN,
-            content_type: Optional[str] = "application/json",
-            headers: Optional[dict] = None) -> tuple[int, dict, dict]:
-    """(status, lower-cased headers, JSON body or {'raw': text})."""
-    hdrs = dict(headers or {})
-    if token is not None:
-        hdrs["Authorization"] = f"Bearer {token}"
-    if content_type is not None:
-        hdrs["Content-Type"] = content_type
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body)
-    if isinstance(body, str):
-        body = body.encode()
-    url = urllib.parse.urlparse(h.http_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
-    try:
-        conn.request(method, path, body=body, headers=hdrs)
-        resp = conn.getresponse()
-        raw = resp.read().decode()
-        resp_headers = {k.lower(): v for k, v in resp.getheaders()}
-    finally:
-        conn.close()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = {"raw": raw}
-    return resp.status, resp_headers, data
-
-
-def put(h, node, item_id, body, **kw):
-    return request(h, "PUT", f"/v1/nodes/{node}/items/{urllib.parse.quote(item_id, safe='')}",
-                   body, **kw)
-
-
-def post(h, node, body, **kw):
-    return request(h, "POST", f"/v1/nodes/{node}/items", body, **kw)
-
-
 def items(client, node: str, ids: Optional[list[str]] = None) -> list:
     """The node's items (all, or these IDs) as <item/> elements."""
     inner = "".join(f"<item id='{i}'/>" for i in ids or [])
-    reply = client.iq_ok(f"<iq type='get' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    reply = client.iq_ok(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                          f"<items node='{node}'>{inner}</items></pubsub></iq>")
     return reply.findall(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}items/{{{NS_PUBSUB}}}item")
 
@@ -91,28 +45,16 @@ def item_ids(client, node: str) -> list[str]:
     return [i.get("id") for i in items(client, node)]
 
 
-def subscribe(client, node: str, jid: str) -> None:
-    client.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
-                 f"<subscribe node='{node}' jid='{jid}'/></pubsub></iq>")
-
-
-def event_items(messages) -> list:
-    out = []
-    for m in messages:
-        out += m.findall(f"{{{NS_EVENT}}}event/{{{NS_EVENT}}}items/{{{NS_EVENT}}}item")
-    return out
-
-
 def test_http_publish_reaches_an_xmpp_subscriber(herald, connect, unique_name):
     node = unique_name("ingest")
     status, _, first = put(herald, node, "app-1", {"app": "one"})
     assert status == 201, first
     assert (first["node"], first["id"], first["seq"], first["status"]) == (node, "app-1", 1, "created")
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     status, _, reply = post(herald, node, {"app": "two", "note": "<&>"})
     assert status == 201 and reply["seq"] == 2, reply
-    got = event_items(bob.messages(timeout=3))
+    got = items_in(bob.messages(timeout=3))
     assert [i.get("id") for i in got] == [reply["id"]]
     payload = got[0].find(f"{{{NS_JSON}}}json")
     assert payload is not None, tostring(got[0])
@@ -123,7 +65,7 @@ def test_retried_put_and_keyed_post_notify_once(herald, connect, unique_name):
     node = unique_name("ingest")
     assert put(herald, node, "seed", {"n": 0})[0] == 201
     bob = connect("bob")
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     first = put(herald, node, "a", {"n": 1})
     again = put(herald, node, "a", {"n": 1})
     assert first[0] == 201 and again[0] == 200
@@ -136,13 +78,13 @@ def test_retried_put_and_keyed_post_notify_once(herald, connect, unique_name):
     assert p2[1].get("idempotent-replayed") == "true"
     reused = post(herald, node, {"order": 78}, headers=key)
     assert reused[0] == 422 and reused[2]["error"] == "idempotency_key_reused"
-    got = [i.get("id") for i in event_items(bob.messages(timeout=2))]
+    got = [i.get("id") for i in items_in(bob.messages(timeout=2))]
     assert got == ["a", p1[2]["id"]]
     # A different body replaces the item: new seq, newest, notified.
     changed = put(herald, node, "a", {"n": 2})
     assert changed[0] == 200 and changed[2]["status"] == "replaced"
     assert changed[2]["seq"] > p1[2]["seq"]
-    assert [i.get("id") for i in event_items(bob.messages(timeout=2))] == ["a"]
+    assert [i.get("id") for i in items_in(bob.messages(timeout=2))] == ["a"]
     assert item_ids(bob, node) == ["seed", p1[2]["id"], "a"]
 
 
@@ -200,7 +142,7 @@ def test_auth_is_required_and_scoped(herald, connect, unique_name):
     assert status == 404 and body["error"] == "node_not_found"
     alice = connect("alice")
     for n in (node, "apps-" + node):
-        reply = alice.iq(f"<iq type='get' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+        reply = alice.iq(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                          f"<items node='{n}'/></pubsub></iq>")
         assert reply.get("type") == "error", tostring(reply)
     assert TOKEN not in herald.log_text() and NARROW not in herald.log_text()
@@ -268,68 +210,19 @@ def test_sigkill_during_http_publishes_loses_no_acknowledged_item(herald_factory
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged items lost: {missing[:10]}"
 
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
-
-
-def parse_prometheus(text: str) -> dict:
-    """Strict parser of the text format: {(name, labels): value}. Checks
-    HELP/TYPE lines, that each sample belongs to a declared family, label
-    syntax and float values."""
-    assert text.endswith("\n")
-    families: dict[str, str] = {}
-    samples = {}
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            assert len(line.split(" ", 3)) == 4, line
-            continue
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ")
-            assert kind in {"counter", "gauge", "histogram", "summary", "untyped"}, line
-            assert name not in families, f"family {name} declared twice"
-            families[name] = kind
-            continue
-        assert not line.startswith("#") and line.strip(), repr(line)
-        m = SAMPLE.match(line)
-        assert m, f"bad sample line {line!r}"
-        name, _, labels_text, value = m.groups()
-        labels = ()
-        if labels_text:
-            pairs = LABEL.findall(labels_text)
-            assert "".join(f'{k}="{v}"{c}' for k, v, c in pairs) == labels_text, line
-            labels = tuple((k, v) for k, v, _ in pairs)
-        base = re.sub(r"_(bucket|sum|count)$", "", name)
-        assert name in families or (families.get(base) == "histogram"), f"undeclared {name}"
-        v = float(value)
-        assert not math.isnan(v), line
-        samples[(name, labels)] = v
-    return samples
-
-
-def scrape(h: Herald) -> dict:
-    url = urllib.parse.urlparse(h.http_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    conn.request("GET", "/metrics")
-    resp = conn.getresponse()
-    text = resp.read().decode()
-    assert resp.status == 200
-    assert resp.getheader("Content-Type").startswith("text/plain; version=0.0.4")
-    return parse_prometheus(text)
-
-
 def test_metrics_parse_and_move(herald, connect, unique_name):
     node = unique_name("ingest")
     before = scrape(herald)
     assert before[("herald_link_up", ())] == 1
     bob = connect("bob")
     assert put(herald, node, "a", {"n": 1})[0] == 201
-    subscribe(bob, node, "bob@localhost")
+    subscribe_ok(bob, node, "bob@localhost")
     assert put(herald, node, "b", {"n": 2})[0] == 201
     admin = connect("admin")      # an admin owns every node: may publish
-    admin.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='{NS_PUBSUB}'>"
+    admin.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
                 f"<publish node='{node}'><item id='x'><e xmlns='urn:x'/></item></publish>"
                 f"</pubsub></iq>")
-    assert len(event_items(bob.messages(timeout=2))) == 2
+    assert len(items_in(bob.messages(timeout=2))) == 2
     after = scrape(herald)
     http_key = ("herald_publishes_total", (("source", "http"),))
     xmpp_key = ("herald_publishes_total", (("source", "xmpp"),))

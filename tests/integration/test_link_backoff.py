@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 
-from tcpproxy import BlackholeProxy
+from heraldtest.sandbox import SERVICE
+from heraldtest.tcpproxy import BlackholeProxy
 
-PING = "<iq type='get' to='events.localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
+PING = f"<iq type='get' to='{SERVICE}'><ping xmlns='urn:xmpp:ping'/></iq>"
 
 
 def link_ups(herald) -> int:

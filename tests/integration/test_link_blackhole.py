@@ -18,9 +18,9 @@ import time
 
 import pytest
 
-from tcpproxy import BlackholeProxy
-from test_ingest import TOKEN, TOKENS, put, subscribe
-from xmppclient import local
+from heraldtest.entity import subscribe_ok
+from heraldtest.ingest import TOKEN, TOKENS, put
+from heraldtest.tcpproxy import BlackholeProxy
 
 NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 SUBSCRIBERS = ["bob", "carol", "dave"]
@@ -56,7 +56,7 @@ def test_blackholed_link_loses_no_acknowledged_notification(herald_factory, conn
         clients = {}
         for user in SUBSCRIBERS:
             clients[user] = connect(user)
-            subscribe(clients[user], node, f"{user}@localhost")
+            subscribe_ok(clients[user], node, f"{user}@localhost")
         counts = {u: collections.Counter() for u in SUBSCRIBERS}
         stop_collect = threading.Event()
         collectors = [threading.Thread(target=collect, args=(clients[u], node, counts[u],

@@ -26,9 +26,10 @@ import multiprocessing
 import select
 import time
 
-from test_ingest import TOKENS, put
-from conftest import C2S_PORT, DOMAIN, PASSWORD
-from xmppclient import NS_STANZAS, Client
+from heraldtest.client import Client
+from heraldtest.ingest import TOKENS, put
+from heraldtest.sandbox import C2S_PORT, DOMAIN, PASSWORD, SERVICE
+from heraldtest.stanza import NS_STANZAS
 
 FLOOD_SECS = 3
 BASELINE_SECS = 1
@@ -41,7 +42,7 @@ PING_EVERY = 0.02
 
 
 def ping(i: str) -> str:
-    return f"<iq type='get' to='events.localhost' id='{i}'><ping xmlns='urn:xmpp:ping'/></iq>"
+    return f"<iq type='get' to='{SERVICE}' id='{i}'><ping xmlns='urn:xmpp:ping'/></iq>"
 
 
 def pings(client, prefix: str, secs: float) -> list[float]:
@@ -64,7 +65,7 @@ def p99(rtts: list[float]) -> float:
 
 
 def items(node: str, i: str) -> str:
-    return (f"<iq type='get' to='events.localhost' id='{i}'>"
+    return (f"<iq type='get' to='{SERVICE}' id='{i}'>"
             f"<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='{node}'/></pubsub></iq>")
 
 

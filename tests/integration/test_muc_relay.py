@@ -8,9 +8,11 @@ import time
 
 import pytest
 
-from chathelpers import (NS_ITEM, body, destroy_room, groupchat_from, join_room,
-                         make_persistent, publish, wait_occupant)
-from conftest import EJ_DIR
+from heraldtest.harness import EJ_DIR
+from heraldtest.muc import (body, destroy_room, groupchat_from, join_room, make_persistent,
+                            publish, wait_occupant)
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS_ITEM
 
 NICK = "herald"
 
@@ -117,7 +119,7 @@ def test_burst_is_held_to_the_rate_with_digests(herald_factory, room, connect, u
     bob = connect("bob")
     items = "".join(f"<item id='b{i}'><app xmlns='urn:x' n='{i}'/></item>" for i in range(100))
     for _ in range(10):  # 1,000 items in 10 publish requests
-        bob.iq_ok(f"<iq type='set' to='events.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+        bob.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
                   f"<publish node='{node}'>{items}</publish></pubsub></iq>", timeout=30)
     got = groupchat_from(alice, name, NICK, timeout=window * 2 + 4)
     items_seen = [m for m in got if m.find(f"{{{NS_ITEM}}}item") is not None]

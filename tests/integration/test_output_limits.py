@@ -21,14 +21,12 @@ import urllib.parse
 from pathlib import Path
 from typing import Optional
 
-from conftest import REPO, Herald
-from xmppclient import Client, tostring
+from heraldtest.client import Client
+from heraldtest.harness import REPO, Herald
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS_DISCO_ITEMS, NS_PUBSUB, NS_RSM, tostring
 
-NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_EVENT = "http://jabber.org/protocol/pubsub#event"
-NS_RSM = "http://jabber.org/protocol/rsm"
-NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
-SERVICE = "events.localhost"
 TOKEN = "limits-token-0123456789"
 LIMIT = 1024 * 1024          # Herald's max_stanza_bytes in these tests
 ITEM_BYTES = 60_000

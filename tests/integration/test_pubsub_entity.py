@@ -9,18 +9,20 @@ test_pubsub_entity_publish.py.
 
 from __future__ import annotations
 
-from pubsub_helpers import (NODE_CONFIG, SERVICE, SUBSCRIBE_AUTHORIZATION, a, get_items,
-                            assert_error, assert_no_event, assert_result, create_node,
-                            entry, event_items, form, form_values, items_ok, publish_ok,
-                            pubsub_child, pubsub_iq, set_affiliations, subscribe,
-                            subscribe_ok, sync, wait_event)
-from xmppclient import NS, NS_DISCO_ITEMS, local, tostring
+from heraldtest.entity import (create_node, entry, get_items, items_ok, publish_ok, pubsub_iq,
+                               set_affiliations, subscribe, subscribe_ok)
+from heraldtest.events import (assert_no_event, event_items, items_event, subscription_event,
+                               sync, wait_event)
+from heraldtest.forms import NODE_CONFIG, SUBSCRIBE_AUTHORIZATION, form, form_values
+from heraldtest.replies import assert_error, assert_result, pubsub_child
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_DISCO_ITEMS, esc, local, tostring
 
 PS = "http://jabber.org/protocol/pubsub"
 
 
 def disco_items(client, node=None):
-    n = f" node='{a(node)}'" if node else ""
+    n = f" node='{esc(node)}'" if node else ""
     return client.iq(f"<iq type='get' to='{SERVICE}'>"
                      f"<query xmlns='{NS_DISCO_ITEMS}'{n}/></iq>")
 
@@ -114,13 +116,13 @@ def test_5_5_discover_node_items(herald, connect, unique_name):
 
 
 def subscriptions(client, node=None):
-    n = f" node='{a(node)}'" if node else ""
+    n = f" node='{esc(node)}'" if node else ""
     reply = assert_result(client.iq(pubsub_iq(f"<subscriptions{n}/>", "get")))
     return pubsub_child(reply, "subscriptions").findall("ps:subscription", NS)
 
 
 def affiliations(client, node=None):
-    n = f" node='{a(node)}'" if node else ""
+    n = f" node='{esc(node)}'" if node else ""
     reply = assert_result(client.iq(pubsub_iq(f"<affiliations{n}/>", "get")))
     return {e.get("node"): e.get("affiliation")
             for e in pubsub_child(reply, "affiliations").findall("ps:affiliation", NS)}
@@ -165,7 +167,7 @@ def test_6_1_subscribe_open_node_and_receive(herald, connect, unique_name):
     sub = subscribe_ok(bob, node)
     assert sub.get("subid")
     publish_ok(alice, node, [("i1", entry("hello"))])
-    items = event_items(wait_event(bob, node))
+    items = event_items(wait_event(bob, items_event(node)))
     assert [i.get("id") for i in items.findall("pse:item", NS)] == ["i1"]
 
 
@@ -177,7 +179,7 @@ def test_6_1_3_whitelist_closed_node_then_member(herald, connect, unique_name):
     set_affiliations(alice, node, {"bob@localhost": "member"})
     subscribe_ok(bob, node)
     publish_ok(alice, node, [("w1", entry("for members"))])
-    wait_event(bob, node)
+    wait_event(bob, items_event(node))
 
 
 def test_6_1_3_presence_node_needs_an_owners_approval(herald, connect, unique_name):
@@ -215,16 +217,16 @@ def test_6_1_3_presence_node_needs_an_owners_approval(herald, connect, unique_na
                      "presence-subscription-required")
         assert_no_event(bob, node, wait=0.3)
         answer_approval(alice, values, True)
-        assert subscription_event(bob, node).get("subscription") == "subscribed"
+        assert subscription_change(bob, node).get("subscription") == "subscribed"
         publish_ok(alice, node, [("p1", entry("presence"))])
-        wait_event(bob, node)
+        wait_event(bob, items_event(node))
     finally:
         remove_roster_item(bob, SERVICE)
 
 
 def remove_roster_item(client, jid):
     client.iq_ok(f"<iq type='set'><query xmlns='jabber:iq:roster'>"
-                 f"<item jid='{a(jid)}' subscription='remove'/></query></iq>")
+                 f"<item jid='{esc(jid)}' subscription='remove'/></query></iq>")
 
 
 def approval_form_message(owner, node):
@@ -244,8 +246,8 @@ def answer_approval(owner, values, allow):
     owner.send(f"<message to='{SERVICE}'>{form(SUBSCRIBE_AUTHORIZATION, fields)}</message>")
 
 
-def subscription_event(client, node):
-    msg = wait_event(client, node, "subscription")
+def subscription_change(client, node):
+    msg = wait_event(client, subscription_event(node))
     return msg.find("pse:event/pse:subscription", NS)
 
 
@@ -264,11 +266,11 @@ def test_6_1_4_authorize_pending_then_allowed(herald, connect, unique_name):
     assert_error(subscribe(bob, node), "auth", "not-authorized", "pending-subscription")
     publish_ok(alice, node, [("before", entry("not yet"))])
     answer_approval(alice, values, True)
-    event = subscription_event(bob, node)
+    event = subscription_change(bob, node)
     assert (event.get("jid"), event.get("subscription")) == ("bob@localhost", "subscribed")
     assert_no_event(bob, node, wait=0.3)   # "before" was not delivered while pending
     publish_ok(alice, node, [("after", entry("now"))])
-    items = event_items(wait_event(bob, node))
+    items = event_items(wait_event(bob, items_event(node)))
     assert [i.get("id") for i in items.findall("pse:item", NS)] == ["after"]
     assert [i.get("id") for i in items_ok(bob, node)] == ["before", "after"]
 
@@ -280,12 +282,12 @@ def test_6_1_4_authorize_denied(herald, connect, unique_name):
     subscribe_ok(bob, node, state="pending")
     values = form_values(approval_form_message(alice, node).find("x:x", NS))
     answer_approval(alice, values, False)
-    event = subscription_event(bob, node)
+    event = subscription_change(bob, node)
     assert (event.get("jid"), event.get("subscription")) == ("bob@localhost", "none")
     publish_ok(alice, node, [("x", entry("denied"))])
     sync(bob)
     assert_no_event(bob, node, wait=0.5)
-    assert_error(bob.iq(pubsub_iq(f"<items node='{a(node)}'/>", "get")),
+    assert_error(bob.iq(pubsub_iq(f"<items node='{esc(node)}'/>", "get")),
                  "auth", "not-authorized", "not-subscribed")
 
 
@@ -298,7 +300,7 @@ def test_6_1_3_bare_jid_mismatch_invalid_jid(herald, connect, unique_name):
     # bob's own full JID is fine (same bare JID), and notifications go there
     subscribe_ok(bob, node, jid=bob.jid)
     publish_ok(alice, node, [("full", entry("to the resource"))])
-    assert wait_event(bob, node).get("to") == bob.jid
+    assert wait_event(bob, items_event(node)).get("to") == bob.jid
 
 
 def test_6_1_7_last_published_item_on_subscribe(herald, connect, unique_name):
@@ -309,7 +311,7 @@ def test_6_1_7_last_published_item_on_subscribe(herald, connect, unique_name):
     for n in (node, never):
         publish_ok(alice, n, [("old", entry("old")), ("last", entry("last"))])
     subscribe_ok(bob, node)
-    msg = wait_event(bob, node)
+    msg = wait_event(bob, items_event(node))
     assert [i.get("id") for i in event_items(msg).findall("pse:item", NS)] == ["last"]
     assert msg.find("delay:delay", NS) is not None, "the last item carries a delay"
     subscribe_ok(carol, never)      # default: never
@@ -337,7 +339,7 @@ def test_helpers_create_and_configure_applies_form(herald, connect, unique_name)
     alice, bob = connect("alice"), connect("bob")
     node = unique_name()
     create_node(alice, node, {"pubsub#access_model": "whitelist", "pubsub#title": "T"})
-    reply = assert_result(alice.iq(pubsub_iq(f"<configure node='{a(node)}'/>", "get",
+    reply = assert_result(alice.iq(pubsub_iq(f"<configure node='{esc(node)}'/>", "get",
                                              ns=f"{PS}#owner")))
     x = reply.find(f"{{{PS}#owner}}pubsub/{{{PS}#owner}}configure/x:x", NS)
     values = form_values(x)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import time
 
-from pubsub_helpers import (SERVICE, a, assert_error, assert_no_event, assert_result,
-                            create_node, entry, event_items, get_items, item_ids, items_ok,
-                            payload_title, publish, publish_iq, publish_ok, pubsub_iq,
-                            retract, set_affiliations, subscribe_ok, sync, wait_event)
-from xmppclient import NS, tostring
+from heraldtest.entity import (create_node, entry, get_items, item_ids, items_ok,
+                               payload_title, publish, publish_iq, publish_ok, pubsub_iq,
+                               retract, set_affiliations, subscribe_ok)
+from heraldtest.events import assert_no_event, event_items, items_event, sync, wait_event
+from heraldtest.replies import assert_error, assert_result
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, esc, tostring
 
 
 def event_item_ids(msg):
@@ -23,7 +25,7 @@ def collect_event_ids(client, node, want, timeout=5.0):
     seen = []
     deadline = time.monotonic() + timeout
     while not set(want) <= set(seen):
-        msg = wait_event(client, node, timeout=max(0.1, deadline - time.monotonic()))
+        msg = wait_event(client, items_event(node), timeout=max(0.1, deadline - time.monotonic()))
         seen += event_item_ids(msg)
     return seen
 
@@ -89,7 +91,7 @@ def test_7_1_publish_with_id_notifies_every_subscriber(herald, connect, unique_n
     subscribe_ok(carol, node)
     assert publish_ok(alice, node, [("ae890ac5", entry("Soliloquy"))]) == ["ae890ac5"]
     for client in (bob, carol):
-        msg = wait_event(client, node)
+        msg = wait_event(client, items_event(node))
         assert msg.get("type") == "headline" and msg.get("id"), tostring(msg)
         items = event_items(msg).findall("pse:item", NS)
         assert [i.get("id") for i in items] == ["ae890ac5"]
@@ -108,7 +110,7 @@ def test_7_1_2_notification_without_payload(herald, connect, unique_name):
     create_node(alice, node, {"pubsub#deliver_payloads": False})
     subscribe_ok(bob, node)
     publish_ok(alice, node, [("bare", entry("kept on the node"))])
-    items = event_items(wait_event(bob, node)).findall("pse:item", NS)
+    items = event_items(wait_event(bob, items_event(node))).findall("pse:item", NS)
     assert [i.get("id") for i in items] == ["bare"]
     assert len(items[0]) == 0, f"payload delivered: {tostring(items[0])}"
     assert [payload_title(i) for i in items_ok(bob, node)] == ["kept on the node"]
@@ -121,7 +123,7 @@ def test_7_1_publish_without_id_gets_server_generated_id(herald, connect, unique
     subscribe_ok(bob, node)
     ids = publish_ok(alice, node, [(None, entry("anonymous"))])
     assert len(ids) == 1 and ids[0], "the reply names the generated ID"
-    assert event_item_ids(wait_event(bob, node)) == ids
+    assert event_item_ids(wait_event(bob, items_event(node))) == ids
     assert item_ids(get_items(bob, node)) == ids
     # two publishes without ID get two distinct IDs
     other = publish_ok(alice, node, [(None, entry("another"))])
@@ -150,7 +152,7 @@ def test_7_1_5_publish_options_preconditions(herald, connect, unique_name):
     met = publish_ok(alice, node, [("ok", entry("met"))],
                      options={"pubsub#access_model": "whitelist"})
     assert met == ["ok"]
-    assert event_item_ids(wait_event(bob, node)) == ["ok"]
+    assert event_item_ids(wait_event(bob, items_event(node))) == ["ok"]
     reply = publish(alice, node, [("no", entry("not met"))],
                     options={"pubsub#access_model": "open"})
     assert_error(reply, "cancel", "conflict", "precondition-not-met")
@@ -168,7 +170,7 @@ def test_7_1_3_payload_too_big(herald_factory, connect, unique_name):
     reply = publish(alice, node, [("big", entry("x" * 1000))])
     assert_error(reply, "modify", "not-acceptable", "payload-too-big")
     assert publish_ok(alice, node, [("small", entry("fits"))]) == ["small"]
-    assert event_item_ids(wait_event(bob, node)) == ["small"]
+    assert event_item_ids(wait_event(bob, items_event(node))) == ["small"]
     assert item_ids(get_items(bob, node)) == ["small"]
 
 
@@ -180,7 +182,7 @@ def test_7_1_3_publish_errors(herald, connect, unique_name):
     assert_error(publish(bob, node, [("b", entry("not mine"))]), "auth", "forbidden")
     two_payloads = publish_iq(node, [("two", entry("one") + entry("two"))])
     assert_error(alice.iq(two_payloads), "modify", "bad-request", "invalid-payload")
-    assert_error(alice.iq(pubsub_iq(f"<publish node='{a(node)}'/>")),
+    assert_error(alice.iq(pubsub_iq(f"<publish node='{esc(node)}'/>")),
                  "modify", "bad-request", "item-required")
     # nothing of the above was stored or notified
     assert items_ok(alice, node) == []
@@ -189,7 +191,7 @@ def test_7_1_3_publish_errors(herald, connect, unique_name):
     # once a publisher, bob may publish
     set_affiliations(alice, node, {"bob@localhost": "publisher"})
     assert publish_ok(bob, node, [("b", entry("now mine"))]) == ["b"]
-    item = event_items(wait_event(bob, node)).find("pse:item", NS)
+    item = event_items(wait_event(bob, items_event(node))).find("pse:item", NS)
     assert item.get("publisher", "").split("/")[0] == "bob@localhost"
 
 
@@ -212,7 +214,7 @@ def test_7_1_4_auto_create_on_publish(herald, connect, unique_name):
     assert "http://jabber.org/protocol/pubsub#auto-create" in features
     node = unique_name("auto")
     assert publish_ok(alice, node, [("first", entry("created by publishing"))]) == ["first"]
-    reply = assert_result(alice.iq(pubsub_iq(f"<affiliations node='{a(node)}'/>", "get")))
+    reply = assert_result(alice.iq(pubsub_iq(f"<affiliations node='{esc(node)}'/>", "get")))
     affs = reply.findall("ps:pubsub/ps:affiliations/ps:affiliation", NS)
     assert [(x.get("node"), x.get("affiliation")) for x in affs] == [(node, "owner")]
     subscribe_ok(bob, node)
@@ -238,7 +240,7 @@ def test_7_1_republish_replaces_and_moves_to_newest(herald, connect, unique_name
     publish_ok(alice, node, [("a", entry("A1")), ("b", entry("B")), ("c", entry("C"))])
     subscribe_ok(bob, node)
     assert publish_ok(alice, node, [("a", entry("A2"))]) == ["a"]
-    msg = wait_event(bob, node)
+    msg = wait_event(bob, items_event(node))
     assert event_item_ids(msg) == ["a"]
     items = items_ok(bob, node)
     assert [i.get("id") for i in items] == ["b", "c", "a"]
@@ -262,7 +264,7 @@ def test_7_2_retract_with_notify(herald, connect, unique_name):
     subscribe_ok(carol, node)
     assert_result(retract(alice, node, "r1", notify="true"))
     for client in (bob, carol):
-        assert retract_ids(wait_event(client, node)) == ["r1"]
+        assert retract_ids(wait_event(client, items_event(node))) == ["r1"]
     assert item_ids(get_items(bob, node)) == ["r2"]
     assert_error(get_items(bob, node, ids=["r1"]), "cancel", "item-not-found")
 
@@ -286,7 +288,7 @@ def test_7_2_retract_without_notify(herald, connect, unique_name):
     assert item_ids(get_items(bob, default)) == ["r2"]
     # notify absent on the default node: pubsub#notify_retract=true notifies
     assert_result(retract(alice, default, "r2"))
-    assert retract_ids(wait_event(bob, default)) == ["r2"]
+    assert retract_ids(wait_event(bob, items_event(default))) == ["r2"]
 
 
 def test_7_2_retract_errors(herald, connect, unique_name):

@@ -5,12 +5,14 @@ options. alice owns and publishes, bob (and carol) subscribe.
 
 from __future__ import annotations
 
-from pubsub_helpers import (SUBSCRIBE_OPTIONS, assert_error, assert_no_event,
-                            assert_result, create_node, entry, event_items, form_values,
-                            options_get, options_set, publish_ok, pubsub_child, pubsub_iq,
-                            shim_subids,
-                            subscribe, subscribe_ok, sync, unsubscribe, wait_event)
-from xmppclient import NS
+from heraldtest.entity import (create_node, entry, options_get, options_set, publish_ok,
+                               pubsub_iq, subscribe, subscribe_ok, unsubscribe)
+from heraldtest.events import (assert_no_event, event_items, items_event, shim_subids, sync,
+                               wait_event)
+from heraldtest.forms import SUBSCRIBE_OPTIONS, form_values
+from heraldtest.replies import assert_error, assert_result, pubsub_child
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS
 
 
 def two_subscriptions(bob, node):
@@ -35,14 +37,14 @@ def test_6_1_6_multiple_subscriptions_shim_subids(herald, connect, unique_name):
     assert again.get("subid") in (first, second)
     subscribe_ok(carol, node)
     publish_ok(alice, node, [("m1", entry("multi"))])
-    msg = wait_event(bob, node)
+    msg = wait_event(bob, items_event(node))
     assert sorted(shim_subids(msg)) == sorted([first, second])
     assert [i.get("id") for i in event_items(msg).findall("pse:item", NS)] == ["m1"]
     # one notification per recipient, not one per subscription
     sync(bob)
     assert_no_event(bob, node, wait=0.3)
     # a single subscription gets no SubID header
-    assert shim_subids(wait_event(carol, node)) == []
+    assert shim_subids(wait_event(carol, items_event(node))) == []
 
 
 # --- §6.2 unsubscribe -------------------------------------------------------------
@@ -55,7 +57,7 @@ def test_6_2_unsubscribe_single_without_subid(herald, connect, unique_name):
     subscribe_ok(carol, node)
     assert_result(unsubscribe(bob, node))
     publish_ok(alice, node, [("u1", entry("after unsubscribe"))])
-    wait_event(carol, node)          # the publish went out ...
+    wait_event(carol, items_event(node))          # the publish went out ...
     sync(bob)
     assert_no_event(bob, node, 0.5)  # ... but not to bob
     assert_error(unsubscribe(bob, node), "cancel", "unexpected-request", "not-subscribed")
@@ -71,7 +73,7 @@ def test_6_2_unsubscribe_with_subid_and_subid_required(herald, connect, unique_n
                  "not-acceptable", "invalid-subid")
     assert_result(unsubscribe(bob, node, subid=first))
     publish_ok(alice, node, [("s1", entry("one left"))])
-    msg = wait_event(bob, node)
+    msg = wait_event(bob, items_event(node))
     assert shim_subids(msg) in ([], [second])
     # with one subscription left, no subid is needed
     assert_result(unsubscribe(bob, node))
@@ -90,7 +92,7 @@ def test_6_2_unsubscribe_errors(herald, connect, unique_name):
     assert_error(unsubscribe(bob, unique_name("missing")), "cancel", "item-not-found")
     # carol is still subscribed
     publish_ok(alice, node, [("e1", entry("still there"))])
-    wait_event(carol, node)
+    wait_event(carol, items_event(node))
 
 
 # --- §6.3 subscription options ------------------------------------------------
@@ -113,13 +115,13 @@ def test_6_3_options_get_and_deliver_false(herald, connect, unique_name):
                          .find("x:x", NS))
     assert values["pubsub#deliver"] in (["0"], ["false"])
     publish_ok(alice, node, [("quiet", entry("not delivered"))])
-    wait_event(carol, node)          # the notification went out to carol
+    wait_event(carol, items_event(node))          # the notification went out to carol
     sync(bob)
     assert_no_event(bob, node, wait=1.0)
 
     assert_result(options_set(bob, node, {"pubsub#deliver": True}, subid=sub.get("subid")))
     publish_ok(alice, node, [("loud", entry("delivered"))])
-    items = event_items(wait_event(bob, node))
+    items = event_items(wait_event(bob, items_event(node)))
     assert [i.get("id") for i in items.findall("pse:item", NS)] == ["loud"]
 
 
@@ -133,7 +135,7 @@ def test_6_3_subscribe_and_configure(herald, connect, unique_name):
     assert form_values(x)["pubsub#deliver"] in (["0"], ["false"])
     subscribe_ok(carol, node)
     publish_ok(alice, node, [("q", entry("quiet"))])
-    wait_event(carol, node)
+    wait_event(carol, items_event(node))
     sync(bob)
     assert_no_event(bob, node, wait=0.5)
 
@@ -158,7 +160,7 @@ def test_6_3_options_errors(herald, connect, unique_name):
     assert_error(options_set(bob, node, {"pubsub#deliver": "maybe"}, subid=first),
                  "modify", "bad-request", "invalid-options")
     # jid is required on <options/>
-    reply = bob.iq(f"<iq type='get' to='events.localhost'><pubsub "
+    reply = bob.iq(f"<iq type='get' to='{SERVICE}'><pubsub "
                    f"xmlns='http://jabber.org/protocol/pubsub'><options node='{node}'/>"
                    f"</pubsub></iq>")
     assert_error(reply, "modify", "bad-request", "jid-required")

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import pytest
 
-from owner_helpers import (NODE_CONFIG, NS_DISCO_INFO, QUIET, SERVICE, affiliations_of,
-                           assert_error, assert_result, config_of, configure_cancel,
-                           configure_get, configure_ok, configure_set, create, create_ok,
-                           default_config, delete, disco_meta, events_for, field, fields_of,
-                           form_of, item_ids, items, publish_ok, purge, set_affiliation,
-                           subscribe, subscribe_ok, subscriptions_of, wait_event, wait_item)
-from xmppclient import NS, tostring
+from heraldtest.events import (QUIET, configuration_event, delete_event, events_for,
+                               purge_event, wait_event, wait_item)
+from heraldtest.forms import NODE_CONFIG, field, form_values
+from heraldtest.owner import (affiliations_of, config_of, configure_cancel, configure_get,
+                              configure_ok, configure_set, create, create_ok, default_config,
+                              delete, disco_meta, form_of, item_ids, items, publish_ok, purge,
+                              set_affiliation, subscribe, subscribe_ok, subscriptions_of)
+from heraldtest.replies import assert_error, assert_result
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_DISCO_INFO, tostring
 
 # Fields Herald's configuration form must carry (XEP-0060 §16.4 names).
 CONFIG_VARS = {
@@ -90,7 +93,7 @@ def test_create_and_configure(alice, bob, unique_name):
 def test_create_and_configure_empty_form_gives_defaults(alice, bob, unique_name):
     node = unique_name("cc-empty")
     assert_result(create(alice, node, raw_config=""))
-    defaults = fields_of(form_of(assert_result(default_config(bob)),
+    defaults = form_values(form_of(assert_result(default_config(bob)),
                                  "pso:pubsub/pso:default/x:x"))
     assert config_of(alice, node) == defaults
 
@@ -135,7 +138,7 @@ def test_configure_get_form(alice, bob, unique_name):
     assert conf.get("node") == node
     x = form_of(reply, "pso:pubsub/pso:configure/x:x")
     assert x.get("type") == "form"
-    fields = fields_of(x)
+    fields = form_values(x)
     assert field(fields, "FORM_TYPE") == NODE_CONFIG
     assert CONFIG_VARS <= set(fields), set(CONFIG_VARS) - set(fields)
     # Defaults (§8.3 values, as Herald documents them).
@@ -161,7 +164,7 @@ def test_configure_submit_changes(alice, bob, unique_name):
                                         "pubsub#type": "urn:example:deploy",
                                         "pubsub#max_items": "42",
                                         "pubsub#publish_model": "open",
-                                        "pubsub#notify_retract": False})
+                                        "pubsub#notify_retract": "0"})
     assert_result(reply)
     fields = config_of(alice, node)
     assert field(fields, "pubsub#title") == "Deploys"
@@ -242,19 +245,19 @@ def test_configure_notify_config_sends_configuration(alice, bob, connect, unique
     carol = connect("carol")
     subscribe_ok(bob, node)
     subscribe_ok(carol, node)
-    configure_ok(alice, node, {"pubsub#notify_config": True, "pubsub#title": "v2"})
+    configure_ok(alice, node, {"pubsub#notify_config": "1", "pubsub#title": "v2"})
     for who in (bob, carol):
-        msg = wait_event(who, "configuration", node)
+        msg = wait_event(who, configuration_event(node))
         assert msg.get("from") == SERVICE
         # deliver_payloads is on: the notification carries the new form.
         x = msg.find("pse:event/pse:configuration/x:x", NS)
         assert x is not None, tostring(msg)
-        fields = fields_of(x)
+        fields = form_values(x)
         assert field(fields, "FORM_TYPE") == NODE_CONFIG
         assert field(fields, "pubsub#title") == "v2"
     # Without payloads: a bare <configuration node=.../>.
-    configure_ok(alice, node, {"pubsub#deliver_payloads": False, "pubsub#title": "v3"})
-    msg = wait_event(bob, "configuration", node)
+    configure_ok(alice, node, {"pubsub#deliver_payloads": "0", "pubsub#title": "v3"})
+    msg = wait_event(bob, configuration_event(node))
     assert msg.find("pse:event/pse:configuration/x:x", NS) is None, tostring(msg)
 
 
@@ -275,12 +278,12 @@ def test_default_config(alice, bob, unique_name):
     reply = assert_result(default_config(alice))
     x = form_of(reply, "pso:pubsub/pso:default/x:x")
     assert x.get("type") == "form"
-    defaults = fields_of(x)
+    defaults = form_values(x)
     assert field(defaults, "FORM_TYPE") == NODE_CONFIG
     assert CONFIG_VARS <= set(defaults)
     assert field(defaults, "pubsub#access_model") == "open"
     # The same for every entity, and what a new node gets.
-    assert fields_of(form_of(assert_result(default_config(bob)),
+    assert form_values(form_of(assert_result(default_config(bob)),
                              "pso:pubsub/pso:default/x:x")) == defaults
     node = create_ok(bob, unique_name("dflt"))
     assert config_of(bob, node) == defaults
@@ -305,7 +308,7 @@ def test_delete_notifies_subscribers(alice, bob, connect, unique_name):
     publish_ok(alice, node, "doomed")
     assert_result(delete(alice, node))
     for who in (bob, carol):
-        msg = wait_event(who, "delete", node)
+        msg = wait_event(who, delete_event(node))
         assert msg.get("from") == SERVICE
         assert msg.find("pse:event/pse:delete/pse:redirect", NS) is None
     # The node and its items are gone for everyone.
@@ -327,14 +330,14 @@ def test_delete_with_redirect(alice, bob, unique_name):
     subscribe_ok(bob, node)
     uri = f"xmpp:{SERVICE}?;node={successor}"
     assert_result(delete(alice, node, redirect=uri))
-    msg = wait_event(bob, "delete", node)
+    msg = wait_event(bob, delete_event(node))
     redirect = msg.find("pse:event/pse:delete/pse:redirect", NS)
     assert redirect is not None and redirect.get("uri") == uri, tostring(msg)
 
 
 def test_delete_notify_delete_false_sends_nothing(alice, bob, unique_name):
     node, other = unique_name("del-quiet"), unique_name("sentinel")
-    create_ok(alice, node, {"pubsub#notify_delete": False})
+    create_ok(alice, node, {"pubsub#notify_delete": "0"})
     create_ok(alice, other)
     subscribe_ok(bob, node)
     subscribe_ok(bob, other)
@@ -371,7 +374,7 @@ def test_purge_notifies_and_removes_items(alice, bob, connect, unique_name):
     assert item_ids(bob, node) != []
     assert_result(purge(alice, node))
     for who in (bob, carol):
-        msg = wait_event(who, "purge", node)
+        msg = wait_event(who, purge_event(node))
         assert msg.get("from") == SERVICE
     assert item_ids(bob, node) == []
     assert item_ids(alice, node) == []

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import pytest
 
-from owner_helpers import (SERVICE, affiliations_get, affiliations_of, affiliations_set,
-                           assert_error, assert_result, config_of, configure_get,
-                           configure_ok, create_ok, delete, events_for, field, item_ids,
-                           items, message_type, own_subscriptions, publish, publish_ok,
-                           purge, set_affiliation, subscribe, subscribe_ok,
-                           subscriptions_get, subscriptions_of, subscriptions_set,
-                           wait_event, wait_item)
-from xmppclient import NS, tostring
+from heraldtest.events import (events_for, message_type, subscription_event, wait_event,
+                               wait_item)
+from heraldtest.forms import field
+from heraldtest.owner import (affiliations_get, affiliations_of, affiliations_set, config_of,
+                              configure_get, configure_ok, create_ok, delete, item_ids, items,
+                              own_subscriptions, publish, publish_ok, purge, set_affiliation,
+                              subscribe, subscribe_ok, subscriptions_get, subscriptions_of,
+                              subscriptions_set)
+from heraldtest.replies import assert_error, assert_result
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, tostring
 
 ALICE, BOB, CAROL, DAVE = ("alice@localhost", "bob@localhost", "carol@localhost",
                            "dave@localhost")
@@ -65,7 +68,7 @@ def test_owner_sets_subscription_none(clients, unique_name):
     subscribe_ok(carol, node)
     assert_result(subscriptions_set(alice, node, [(BOB, "none")]))
     # §8.8.4: bob is told his subscription is gone.
-    msg = wait_event(bob, "subscription", node)
+    msg = wait_event(bob, subscription_event(node))
     sub = msg.find("pse:event/pse:subscription", NS)
     assert (sub.get("jid"), sub.get("subscription")) == (BOB, "none"), tostring(msg)
     assert subscriptions_of(alice, node) == {CAROL: "subscribed"}
@@ -85,7 +88,7 @@ def test_owner_subscribes_carol(clients, unique_name):
     create_ok(alice, node, {"pubsub#access_model": "whitelist"})
     assert_error(subscribe(carol, node), "cancel", "not-allowed", "closed-node")
     assert_result(subscriptions_set(alice, node, [(CAROL, "subscribed")]))
-    msg = wait_event(carol, "subscription", node)
+    msg = wait_event(carol, subscription_event(node))
     sub = msg.find("pse:event/pse:subscription", NS)
     assert (sub.get("jid"), sub.get("subscription")) == (CAROL, "subscribed"), tostring(msg)
     assert sub.get("subid"), tostring(msg)
@@ -277,7 +280,7 @@ def test_owner_changes_after_creation_survive_sigkill(herald, connect, unique_na
     for n in (node, gone, purged):
         create_ok(alice, n)
     configure_ok(alice, node, {"pubsub#title": "v2", "pubsub#max_items": "3",
-                               "pubsub#notify_retract": False})
+                               "pubsub#notify_retract": "0"})
     for i in range(5):
         publish_ok(alice, node, f"i{i}")
     set_affiliation(alice, node, BOB, "publisher")

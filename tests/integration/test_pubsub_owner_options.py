@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from owner_helpers import (PAYLOAD_NS, QUIET, SERVICE, event_child, subscriptions_set,
-                           assert_error, assert_result, config_of,
-                           configure_ok, configure_set, create, create_ok, disco_meta,
-                           events_for, field, item_event_ids, item_ids, items, message_type,
-                           publish_ok, purge, retract, subscribe_ok, wait_event, wait_item)
-from xmppclient import NS, NS_DELAY, tostring
+from heraldtest.events import (QUIET, event_child, events_for, item_event_ids, items_event,
+                               message_type, subscription_event, wait_event, wait_item)
+from heraldtest.forms import field
+from heraldtest.owner import (PAYLOAD_NS, config_of, configure_ok, configure_set, create,
+                              create_ok, disco_meta, item_ids, items, publish_ok, purge,
+                              retract, subscribe_ok, subscriptions_set)
+from heraldtest.replies import assert_error, assert_result
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_DELAY, tostring
 
 
 @pytest.fixture
@@ -77,7 +80,7 @@ def test_max_items_max_is_service_cap(herald_factory, connect, unique_name):
 
 def test_persist_items_false(alice, bob, unique_name):
     node = unique_name("transient")
-    create_ok(alice, node, {"pubsub#persist_items": False})
+    create_ok(alice, node, {"pubsub#persist_items": "0"})
     subscribe_ok(bob, node)
     item = publish_ok(alice, node, "fleeting", text="hello")
     msg = wait_item(bob, node, item)
@@ -92,7 +95,7 @@ def test_persist_items_false(alice, bob, unique_name):
 
 def test_deliver_payloads_false(alice, bob, unique_name):
     node = unique_name("nopayload")
-    create_ok(alice, node, {"pubsub#deliver_payloads": False})
+    create_ok(alice, node, {"pubsub#deliver_payloads": "0"})
     subscribe_ok(bob, node)
     item = publish_ok(alice, node, "light", text="heavy payload")
     el = the_item(wait_item(bob, node, item), node)
@@ -115,7 +118,7 @@ def test_deliver_payloads_true_default(alice, bob, unique_name):
 
 def test_deliver_notifications_false(alice, bob, unique_name):
     node, other = unique_name("silent"), unique_name("sentinel")
-    create_ok(alice, node, {"pubsub#deliver_notifications": False})
+    create_ok(alice, node, {"pubsub#deliver_notifications": "0"})
     create_ok(alice, other)
     subscribe_ok(bob, node)
     subscribe_ok(bob, other)
@@ -125,7 +128,7 @@ def test_deliver_notifications_false(alice, bob, unique_name):
     assert events_for(bob, node, 0.2) == []
     assert item_ids(bob, node) == ["unseen"]
     # Switching it back on delivers again.
-    configure_ok(alice, node, {"pubsub#deliver_notifications": True})
+    configure_ok(alice, node, {"pubsub#deliver_notifications": "1"})
     wait_item(bob, node, publish_ok(alice, node, "seen"))
 
 
@@ -133,19 +136,19 @@ def test_deliver_notifications_false(alice, bob, unique_name):
 
 def test_notify_retract_true(alice, bob, unique_name):
     node = unique_name("retract")
-    create_ok(alice, node, {"pubsub#notify_retract": True})
+    create_ok(alice, node, {"pubsub#notify_retract": "1"})
     subscribe_ok(bob, node)
     wait_item(bob, node, publish_ok(alice, node, "gone"))
     assert_result(retract(alice, node, "gone"))
-    msg = wait_event(bob, "items", node,
-                     lambda ch: ch.find("pse:retract", NS) is not None)
+    msg = wait_event(bob, items_event(node,
+                     lambda ch: ch.find("pse:retract", NS) is not None))
     assert msg.find("pse:event/pse:items/pse:retract", NS).get("id") == "gone"
     assert item_ids(bob, node) == []
 
 
 def test_notify_retract_false(alice, bob, unique_name):
     node = unique_name("retract-quiet")
-    create_ok(alice, node, {"pubsub#notify_retract": False})
+    create_ok(alice, node, {"pubsub#notify_retract": "0"})
     subscribe_ok(bob, node)
     wait_item(bob, node, publish_ok(alice, node, "gone"))
     assert_result(retract(alice, node, "gone"))
@@ -205,7 +208,7 @@ def test_send_last_published_item_on_sub(alice, bob, connect, unique_name):
     publish_ok(alice, node, "older", text="old")
     publish_ok(alice, node, "newest", text="new")
     subscribe_ok(bob, node)
-    msg = wait_event(bob, "items", node)
+    msg = wait_event(bob, items_event(node))
     el = the_item(msg, node)
     assert el.get("id") == "newest"
     assert el.find(f"{{{PAYLOAD_NS}}}entry").text == "new"
@@ -221,7 +224,7 @@ def test_send_last_published_item_never(alice, bob, unique_name):
     publish_ok(alice, node, "old")
     subscribe_ok(bob, node)
     live = publish_ok(alice, node, "live")
-    msg = wait_event(bob, "items", node)
+    msg = wait_event(bob, items_event(node))
     # The first notification bob gets is the live one, without delay.
     assert item_event_ids(msg, node) == [live], tostring(msg)
     assert msg.find(f"{{{NS_DELAY}}}delay") is None
@@ -248,7 +251,7 @@ def test_send_last_published_item_after_purge_sends_nothing(alice, bob, unique_n
     assert_result(purge(alice, node))
     subscribe_ok(bob, node)
     live = publish_ok(alice, node, "live")
-    msg = wait_event(bob, "items", node)
+    msg = wait_event(bob, items_event(node))
     assert item_event_ids(msg, node) == [live], tostring(msg)
     assert msg.find(f"{{{NS_DELAY}}}delay") is None
 
@@ -261,8 +264,8 @@ def test_send_last_published_item_on_owner_subscription(alice, bob, unique_name)
     publish_ok(alice, node, "older")
     publish_ok(alice, node, "newest", text="new")
     assert_result(subscriptions_set(alice, node, [("bob@localhost", "subscribed")]))
-    wait_event(bob, "subscription", node)
-    msg = wait_event(bob, "items", node)
+    wait_event(bob, subscription_event(node))
+    msg = wait_event(bob, items_event(node))
     assert item_event_ids(msg, node) == ["newest"], tostring(msg)
     assert msg.find(f"{{{NS_DELAY}}}delay") is not None, tostring(msg)
     # Changing an existing subscription does not resend it.

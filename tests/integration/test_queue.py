@@ -1,6 +1,6 @@
 """Issue 7: consumer groups (XEP-0254 queueing) through ejabberd.
 
-Consumers are raw-XML c2s clients in threads (queueclient.Consumer): each
+Consumers are raw-XML c2s clients in threads (heraldtest.queueing.Consumer): each
 joins a group with a credit, processes what it gets and acknowledges every
 item. The ledger records deliveries and confirmed acks across the group.
 """
@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from queueclient import (NS_QUEUE, SERVICE, Consumer, Ledger, create_node, join,
-                         publish_pipelined, wait_until)
-from xmppclient import NS, NS_DISCO_INFO
+from heraldtest.queueing import (Consumer, create_node, join, Ledger, publish_pipelined,
+                                 wait_until)
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_DISCO_INFO, NS_QUEUE
 
 QUEUE_CONFIG = {"queue": {"backoff_base_ms": 50, "max_deliveries": 3, "tick_ms": 50}}
 CONSUMERS = ["bob", "carol", "dave"]

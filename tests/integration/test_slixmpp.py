@@ -1,6 +1,6 @@
 """Herald through slixmpp's xep_0060 plugin: a client nobody here wrote,
 used the way its documentation shows. Plain c2s to the test ejabberd on
-127.0.0.1 (no TLS, see slixclient.make_client).
+127.0.0.1 (no TLS, see heraldtest.slix.make_client).
 
 Each test runs one asyncio scenario; Herald restarts happen in a thread
 (asyncio.to_thread) so the slixmpp sessions keep running meanwhile.
@@ -16,9 +16,9 @@ import pytest
 slixmpp = pytest.importorskip("slixmpp")
 from slixmpp.plugins.xep_0004 import Form  # noqa: E402
 
-from slixclient import slix_session  # noqa: E402
+from heraldtest.sandbox import SERVICE
+from heraldtest.slix import slix_session
 
-SERVICE = "events.localhost"
 NS_TEST = "urn:herald:test:slix"
 TIMEOUT = 10
 

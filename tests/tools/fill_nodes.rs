@@ -4,7 +4,7 @@
 //!
 //!     cargo run --example fill_nodes -- DATA_DIR PREFIX COUNT
 
-use herald::pubsub::{Actor, Service, ServiceSettings};
+use herald::pubsub::{Actor, NodeName, Service, ServiceSettings};
 use herald::store::SledStore;
 use std::path::PathBuf;
 
@@ -20,8 +20,9 @@ fn main() -> Result<(), String> {
     let width = count.to_string().len();
     for i in 0..count {
         let name = format!("{prefix}{i:0width$}");
+        let node = NodeName::new(name.as_str()).map_err(|e| format!("{name}: {e}"))?;
         let _created = service
-            .create_node(&Actor::System, Some(&name), None)
+            .create_node(&Actor::System, Some(&node), None)
             .map_err(|e| format!("{name}: {e}"))?;
     }
     service.flush().map_err(|e| e.to_string())?;

@@ -16,12 +16,10 @@ pub struct IngestPolicy {
     pub max_keys: usize,
 }
 
+/// The `[http]` defaults, defined once in `config.rs`.
 impl Default for IngestPolicy {
     fn default() -> Self {
-        IngestPolicy {
-            retention_ms: 24 * 3600 * 1000,
-            max_keys: 100_000,
-        }
+        crate::app::settings::ingest_policy(&crate::config::HttpConfig::default())
     }
 }
 

@@ -10,6 +10,12 @@
 //! written, the item stays in its group, waiting `backoff_max_ms`, and is
 //! delivered again: a failed item is never dropped.
 //!
+//! The core does not write XML: it hands a [`DeadLetterRecord`] to the
+//! [`RenderDeadLetter`] function the service was given
+//! ([`Service::set_dead_letter_renderer`], `protocol/dead_letter.rs` in
+//! the running service; see xep-notes/decisions.md), and stores what that
+//! returns as the dead letter's payload, for example:
+//!
 //! ```xml
 //! <dead-letter xmlns='urn:xmpp:pubsub:queueing:0'>
 //!   <headers xmlns='http://jabber.org/protocol/shim'>
@@ -23,17 +29,41 @@
 //! ```
 
 use super::state::Entry;
-use super::{DEAD_LETTER_SUFFIX, DeadLetter, QUEUE_NS};
+use super::{DEAD_LETTER_SUFFIX, DeadLetter};
 use crate::pubsub::error::PubsubError;
+use crate::pubsub::names::{ItemId, NodeName};
 use crate::pubsub::node_config::{AccessModel, PublishModel};
 use crate::pubsub::notify::Notification;
 use crate::pubsub::service::Service;
 use crate::pubsub::types::{Actor, NewItem};
 use crate::store::Store;
 
-const SHIM_NS: &str = "http://jabber.org/protocol/shim";
+/// What the core knows of a dead letter; rendered into its payload by the
+/// service's [`RenderDeadLetter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadLetterRecord<'a> {
+    /// The node the item failed on.
+    pub node: &'a str,
+    /// The item's ID (the dead letter keeps it).
+    pub item_id: &'a str,
+    /// The consumer group it failed in.
+    pub group: &'a str,
+    /// How many times it was delivered.
+    pub deliveries: u32,
+    /// The original payload (serialized XML), if the item had one.
+    pub payload: Option<&'a str>,
+}
+
+/// Renders a dead letter into the payload stored on the dead-letter node.
+pub type RenderDeadLetter = fn(&DeadLetterRecord<'_>) -> String;
 
 impl<S: Store> Service<S> {
+    /// Sets how dead letters are rendered (at startup, from `app/`).
+    /// Without one, failed items stay in their group.
+    pub fn set_dead_letter_renderer(&mut self, render: RenderDeadLetter) {
+        self.queues.render_dead_letter = Some(render);
+    }
+
     /// Moves one item to the dead-letter node. Failures are logged, not
     /// returned (the rest of the batch's queue work must still go out),
     /// and the item goes back to its group.
@@ -49,10 +79,24 @@ impl<S: Store> Service<S> {
             tracing::warn!(node = %dead.node, seq = dead.seq, "dead letter: item is gone");
             return Ok(Vec::new());
         };
-        let target = format!("{}{DEAD_LETTER_SUFFIX}", dead.node);
-        let payload = wrap(&dead, &item.id, item.payload.as_deref());
+        // Derived from a checked name; may pass the length limit (see
+        // `NodeName::trusted`).
+        let target = NodeName::trusted(format!("{}{DEAD_LETTER_SUFFIX}", dead.node));
+        let Some(render) = self.queues.render_dead_letter else {
+            tracing::error!(node = %dead.node, item = %item.id,
+                "no dead-letter renderer set; the item stays in its group");
+            self.keep_pending(dead, item.id, now);
+            return Ok(Vec::new());
+        };
+        let payload = render(&DeadLetterRecord {
+            node: &dead.node,
+            item_id: &item.id,
+            group: &dead.group,
+            deliveries: dead.deliveries,
+            payload: item.payload.as_deref(),
+        });
         let new = NewItem {
-            id: Some(item.id.clone()),
+            id: Some(ItemId::trusted(item.id.clone())),
             payload: Some(payload),
         };
         let published = self
@@ -117,31 +161,4 @@ impl<S: Store> Service<S> {
         meta.affiliations = affiliations;
         self.commit_meta(target, meta)
     }
-}
-
-/// The dead-letter payload: SHIM headers, then the original payload.
-fn wrap(dead: &DeadLetter, item_id: &str, payload: Option<&str>) -> String {
-    let headers = [
-        ("Delivery-Count", dead.deliveries.to_string()),
-        ("Queue-Group", dead.group.clone()),
-        ("Original-Node", dead.node.clone()),
-        ("Original-Item", item_id.to_owned()),
-    ];
-    let mut out = format!("<dead-letter xmlns='{QUEUE_NS}'><headers xmlns='{SHIM_NS}'>");
-    for (name, value) in headers {
-        out.push_str(&format!(
-            "<header name='{name}'>{}</header>",
-            escape(&value)
-        ));
-    }
-    out.push_str("</headers>");
-    out.push_str(payload.unwrap_or(""));
-    out.push_str("</dead-letter>");
-    out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

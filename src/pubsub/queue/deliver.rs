@@ -2,8 +2,8 @@
 //! back entries of members that left, and filling every member's credit
 //! from waiting entries first, then from the node's newer items.
 
+use jid::Jid;
 use std::collections::BTreeMap;
-use tokio_xmpp::jid::Jid;
 
 use super::state::{Entry, Group, Holder, NodeQueues};
 use super::{DeadLetter, Work};

@@ -6,6 +6,7 @@
 
 use super::tests::{A, B, T0, items_to, join, join_with, publish, queue_service};
 use super::*;
+use crate::pubsub::names::{iid, nn};
 use crate::pubsub::tests::{NODE, OWNER, Svc, bare, ent, fields, jid};
 use crate::pubsub::{
     Actor, Affiliation, IngestItem, IngestRequest, SubscriptionChange, SubscriptionState,
@@ -40,7 +41,7 @@ fn publish_delivers_in_its_outcome() {
     let mut svc = queue_service();
     join(&mut svc, A, "g", 1);
     let items = vec![crate::pubsub::tests::item("1", "<p/>")];
-    let o = svc.publish(&ent(OWNER), NODE, items, None).unwrap();
+    let o = svc.publish(&ent(OWNER), &nn(NODE), items, None).unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(A, "1"));
 }
 
@@ -49,7 +50,7 @@ fn ingest_delivers_in_its_outcome() {
     let mut svc = queue_service();
     join(&mut svc, A, "g", 1);
     let req = IngestRequest {
-        node: NODE.into(),
+        node: nn(NODE),
         items: vec![IngestItem {
             id: Some("1".into()),
             payload: "<p/>".into(),
@@ -66,9 +67,9 @@ fn a_members_retract_is_its_ack_and_frees_credit_in_its_outcome() {
     let mut svc = queue_service();
     join(&mut svc, A, "g", 1);
     publish(&mut svc, &["1", "2"], T0);
-    let o = svc.retract_as(&jid(A), NODE, "1", None).unwrap();
+    let o = svc.retract_as(&jid(A), &nn(NODE), &iid("1"), None).unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(A, "2"));
-    let page = svc.items(&Actor::System, NODE, None).unwrap();
+    let page = svc.items(&Actor::System, &nn(NODE), None).unwrap();
     assert_eq!(page.items.len(), 2, "the ack leaves the item in the node");
 }
 
@@ -79,9 +80,9 @@ fn a_retract_by_a_non_member_is_a_plain_retract() {
     publish(&mut svc, &["1", "2"], T0);
     // The owner is no member: its retract removes the item from the node.
     let owner = jid(&format!("{OWNER}/r"));
-    let o = svc.retract_as(&owner, NODE, "2", None).unwrap();
+    let o = svc.retract_as(&owner, &nn(NODE), &iid("2"), None).unwrap();
     assert!(delivered(&mut svc, &o.notifications).is_empty());
-    let page = svc.items(&Actor::System, NODE, None).unwrap();
+    let page = svc.items(&Actor::System, &nn(NODE), None).unwrap();
     assert_eq!(page.items.len(), 1);
 }
 
@@ -92,7 +93,7 @@ fn subscribe_delivers_in_its_outcome() {
     publish(&mut svc, &["1", "2"], T0);
     let f = fields(&[("pubsub#queue_group", "g"), ("pubsub#queue_requests", "1")]);
     let o = svc
-        .subscribe(&ent("b@example.com"), NODE, &jid(B), Some(&f))
+        .subscribe(&ent("b@example.com"), &nn(NODE), &jid(B), Some(&f))
         .unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(B, "2"));
 }
@@ -101,7 +102,7 @@ fn subscribe_delivers_in_its_outcome() {
 fn unsubscribe_delivers_in_its_outcome() {
     let mut svc = a_holds_one_b_idle();
     let o = svc
-        .unsubscribe(&ent("a@example.com"), NODE, &jid(A), None)
+        .unsubscribe(&ent("a@example.com"), &nn(NODE), &jid(A), None)
         .unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(B, "1"));
 }
@@ -113,7 +114,7 @@ fn options_deliver_in_their_outcome() {
     publish(&mut svc, &["1", "2"], T0);
     let f = fields(&[("pubsub#queue_group", "g"), ("pubsub#queue_requests", "2")]);
     let o = svc
-        .set_subscription_options(&ent("a@example.com"), NODE, &jid(A), None, &f)
+        .set_subscription_options(&ent("a@example.com"), &nn(NODE), &jid(A), None, &f)
         .unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(A, "2"));
 }
@@ -126,13 +127,13 @@ fn configure_delivers_in_its_outcome() {
     let _ = svc
         .modify_affiliations(
             &ent(OWNER),
-            NODE,
+            &nn(NODE),
             &[(bare("b@example.com"), Affiliation::Member)],
         )
         .unwrap();
     join(&mut svc, B, "g", 1);
     let f = fields(&[("pubsub#access_model", "whitelist")]);
-    let o = svc.configure(&ent(OWNER), NODE, &f).unwrap();
+    let o = svc.configure(&ent(OWNER), &nn(NODE), &f).unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(B, "1"));
 }
 
@@ -142,7 +143,7 @@ fn approval_delivers_in_its_outcome() {
     join(&mut svc, A, "g", 1);
     publish(&mut svc, &["1", "2"], T0);
     let f = fields(&[("pubsub#access_model", "authorize")]);
-    let _ = svc.configure(&ent(OWNER), NODE, &f).unwrap();
+    let _ = svc.configure(&ent(OWNER), &nn(NODE), &f).unwrap();
     let pending = join_with(
         &mut svc,
         B,
@@ -151,7 +152,7 @@ fn approval_delivers_in_its_outcome() {
     assert!(items_to(&pending, NODE).is_empty(), "pending gets nothing");
     // Authorize sent A back to pending too: both items wait for B.
     let o = svc
-        .approve_subscription(&ent(OWNER), NODE, &jid(B), None, true)
+        .approve_subscription(&ent(OWNER), &nn(NODE), &jid(B), None, true)
         .unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(B, "1"));
 }
@@ -165,7 +166,7 @@ fn owner_subscription_changes_deliver_in_their_outcome() {
         subid: None,
     };
     let o = svc
-        .modify_subscriptions(&ent(OWNER), NODE, &[change])
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &[change])
         .unwrap();
     assert_eq!(delivered(&mut svc, &o.notifications), one(B, "1"));
 }
@@ -176,7 +177,7 @@ fn affiliation_changes_deliver_in_their_outcome() {
     let o = svc
         .modify_affiliations(
             &ent(OWNER),
-            NODE,
+            &nn(NODE),
             &[(bare("a@example.com"), Affiliation::Outcast)],
         )
         .unwrap();
@@ -197,8 +198,8 @@ fn purge_and_delete_leave_nothing_for_a_later_pump() {
     let mut svc = queue_service();
     join(&mut svc, A, "g", 1);
     publish(&mut svc, &["1", "2"], T0);
-    let o = svc.purge(&ent(OWNER), NODE).unwrap();
+    let o = svc.purge(&ent(OWNER), &nn(NODE)).unwrap();
     assert!(delivered(&mut svc, &o.notifications).is_empty());
-    let o = svc.delete_node(&ent(OWNER), NODE, None).unwrap();
+    let o = svc.delete_node(&ent(OWNER), &nn(NODE), None).unwrap();
     assert!(delivered(&mut svc, &o.notifications).is_empty());
 }

@@ -38,6 +38,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use dead_letter::{DeadLetterRecord, RenderDeadLetter};
 pub use settle::Settle;
 
 use std::collections::{BTreeMap, HashMap};
@@ -116,6 +117,8 @@ pub(crate) struct Queues {
     pub nodes: BTreeMap<String, NodeQueues>,
     pub presence: PresenceBook,
     pub log: WriteLog,
+    /// Renders dead-letter payloads (`protocol/` in the running service).
+    pub render_dead_letter: Option<RenderDeadLetter>,
 }
 
 impl Queues {
@@ -200,7 +203,7 @@ impl<S: Store> Service<S> {
     /// Errors: `Internal` (store).
     pub fn queue_presence(
         &mut self,
-        jid: &tokio_xmpp::jid::Jid,
+        jid: &jid::Jid,
         available: bool,
         now: u64,
     ) -> Result<Vec<Notification>, PubsubError> {
@@ -221,7 +224,7 @@ impl<S: Store> Service<S> {
         self.finish(work, now)
     }
 
-    fn is_member_jid(&self, jid: &tokio_xmpp::jid::Jid) -> bool {
+    fn is_member_jid(&self, jid: &jid::Jid) -> bool {
         let bare = jid.to_bare();
         self.nodes.values().any(|n| {
             let subs = n.meta.subs_of_bare(&bare);

@@ -3,8 +3,8 @@
 //! Memory only: after a restart every member counts as available until
 //! it says otherwise (the ack timeout covers the ones that are gone).
 
+use jid::{BareJid, Jid};
 use std::collections::{HashMap, HashSet};
-use tokio_xmpp::jid::{BareJid, Jid};
 
 #[derive(Debug, Default)]
 pub(crate) struct PresenceBook {

@@ -1,7 +1,8 @@
 //! Settling held items: ack (retract or ack IQ), unlock (nack), ack
 //! deadlines, and members that went unavailable.
 
-use tokio_xmpp::jid::Jid;
+use crate::pubsub::names::{ItemId, NodeName};
+use jid::Jid;
 
 use super::deliver::{NodeCtx, take_back};
 use super::state::NodeQueues;
@@ -38,8 +39,8 @@ impl<S: Store> Service<S> {
     pub fn queue_settle(
         &mut self,
         from: &Jid,
-        node: &str,
-        item_ids: &[String],
+        node: &NodeName,
+        item_ids: &[ItemId],
         how: Settle,
         now: u64,
     ) -> Result<Outcome<()>, QueueError> {
@@ -53,11 +54,11 @@ impl<S: Store> Service<S> {
         let mut nq = self.queues.take(node, ctx.id);
         let held = self.locate_all(&ctx, &nq, &mine, item_ids);
         let result = held.map(|held| self.apply(&ctx, &mut nq, held, how, now));
-        self.queues.nodes.insert(node.to_owned(), nq);
+        self.queues.nodes.insert(node.to_string(), nq);
         let mut work = result?;
         if how == Settle::Retract {
             let event = Event::Retract {
-                item_ids: item_ids.to_vec(),
+                item_ids: item_ids.iter().map(ItemId::to_string).collect(),
             };
             work.notes.push(ctx.note(from, None, event));
         }
@@ -81,11 +82,11 @@ impl<S: Store> Service<S> {
     pub fn retract_as(
         &mut self,
         from: &Jid,
-        node: &str,
-        item_id: &str,
+        node: &NodeName,
+        item_id: &ItemId,
         notify: Option<bool>,
     ) -> Result<Outcome<()>, QueueError> {
-        let ids = [item_id.to_owned()];
+        let ids = [item_id.clone()];
         let actor = Actor::Entity(from.to_bare());
         match self.queue_settle(from, node, &ids, Settle::Retract, self.now_ms()) {
             Ok(o) => Ok(o),
@@ -99,7 +100,7 @@ impl<S: Store> Service<S> {
 
     /// Whether `actor` may retract items of `node` as publisher or owner
     /// (then a retract of an item it does not hold is a plain retract).
-    pub fn may_retract(&self, actor: &Actor, node: &str) -> bool {
+    pub fn may_retract(&self, actor: &Actor, node: &NodeName) -> bool {
         let Ok(n) = self.node(node) else {
             return false;
         };
@@ -123,7 +124,7 @@ impl<S: Store> Service<S> {
         ctx: &NodeCtx,
         nq: &NodeQueues,
         mine: &[(String, String)],
-        item_ids: &[String],
+        item_ids: &[ItemId],
     ) -> Result<Held, QueueError> {
         let mut held = Vec::new();
         for id in item_ids {

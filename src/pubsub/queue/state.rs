@@ -2,9 +2,9 @@
 //! handed out) and the entries (items held by a member, or waiting to go
 //! out again), plus the log of writes for the next flush.
 
+use jid::Jid;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use tokio_xmpp::jid::Jid;
 
 use crate::pubsub::error::PubsubError;
 use crate::store::{NodeId, QueueKey, QueueWrite};

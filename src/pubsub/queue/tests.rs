@@ -1,6 +1,8 @@
 //! Consumer-group tests on the in-memory store, with an explicit clock.
 
 use super::*;
+use crate::pubsub::names::iid;
+use crate::pubsub::names::nn;
 use crate::pubsub::tests::{
     NODE, OWNER, Svc, TestStore, ent, fields, item, jid, publish_ids, settings,
 };
@@ -27,10 +29,24 @@ fn svc_settings() -> ServiceSettings {
     }
 }
 
+/// The core writes no XML (`protocol/dead_letter.rs` renders the real
+/// payload and tests its bytes): here each field shows as `name=value`.
+fn test_render(d: &DeadLetterRecord<'_>) -> String {
+    format!(
+        "deliveries={} group={} node={} item={} payload={}",
+        d.deliveries,
+        d.group,
+        d.node,
+        d.item_id,
+        d.payload.unwrap_or("")
+    )
+}
+
 fn open(store: TestStore) -> Svc {
     let mut svc = Service::open(store, svc_settings()).unwrap();
     svc.set_queue_settings(qsettings());
     svc.set_now(T0);
+    svc.set_dead_letter_renderer(test_render);
     svc
 }
 
@@ -42,7 +58,7 @@ pub(super) fn queue_service() -> Svc {
     let mut svc = open(store);
     let config = fields(&[("pubsub#max_items", "100")]);
     let _ = svc
-        .create_node(&ent(OWNER), Some(NODE), Some(&config))
+        .create_node(&ent(OWNER), Some(&nn(NODE)), Some(&config))
         .unwrap();
     svc
 }
@@ -74,7 +90,7 @@ pub(super) fn join_with(svc: &mut Svc, who: &str, options: &[(&str, &str)]) -> V
     let f = fields(options);
     svc.set_now(T0);
     let mut notes = svc
-        .subscribe(&ent(bare_of(who)), NODE, &jid(who), Some(&f))
+        .subscribe(&ent(bare_of(who)), &nn(NODE), &jid(who), Some(&f))
         .unwrap()
         .notifications;
     notes.extend(svc.queue_pump(NODE, T0).unwrap());
@@ -89,7 +105,7 @@ pub(super) fn publish(svc: &mut Svc, ids: &[&str], now: u64) -> Vec<Notification
         .collect();
     svc.set_now(now);
     let mut notes = svc
-        .publish(&ent(OWNER), NODE, items, None)
+        .publish(&ent(OWNER), &nn(NODE), items, None)
         .unwrap()
         .notifications;
     notes.extend(svc.queue_pump(NODE, now).unwrap());
@@ -130,9 +146,9 @@ pub(super) fn settle(
     how: Settle,
     now: u64,
 ) -> Result<Vec<Notification>, QueueError> {
-    let ids = [id.to_owned()];
+    let ids = [iid(id)];
     svc.set_now(now);
-    svc.queue_settle(&jid(who), NODE, &ids, how, now)
+    svc.queue_settle(&jid(who), &nn(NODE), &ids, how, now)
         .map(|o| o.notifications)
 }
 
@@ -175,7 +191,7 @@ fn plain_subscribers_get_every_item_and_each_group_gets_it_once() {
     let _ = svc
         .subscribe(
             &ent("plain@example.com"),
-            NODE,
+            &nn(NODE),
             &jid("plain@example.com"),
             None,
         )
@@ -205,7 +221,7 @@ fn retract_acks_for_the_members_group_only_and_keeps_the_item() {
         "only the member is told"
     );
     let page = svc
-        .items_by_id(&ent(OWNER), NODE, &["1".to_owned()])
+        .items_by_id(&ent(OWNER), &nn(NODE), &[iid("1")])
         .unwrap();
     assert_eq!(page.items.len(), 1, "the node keeps the item");
     assert!(
@@ -270,16 +286,13 @@ fn timeouts_redeliver_with_exponential_backoff_then_dead_letter() {
     let t3 = t2 + 200 + 1_000;
     svc.queue_tick(t3).unwrap();
     let dead = format!("{NODE}/dead-letter");
-    let page = svc.items(&ent(OWNER), &dead, None).unwrap();
+    let page = svc.items(&ent(OWNER), &nn(&dead), None).unwrap();
     assert_eq!(page.items.len(), 1);
     let payload = page.items[0].payload.as_deref().unwrap();
-    assert!(
-        payload.contains("<header name='Delivery-Count'>3</header>"),
-        "{payload}"
-    );
-    assert!(
-        payload.contains("<p>1</p>"),
-        "original payload kept: {payload}"
+    assert_eq!(
+        payload,
+        format!("deliveries=3 group=g node={NODE} item=1 payload=<p>1</p>"),
+        "the record the renderer got: delivery count, group, origin, original payload"
     );
     assert!(
         items_to(&svc.queue_tick(t3 + 10_000).unwrap(), NODE).is_empty(),
@@ -299,9 +312,9 @@ fn nack_past_the_limit_dead_letters_and_owners_carry_over() {
         svc.queue_tick(now).unwrap();
     }
     let dead = format!("{NODE}/dead-letter");
-    let page = svc.items(&ent(OWNER), &dead, None).unwrap();
+    let page = svc.items(&ent(OWNER), &nn(&dead), None).unwrap();
     assert_eq!(page.items.len(), 1, "moved after the third failed delivery");
-    let affs = svc.node_affiliations(&ent(OWNER), &dead).unwrap();
+    let affs = svc.node_affiliations(&ent(OWNER), &nn(&dead)).unwrap();
     assert!(
         !affs.is_empty(),
         "the owner of the node owns its dead letters"
@@ -319,7 +332,7 @@ fn unavailable_and_unsubscribed_members_give_their_items_back_at_once() {
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|(j, _)| j == B));
     let _ = svc
-        .unsubscribe(&ent(bare_of(B)), NODE, &jid(B), None)
+        .unsubscribe(&ent(bare_of(B)), &nn(NODE), &jid(B), None)
         .unwrap();
     let back = items_to(&svc.queue_pump(NODE, T0).unwrap(), NODE);
     assert!(back.is_empty(), "A is unavailable");
@@ -396,7 +409,7 @@ fn bad_queue_options_are_refused() {
         ("pubsub#queue_start", "middle"),
     ] {
         let f = fields(&[bad]);
-        let r = svc.subscribe(&ent(bare_of(A)), NODE, &jid(A), Some(&f));
+        let r = svc.subscribe(&ent(bare_of(A)), &nn(NODE), &jid(A), Some(&f));
         assert!(matches!(r, Err(PubsubError::InvalidOptions(_))), "{bad:?}");
     }
 }
@@ -421,13 +434,13 @@ fn nobody_but_the_owners_may_create_a_dead_letter_node() {
     let mut svc = queue_service();
     let dead = format!("{NODE}/dead-letter");
     let open = fields(&[("pubsub#access_model", "open")]);
-    let err = svc.create_node(&ent(MALLORY), Some(&dead), Some(&open));
+    let err = svc.create_node(&ent(MALLORY), Some(&nn(&dead)), Some(&open));
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
-    let auto = svc.publish(&ent(MALLORY), &dead, vec![item("x", "<p/>")], None);
+    let auto = svc.publish(&ent(MALLORY), &nn(&dead), vec![item("x", "<p/>")], None);
     assert!(auto.is_err(), "no auto-create of a reserved name either");
-    let orphan = svc.create_node(&ent(MALLORY), Some("nothing-yet/dead-letter"), None);
+    let orphan = svc.create_node(&ent(MALLORY), Some(&nn("nothing-yet/dead-letter")), None);
     assert_eq!(orphan.unwrap_err(), PubsubError::Forbidden);
-    assert!(svc.create_node(&ent(OWNER), Some(&dead), None).is_ok());
+    assert!(svc.create_node(&ent(OWNER), Some(&nn(&dead)), None).is_ok());
 }
 
 #[test]
@@ -435,10 +448,16 @@ fn a_dead_letter_node_herald_creates_is_closed_to_strangers() {
     let mut svc = queue_service();
     fail_for_good(&mut svc);
     let dead = format!("{NODE}/dead-letter");
-    assert_eq!(svc.items(&ent(OWNER), &dead, None).unwrap().items.len(), 1);
-    let denied = svc.items(&ent(MALLORY), &dead, None).unwrap_err();
+    assert_eq!(
+        svc.items(&ent(OWNER), &nn(&dead), None)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let denied = svc.items(&ent(MALLORY), &nn(&dead), None).unwrap_err();
     assert_eq!(denied, PubsubError::ClosedNode);
-    let sub = svc.subscribe(&ent(MALLORY), &dead, &jid(MALLORY), None);
+    let sub = svc.subscribe(&ent(MALLORY), &nn(&dead), &jid(MALLORY), None);
     assert_eq!(sub.unwrap_err(), PubsubError::ClosedNode);
 }
 
@@ -450,7 +469,7 @@ fn dead_letters_never_go_into_a_squatted_node_and_stay_pending() {
     let config = crate::pubsub::NodeConfig::with_defaults(10);
     svc.insert_node(&ent(MALLORY), &dead, config).unwrap();
     let now = fail_for_good(&mut svc);
-    let page = svc.items(&ent(MALLORY), &dead, None).unwrap();
+    let page = svc.items(&ent(MALLORY), &nn(&dead), None).unwrap();
     assert!(page.items.is_empty(), "the squatter got nothing");
     // Not dropped: the group keeps delivering it, a backoff apart.
     let mut later = svc.queue_tick(now + 60_000).unwrap();
@@ -458,11 +477,26 @@ fn dead_letters_never_go_into_a_squatted_node_and_stay_pending() {
     assert_eq!(items_to(&later, NODE), [(A.to_owned(), "1".to_owned())]);
     let svc = reopen(svc);
     assert!(
-        svc.items(&ent(MALLORY), &dead, None)
+        svc.items(&ent(MALLORY), &nn(&dead), None)
             .unwrap()
             .items
             .is_empty()
     );
+}
+
+#[test]
+fn without_a_renderer_a_failed_item_stays_in_its_group() {
+    let mut svc = queue_service();
+    svc.queues.render_dead_letter = None;
+    let now = fail_for_good(&mut svc);
+    let dead = format!("{NODE}/dead-letter");
+    assert_eq!(
+        svc.items(&ent(OWNER), &nn(&dead), None).unwrap_err(),
+        PubsubError::NodeNotFound
+    );
+    let mut later = svc.queue_tick(now + 60_000).unwrap();
+    later.extend(svc.queue_tick(now + 120_000).unwrap());
+    assert_eq!(items_to(&later, NODE), [(A.to_owned(), "1".to_owned())]);
 }
 
 #[test]
@@ -477,14 +511,21 @@ fn at_max_nodes_a_failed_item_still_reaches_the_dead_letter_node() {
     };
     let mut svc = Service::open(store, settings).unwrap();
     svc.set_queue_settings(qsettings());
+    svc.set_dead_letter_renderer(test_render);
     let config = fields(&[("pubsub#max_items", "100")]);
     let _ = svc
-        .create_node(&ent(OWNER), Some(NODE), Some(&config))
+        .create_node(&ent(OWNER), Some(&nn(NODE)), Some(&config))
         .unwrap();
     fail_for_good(&mut svc);
     let dead = format!("{NODE}/dead-letter");
-    assert_eq!(svc.items(&ent(OWNER), &dead, None).unwrap().items.len(), 1);
-    let other = svc.create_node(&ent(OWNER), Some("other"), None);
+    assert_eq!(
+        svc.items(&ent(OWNER), &nn(&dead), None)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let other = svc.create_node(&ent(OWNER), Some(&nn("other")), None);
     assert_eq!(other.unwrap_err(), PubsubError::MaxNodesExceeded);
 }
 
@@ -498,7 +539,7 @@ fn a_revoked_member_gives_its_items_back_to_the_group() {
     let out = svc
         .configure(
             &ent(OWNER),
-            NODE,
+            &nn(NODE),
             &fields(&[("pubsub#access_model", "whitelist")]),
         )
         .unwrap();

@@ -1,11 +1,12 @@
 //! The published-items feed and `herald#chat` subscriptions.
 
 use super::*;
+use crate::pubsub::names::nn;
 
 fn chat_subscribe(svc: &mut Svc, who: &str) {
     let chat = fields(&[(CHAT_FIELD, "true")]);
     let out = svc
-        .subscribe(&ent(who), NODE, &jid(who), Some(&chat))
+        .subscribe(&ent(who), &nn(NODE), &jid(who), Some(&chat))
         .unwrap();
     assert!(out.reply.options.chat);
 }
@@ -32,7 +33,7 @@ fn chat_subscribers_get_no_event_notifications() {
     chat_subscribe(&mut svc, "bob@example.com");
     subscribe(&mut svc, "carol@example.com");
     let out = svc
-        .publish(&ent(OWNER), NODE, vec![item("a", "<p/>")], None)
+        .publish(&ent(OWNER), &nn(NODE), vec![item("a", "<p/>")], None)
         .unwrap();
     assert_eq!(recipients(&out), vec!["carol@example.com"]);
     assert_eq!(svc.chat_subscribers(NODE), vec![jid("bob@example.com")]);
@@ -45,7 +46,7 @@ fn chat_option_persists_and_is_a_separate_subscription() {
     chat_subscribe(&mut svc, "bob@example.com");
     let svc = reopen(svc);
     let subs = svc
-        .subscriptions(&ent("bob@example.com"), Some(NODE))
+        .subscriptions(&ent("bob@example.com"), Some(&nn(NODE)))
         .unwrap();
     let chat: Vec<bool> = subs.iter().map(|s| s.options.chat).collect();
     assert_eq!(chat, vec![false, true]);

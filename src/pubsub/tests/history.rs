@@ -2,9 +2,11 @@
 //! never reused, item expiry and history limits applied by the tick.
 
 use super::*;
+use crate::pubsub::names::iid;
+use crate::pubsub::names::nn;
 
 fn all_history(svc: &Svc) -> HistoryPage {
-    svc.history(&Actor::System, NODE, &HistoryQuery::default())
+    svc.history(&Actor::System, &nn(NODE), &HistoryQuery::default())
         .unwrap()
 }
 
@@ -24,19 +26,26 @@ fn events(page: &HistoryPage) -> Vec<String> {
 fn every_publication_and_retraction_is_archived_in_order() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a", "b", "a"]);
-    let _ = svc.retract(&ent(OWNER), NODE, "b", None).unwrap();
+    let _ = svc
+        .retract(&ent(OWNER), &nn(NODE), &iid("b"), None)
+        .unwrap();
     let page = all_history(&svc);
     assert_eq!(events(&page), ["+a", "+b", "+a", "-b"]);
     assert!(page.complete);
     assert_eq!(page.total, Some(4));
-    assert_eq!(ids(&svc.items(&Actor::System, NODE, None).unwrap()), ["a"]);
+    assert_eq!(
+        ids(&svc.items(&Actor::System, &nn(NODE), None).unwrap()),
+        ["a"]
+    );
 }
 
 #[test]
 fn archive_ids_are_never_reused_across_restarts_and_trims() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a", "b"]);
-    let _ = svc.retract(&ent(OWNER), NODE, "b", None).unwrap();
+    let _ = svc
+        .retract(&ent(OWNER), &nn(NODE), &iid("b"), None)
+        .unwrap();
     let before = archive_ids(&all_history(&svc));
     // Everything ages out of the history, then a restart.
     let week = 8 * 24 * 3600 * 1000;
@@ -53,7 +62,7 @@ fn archive_ids_are_never_reused_across_restarts_and_trims() {
 fn history_keeps_at_most_its_count_limit() {
     let mut svc = service();
     svc.settings.retention.history_max_entries = 3;
-    let _ = svc.create_node(&ent(OWNER), Some(NODE), None).unwrap();
+    let _ = svc.create_node(&ent(OWNER), Some(&nn(NODE)), None).unwrap();
     publish_ids(&mut svc, &["a", "b", "c", "d", "e"]);
     assert_eq!(events(&all_history(&svc)), ["+c", "+d", "+e"]);
     assert_eq!(all_history(&svc).total, Some(3));
@@ -68,7 +77,7 @@ fn expired_items_go_at_the_tick_without_notifications() {
     let now = svc.now_ms();
     assert_eq!(svc.expire(now).unwrap(), 0, "not yet");
     assert_eq!(svc.expire(now + 61_000).unwrap(), 2);
-    let page = svc.items(&Actor::System, NODE, None).unwrap();
+    let page = svc.items(&Actor::System, &nn(NODE), None).unwrap();
     assert!(page.items.is_empty());
     assert_eq!(page.total, 0);
     assert_eq!(events(&all_history(&svc)), ["+a", "+b"], "history stays");
@@ -82,7 +91,7 @@ fn expiry_follows_configuration_changes() {
     let later = svc.now_ms() + 3_600_000;
     assert_eq!(svc.expire(later).unwrap(), 0, "no item_expire");
     let f = fields(&[("pubsub#item_expire", "10")]);
-    let _ = svc.configure(&ent(OWNER), NODE, &f).unwrap();
+    let _ = svc.configure(&ent(OWNER), &nn(NODE), &f).unwrap();
     assert_eq!(svc.expire(later).unwrap(), 1);
 }
 
@@ -95,14 +104,14 @@ fn expiry_works_in_batches() {
     assert_eq!(svc.expire(later).unwrap(), 2);
     assert_eq!(svc.expire(later).unwrap(), 2);
     assert_eq!(svc.expire(later).unwrap(), 1);
-    assert_eq!(svc.items(&Actor::System, NODE, None).unwrap().total, 0);
+    assert_eq!(svc.items(&Actor::System, &nn(NODE), None).unwrap().total, 0);
 }
 
 #[test]
 fn trimmed_history_cursor_is_item_not_found() {
     let mut svc = service();
     svc.settings.retention.history_max_entries = 2;
-    let _ = svc.create_node(&ent(OWNER), Some(NODE), None).unwrap();
+    let _ = svc.create_node(&ent(OWNER), Some(&nn(NODE)), None).unwrap();
     publish_ids(&mut svc, &["a"]);
     let first = archive_ids(&all_history(&svc))[0].clone();
     publish_ids(&mut svc, &["b", "c"]);
@@ -110,7 +119,7 @@ fn trimmed_history_cursor_is_item_not_found() {
         after: vec![first],
         ..HistoryQuery::default()
     };
-    let r = svc.history(&Actor::System, NODE, &q);
+    let r = svc.history(&Actor::System, &nn(NODE), &q);
     assert_eq!(r, Err(PubsubError::ItemNotFound));
 }
 
@@ -118,6 +127,10 @@ fn trimmed_history_cursor_is_item_not_found() {
 fn history_of_a_whitelist_node_needs_membership() {
     let mut svc = service_with_node(&[("pubsub#access_model", "whitelist")]);
     publish_ids(&mut svc, &["a"]);
-    let r = svc.history(&ent("stranger@example.com"), NODE, &HistoryQuery::default());
+    let r = svc.history(
+        &ent("stranger@example.com"),
+        &nn(NODE),
+        &HistoryQuery::default(),
+    );
     assert_eq!(r, Err(PubsubError::ClosedNode));
 }

@@ -2,19 +2,20 @@
 //! all-or-nothing batches.
 
 use super::*;
+use crate::pubsub::names::nn;
 
 const KEY_RETENTION: u64 = 1000;
 
 fn one(id: Option<&str>, payload: &str) -> IngestItem {
     IngestItem {
-        id: id.map(str::to_owned),
+        id: id.map(ItemId::from),
         payload: payload.to_owned(),
     }
 }
 
 fn req(items: Vec<IngestItem>) -> IngestRequest {
     IngestRequest {
-        node: NODE.to_owned(),
+        node: NODE.into(),
         items,
         may_create: false,
         idempotency: None,
@@ -33,7 +34,7 @@ fn keyed(items: Vec<IngestItem>, key: &str, now_ms: u64) -> IngestRequest {
 }
 
 fn count(svc: &Svc) -> u64 {
-    svc.items(&ent(OWNER), NODE, None).unwrap().total
+    svc.items(&ent(OWNER), &nn(NODE), None).unwrap().total
 }
 
 #[test]
@@ -61,7 +62,7 @@ fn same_id_other_body_replaces_with_a_new_seq_and_notifies() {
     assert_eq!(item.status, ItemStatus::Replaced);
     assert!(item.seq > first.reply.items[0].seq + 1);
     assert_eq!(recipients(&second), ["sub@example.com"]);
-    let page = svc.items(&ent(OWNER), NODE, None).unwrap();
+    let page = svc.items(&ent(OWNER), &nn(NODE), None).unwrap();
     assert_eq!(ids(&page), ["b", "a"]);
 }
 

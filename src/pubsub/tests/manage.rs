@@ -1,12 +1,15 @@
 //! §8.6 approval, §8.7 pending, §8.8 subscriptions, §8.9 affiliations.
 
 use super::*;
+use crate::pubsub::names::nn;
 
 const BOB: &str = "bob@example.com";
 
 fn pending_bob() -> (Svc, String) {
     let mut svc = service_with_node(&[("pubsub#access_model", "authorize")]);
-    let out = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let out = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     (svc, out.reply.subid)
 }
 
@@ -16,7 +19,7 @@ fn pending_bob() -> (Svc, String) {
 fn approving_a_pending_subscription_subscribes_and_tells_the_subscriber() {
     let (mut svc, subid) = pending_bob();
     let out = svc
-        .approve_subscription(&ent(OWNER), NODE, &jid(BOB), Some(&subid), true)
+        .approve_subscription(&ent(OWNER), &nn(NODE), &jid(BOB), Some(&subid), true)
         .unwrap();
     let expected = Event::Subscription {
         jid: jid(BOB),
@@ -24,7 +27,7 @@ fn approving_a_pending_subscription_subscribes_and_tells_the_subscriber() {
         state: SubscriptionState::Subscribed,
     };
     assert_eq!(out.notifications[0].event, expected);
-    let subs = svc.subscriptions(&ent(BOB), Some(NODE)).unwrap();
+    let subs = svc.subscriptions(&ent(BOB), Some(&nn(NODE))).unwrap();
     assert_eq!(subs[0].state, SubscriptionState::Subscribed);
 }
 
@@ -32,7 +35,7 @@ fn approving_a_pending_subscription_subscribes_and_tells_the_subscriber() {
 fn denying_a_pending_subscription_removes_it_and_tells_the_subscriber() {
     let (mut svc, subid) = pending_bob();
     let out = svc
-        .approve_subscription(&ent(OWNER), NODE, &jid(BOB), None, false)
+        .approve_subscription(&ent(OWNER), &nn(NODE), &jid(BOB), None, false)
         .unwrap();
     let Event::Subscription { state, .. } = &out.notifications[0].event else {
         panic!()
@@ -45,21 +48,21 @@ fn denying_a_pending_subscription_removes_it_and_tells_the_subscriber() {
 #[test]
 fn approving_by_a_non_owner_is_forbidden() {
     let (mut svc, _) = pending_bob();
-    let err = svc.approve_subscription(&ent(BOB), NODE, &jid(BOB), None, true);
+    let err = svc.approve_subscription(&ent(BOB), &nn(NODE), &jid(BOB), None, true);
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
 }
 
 #[test]
 fn approving_without_a_request_is_not_subscribed() {
     let mut svc = service_with_node(&[]);
-    let err = svc.approve_subscription(&ent(OWNER), NODE, &jid(BOB), None, true);
+    let err = svc.approve_subscription(&ent(OWNER), &nn(NODE), &jid(BOB), None, true);
     assert_eq!(err.unwrap_err(), PubsubError::NotSubscribed);
 }
 
 #[test]
 fn approving_with_a_wrong_subid_is_invalid_subid() {
     let (mut svc, _) = pending_bob();
-    let err = svc.approve_subscription(&ent(OWNER), NODE, &jid(BOB), Some("x"), true);
+    let err = svc.approve_subscription(&ent(OWNER), &nn(NODE), &jid(BOB), Some("x"), true);
     assert_eq!(err.unwrap_err(), PubsubError::InvalidSubid);
 }
 
@@ -68,9 +71,11 @@ fn approval_requests_go_to_admins_when_the_node_has_no_owner() {
     let mut svc = service();
     let f = fields(&[("pubsub#access_model", "authorize")]);
     let _ = svc
-        .create_node(&Actor::System, Some(NODE), Some(&f))
+        .create_node(&Actor::System, Some(&nn(NODE)), Some(&f))
         .unwrap();
-    let out = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let out = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     assert_eq!(recipients(&out), vec![ADMIN]);
 }
 
@@ -81,7 +86,7 @@ fn pending_nodes_and_subscriptions_are_listed_for_the_owner() {
     let (svc, subid) = pending_bob();
     assert_eq!(svc.pending_nodes(&ent(OWNER)), vec![NODE.to_owned()]);
     assert!(svc.pending_nodes(&ent(BOB)).is_empty());
-    let out = svc.pending_subscriptions(&ent(OWNER), NODE).unwrap();
+    let out = svc.pending_subscriptions(&ent(OWNER), &nn(NODE)).unwrap();
     assert_eq!(out.reply[0].subid, subid);
     assert_eq!(recipients(&out), vec![OWNER]);
 }
@@ -89,7 +94,7 @@ fn pending_nodes_and_subscriptions_are_listed_for_the_owner() {
 #[test]
 fn pending_subscriptions_by_a_non_owner_is_forbidden() {
     let (svc, _) = pending_bob();
-    let err = svc.pending_subscriptions(&ent(BOB), NODE);
+    let err = svc.pending_subscriptions(&ent(BOB), &nn(NODE));
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
 }
 
@@ -99,7 +104,7 @@ fn pending_subscriptions_by_a_non_owner_is_forbidden() {
 fn node_subscriptions_lists_every_subscription_for_the_owner() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
-    let subs = svc.node_subscriptions(&ent(OWNER), NODE).unwrap();
+    let subs = svc.node_subscriptions(&ent(OWNER), &nn(NODE)).unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0].jid, jid(BOB));
 }
@@ -107,10 +112,11 @@ fn node_subscriptions_lists_every_subscription_for_the_owner() {
 #[test]
 fn node_subscriptions_by_a_non_owner_is_forbidden() {
     let svc = service_with_node(&[]);
-    let err = svc.node_subscriptions(&ent(BOB), NODE);
+    let err = svc.node_subscriptions(&ent(BOB), &nn(NODE));
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
     assert_eq!(
-        svc.node_subscriptions(&ent(OWNER), "nope").unwrap_err(),
+        svc.node_subscriptions(&ent(OWNER), &nn("nope"))
+            .unwrap_err(),
         PubsubError::NodeNotFound
     );
 }
@@ -127,12 +133,14 @@ fn change(who: &str, state: SubscriptionState) -> SubscriptionChange {
 fn modify_subscriptions_creates_and_removes_and_notifies() {
     let mut svc = service_with_node(&[]);
     let add = [change(BOB, SubscriptionState::Subscribed)];
-    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    let out = svc
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &add)
+        .unwrap();
     assert_eq!(recipients(&out), vec![BOB]);
     assert_eq!(svc.subscriptions(&ent(BOB), None).unwrap().len(), 1);
     let remove = [change(BOB, SubscriptionState::None)];
     let out = svc
-        .modify_subscriptions(&ent(OWNER), NODE, &remove)
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &remove)
         .unwrap();
     let Event::Subscription { state, .. } = &out.notifications[0].event else {
         panic!()
@@ -146,7 +154,9 @@ fn modify_subscriptions_new_subscriber_gets_the_last_item_on_sub_nodes() {
     let mut svc = service_with_node(&[("pubsub#send_last_published_item", "on_sub")]);
     publish_ids(&mut svc, &["a", "b"]);
     let add = [change(BOB, SubscriptionState::Subscribed)];
-    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    let out = svc
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &add)
+        .unwrap();
     assert_eq!(out.notifications.len(), 2);
     assert!(matches!(
         out.notifications[0].event,
@@ -167,7 +177,9 @@ fn modify_subscriptions_new_subscriber_gets_the_last_item_on_sub_nodes() {
     assert_eq!(items[0].id, "b");
     assert_eq!(out.notifications[1].recipients[0].jid, jid(BOB));
     // Re-stating an existing subscription does not resend the item.
-    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    let out = svc
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &add)
+        .unwrap();
     assert_eq!(out.notifications.len(), 1);
 }
 
@@ -179,14 +191,18 @@ fn modify_subscriptions_pending_to_subscribed_gets_the_last_item() {
     ];
     let mut svc = service_with_node(&cfg);
     publish_ids(&mut svc, &["a"]);
-    let _ = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let _ = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     let pending = [change(BOB, SubscriptionState::Pending)];
     let out = svc
-        .modify_subscriptions(&ent(OWNER), NODE, &pending)
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &pending)
         .unwrap();
     assert_eq!(out.notifications.len(), 1);
     let add = [change(BOB, SubscriptionState::Subscribed)];
-    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    let out = svc
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &add)
+        .unwrap();
     assert_eq!(out.notifications.len(), 2);
 }
 
@@ -195,7 +211,9 @@ fn modify_subscriptions_never_sends_no_last_item() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a"]);
     let add = [change(BOB, SubscriptionState::Subscribed)];
-    let out = svc.modify_subscriptions(&ent(OWNER), NODE, &add).unwrap();
+    let out = svc
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &add)
+        .unwrap();
     assert_eq!(out.notifications.len(), 1);
 }
 
@@ -205,11 +223,11 @@ fn modify_subscriptions_to_none_without_subid_removes_all_of_the_jid() {
     subscribe(&mut svc, BOB);
     let quiet = fields(&[("pubsub#deliver", "0")]);
     let _ = svc
-        .subscribe(&ent(BOB), NODE, &jid(BOB), Some(&quiet))
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), Some(&quiet))
         .unwrap();
     let remove = [change(BOB, SubscriptionState::None)];
     let out = svc
-        .modify_subscriptions(&ent(OWNER), NODE, &remove)
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &remove)
         .unwrap();
     assert_eq!(out.notifications.len(), 2);
     assert!(svc.subscriptions(&ent(BOB), None).unwrap().is_empty());
@@ -219,7 +237,7 @@ fn modify_subscriptions_to_none_without_subid_removes_all_of_the_jid() {
 fn modify_subscriptions_to_unconfigured_is_not_acceptable() {
     let mut svc = service_with_node(&[]);
     let bad = [change(BOB, SubscriptionState::Unconfigured)];
-    let err = svc.modify_subscriptions(&ent(OWNER), NODE, &bad);
+    let err = svc.modify_subscriptions(&ent(OWNER), &nn(NODE), &bad);
     assert!(matches!(err, Err(PubsubError::NotAcceptable(_))));
 }
 
@@ -228,7 +246,7 @@ fn modify_subscriptions_for_an_outcast_is_refused() {
     let mut svc = service_with_node(&[]);
     set_affiliation(&mut svc, BOB, Affiliation::Outcast);
     let add = [change(BOB, SubscriptionState::Subscribed)];
-    let err = svc.modify_subscriptions(&ent(OWNER), NODE, &add);
+    let err = svc.modify_subscriptions(&ent(OWNER), &nn(NODE), &add);
     assert_eq!(err.unwrap_err(), PubsubError::Outcast);
 }
 
@@ -236,7 +254,7 @@ fn modify_subscriptions_for_an_outcast_is_refused() {
 fn modify_subscriptions_by_a_non_owner_is_forbidden() {
     let mut svc = service_with_node(&[]);
     let add = [change(BOB, SubscriptionState::Subscribed)];
-    let err = svc.modify_subscriptions(&ent(BOB), NODE, &add);
+    let err = svc.modify_subscriptions(&ent(BOB), &nn(NODE), &add);
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
 }
 
@@ -245,10 +263,10 @@ fn modify_subscriptions_when_the_store_fails_changes_nothing() {
     let mut svc = service_with_node(&[]);
     fail_writes(&svc, true);
     let add = [change(BOB, SubscriptionState::Subscribed)];
-    let err = svc.modify_subscriptions(&ent(OWNER), NODE, &add);
+    let err = svc.modify_subscriptions(&ent(OWNER), &nn(NODE), &add);
     assert!(matches!(err, Err(PubsubError::Internal(_))));
     assert!(
-        svc.node_subscriptions(&ent(OWNER), NODE)
+        svc.node_subscriptions(&ent(OWNER), &nn(NODE))
             .unwrap()
             .is_empty()
     );
@@ -260,14 +278,14 @@ fn modify_subscriptions_when_the_store_fails_changes_nothing() {
 fn node_affiliations_lists_explicit_affiliations_for_the_owner() {
     let mut svc = service_with_node(&[]);
     set_affiliation(&mut svc, BOB, Affiliation::Publisher);
-    let mut affs = svc.node_affiliations(&ent(OWNER), NODE).unwrap();
+    let mut affs = svc.node_affiliations(&ent(OWNER), &nn(NODE)).unwrap();
     affs.sort_by_key(|(j, _)| j.to_string());
     let expected = vec![
         (bare(BOB), Affiliation::Publisher),
         (bare(OWNER), Affiliation::Owner),
     ];
     assert_eq!(affs, expected);
-    let err = svc.node_affiliations(&ent(BOB), NODE);
+    let err = svc.node_affiliations(&ent(BOB), &nn(NODE));
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
 }
 
@@ -275,7 +293,7 @@ fn node_affiliations_lists_explicit_affiliations_for_the_owner() {
 fn modify_affiliations_notifies_the_affected_entity() {
     let mut svc = service_with_node(&[]);
     let out = svc
-        .modify_affiliations(&ent(OWNER), NODE, &[(bare(BOB), Affiliation::Member)])
+        .modify_affiliations(&ent(OWNER), &nn(NODE), &[(bare(BOB), Affiliation::Member)])
         .unwrap();
     let expected = Event::Affiliation {
         jid: bare(BOB),
@@ -289,12 +307,12 @@ fn modify_affiliations_notifies_the_affected_entity() {
 fn making_an_entity_outcast_removes_its_subscriptions() {
     let mut svc = service_with_node(&[]);
     let _ = svc
-        .subscribe(&ent(BOB), NODE, &jid("bob@example.com/a"), None)
+        .subscribe(&ent(BOB), &nn(NODE), &jid("bob@example.com/a"), None)
         .unwrap();
     subscribe(&mut svc, BOB);
     set_affiliation(&mut svc, BOB, Affiliation::Outcast);
     assert!(
-        svc.node_subscriptions(&ent(OWNER), NODE)
+        svc.node_subscriptions(&ent(OWNER), &nn(NODE))
             .unwrap()
             .is_empty()
     );
@@ -311,10 +329,10 @@ fn setting_affiliation_none_removes_it() {
 #[test]
 fn removing_the_last_owner_is_refused() {
     let mut svc = service_with_node(&[]);
-    let err = svc.modify_affiliations(&ent(OWNER), NODE, &[(bare(OWNER), Affiliation::None)]);
+    let err = svc.modify_affiliations(&ent(OWNER), &nn(NODE), &[(bare(OWNER), Affiliation::None)]);
     assert_eq!(err.unwrap_err(), PubsubError::LastOwner);
     set_affiliation(&mut svc, BOB, Affiliation::Owner);
-    let ok = svc.modify_affiliations(&ent(OWNER), NODE, &[(bare(OWNER), Affiliation::None)]);
+    let ok = svc.modify_affiliations(&ent(OWNER), &nn(NODE), &[(bare(OWNER), Affiliation::None)]);
     assert!(ok.is_ok());
 }
 
@@ -323,7 +341,7 @@ fn the_system_may_remove_the_last_owner() {
     let mut svc = service_with_node(&[]);
     let change = [(bare(OWNER), Affiliation::None)];
     assert!(
-        svc.modify_affiliations(&Actor::System, NODE, &change)
+        svc.modify_affiliations(&Actor::System, &nn(NODE), &change)
             .is_ok()
     );
 }
@@ -331,7 +349,7 @@ fn the_system_may_remove_the_last_owner() {
 #[test]
 fn modify_affiliations_by_a_non_owner_is_forbidden() {
     let mut svc = service_with_node(&[]);
-    let err = svc.modify_affiliations(&ent(BOB), NODE, &[(bare(BOB), Affiliation::Owner)]);
+    let err = svc.modify_affiliations(&ent(BOB), &nn(NODE), &[(bare(BOB), Affiliation::Owner)]);
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
 }
 
@@ -339,15 +357,21 @@ fn modify_affiliations_by_a_non_owner_is_forbidden() {
 fn admins_are_owners_of_every_node() {
     let mut svc = service_with_node(&[]);
     let change = [(bare(BOB), Affiliation::Publisher)];
-    assert!(svc.modify_affiliations(&ent(ADMIN), NODE, &change).is_ok());
-    assert!(svc.purge(&ent(ADMIN), NODE).is_ok());
+    assert!(
+        svc.modify_affiliations(&ent(ADMIN), &nn(NODE), &change)
+            .is_ok()
+    );
+    assert!(svc.purge(&ent(ADMIN), &nn(NODE)).is_ok());
 }
 
 #[test]
 fn modify_affiliations_when_the_store_fails_changes_nothing() {
     let mut svc = service_with_node(&[]);
     fail_writes(&svc, true);
-    let err = svc.modify_affiliations(&ent(OWNER), NODE, &[(bare(BOB), Affiliation::Owner)]);
+    let err = svc.modify_affiliations(&ent(OWNER), &nn(NODE), &[(bare(BOB), Affiliation::Owner)]);
     assert!(matches!(err, Err(PubsubError::Internal(_))));
-    assert_eq!(svc.node_affiliations(&ent(OWNER), NODE).unwrap().len(), 1);
+    assert_eq!(
+        svc.node_affiliations(&ent(OWNER), &nn(NODE)).unwrap().len(),
+        1
+    );
 }

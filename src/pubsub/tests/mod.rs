@@ -16,6 +16,8 @@ mod retract;
 mod revocation;
 mod subscribe;
 
+use crate::pubsub::names::iid;
+use crate::pubsub::names::nn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -187,7 +189,7 @@ pub fn settings() -> ServiceSettings {
         max_items_cap: 100,
         max_payload_bytes: 100,
         max_page_size: 5,
-        max_stanza_bytes: crate::config::DEFAULT_MAX_STANZA_BYTES,
+        max_stanza_bytes: crate::limits::DEFAULT_MAX_STANZA_BYTES,
         auto_create_on_publish: true,
         max_nodes: None,
         retention: RetentionSettings::default(),
@@ -228,13 +230,15 @@ pub fn fields(pairs: &[(&str, &str)]) -> Vec<FieldValues> {
 pub fn service_with_node(config: &[(&str, &str)]) -> Svc {
     let mut svc = service();
     let f = fields(config);
-    let _ = svc.create_node(&ent(OWNER), Some(NODE), Some(&f)).unwrap();
+    let _ = svc
+        .create_node(&ent(OWNER), Some(&nn(NODE)), Some(&f))
+        .unwrap();
     svc
 }
 
 pub fn item(id: &str, payload: &str) -> NewItem {
     NewItem {
-        id: Some(id.to_owned()),
+        id: Some(iid(id)),
         payload: Some(payload.to_owned()),
     }
 }
@@ -245,7 +249,7 @@ pub fn publish_ids(svc: &mut Svc, ids: &[&str]) {
         .iter()
         .map(|i| item(i, &format!("<p>{i}</p>")))
         .collect();
-    let _ = svc.publish(&ent(OWNER), NODE, items, None).unwrap();
+    let _ = svc.publish(&ent(OWNER), &nn(NODE), items, None).unwrap();
 }
 
 pub fn ids(page: &ItemsPage) -> Vec<&str> {
@@ -254,14 +258,14 @@ pub fn ids(page: &ItemsPage) -> Vec<&str> {
 
 /// Subscribes `who` (bare JID) to NODE, returning the subscription.
 pub fn subscribe(svc: &mut Svc, who: &str) -> Subscription {
-    svc.subscribe(&ent(who), NODE, &jid(who), None)
+    svc.subscribe(&ent(who), &nn(NODE), &jid(who), None)
         .unwrap()
         .reply
 }
 
 pub fn set_affiliation(svc: &mut Svc, who: &str, affiliation: Affiliation) {
     let _ = svc
-        .modify_affiliations(&ent(OWNER), NODE, &[(bare(who), affiliation)])
+        .modify_affiliations(&ent(OWNER), &nn(NODE), &[(bare(who), affiliation)])
         .unwrap();
 }
 

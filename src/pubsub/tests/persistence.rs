@@ -1,6 +1,8 @@
 //! Restart, seq high-water and group commit.
 
 use super::*;
+use crate::pubsub::names::iid;
+use crate::pubsub::names::nn;
 
 #[test]
 fn reopening_restores_nodes_config_affiliations_subscriptions_and_counts() {
@@ -10,23 +12,28 @@ fn reopening_restores_nodes_config_affiliations_subscriptions_and_counts() {
     publish_ids(&mut svc, &["a", "b"]);
     let svc = reopen(svc);
     assert_eq!(svc.discover_nodes(&Actor::System)[0].title, "T");
-    assert_eq!(svc.node_affiliations(&ent(OWNER), NODE).unwrap().len(), 2);
+    assert_eq!(
+        svc.node_affiliations(&ent(OWNER), &nn(NODE)).unwrap().len(),
+        2
+    );
     assert_eq!(
         svc.subscriptions(&ent("bob@example.com"), None).unwrap(),
         vec![sub]
     );
-    assert_eq!(svc.items(&Actor::System, NODE, None).unwrap().total, 2);
+    assert_eq!(svc.items(&Actor::System, &nn(NODE), None).unwrap().total, 2);
 }
 
 #[test]
 fn seqs_never_go_backwards_after_retracting_the_newest_item_and_restarting() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a", "b"]);
-    let b_seq = svc.items(&Actor::System, NODE, None).unwrap().items[1].seq;
-    let _ = svc.retract(&ent(OWNER), NODE, "b", None).unwrap();
+    let b_seq = svc.items(&Actor::System, &nn(NODE), None).unwrap().items[1].seq;
+    let _ = svc
+        .retract(&ent(OWNER), &nn(NODE), &iid("b"), None)
+        .unwrap();
     let mut svc = reopen(svc);
     publish_ids(&mut svc, &["c"]);
-    let page = svc.items(&Actor::System, NODE, None).unwrap();
+    let page = svc.items(&Actor::System, &nn(NODE), None).unwrap();
     assert!(page.items[1].seq > b_seq);
 }
 
@@ -34,19 +41,21 @@ fn seqs_never_go_backwards_after_retracting_the_newest_item_and_restarting() {
 fn seqs_never_go_backwards_after_a_purge_and_restart() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a", "b"]);
-    let _ = svc.purge(&ent(OWNER), NODE).unwrap();
+    let _ = svc.purge(&ent(OWNER), &nn(NODE)).unwrap();
     let mut svc = reopen(svc);
     publish_ids(&mut svc, &["c"]);
-    assert!(svc.items(&Actor::System, NODE, None).unwrap().items[0].seq > 2);
+    assert!(svc.items(&Actor::System, &nn(NODE), None).unwrap().items[0].seq > 2);
 }
 
 #[test]
 fn node_ids_are_not_reused_after_deleting_the_newest_node() {
     let mut svc = service_with_node(&[]);
     let first = svc.nodes[NODE].id;
-    let _ = svc.delete_node(&ent(OWNER), NODE, None).unwrap();
+    let _ = svc.delete_node(&ent(OWNER), &nn(NODE), None).unwrap();
     let mut svc = reopen(svc);
-    let _ = svc.create_node(&ent(OWNER), Some("again"), None).unwrap();
+    let _ = svc
+        .create_node(&ent(OWNER), Some(&nn("again")), None)
+        .unwrap();
     assert!(svc.nodes["again"].id > first);
 }
 

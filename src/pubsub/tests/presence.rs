@@ -1,6 +1,7 @@
 //! Presence access model (owner-approved) and on_sub_and_presence.
 
 use super::*;
+use crate::pubsub::names::nn;
 
 const BOB: &str = "bob@example.com";
 
@@ -10,16 +11,16 @@ fn an_approved_presence_node_subscription_survives_a_restart() {
     let sub = subscribe(&mut svc, BOB);
     assert_eq!(sub.state, SubscriptionState::Pending);
     let _ = svc
-        .approve_subscription(&ent(OWNER), NODE, &sub.jid, None, true)
+        .approve_subscription(&ent(OWNER), &nn(NODE), &sub.jid, None, true)
         .unwrap();
     let svc = reopen(svc);
-    assert!(svc.items(&ent(BOB), NODE, None).is_ok());
+    assert!(svc.items(&ent(BOB), &nn(NODE), None).is_ok());
 }
 
 #[test]
 fn a_stranger_cannot_read_a_presence_node() {
     let svc = service_with_node(&[("pubsub#access_model", "presence")]);
-    let denied = svc.items(&ent(BOB), NODE, None);
+    let denied = svc.items(&ent(BOB), &nn(NODE), None);
     assert_eq!(denied.unwrap_err(), PubsubError::NotAuthorized);
 }
 

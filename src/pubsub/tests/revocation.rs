@@ -3,6 +3,7 @@
 //! Subscription State Changes"), and get no further payloads.
 
 use super::*;
+use crate::pubsub::names::nn;
 
 const BOB: &str = "bob@example.com";
 const CAROL: &str = "carol@example.com";
@@ -21,7 +22,7 @@ fn state_notices(notes: &[Notification]) -> Vec<(String, SubscriptionState)> {
 /// Who gets the payload of a fresh publication on NODE.
 fn item_recipients(svc: &mut Svc, id: &str) -> Vec<String> {
     let out = svc
-        .publish(&ent(OWNER), NODE, vec![item(id, "<p/>")], None)
+        .publish(&ent(OWNER), &nn(NODE), vec![item(id, "<p/>")], None)
         .unwrap();
     recipients(&out)
 }
@@ -36,7 +37,7 @@ fn switching_to_whitelist_ends_subscriptions_of_entities_not_on_the_list() {
     let out = svc
         .configure(
             &ent(OWNER),
-            NODE,
+            &nn(NODE),
             &fields(&[("pubsub#access_model", "whitelist")]),
         )
         .unwrap();
@@ -44,10 +45,18 @@ fn switching_to_whitelist_ends_subscriptions_of_entities_not_on_the_list() {
         state_notices(&out.notifications),
         [(BOB.to_owned(), SubscriptionState::None)]
     );
-    assert!(svc.subscriptions(&ent(BOB), Some(NODE)).unwrap().is_empty());
+    assert!(
+        svc.subscriptions(&ent(BOB), Some(&nn(NODE)))
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(item_recipients(&mut svc, "2"), [CAROL]);
     let svc = reopen(svc);
-    assert!(svc.subscriptions(&ent(BOB), Some(NODE)).unwrap().is_empty());
+    assert!(
+        svc.subscriptions(&ent(BOB), Some(&nn(NODE)))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -57,12 +66,12 @@ fn a_member_set_to_none_on_a_whitelist_node_loses_the_subscription() {
     subscribe(&mut svc, BOB);
     assert_eq!(item_recipients(&mut svc, "1"), [BOB]);
     let out = svc
-        .modify_affiliations(&ent(OWNER), NODE, &[(bare(BOB), Affiliation::None)])
+        .modify_affiliations(&ent(OWNER), &nn(NODE), &[(bare(BOB), Affiliation::None)])
         .unwrap();
     let notices = state_notices(&out.notifications);
     assert_eq!(notices, [(BOB.to_owned(), SubscriptionState::None)]);
     assert!(item_recipients(&mut svc, "2").is_empty());
-    let denied = svc.items(&ent(BOB), NODE, None).unwrap_err();
+    let denied = svc.items(&ent(BOB), &nn(NODE), None).unwrap_err();
     assert_eq!(denied, PubsubError::ClosedNode);
 }
 
@@ -71,7 +80,7 @@ fn an_outcast_is_told_its_subscription_ended() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
     let out = svc
-        .modify_affiliations(&ent(OWNER), NODE, &[(bare(BOB), Affiliation::Outcast)])
+        .modify_affiliations(&ent(OWNER), &nn(NODE), &[(bare(BOB), Affiliation::Outcast)])
         .unwrap();
     let notices = state_notices(&out.notifications);
     assert_eq!(notices, [(BOB.to_owned(), SubscriptionState::None)]);
@@ -85,7 +94,7 @@ fn switching_to_authorize_puts_unapproved_subscriptions_back_to_pending() {
     let out = svc
         .configure(
             &ent(OWNER),
-            NODE,
+            &nn(NODE),
             &fields(&[("pubsub#access_model", "authorize")]),
         )
         .unwrap();
@@ -97,9 +106,9 @@ fn switching_to_authorize_puts_unapproved_subscriptions_back_to_pending() {
     });
     assert_eq!(asks.count(), 1, "the owner is asked to approve");
     assert!(item_recipients(&mut svc, "1").is_empty());
-    let subs = svc.subscriptions(&ent(BOB), Some(NODE)).unwrap();
+    let subs = svc.subscriptions(&ent(BOB), Some(&nn(NODE))).unwrap();
     let _ = svc
-        .approve_subscription(&ent(OWNER), NODE, &subs[0].jid, None, true)
+        .approve_subscription(&ent(OWNER), &nn(NODE), &subs[0].jid, None, true)
         .unwrap();
     assert_eq!(item_recipients(&mut svc, "2"), [BOB]);
 }
@@ -111,7 +120,7 @@ fn switching_to_presence_ends_subscriptions_of_strangers() {
     let out = svc
         .configure(
             &ent(OWNER),
-            NODE,
+            &nn(NODE),
             &fields(&[("pubsub#access_model", "presence")]),
         )
         .unwrap();
@@ -143,10 +152,14 @@ fn changes_that_restrict_nothing_keep_every_subscription() {
         state: SubscriptionState::Subscribed,
     };
     let _ = svc
-        .modify_subscriptions(&ent(OWNER), NODE, &[change])
+        .modify_subscriptions(&ent(OWNER), &nn(NODE), &[change])
         .unwrap();
     let out = svc
-        .configure(&ent(OWNER), NODE, &fields(&[("pubsub#title", "renamed")]))
+        .configure(
+            &ent(OWNER),
+            &nn(NODE),
+            &fields(&[("pubsub#title", "renamed")]),
+        )
         .unwrap();
     assert!(state_notices(&out.notifications).is_empty());
     set_affiliation(&mut svc, CAROL, Affiliation::Member);
@@ -160,7 +173,7 @@ fn whitelist_nodes_stay_hidden_from_strangers_in_discovery() {
     let _ = svc
         .configure(
             &ent(OWNER),
-            NODE,
+            &nn(NODE),
             &fields(&[("pubsub#access_model", "whitelist")]),
         )
         .unwrap();

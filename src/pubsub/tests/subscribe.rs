@@ -1,6 +1,7 @@
 //! §6.1 subscribe, §6.2 unsubscribe, §6.3/6.4 subscription options.
 
 use super::*;
+use crate::pubsub::names::nn;
 
 const BOB: &str = "bob@example.com";
 
@@ -19,10 +20,13 @@ fn subscribe_to_an_open_node_is_subscribed_with_a_subid() {
 fn subscribe_with_a_full_jid_keeps_the_resource() {
     let mut svc = service_with_node(&[]);
     let full = jid("bob@example.com/phone");
-    let sub = svc.subscribe(&ent(BOB), NODE, &full, None).unwrap().reply;
+    let sub = svc
+        .subscribe(&ent(BOB), &nn(NODE), &full, None)
+        .unwrap()
+        .reply;
     assert_eq!(sub.jid, full);
     let out = svc
-        .publish(&ent(OWNER), NODE, vec![item("a", "<p/>")], None)
+        .publish(&ent(OWNER), &nn(NODE), vec![item("a", "<p/>")], None)
         .unwrap();
     assert_eq!(recipients(&out), vec!["bob@example.com/phone"]);
 }
@@ -30,21 +34,23 @@ fn subscribe_with_a_full_jid_keeps_the_resource() {
 #[test]
 fn subscribe_for_another_bare_jid_is_invalid_jid() {
     let mut svc = service_with_node(&[]);
-    let err = svc.subscribe(&ent(BOB), NODE, &jid("carol@example.com"), None);
+    let err = svc.subscribe(&ent(BOB), &nn(NODE), &jid("carol@example.com"), None);
     assert_eq!(err.unwrap_err(), PubsubError::InvalidJid);
 }
 
 #[test]
 fn owner_may_subscribe_another_jid_even_to_a_whitelist_node() {
     let mut svc = service_with_node(&[("pubsub#access_model", "whitelist")]);
-    let out = svc.subscribe(&ent(OWNER), NODE, &jid(BOB), None).unwrap();
+    let out = svc
+        .subscribe(&ent(OWNER), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     assert_eq!(out.reply.state, SubscriptionState::Subscribed);
 }
 
 #[test]
 fn subscribe_to_a_missing_node_is_not_found() {
     let mut svc = service();
-    let err = svc.subscribe(&ent(BOB), "nope", &jid(BOB), None);
+    let err = svc.subscribe(&ent(BOB), &nn("nope"), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::NodeNotFound);
 }
 
@@ -52,7 +58,9 @@ fn subscribe_to_a_missing_node_is_not_found() {
 fn subscribe_to_a_presence_node_waits_for_an_owner_to_approve() {
     // Herald cannot see the owner's roster: an owner decides instead.
     let mut svc = service_with_node(&[("pubsub#access_model", "presence")]);
-    let out = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let out = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     assert_eq!(out.reply.state, SubscriptionState::Pending);
     assert_eq!(recipients(&out), vec![OWNER]);
     assert!(matches!(
@@ -60,9 +68,9 @@ fn subscribe_to_a_presence_node_waits_for_an_owner_to_approve() {
         Event::ApprovalRequest { .. }
     ));
     let _ = svc
-        .approve_subscription(&ent(OWNER), NODE, &jid(BOB), None, true)
+        .approve_subscription(&ent(OWNER), &nn(NODE), &jid(BOB), None, true)
         .unwrap();
-    let subs = svc.subscriptions(&ent(BOB), Some(NODE)).unwrap();
+    let subs = svc.subscriptions(&ent(BOB), Some(&nn(NODE))).unwrap();
     assert_eq!(subs[0].state, SubscriptionState::Subscribed);
 }
 
@@ -79,7 +87,9 @@ fn members_of_a_presence_node_subscribe_without_approval() {
 #[test]
 fn subscribe_to_an_authorize_node_is_pending_and_asks_the_owners() {
     let mut svc = service_with_node(&[("pubsub#access_model", "authorize")]);
-    let out = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let out = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     assert_eq!(out.reply.state, SubscriptionState::Pending);
     let n = &out.notifications[0];
     assert_eq!(recipients(&out), vec![OWNER]);
@@ -94,15 +104,17 @@ fn subscribe_to_an_authorize_node_is_pending_and_asks_the_owners() {
 #[test]
 fn subscribe_again_while_pending_is_pending_subscription() {
     let mut svc = service_with_node(&[("pubsub#access_model", "authorize")]);
-    let _ = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
-    let err = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let _ = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
+    let err = svc.subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::PendingSubscription);
 }
 
 #[test]
 fn subscribe_to_a_whitelist_node_by_a_stranger_is_closed_node() {
     let mut svc = service_with_node(&[("pubsub#access_model", "whitelist")]);
-    let err = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let err = svc.subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::ClosedNode);
     set_affiliation(&mut svc, BOB, Affiliation::Member);
     assert_eq!(
@@ -115,7 +127,7 @@ fn subscribe_to_a_whitelist_node_by_a_stranger_is_closed_node() {
 fn subscribe_by_outcast_is_refused() {
     let mut svc = service_with_node(&[]);
     set_affiliation(&mut svc, BOB, Affiliation::Outcast);
-    let err = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let err = svc.subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::Outcast);
 }
 
@@ -123,7 +135,7 @@ fn subscribe_by_outcast_is_refused() {
 fn subscribe_by_publish_only_is_forbidden() {
     let mut svc = service_with_node(&[]);
     set_affiliation(&mut svc, BOB, Affiliation::PublishOnly);
-    let err = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let err = svc.subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
 }
 
@@ -131,7 +143,7 @@ fn subscribe_by_publish_only_is_forbidden() {
 fn subscribe_with_invalid_options_is_invalid_options() {
     let mut svc = service_with_node(&[]);
     let bad = fields(&[("pubsub#digest", "1")]);
-    let err = svc.subscribe(&ent(BOB), NODE, &jid(BOB), Some(&bad));
+    let err = svc.subscribe(&ent(BOB), &nn(NODE), &jid(BOB), Some(&bad));
     assert!(matches!(err, Err(PubsubError::InvalidOptions(_))));
 }
 
@@ -142,17 +154,22 @@ fn identical_subscribe_returns_the_same_subscription_and_other_options_add_one()
     assert_eq!(subscribe(&mut svc, BOB).subid, first.subid);
     let quiet = fields(&[("pubsub#deliver", "0")]);
     let second = svc
-        .subscribe(&ent(BOB), NODE, &jid(BOB), Some(&quiet))
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), Some(&quiet))
         .unwrap();
     assert_ne!(second.reply.subid, first.subid);
-    assert_eq!(svc.subscriptions(&ent(BOB), Some(NODE)).unwrap().len(), 2);
+    assert_eq!(
+        svc.subscriptions(&ent(BOB), Some(&nn(NODE))).unwrap().len(),
+        2
+    );
 }
 
 #[test]
 fn subscribe_with_send_last_on_sub_delivers_the_last_item() {
     let mut svc = service_with_node(&[("pubsub#send_last_published_item", "on_sub")]);
     publish_ids(&mut svc, &["a", "b"]);
-    let out = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let out = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     assert_eq!(recipients(&out), vec![BOB]);
     let Event::Items {
         items,
@@ -170,7 +187,9 @@ fn subscribe_with_send_last_on_sub_delivers_the_last_item() {
 fn subscribe_with_send_last_never_delivers_nothing() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a"]);
-    let out = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let out = svc
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     assert!(out.notifications.is_empty());
 }
 
@@ -178,7 +197,7 @@ fn subscribe_with_send_last_never_delivers_nothing() {
 fn subscribe_when_the_store_fails_adds_no_subscription() {
     let mut svc = service_with_node(&[]);
     fail_writes(&svc, true);
-    let err = svc.subscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let err = svc.subscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert!(matches!(err, Err(PubsubError::Internal(_))));
     assert!(svc.subscriptions(&ent(BOB), None).unwrap().is_empty());
 }
@@ -189,14 +208,16 @@ fn subscribe_when_the_store_fails_adds_no_subscription() {
 fn unsubscribe_removes_the_subscription() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
-    let _ = svc.unsubscribe(&ent(BOB), NODE, &jid(BOB), None).unwrap();
+    let _ = svc
+        .unsubscribe(&ent(BOB), &nn(NODE), &jid(BOB), None)
+        .unwrap();
     assert!(svc.subscriptions(&ent(BOB), None).unwrap().is_empty());
 }
 
 #[test]
 fn unsubscribe_when_not_subscribed_is_not_subscribed() {
     let mut svc = service_with_node(&[]);
-    let err = svc.unsubscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let err = svc.unsubscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::NotSubscribed);
 }
 
@@ -206,12 +227,12 @@ fn unsubscribe_without_subid_from_several_subscriptions_requires_a_subid() {
     let first = subscribe(&mut svc, BOB);
     let quiet = fields(&[("pubsub#deliver", "0")]);
     let _ = svc
-        .subscribe(&ent(BOB), NODE, &jid(BOB), Some(&quiet))
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), Some(&quiet))
         .unwrap();
-    let err = svc.unsubscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let err = svc.unsubscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::SubidRequired);
     let _ = svc
-        .unsubscribe(&ent(BOB), NODE, &jid(BOB), Some(&first.subid))
+        .unsubscribe(&ent(BOB), &nn(NODE), &jid(BOB), Some(&first.subid))
         .unwrap();
     let left = svc.subscriptions(&ent(BOB), None).unwrap();
     assert_eq!(left.len(), 1);
@@ -222,7 +243,7 @@ fn unsubscribe_without_subid_from_several_subscriptions_requires_a_subid() {
 fn unsubscribe_with_a_wrong_subid_is_invalid_subid() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
-    let err = svc.unsubscribe(&ent(BOB), NODE, &jid(BOB), Some("bogus"));
+    let err = svc.unsubscribe(&ent(BOB), &nn(NODE), &jid(BOB), Some("bogus"));
     assert_eq!(err.unwrap_err(), PubsubError::InvalidSubid);
 }
 
@@ -230,14 +251,14 @@ fn unsubscribe_with_a_wrong_subid_is_invalid_subid() {
 fn unsubscribe_of_someone_else_is_forbidden() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
-    let err = svc.unsubscribe(&ent("carol@example.com"), NODE, &jid(BOB), None);
+    let err = svc.unsubscribe(&ent("carol@example.com"), &nn(NODE), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::Forbidden);
 }
 
 #[test]
 fn unsubscribe_from_a_missing_node_is_not_found() {
     let mut svc = service();
-    let err = svc.unsubscribe(&ent(BOB), "nope", &jid(BOB), None);
+    let err = svc.unsubscribe(&ent(BOB), &nn("nope"), &jid(BOB), None);
     assert_eq!(err.unwrap_err(), PubsubError::NodeNotFound);
 }
 
@@ -246,7 +267,7 @@ fn unsubscribe_when_the_store_fails_keeps_the_subscription() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
     fail_writes(&svc, true);
-    let err = svc.unsubscribe(&ent(BOB), NODE, &jid(BOB), None);
+    let err = svc.unsubscribe(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert!(matches!(err, Err(PubsubError::Internal(_))));
     assert_eq!(svc.subscriptions(&ent(BOB), None).unwrap().len(), 1);
 }
@@ -258,7 +279,7 @@ fn subscription_options_returns_the_current_options() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
     let opts = svc
-        .subscription_options(&ent(BOB), NODE, &jid(BOB), None)
+        .subscription_options(&ent(BOB), &nn(NODE), &jid(BOB), None)
         .unwrap();
     assert_eq!(opts, svc.default_subscription_options());
     assert_eq!(opts.to_fields()[0].var, "pubsub#deliver");
@@ -267,12 +288,12 @@ fn subscription_options_returns_the_current_options() {
 #[test]
 fn subscription_options_errors_follow_unsubscribe_rules() {
     let mut svc = service_with_node(&[]);
-    let none = svc.subscription_options(&ent(BOB), NODE, &jid(BOB), None);
+    let none = svc.subscription_options(&ent(BOB), &nn(NODE), &jid(BOB), None);
     assert_eq!(none.unwrap_err(), PubsubError::NotSubscribed);
     subscribe(&mut svc, BOB);
-    let other = svc.subscription_options(&ent("carol@example.com"), NODE, &jid(BOB), None);
+    let other = svc.subscription_options(&ent("carol@example.com"), &nn(NODE), &jid(BOB), None);
     assert_eq!(other.unwrap_err(), PubsubError::Forbidden);
-    let bad = svc.subscription_options(&ent(BOB), NODE, &jid(BOB), Some("x"));
+    let bad = svc.subscription_options(&ent(BOB), &nn(NODE), &jid(BOB), Some("x"));
     assert_eq!(bad.unwrap_err(), PubsubError::InvalidSubid);
 }
 
@@ -282,10 +303,10 @@ fn set_subscription_options_deliver_off_stops_notifications() {
     subscribe(&mut svc, BOB);
     let off = fields(&[(FORM_TYPE, "x"), ("pubsub#deliver", "false")]);
     let _ = svc
-        .set_subscription_options(&ent(BOB), NODE, &jid(BOB), None, &off)
+        .set_subscription_options(&ent(BOB), &nn(NODE), &jid(BOB), None, &off)
         .unwrap();
     let out = svc
-        .publish(&ent(OWNER), NODE, vec![item("a", "<p/>")], None)
+        .publish(&ent(OWNER), &nn(NODE), vec![item("a", "<p/>")], None)
         .unwrap();
     assert!(out.notifications.is_empty());
 }
@@ -295,7 +316,7 @@ fn set_subscription_options_with_a_bad_value_is_invalid_options() {
     let mut svc = service_with_node(&[]);
     subscribe(&mut svc, BOB);
     let bad = fields(&[("pubsub#deliver", "perhaps")]);
-    let err = svc.set_subscription_options(&ent(BOB), NODE, &jid(BOB), None, &bad);
+    let err = svc.set_subscription_options(&ent(BOB), &nn(NODE), &jid(BOB), None, &bad);
     assert!(matches!(err, Err(PubsubError::InvalidOptions(_))));
 }
 
@@ -305,8 +326,8 @@ fn set_subscription_options_without_subid_on_several_requires_a_subid() {
     subscribe(&mut svc, BOB);
     let quiet = fields(&[("pubsub#deliver", "0")]);
     let _ = svc
-        .subscribe(&ent(BOB), NODE, &jid(BOB), Some(&quiet))
+        .subscribe(&ent(BOB), &nn(NODE), &jid(BOB), Some(&quiet))
         .unwrap();
-    let err = svc.set_subscription_options(&ent(BOB), NODE, &jid(BOB), None, &quiet);
+    let err = svc.set_subscription_options(&ent(BOB), &nn(NODE), &jid(BOB), None, &quiet);
     assert_eq!(err.unwrap_err(), PubsubError::SubidRequired);
 }

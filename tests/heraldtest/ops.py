@@ -1,7 +1,7 @@
-"""Small XEP-0060 helpers over xmppclient's raw XML, shared by the
+"""Small XEP-0060 helpers over heraldtest.client's raw XML, shared by the
 durability tests: create with configuration, publish, paged retrieval.
 
-Every function takes a logged-in xmppclient.Client and returns plain
+Every function takes a logged-in heraldtest.client.Client and returns plain
 Python values; a request that does not succeed raises IqError.
 """
 
@@ -10,43 +10,25 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Optional
 
-from xmppclient import (NS, NS_DATA, NS_PUBSUB, NS_PUBSUB_OWNER, NS_RSM, Client,
-                        _attr_escape, _text_escape)
-
-SERVICE = "events.localhost"
-NODE_CONFIG = "http://jabber.org/protocol/pubsub#node_config"
-
-
-def a(s: str) -> str:
-    return _attr_escape(s)
-
-
-def form(form_type: str, fields: dict, type_: str = "submit") -> str:
-    """A data form; values may be str or list of str."""
-    out = [f"<x xmlns='{NS_DATA}' type='{type_}'>"
-           f"<field var='FORM_TYPE' type='hidden'><value>{form_type}</value></field>"]
-    for var, value in fields.items():
-        values = value if isinstance(value, (list, tuple)) else [value]
-        out.append(f"<field var='{a(var)}'>"
-                   + "".join(f"<value>{_text_escape(str(v))}</value>" for v in values)
-                   + "</field>")
-    out.append("</x>")
-    return "".join(out)
+from heraldtest.client import Client
+from heraldtest.forms import NODE_CONFIG, form
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_PUBSUB, NS_PUBSUB_OWNER, NS_RSM, esc
 
 
 def create_node(c: Client, node: str, config: Optional[dict] = None) -> ET.Element:
     """§8.1 create, or §8.1.3 create-and-configure when config is given."""
     configure = f"<configure>{form(NODE_CONFIG, config)}</configure>" if config else ""
     return c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
-                   f"<create node='{a(node)}'/>{configure}</pubsub></iq>")
+                   f"<create node='{esc(node)}'/>{configure}</pubsub></iq>")
 
 
 def publish_xml(node: str, item_id: str, iq_id: str, payload: str = "") -> str:
     """The raw publish IQ (§7.1) with an explicit IQ id, for pipelining."""
-    body = payload or f"<entry xmlns='urn:herald:test'>{_text_escape(item_id)}</entry>"
-    return (f"<iq type='set' to='{SERVICE}' id='{a(iq_id)}'>"
-            f"<pubsub xmlns='{NS_PUBSUB}'><publish node='{a(node)}'>"
-            f"<item id='{a(item_id)}'>{body}</item></publish></pubsub></iq>")
+    body = payload or f"<entry xmlns='urn:herald:test'>{esc(item_id)}</entry>"
+    return (f"<iq type='set' to='{SERVICE}' id='{esc(iq_id)}'>"
+            f"<pubsub xmlns='{NS_PUBSUB}'><publish node='{esc(node)}'>"
+            f"<item id='{esc(item_id)}'>{body}</item></publish></pubsub></iq>")
 
 
 def publish(c: Client, node: str, item_id: str, payload: str = "") -> ET.Element:
@@ -56,9 +38,9 @@ def publish(c: Client, node: str, item_id: str, payload: str = "") -> ET.Element
 def items_page(c: Client, node: str, max_: int = 1000,
                after: Optional[str] = None) -> tuple[list[ET.Element], Optional[str], int]:
     """One §6.5.4 RSM page: (items, last cursor or None, count)."""
-    rsm_after = f"<after>{_text_escape(after)}</after>" if after is not None else ""
+    rsm_after = f"<after>{esc(after)}</after>" if after is not None else ""
     reply = c.iq_ok(f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
-                    f"<items node='{a(node)}'/><set xmlns='{NS_RSM}'><max>{max_}</max>"
+                    f"<items node='{esc(node)}'/><set xmlns='{NS_RSM}'><max>{max_}</max>"
                     f"{rsm_after}</set></pubsub></iq>", timeout=30)
     items = reply.findall("ps:pubsub/ps:items/ps:item", NS)
     last = reply.findtext("ps:pubsub/rsm:set/rsm:last", namespaces=NS)
@@ -82,11 +64,3 @@ def all_item_ids(c: Client, node: str, page: int = 1000) -> list[str]:
 def owner_iq(c: Client, type_: str, body: str) -> ET.Element:
     return c.iq_ok(f"<iq type='{type_}' to='{SERVICE}'>"
                    f"<pubsub xmlns='{NS_PUBSUB_OWNER}'>{body}</pubsub></iq>")
-
-
-def form_values(x: Optional[ET.Element]) -> dict[str, list[str]]:
-    """var -> values of a data form (FORM_TYPE included)."""
-    if x is None:
-        return {}
-    return {f.get("var"): [v.text or "" for v in f.findall("x:value", NS)]
-            for f in x.findall("x:field", NS) if f.get("var")}

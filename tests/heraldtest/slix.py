@@ -1,6 +1,6 @@
 """slixmpp, set up for the sandbox ejabberd: plain TCP to 127.0.0.1 (no
 DNS/SRV, no TLS) and SASL PLAIN allowed without TLS. Use it for tests that
-want a real third-party client rather than xmppclient's raw XML.
+want a real third-party client rather than heraldtest.client's raw XML.
 
     async def scenario():
         async with slix_session("alice@localhost", "pass", port) as xmpp:

@@ -12,27 +12,16 @@ import threading
 import time
 from typing import Callable, Iterable, Optional
 
-from xmppclient import NS, Client, StreamError, XmppError, _attr_escape, local
-
-NS_QUEUE = "urn:xmpp:pubsub:queueing:0"
-SERVICE = "events.localhost"
-PUBSUB = "http://jabber.org/protocol/pubsub"
-
-
-def form(form_type: str, fields: dict) -> str:
-    out = [f"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
-           f"<value>{form_type}</value></field>"]
-    for var, value in fields.items():
-        out.append(f"<field var='{var}'><value>{_attr_escape(str(value))}</value></field>")
-    out.append("</x>")
-    return "".join(out)
+from heraldtest.client import Client, StreamError, XmppError
+from heraldtest.forms import NODE_CONFIG, SUBSCRIBE_OPTIONS, form
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_PUBSUB, NS_QUEUE, esc, local
 
 
 def create_node(c: Client, node: str, max_items: int = 100_000) -> None:
-    config = form("http://jabber.org/protocol/pubsub#node_config",
-                  {"pubsub#max_items": max_items})
-    c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{PUBSUB}'>"
-            f"<create node='{node}'/><configure>{config}</configure></pubsub></iq>")
+    config = form(NODE_CONFIG, {"pubsub#max_items": max_items})
+    c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<create node='{esc(node)}'/><configure>{config}</configure></pubsub></iq>")
 
 
 def join(c: Client, node: str, group: Optional[str], credit: int,
@@ -44,9 +33,9 @@ def join(c: Client, node: str, group: Optional[str], credit: int,
     fields = {"pubsub#queue_requests": credit, **extra}
     if group is not None:
         fields["pubsub#queue_group"] = group
-    options = form("http://jabber.org/protocol/pubsub#subscribe_options", fields)
-    reply = c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{PUBSUB}'>"
-                    f"<subscribe node='{node}' jid='{c.jid}'/><options>{options}</options>"
+    options = form(SUBSCRIBE_OPTIONS, fields)
+    reply = c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+                    f"<subscribe node='{esc(node)}' jid='{esc(c.jid)}'/><options>{options}</options>"
                     f"</pubsub></iq>")
     return reply.find("ps:pubsub/ps:subscription", NS).get("subid")
 
@@ -84,9 +73,9 @@ def publish_pipelined(c: Client, node: str, ids: Iterable[str], window: int = 20
             if time.monotonic() > deadline:
                 raise TimeoutError("publish replies did not come")
         iq_id = f"pub-{item_id}"
-        c.send_raw(f"<iq type='set' to='{SERVICE}' id='{iq_id}'><pubsub xmlns='{PUBSUB}'>"
-                   f"<publish node='{node}'><item id='{item_id}'>"
-                   f"<job xmlns='urn:example:jobs' n='{item_id}'/></item></publish></pubsub></iq>")
+        c.send_raw(f"<iq type='set' to='{SERVICE}' id='{esc(iq_id)}'><pubsub xmlns='{NS_PUBSUB}'>"
+                   f"<publish node='{esc(node)}'><item id='{esc(item_id)}'>"
+                   f"<job xmlns='urn:example:jobs' n='{esc(item_id)}'/></item></publish></pubsub></iq>")
         pending.add(iq_id)
     while pending and time.monotonic() < deadline:
         drain(0.1)
@@ -187,18 +176,18 @@ class Consumer(threading.Thread):
         iq_id = self.client.next_id()
         self.pending[iq_id] = item_id
         if self.ack == "retract":
-            body = f"<retract node='{self.node}'><item id='{item_id}'/></retract>"
+            body = f"<retract node='{esc(self.node)}'><item id='{esc(item_id)}'/></retract>"
         else:
-            body = (f"<ack xmlns='{NS_QUEUE}' node='{self.node}'>"
-                    f"<item id='{item_id}'/></ack>")
-        self.client.send_raw(f"<iq type='set' to='{SERVICE}' id='{iq_id}'>"
-                             f"<pubsub xmlns='{PUBSUB}'>{body}</pubsub></iq>")
+            body = (f"<ack xmlns='{NS_QUEUE}' node='{esc(self.node)}'>"
+                    f"<item id='{esc(item_id)}'/></ack>")
+        self.client.send_raw(f"<iq type='set' to='{SERVICE}' id='{esc(iq_id)}'>"
+                             f"<pubsub xmlns='{NS_PUBSUB}'>{body}</pubsub></iq>")
 
     def unlock(self, item_id: str) -> None:
         iq_id = self.client.next_id()
-        self.client.send_raw(f"<iq type='set' to='{SERVICE}' id='{iq_id}'>"
-                             f"<pubsub xmlns='{PUBSUB}'><unlock xmlns='{NS_QUEUE}' "
-                             f"node='{self.node}'><item id='{item_id}'/></unlock></pubsub></iq>")
+        self.client.send_raw(f"<iq type='set' to='{SERVICE}' id='{esc(iq_id)}'>"
+                             f"<pubsub xmlns='{NS_PUBSUB}'><unlock xmlns='{NS_QUEUE}' "
+                             f"node='{esc(self.node)}'><item id='{esc(item_id)}'/></unlock></pubsub></iq>")
 
 
 def wait_until(cond: Callable[[], bool], timeout: float, what: str,

@@ -7,30 +7,26 @@ from __future__ import annotations
 import itertools
 from typing import Optional
 
-from xmppclient import (NS_CLIENT, NS_DATA, NS_FORWARD, NS_MAM, NS_PUBSUB,
-                        NS_PUBSUB_EVENT, NS_RSM, Client, IqError, local, tostring)
+from heraldtest.client import Client, IqError
+from heraldtest.forms import form
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import (NS_CLIENT, NS_FORWARD, NS_MAM, NS_PUBSUB, NS_PUBSUB_EVENT,
+                               NS_RSM, NS_SID, esc, local, tostring)
 
-SERVICE = "events.localhost"
-NS_SID = "urn:xmpp:sid:0"
 _qids = itertools.count(1)
 
 
-def _esc(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
-
-
 def create(c: Client, node: str, config: Optional[dict] = None, to: str = SERVICE) -> None:
-    fields = "".join(f"<field var='{k}'><value>{_esc(str(v))}</value></field>"
-                     for k, v in (config or {}).items())
-    conf = f"<configure><x xmlns='{NS_DATA}' type='submit'>{fields}</x></configure>"
+    # No FORM_TYPE field: XEP-0004 lets a submitted form leave it out.
+    conf = f"<configure>{form(None, config or {})}</configure>"
     c.iq_ok(f"<iq type='set' to='{to}'><pubsub xmlns='{NS_PUBSUB}'>"
-            f"<create node='{_esc(node)}'/>{conf}</pubsub></iq>")
+            f"<create node='{esc(node)}'/>{conf}</pubsub></iq>")
 
 
 def publish_xml(node: str, item_id: str, to: str = SERVICE, body: str = "") -> str:
     return (f"<iq type='set' to='{to}'><pubsub xmlns='{NS_PUBSUB}'>"
-            f"<publish node='{_esc(node)}'><item id='{_esc(item_id)}'>"
-            f"<ev xmlns='urn:example:platform' n='{_esc(item_id)}'>{body}</ev>"
+            f"<publish node='{esc(node)}'><item id='{esc(item_id)}'>"
+            f"<ev xmlns='urn:example:platform' n='{esc(item_id)}'>{body}</ev>"
             f"</item></publish></pubsub></iq>")
 
 
@@ -40,21 +36,21 @@ def publish(c: Client, node: str, item_id: str, to: str = SERVICE) -> None:
 
 def retract(c: Client, node: str, item_id: str) -> None:
     c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
-            f"<retract node='{_esc(node)}' notify='1'><item id='{_esc(item_id)}'/>"
+            f"<retract node='{esc(node)}' notify='1'><item id='{esc(item_id)}'/>"
             f"</retract></pubsub></iq>")
 
 
 def subscribe(c: Client, node: str, jid: str) -> None:
     c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
-            f"<subscribe node='{_esc(node)}' jid='{jid}'/></pubsub></iq>")
+            f"<subscribe node='{esc(node)}' jid='{esc(jid)}'/></pubsub></iq>")
 
 
 def items_page(c: Client, node: str, max_: int, after: Optional[str] = None,
                to: str = SERVICE, timeout: float = 30.0):
     """One RSM page: (item IDs, <set/> element or None). Raises IqError."""
-    cursor = f"<after>{_esc(after)}</after>" if after else ""
+    cursor = f"<after>{esc(after)}</after>" if after else ""
     reply = c.iq(f"<iq type='get' to='{to}'><pubsub xmlns='{NS_PUBSUB}'>"
-                 f"<items node='{_esc(node)}'/><set xmlns='{NS_RSM}'><max>{max_}</max>"
+                 f"<items node='{esc(node)}'/><set xmlns='{NS_RSM}'><max>{max_}</max>"
                  f"{cursor}</set></pubsub></iq>", timeout=timeout)
     if reply.get("type") != "result":
         raise IqError(reply)
@@ -85,16 +81,11 @@ def mam_query(c: Client, node: str, fields: Optional[dict] = None, rsm: str = ""
     """One MAM query: ([(archive id, 'item:ID' | 'retract:ID', payload)], <fin/>).
     Raises IqError."""
     qid = f"q{next(_qids)}"
-    form = ""
-    if fields:
-        fs = "".join(f"<field var='{k}'><value>{_esc(v)}</value></field>"
-                     for k, v in fields.items())
-        form = (f"<x xmlns='{NS_DATA}' type='submit'><field var='FORM_TYPE' type='hidden'>"
-                f"<value>{NS_MAM}</value></field>{fs}</x>")
+    query_form = form(NS_MAM, fields) if fields else ""
     rsm_el = f"<set xmlns='{NS_RSM}'>{rsm}</set>" if rsm else ""
     flip_el = "<flip-page/>" if flip else ""
-    reply = c.iq(f"<iq type='set' to='{SERVICE}'><query xmlns='{NS_MAM}' queryid='{qid}' "
-                 f"node='{_esc(node)}'>{form}{rsm_el}{flip_el}</query></iq>")
+    reply = c.iq(f"<iq type='set' to='{SERVICE}'><query xmlns='{NS_MAM}' queryid='{esc(qid)}' "
+                 f"node='{esc(node)}'>{query_form}{rsm_el}{flip_el}</query></iq>")
     if reply.get("type") != "result":
         raise IqError(reply)
     results = []

@@ -6,18 +6,15 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from xmppclient import NS, NS_PUBSUB, Client, local, tostring
-
-NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_USER = "http://jabber.org/protocol/muc#user"
-NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner"
-NS_ITEM = "urn:herald:item:0"
-COMPONENT = "events.localhost"
+from heraldtest.client import Client
+from heraldtest.forms import MUC_ROOMCONFIG, form
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS, NS_MUC, NS_MUC_OWNER, NS_PUBSUB, NS_ITEM, esc, local, tostring
 
 
 def join_room(c: Client, room: str, nick: str, timeout: float = 10) -> None:
     """Enter (creating if needed) a room and wait for our own presence."""
-    c.send_raw(f"<presence to='{room}/{nick}'><x xmlns='{NS_MUC}'>"
+    c.send_raw(f"<presence to='{esc(room)}/{esc(nick)}'><x xmlns='{NS_MUC}'>"
                f"<history maxstanzas='0'/></x></presence>")
     c.wait_for(lambda s: local(s) == "presence" and s.get("from") == f"{room}/{nick}"
                and s.get("type") is None, timeout)
@@ -25,15 +22,13 @@ def join_room(c: Client, room: str, nick: str, timeout: float = 10) -> None:
 
 def make_persistent(c: Client, room: str) -> None:
     """Owner configuration (XEP-0045 §10.2): the room survives restarts."""
-    c.iq_ok(f"<iq type='set' to='{room}'><query xmlns='{NS_MUC_OWNER}'>"
-            "<x xmlns='jabber:x:data' type='submit'>"
-            "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
-            "<field var='muc#roomconfig_persistentroom'><value>1</value></field>"
-            "</x></query></iq>")
+    config = form(MUC_ROOMCONFIG, {"muc#roomconfig_persistentroom": "1"})
+    c.iq_ok(f"<iq type='set' to='{esc(room)}'><query xmlns='{NS_MUC_OWNER}'>"
+            f"{config}</query></iq>")
 
 
 def destroy_room(c: Client, room: str) -> None:
-    c.iq(f"<iq type='set' to='{room}'><query xmlns='{NS_MUC_OWNER}'>"
+    c.iq(f"<iq type='set' to='{esc(room)}'><query xmlns='{NS_MUC_OWNER}'>"
          "<destroy/></query></iq>")
 
 
@@ -44,9 +39,9 @@ def wait_occupant(c: Client, room: str, nick: str, timeout: float = 15) -> None:
 
 
 def publish(c: Client, node: str, payload: str, item_id: Optional[str] = None) -> None:
-    idattr = f" id='{item_id}'" if item_id else ""
-    c.iq_ok(f"<iq type='set' to='{COMPONENT}'><pubsub xmlns='{NS_PUBSUB}'>"
-            f"<publish node='{node}'><item{idattr}>{payload}</item></publish>"
+    idattr = f" id='{esc(item_id)}'" if item_id else ""
+    c.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+            f"<publish node='{esc(node)}'><item{idattr}>{payload}</item></publish>"
             "</pubsub></iq>")
 
 
@@ -71,15 +66,15 @@ def chat_from_herald(c: Client, timeout: float, expect: Optional[int] = None) ->
     got, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline and (expect is None or len(got) < expect):
         for m in c.messages(timeout=0.2):
-            if m.get("type") == "chat" and m.get("from", "").split("/")[0] == COMPONENT:
+            if m.get("type") == "chat" and m.get("from", "").split("/")[0] == SERVICE:
                 got.append(m)
     return got
 
 
 def command(c: Client, text: str, timeout: float = 10) -> str:
     """Send a chat command to Herald and return the answer's body."""
-    c.send_raw(f"<message type='chat' to='{COMPONENT}'><body>{text}</body></message>")
+    c.send_raw(f"<message type='chat' to='{SERVICE}'><body>{esc(text)}</body></message>")
     m = c.wait_for(lambda s: local(s) == "message" and s.get("type") == "chat"
-                   and s.get("from", "").split("/")[0] == COMPONENT
+                   and s.get("from", "").split("/")[0] == SERVICE
                    and s.find(f"{{{NS_ITEM}}}item") is None, timeout)
     return body(m) or tostring(m)

@@ -17,13 +17,10 @@ the malformed requests real clients send.
     msg = c.wait_for(lambda s: local(s.tag) == "message", timeout=5)
     c.close()
 
-Elements: tags are ElementTree qualified names ("{ns}local"). Elements
-built by hand may leave the namespace off a child tag to inherit the
-parent's (see E()). `tostring()` writes prefix-free XML with xmlns
-declarations only where the namespace changes, as XMPP servers expect.
+Elements and XML text: see heraldtest.stanza.
 
-As a script it registers users (used by ejabberd-config/register-users.sh):
-    python3 xmppclient.py register --port 15222 alice:pass bob:pass
+As a module it registers users (used by ejabberd-config/register-users.sh):
+    python3 -m heraldtest.client register --port 15222 alice:pass bob:pass
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ import base64
 import collections
 import hashlib
 import itertools
-import os
 import select
 import socket
 import sys
@@ -42,42 +38,13 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Callable, Iterable, Optional, Union
 
-NS_CLIENT = "jabber:client"
-NS_STREAM = "http://etherx.jabber.org/streams"
-NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
-NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
-NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
-NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-NS_STREAMS_ERR = "urn:ietf:params:xml:ns:xmpp-streams"
-NS_REGISTER = "jabber:iq:register"
-NS_FEATURE_REGISTER = "http://jabber.org/features/iq-register"
-NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
-NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
-NS_PUBSUB = "http://jabber.org/protocol/pubsub"
-NS_PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
-NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner"
-NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
-NS_DATA = "jabber:x:data"
-NS_RSM = "http://jabber.org/protocol/rsm"
-NS_MAM = "urn:xmpp:mam:2"
-NS_FORWARD = "urn:xmpp:forward:0"
-NS_DELAY = "urn:xmpp:delay"
-NS_SHIM = "http://jabber.org/protocol/shim"
-NS_PING = "urn:xmpp:ping"
-NS_XML = "http://www.w3.org/XML/1998/namespace"
-
-# Prefixes for ElementTree paths: el.find("ps:pubsub/ps:items", NS)
-NS = {
-    "c": NS_CLIENT, "stream": NS_STREAM, "sasl": NS_SASL, "bind": NS_BIND,
-    "err": NS_STANZAS, "reg": NS_REGISTER, "disco": NS_DISCO_INFO,
-    "items": NS_DISCO_ITEMS, "ps": NS_PUBSUB, "pse": NS_PUBSUB_EVENT,
-    "pso": NS_PUBSUB_OWNER, "pserr": NS_PUBSUB_ERRORS, "x": NS_DATA,
-    "rsm": NS_RSM, "mam": NS_MAM, "fwd": NS_FORWARD, "delay": NS_DELAY,
-    "shim": NS_SHIM, "ping": NS_PING,
-}
+from heraldtest.sandbox import C2S_PORT
+from heraldtest.stanza import (NS, NS_BIND, NS_CLIENT, NS_REGISTER, NS_SASL, NS_SESSION,
+                               NS_DISCO_INFO, NS_STREAM, E, error_condition, esc,
+                               is_iq_reply, local, namespace, parse, qname, tostring)
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = int(os.environ.get("HERALD_C2S_PORT", "15222"))
+DEFAULT_PORT = C2S_PORT
 DEFAULT_TIMEOUT = 10.0
 # A test that never reads its notifications should fail loudly, not eat RAM.
 MAX_BUFFERED = 1_000_000
@@ -98,118 +65,6 @@ class IqError(XmppError):
         self.response = response
         self.condition = error_condition(response)
         super().__init__(f"IQ error {self.condition}: {tostring(response)}")
-
-
-# --- element helpers -------------------------------------------------------
-
-def qname(ns: str, name: str) -> str:
-    return f"{{{ns}}}{name}"
-
-
-def split_tag(tag: str) -> tuple[str, str]:
-    """'{ns}local' -> ('ns', 'local'); 'local' -> ('', 'local')."""
-    if tag.startswith("{"):
-        ns, _, name = tag[1:].partition("}")
-        return ns, name
-    return "", tag
-
-
-def local(tag_or_el: Union[str, ET.Element]) -> str:
-    tag = tag_or_el if isinstance(tag_or_el, str) else tag_or_el.tag
-    return split_tag(tag)[1]
-
-
-def namespace(tag_or_el: Union[str, ET.Element]) -> str:
-    tag = tag_or_el if isinstance(tag_or_el, str) else tag_or_el.tag
-    return split_tag(tag)[0]
-
-
-def E(tag: str, attrs: Optional[dict] = None, *children: ET.Element,
-      text: Optional[str] = None) -> ET.Element:
-    """Build an element. An unqualified tag inherits its parent's namespace
-    when serialised; a top-level unqualified tag is jabber:client."""
-    el = ET.Element(tag, {k: str(v) for k, v in (attrs or {}).items() if v is not None})
-    el.extend(children)
-    el.text = text
-    return el
-
-
-def parse(xml: str, default_ns: str = NS_CLIENT) -> ET.Element:
-    """Parse one element; unprefixed tags without xmlns get default_ns."""
-    wrapper = ET.fromstring(f'<wrapper xmlns="{_attr_escape(default_ns)}">{xml}</wrapper>')
-    if len(wrapper) != 1:
-        raise ValueError(f"expected exactly one element, got {len(wrapper)}")
-    return wrapper[0]
-
-
-def _text_escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _attr_escape(s: str) -> str:
-    return (_text_escape(s).replace('"', "&quot;")
-            .replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
-
-
-def tostring(el: ET.Element, parent_ns: str = NS_CLIENT) -> str:
-    """Serialise prefix-free: xmlns='...' wherever the namespace changes."""
-    out: list[str] = []
-    _write(el, parent_ns, out)
-    return "".join(out)
-
-
-def _write(el: ET.Element, parent_ns: str, out: list[str]) -> None:
-    ns, name = split_tag(el.tag)
-    if not el.tag.startswith("{"):
-        ns = parent_ns  # unqualified: inherit
-    out.append("<" + name)
-    if ns != parent_ns:
-        out.append(f' xmlns="{_attr_escape(ns)}"')
-    prefixes = itertools.count()
-    for key, value in el.attrib.items():
-        kns, kname = split_tag(key)
-        if kns == NS_XML:
-            key = "xml:" + kname
-        elif kns:
-            prefix = f"a{next(prefixes)}"
-            out.append(f' xmlns:{prefix}="{_attr_escape(kns)}"')
-            key = f"{prefix}:{kname}"
-        out.append(f' {key}="{_attr_escape(str(value))}"')
-    if el.text is None and len(el) == 0:
-        out.append("/>")
-    else:
-        out.append(">")
-        if el.text:
-            out.append(_text_escape(el.text))
-        for child in el:
-            _write(child, ns, out)
-            if child.tail:
-                out.append(_text_escape(child.tail))
-        out.append(f"</{name}>")
-
-
-def error_condition(stanza: ET.Element) -> Optional[tuple[str, str, Optional[str]]]:
-    """(type, defined-condition, app-specific condition or None) of a
-    type='error' stanza, e.g. ('cancel', 'item-not-found', None) or
-    ('modify', 'bad-request', 'invalid-subid'); None if no <error/>."""
-    err = stanza.find("c:error", NS)
-    if err is None:
-        err = next((c for c in stanza if local(c) == "error"), None)
-    if err is None:
-        return None
-    cond = app = None
-    for child in err:
-        cns, cname = split_tag(child.tag)
-        if cns == NS_STANZAS and cname != "text":
-            cond = cname
-        elif cns != NS_STANZAS:
-            app = cname
-    return err.get("type", ""), cond or "", app
-
-
-def is_iq_reply(stanza: ET.Element, iq_id: str) -> bool:
-    return (local(stanza) == "iq" and stanza.get("id") == iq_id
-            and stanza.get("type") in ("result", "error"))
 
 
 # --- the client ------------------------------------------------------------
@@ -318,8 +173,8 @@ class Client:
             return
         if (self.auto_pong and local(el) == "iq" and el.get("type") == "get"
                 and el.find("ping:ping", NS) is not None):
-            self.send_raw(f"<iq type='result' id='{_attr_escape(el.get('id', ''))}'"
-                          f" to='{_attr_escape(el.get('from', ''))}'/>")
+            self.send_raw(f"<iq type='result' id='{esc(el.get('id', ''))}'"
+                          f" to='{esc(el.get('from', ''))}'/>")
             return
         if len(self._buffer) >= MAX_BUFFERED:
             raise XmppError(f"more than {MAX_BUFFERED} unread stanzas buffered")
