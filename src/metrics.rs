@@ -63,8 +63,9 @@ impl Metrics {
         }
     }
 
-    pub fn inc_notifications(&self) {
-        self.notifications.fetch_add(1, Relaxed);
+    /// Pubsub notifications released (not chat answers or room posts).
+    pub fn add_notifications(&self, n: u64) {
+        self.notifications.fetch_add(n, Relaxed);
     }
 
     pub fn notifications(&self) -> u64 {

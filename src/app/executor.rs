@@ -72,9 +72,6 @@ pub fn run_executor<D: Dispatch>(
         dispatch.commit()?;
         dispatch.release();
         for stanza in out.drain(..) {
-            if matches!(stanza, Stanza::Message(_)) {
-                crate::metrics::METRICS.inc_notifications();
-            }
             // Blocks when the outbox is full: backpressure to the clients.
             if outbox.blocking_send(stanza).is_err() {
                 return Ok(());

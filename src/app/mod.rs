@@ -1,6 +1,7 @@
 //! Wiring: the component link, the core thread and (later) HTTP, started
 //! from one config and stopped by one shutdown signal.
 
+mod clock;
 mod executor;
 mod outboxes;
 mod router;

@@ -1,23 +1,20 @@
-//! Routes each inbound stanza to the protocol handler that owns it and turns
-//! the answer into stanzas. Every IQ get/set gets exactly one reply; IQ
-//! results and errors addressed to us are never answered (RFC 6120 §8.2.3).
+//! The core thread's dispatch: each job to its handler (stanzas to
+//! `protocol::routing`, HTTP ingest, timers, relay and chat), then the
+//! batch's commit and release. Stanza rules live in `protocol/`
+//! (docs/architecture.md, "Modules").
 
 use super::executor::{Dispatch, Job};
 use crate::chat::ChatService;
-use crate::component::{Inbound, InvalidStanza, StanzaKind};
-use crate::protocol::approval::handle_approval;
-use crate::protocol::pubsub_handler::{ProtocolCtx, handle_pubsub};
-use crate::protocol::{IqKind, IqReply, IqRequest, errors, notify, queue, service_presence};
+use crate::component::Inbound;
+use crate::protocol::pubsub_handler::ProtocolCtx;
+use crate::protocol::queue;
+use crate::protocol::routing::{self, Routed};
 use crate::pubsub::Service;
 use crate::relay::Relay;
 use crate::store::Store;
 use std::time::Instant;
 use tokio_xmpp::Stanza;
-use tokio_xmpp::jid::Jid;
-use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::{Message, MessageType};
-use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
-use tokio_xmpp::parsers::stanza_error::StanzaError;
+use tokio_xmpp::parsers::message::Message;
 
 mod ingest;
 
@@ -26,8 +23,8 @@ pub(super) use ingest::IngestPolicy;
 pub struct Router<S: Store> {
     service: Service<S>,
     ctx: ProtocolCtx,
-    /// Something in this batch changed state: flush before releasing it.
-    dirty: bool,
+    /// Pubsub notifications of this batch, counted when it is released.
+    notified: u64,
     /// HTTP ingest: answers released after the commit, key retention.
     ingest: ingest::IngestState,
     /// MUC relay and chat commands/delivery (`with_people`); off by default.
@@ -40,7 +37,7 @@ impl<S: Store> Router<S> {
         Self {
             service,
             ctx,
-            dirty: false,
+            notified: 0,
             ingest: ingest::IngestState::default(),
             relay: None,
             chat: None,
@@ -58,8 +55,7 @@ impl<S: Store> Router<S> {
 
     /// Hands items published by this job to the relay and chat delivery;
     /// their messages leave with the batch, after the flush.
-    fn deliver_published(&mut self, out: &mut Vec<Stanza>) {
-        let now = Instant::now();
+    fn deliver_published(&mut self, now: Instant, out: &mut Vec<Stanza>) {
         for p in self.service.take_published() {
             if let Some(relay) = self.relay.as_mut() {
                 relay.on_published(&p, now, out);
@@ -70,211 +66,50 @@ impl<S: Store> Router<S> {
         }
     }
 
+    /// Pubsub notifications rendered from the core's outcomes: counted for
+    /// `herald_notifications_total` when the batch is released (chat
+    /// answers, room posts and MAM results are not notifications).
+    fn notify(&mut self, rendered: Vec<Stanza>, out: &mut Vec<Stanza>) {
+        self.notified += rendered.len() as u64;
+        out.extend(rendered);
+    }
+
     /// A chat message that is not an approval: chat commands.
     fn route_chat(&mut self, msg: &Message, out: &mut Vec<Stanza>) {
         let Some(chat) = &self.chat else { return };
         if let Some(handled) = chat.handle_message(&mut self.service, msg) {
-            self.dirty |= handled.needs_flush;
-            out.extend(handled.stanzas);
+            out.push(handled.answer);
+            self.notify(handled.notifications, out);
         }
     }
 
-    fn route_iq(&mut self, iq: Iq, out: &mut Vec<Stanza>) {
-        let (from, to, id, kind, payload) = match iq {
-            Iq::Get {
-                from,
-                to,
-                id,
-                payload,
-            } => (from, to, id, IqKind::Get, payload),
-            Iq::Set {
-                from,
-                to,
-                id,
-                payload,
-            } => (from, to, id, IqKind::Set, payload),
-            Iq::Result { .. } | Iq::Error { .. } => return,
-        };
-        // ejabberd always stamps `from`; without it there is nobody to answer.
-        let Some(from) = from else { return };
-        let to = to.unwrap_or_else(|| Jid::from(self.ctx.service_jid.clone()));
-        let req = IqRequest {
-            from,
-            to,
-            id,
-            kind,
-            payload,
-        };
-        let handled = handle_pubsub(&mut self.service, &self.ctx, &req);
-        if handled.reply.is_ok() {
-            count_xmpp_publish(&req.payload);
+    /// Sends what routing produced: replies as they are, notifications
+    /// counted; what the core published counted for `/metrics`.
+    fn send(&mut self, routed: Routed, out: &mut Vec<Stanza>) {
+        for p in &routed.published {
+            // A publish without items (notification-only node) counts once.
+            let items = p.items.len().max(1) as u64;
+            crate::metrics::METRICS.add_published(crate::metrics::Source::Xmpp, items);
         }
-        out.extend(handled.results);
-        out.push(Stanza::Iq(reply_iq(&req, handled.reply)));
-        self.dirty |= handled.needs_flush;
-        out.extend(handled.notifications);
-    }
-
-    /// Owners answer subscription approval requests by message (§8.6);
-    /// every other message is not for the service and is ignored.
-    fn route_message(&mut self, msg: Message, out: &mut Vec<Stanza>) {
-        if msg.type_ == MessageType::Error {
-            return;
-        }
-        let Some(from) = msg.from.clone() else { return };
-        let Some(handled) = handle_approval(&mut self.service, &self.ctx, &from, &msg.payloads)
-        else {
-            self.route_chat(&msg, out);
-            return;
-        };
-        self.dirty |= handled.needs_flush;
-        if let Err(error) = handled.reply {
-            let error = message_error(msg.to.clone(), msg.id.clone(), from, error);
-            out.push(Stanza::Message(error));
-        }
-        out.extend(handled.notifications);
-    }
-
-    /// Presence to the service itself: a user who adds the service to its
-    /// roster is approved at once (so its presence reaches the consumer
-    /// groups). That approval grants no node access: the `presence` access
-    /// model means a presence subscription to the node's owner (see
-    /// xep-notes/xep-0060.md, "Presence access model").
-    fn route_presence(&mut self, p: Presence, out: &mut Vec<Stanza>) {
-        let (Some(from), Some(to)) = (p.from.clone(), p.to.clone()) else {
-            return;
-        };
-        if to.node().is_some() {
-            return;
-        }
-        let bare = from.to_bare();
-        let reply = |type_| {
-            let mut r = Presence::new(type_);
-            r.from = Some(to.clone());
-            r.to = Some(Jid::from(bare.clone()));
-            Stanza::Presence(r)
-        };
-        let outcome = match p.type_ {
-            PresenceType::Subscribe => {
-                out.extend(service_presence::approve_subscription(&to, &bare));
-                return;
-            }
-            PresenceType::Unsubscribe | PresenceType::Unsubscribed => {
-                out.push(reply(PresenceType::Unsubscribed));
-                return;
-            }
-            PresenceType::Probe => {
-                out.push(reply(PresenceType::None));
-                return;
-            }
-            PresenceType::None => {
-                out.extend(queue::presence(&mut self.service, &self.ctx, &from, true));
-                self.service.presence_available(&from)
-            }
-            PresenceType::Unavailable => {
-                out.extend(queue::presence(&mut self.service, &self.ctx, &from, false));
-                self.dirty |= self.service.queue_dirty();
-                return;
-            }
-            _ => return,
-        };
-        match outcome {
-            Ok(o) => {
-                self.dirty = true;
-                let max = self.service.settings().max_stanza_bytes;
-                out.extend(notify::render_all(
-                    &self.ctx.service_jid,
-                    max,
-                    &o.notifications,
-                ));
-            }
-            Err(e) => tracing::warn!(error = %e, "presence handling failed"),
-        }
+        out.extend(routed.replies);
+        self.notify(routed.notifications, out);
     }
 
     /// Retention: expired items and old history go, with no notification.
     fn tick(&mut self) {
-        match self.service.expire(crate::protocol::timestamp::now_ms()) {
+        match self.service.expire(self.service.now_ms()) {
             Ok(0) => {}
-            Ok(n) => {
-                tracing::debug!(removed = n, "retention");
-                self.dirty = true;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "retention failed");
-                self.dirty = true;
-            }
+            Ok(n) => tracing::debug!(removed = n, "retention"),
+            Err(e) => tracing::warn!(error = %e, "retention failed"),
         }
     }
-
-    fn route_invalid(&mut self, bad: InvalidStanza, out: &mut Vec<Stanza>) {
-        tracing::debug!(reason = %bad.reason, from = ?bad.from, "unparsable stanza");
-        let (Some(from), Some(to)) = (parse_jid(&bad.from), parse_jid(&bad.to)) else {
-            return;
-        };
-        let error = errors::bad_request(&format!("malformed stanza: {}", bad.reason));
-        let type_ = bad.type_.as_deref().unwrap_or("");
-        match bad.kind {
-            StanzaKind::Iq if type_ == "get" || type_ == "set" => {
-                let id = bad.id.unwrap_or_default();
-                let iq = Iq::from_error(id, error).with_from(to).with_to(from);
-                out.push(Stanza::Iq(iq));
-            }
-            StanzaKind::Message if type_ != "error" => {
-                let id = bad.id.map(tokio_xmpp::parsers::message::Id);
-                out.push(Stanza::Message(message_error(Some(to), id, from, error)));
-            }
-            // Bad IQ results/errors and presences get no answer (no loops).
-            _ => {}
-        }
-    }
-}
-
-/// Counts the items of a successful XMPP publish for `/metrics`.
-fn count_xmpp_publish(payload: &tokio_xmpp::minidom::Element) {
-    let ns = "http://jabber.org/protocol/pubsub";
-    if let Some(publish) = payload.get_child("publish", ns) {
-        let items = publish.children().filter(|c| c.is("item", ns)).count();
-        let items = items.max(1) as u64;
-        crate::metrics::METRICS.add_published(crate::metrics::Source::Xmpp, items);
-    }
-}
-
-fn parse_jid(raw: &Option<String>) -> Option<Jid> {
-    raw.as_deref().and_then(|s| Jid::new(s).ok())
-}
-
-/// A `type='error'` message bouncing a message from `to` back to it.
-fn message_error(
-    from: Option<Jid>,
-    id: Option<tokio_xmpp::parsers::message::Id>,
-    to: Jid,
-    error: StanzaError,
-) -> Message {
-    let mut msg = Message::new(Some(to)).with_payload(error);
-    msg.type_ = MessageType::Error;
-    msg.from = from;
-    msg.id = id;
-    msg
-}
-
-/// Builds the result or error IQ answering `req`.
-pub fn reply_iq(req: &IqRequest, reply: IqReply) -> Iq {
-    let iq = match reply {
-        Ok(payload) => Iq::Result {
-            from: None,
-            to: None,
-            id: req.id.clone(),
-            payload,
-        },
-        Err(error) => Iq::from_error(req.id.clone(), error),
-    };
-    iq.with_from(req.to.clone()).with_to(req.from.clone())
 }
 
 impl<S: Store + 'static> Dispatch for Router<S> {
     fn handle(&mut self, job: Job, out: &mut Vec<Stanza>) {
-        let now = Instant::now();
+        let clock = super::clock::now();
+        self.service.set_now(clock.ms);
+        let now = clock.instant;
         match (job, self.relay.as_mut()) {
             (Job::Xmpp(Inbound::Stanza(s)), Some(relay)) if relay.claims(&s) => {
                 relay.on_stanza(s, now, out)
@@ -282,19 +117,22 @@ impl<S: Store + 'static> Dispatch for Router<S> {
             (Job::LinkUp, Some(relay)) => relay.link_up(now, out),
             (job, _) => self.route(job, now, out),
         }
-        self.deliver_published(out);
+        self.deliver_published(now, out);
     }
 
+    /// Always asks the service to flush: it knows whether the batch changed state
+    /// (docs/architecture.md, "One exit").
     fn commit(&mut self) -> Result<(), String> {
-        if std::mem::take(&mut self.dirty) {
-            let started = std::time::Instant::now();
-            self.service.flush().map_err(|e| e.to_string())?;
+        let started = std::time::Instant::now();
+        if self.service.flush().map_err(|e| e.to_string())? {
             crate::metrics::METRICS.observe_flush(started.elapsed());
         }
         Ok(())
     }
 
     fn release(&mut self) {
+        let notified = std::mem::take(&mut self.notified);
+        crate::metrics::METRICS.add_notifications(notified);
         self.ingest.release();
     }
 }
@@ -302,20 +140,26 @@ impl<S: Store + 'static> Dispatch for Router<S> {
 impl<S: Store + 'static> Router<S> {
     fn route(&mut self, job: Job, now: Instant, out: &mut Vec<Stanza>) {
         match job {
-            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => self.route_iq(iq, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => self.route_message(m, out),
-            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => self.route_presence(p, out),
-            Job::Xmpp(Inbound::Invalid(bad)) => self.route_invalid(bad, out),
+            Job::Xmpp(Inbound::Stanza(Stanza::Iq(iq))) => {
+                let routed = routing::iq(&mut self.service, &self.ctx, iq);
+                self.send(routed, out);
+            }
+            Job::Xmpp(Inbound::Stanza(Stanza::Message(m))) => {
+                match routing::approval(&mut self.service, &self.ctx, &m) {
+                    Some(routed) => self.send(routed, out),
+                    None => self.route_chat(&m, out),
+                }
+            }
+            Job::Xmpp(Inbound::Stanza(Stanza::Presence(p))) => {
+                let routed = routing::presence(&mut self.service, &self.ctx, p);
+                self.send(routed, out);
+            }
+            Job::Xmpp(Inbound::Invalid(bad)) => out.extend(routing::invalid(bad)),
             Job::QueueTick => {
-                out.extend(queue::tick(&mut self.service, &self.ctx));
-                self.dirty |= self.service.queue_dirty();
+                let rendered = queue::tick(&mut self.service, &self.ctx);
+                self.notify(rendered, out);
             }
-            Job::Ingest(job) => {
-                self.route_ingest(job, out);
-                // Ingested items reach consumer groups in the same batch.
-                out.extend(queue::tick(&mut self.service, &self.ctx));
-                self.dirty |= self.service.queue_dirty();
-            }
+            Job::Ingest(job) => self.route_ingest(job, out),
             Job::Tick => {
                 if let Some(relay) = self.relay.as_mut() {
                     relay.tick(now, out);
@@ -337,8 +181,11 @@ mod group_commit_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::{InvalidStanza, StanzaKind};
     use crate::pubsub::ServiceSettings;
     use crate::store::MemoryStore;
+    use tokio_xmpp::parsers::iq::Iq;
+    use tokio_xmpp::parsers::presence::Type as PresenceType;
 
     fn router() -> Router<MemoryStore> {
         let settings = ServiceSettings {
@@ -421,25 +268,91 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    #[test]
-    fn writes_mark_the_batch_dirty_and_commit_flushes_once() {
-        let mut r = router();
-        let create = format!(
-            "<iq {NS} type='set' id='c' from='a@localhost/r' to='events.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='n'/></pubsub></iq>"
-        );
-        let out = handle(&mut r, &create);
-        assert!(
-            matches!(out.as_slice(), [Stanza::Iq(Iq::Result { .. })]),
-            "{out:?}"
-        );
-        assert!(r.dirty);
+    fn flushes(r: &Router<MemoryStore>) -> u64 {
+        r.service.store.flushes
+    }
+
+    /// Runs one batch of `stanzas` and commits it; returns the flushes the
+    /// commit cost.
+    fn batch(r: &mut Router<MemoryStore>, stanzas: &[String]) -> u64 {
+        for s in stanzas {
+            handle(r, s);
+        }
+        let before = flushes(r);
         r.commit().unwrap();
-        assert!(!r.dirty);
+        flushes(r) - before
+    }
+
+    fn iq(id: &str, from: &str, type_: &str, body: &str) -> String {
+        format!(
+            "<iq {NS} type='{type_}' id='{id}' from='{from}' to='events.localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'>{body}</pubsub></iq>"
+        )
+    }
+
+    #[test]
+    fn commit_flushes_if_and_only_if_the_store_saw_a_write() {
+        let mut r = router();
+        let create = iq("c", "a@localhost/r", "set", "<create node='n'/>");
+        assert_eq!(batch(&mut r, &[create]), 1, "a create writes");
         let ping = format!(
             "<iq {NS} type='get' id='p' from='a@localhost/r' to='events.localhost'><ping xmlns='urn:xmpp:ping'/></iq>"
         );
-        handle(&mut r, &ping);
-        assert!(!r.dirty, "a read must not cost a flush");
+        let items = iq("g", "a@localhost/r", "get", "<items node='n'/>");
+        assert_eq!(batch(&mut r, &[ping, items]), 0, "reads cost no flush");
+        let publish = iq(
+            "p1",
+            "a@localhost/r",
+            "set",
+            "<publish node='n'><item id='i'><x xmlns='urn:t'/></item></publish>",
+        );
+        assert_eq!(batch(&mut r, &[publish]), 1, "a publish writes");
+        // Not the owner, and a domain that may not create nodes: refused
+        // before anything is written.
+        let refused = [
+            iq(
+                "d",
+                "b@elsewhere/r",
+                "set",
+                "<publish node='m'><item/></publish>",
+            ),
+            iq(
+                "e",
+                "b@elsewhere/r",
+                "set",
+                "<publish node='n'><item id='j'/></publish>",
+            ),
+        ];
+        assert_eq!(batch(&mut r, &refused), 0, "a refusal writes nothing");
+        assert_eq!(batch(&mut r, &[]), 0, "an empty batch costs nothing");
+    }
+
+    #[test]
+    fn only_pubsub_notifications_are_counted_and_publishes_from_the_outcome() {
+        let mut r = router();
+        let create = iq("c", "a@localhost/r", "set", "<create node='n'/>");
+        let sub = iq(
+            "s",
+            "b@localhost/r",
+            "set",
+            "<subscribe node='n' jid='b@localhost/r'/>",
+        );
+        batch(&mut r, &[create, sub]);
+        r.release();
+        let publish = iq(
+            "p",
+            "a@localhost/r",
+            "set",
+            "<publish node='n'><item id='i'><x xmlns='urn:t'/></item></publish>",
+        );
+        let out = handle(&mut r, &publish);
+        assert_eq!(out.len(), 2, "the result and one notification: {out:?}");
+        assert_eq!(r.notified, 1, "the IQ result is no notification");
+        let subs = iq("g", "b@localhost/r", "get", "<subscriptions/>");
+        handle(&mut r, &subs);
+        assert_eq!(r.notified, 1, "a read notifies nobody");
+        r.commit().unwrap();
+        r.release();
+        assert_eq!(r.notified, 0, "counted at release");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::pubsub::ServiceSettings;
 use crate::store::MemoryStore;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
+use tokio_xmpp::parsers::iq::Iq;
 
 const NODE: &str = "events";
 
@@ -201,7 +202,7 @@ fn read_only_batches_do_not_flush() {
         )
     }));
     let (log, released) = run_queued(jobs);
-    // create + subscribe dirty the batch; the 50 reads add no flush.
+    // create + subscribe change state; the 50 reads add no flush.
     assert_eq!(log, vec![(1, 0)]);
     assert_eq!(result_ids(&released).len(), 52);
 }

@@ -10,14 +10,13 @@ use crate::pubsub::{
 };
 use crate::store::Store;
 
-/// The readable answer and what the command changed.
+/// The readable answer and the notifications the command caused (the
+/// service itself knows whether it must flush).
 #[derive(Debug, Default)]
 pub struct Answer {
     pub text: String,
     /// Notifications the core produced (e.g. an approval request to owners).
     pub notifications: Vec<Notification>,
-    /// State changed: flush before sending the answer.
-    pub wrote: bool,
 }
 
 impl Answer {
@@ -104,7 +103,6 @@ fn subscribe<S: Store>(
             Answer {
                 text,
                 notifications: o.notifications,
-                wrote: true,
             }
         }
         Err(e) => Answer::say(refusal("subscribe to", node, &e)),
@@ -129,7 +127,6 @@ fn unsubscribe<S: Store>(
     match service.unsubscribe(actor, node, &jid, Some(&sub.subid)) {
         Ok(_) => Answer {
             text: format!("Unsubscribed from {node}."),
-            wrote: true,
             ..Answer::default()
         },
         Err(e) => Answer::say(refusal("unsubscribe from", node, &e)),

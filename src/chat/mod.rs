@@ -27,6 +27,13 @@ use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 
+/// What a chat command produced: the readable answer, then the pubsub
+/// notifications the core returned (e.g. approval requests to owners).
+pub struct ChatHandled {
+    pub answer: Stanza,
+    pub notifications: Vec<Stanza>,
+}
+
 /// Chat commands and chat delivery.
 pub struct ChatService {
     commands: bool,
@@ -36,13 +43,6 @@ pub struct ChatService {
     rate: (u32, Duration),
     /// Subscribers with an open window; idle ones are forgotten on tick.
     limits: HashMap<Jid, Limiter>,
-}
-
-/// What a chat command produced.
-pub struct ChatHandled {
-    pub stanzas: Vec<Stanza>,
-    /// Flush before sending `stanzas`.
-    pub needs_flush: bool,
 }
 
 impl ChatService {
@@ -87,16 +87,10 @@ impl ChatService {
         let me = Jid::from(self.service_jid.clone());
         let reply =
             message::text_message(&me, from.clone(), MessageType::Chat, &answer.text, vec![]);
-        let mut stanzas = vec![Stanza::Message(reply)];
         let max = service.settings().max_stanza_bytes;
-        stanzas.extend(notify::render_all(
-            &self.service_jid,
-            max,
-            &answer.notifications,
-        ));
         Some(ChatHandled {
-            stanzas,
-            needs_flush: answer.wrote,
+            answer: Stanza::Message(reply),
+            notifications: notify::render_all(&self.service_jid, max, &answer.notifications),
         })
     }
 

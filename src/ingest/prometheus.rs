@@ -22,13 +22,13 @@ pub fn render(g: &Gauges) -> String {
         &mut out,
         "herald_publishes_total",
         "counter",
-        "Items published, by source.",
+        "Items published, by source (XMPP: items of successful publishes, at least one per publish; HTTP: items stored anew, no replays or unchanged items).",
     );
     for (label, source) in [("xmpp", Source::Xmpp), ("http", Source::Http)] {
         let n = m.published(source);
         let _ = writeln!(out, "herald_publishes_total{{source=\"{label}\"}} {n}");
     }
-    let help = "Messages (event notifications, approval requests) queued for ejabberd.";
+    let help = "Pubsub notification messages queued for ejabberd (events, consumer-group deliveries and notices, approval requests); not chat answers, room posts or MAM results.";
     head(&mut out, "herald_notifications_total", "counter", help);
     let _ = writeln!(out, "herald_notifications_total {}", m.notifications());
     head(

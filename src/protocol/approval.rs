@@ -29,18 +29,18 @@ pub fn handle_approval<S: Store>(
         .iter()
         .filter_map(|p| forms::parse_form(p).ok())
         .find(|f| f.form_type.as_deref() == Some(SUBSCRIBE_AUTHORIZATION))?;
-    let done = |reply, notifications, needs_flush| Handled {
+    let done = |reply, notifications| Handled {
         results: Vec::new(),
         reply,
         notifications,
-        needs_flush,
+        published: Vec::new(),
     };
     if form.kind == FormKind::Cancel {
-        return Some(done(Ok(None), vec![], false));
+        return Some(done(Ok(None), vec![]));
     }
     let answer = match decision(&form) {
         Ok(d) => d,
-        Err(e) => return Some(done(Err(e), vec![], false)),
+        Err(e) => return Some(done(Err(e), vec![])),
     };
     let actor = Actor::Entity(from.to_bare());
     let (node, jid, subid, allow) = answer;
@@ -50,9 +50,8 @@ pub fn handle_approval<S: Store>(
             Ok(o) => done(
                 Ok(None),
                 notify::render_all(&ctx.service_jid, max, &o.notifications),
-                true,
             ),
-            Err(e) => done(Err(e.into()), vec![], false),
+            Err(e) => done(Err(e.into()), vec![]),
         },
     )
 }
@@ -113,6 +112,7 @@ mod tests {
         ] {
             assert!(handle_pubsub(&mut svc, &ctx, &iq(from, p)).reply.is_ok());
         }
+        svc.flush().unwrap();
         (svc, ctx)
     }
 
@@ -146,7 +146,7 @@ mod tests {
         let owner: Jid = "hamlet@denmark.lit/elsinore".parse().unwrap();
         let h = handle_approval(&mut svc, &ctx, &owner, &[answer("true")]).unwrap();
         assert_eq!(h.reply, Ok(None));
-        assert!(h.needs_flush);
+        assert!(svc.unflushed());
         assert_eq!(state_sent(&h), "subscribed");
     }
 
@@ -169,7 +169,7 @@ mod tests {
         .unwrap();
         let h = handle_approval(&mut svc, &ctx, &owner, &[cancel]).unwrap();
         assert_eq!(h.reply, Ok(None));
-        assert!(h.notifications.is_empty() && !h.needs_flush);
+        assert!(h.notifications.is_empty() && !svc.unflushed());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod pubsub_replies;
 pub mod pubsub_request;
 pub mod queue;
 pub mod request_util;
+pub mod routing;
 pub mod rsm;
 pub mod service_info;
 pub mod service_presence;

@@ -16,8 +16,8 @@ use super::pubsub_request::{
 };
 use super::stanza_size::Keep;
 use crate::pubsub::{
-    Actor, Affiliation, BareJid, ItemId, ItemsPage, Jid, NewItem, NodeName, Notification, Outcome,
-    PubsubError, Service, SubscriptionChange, SubscriptionState,
+    Actor, Affiliation, BareJid, ItemId, ItemsPage, Jid, NewItem, NodeName, Outcome, PubsubError,
+    Service, SubscriptionChange, SubscriptionState,
 };
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
@@ -25,14 +25,23 @@ use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError
 
 /// The reply payload and the notifications to send. Core errors become
 /// stanza errors through `pubsub_errors::to_stanza_error` (its `From`).
-pub type Done = Result<(Option<Element>, Vec<Notification>), StanzaError>;
+pub type Done = Result<Outcome<Option<Element>>, StanzaError>;
 
 fn read_only(el: Element) -> Done {
-    Ok((Some(el), Vec::new()))
+    Ok(Outcome::reply(Some(el)))
+}
+
+/// The core's outcome with `el` as the reply payload.
+fn replied<T>(el: Option<Element>, o: Outcome<T>) -> Done {
+    Ok(Outcome {
+        reply: el,
+        notifications: o.notifications,
+        published: o.published,
+    })
 }
 
 fn notes<T>(o: Outcome<T>) -> Done {
-    Ok((None, o.notifications))
+    replied(None, o)
 }
 
 /// `reply_budget`: the bytes the reply's items may take (the stanza limit
@@ -40,11 +49,12 @@ fn notes<T>(o: Outcome<T>) -> Done {
 pub fn execute<S: Store>(
     s: &mut Service<S>,
     ctx: &ProtocolCtx,
-    a: &Actor,
+    from: &Jid,
     r: PubsubRequest,
     reply_budget: usize,
 ) -> Done {
     use PubsubRequest as R;
+    let a = &Actor::Entity(from.to_bare());
     match r {
         R::Subscriptions { node } => {
             let subs = s.subscriptions(a, node.as_ref())?;
@@ -71,11 +81,14 @@ pub fn execute<S: Store>(
             items,
             options,
         } => publish(s, ctx, a, &node, items, options),
-        R::Retract { node, id, notify } => notes(s.retract(a, &node, &id, notify)?),
+        R::Retract { node, id, notify } => {
+            let o = s.retract_as(from, &node, &id, notify);
+            notes(o.map_err(|e| super::queue::to_stanza_error(&e))?)
+        }
         R::Create { node, config } => {
             let fields = config.as_ref().map(values);
             let o = s.create_node(a, node.as_ref(), fields.as_deref())?;
-            Ok((Some(reply::created(&o.reply)), o.notifications))
+            replied(Some(reply::created(&o.reply)), o)
         }
         R::ConfigureGet { node } => {
             let fields = s.node_config(a, &node)?;
@@ -118,7 +131,7 @@ fn subscribe<S: Store>(
     let fields = options.as_ref().map(values);
     let o = s.subscribe(a, node, jid, fields.as_deref())?;
     let el = reply::subscribed(&o.reply, options.is_some());
-    Ok((Some(el), o.notifications))
+    replied(Some(el), o)
 }
 
 /// §6.3.2 (no form: return the options form) and §6.3.5 (submit).
@@ -195,7 +208,7 @@ fn publish<S: Store>(
     let options = options.as_ref().map(values);
     let o = s.publish(a, node, items, options.as_deref())?;
     let el = reply::published(&o.reply.node, &o.reply.item_ids);
-    Ok((Some(el), o.notifications))
+    replied(Some(el), o)
 }
 
 fn new_item(ctx: &ProtocolCtx, item: PublishItem) -> Result<NewItem, PubsubError> {
@@ -225,7 +238,7 @@ fn serialize(el: &Element) -> Result<String, PubsubError> {
 fn configure<S: Store>(s: &mut Service<S>, a: &Actor, node: &NodeName, form: ReceivedForm) -> Done {
     if form.kind == FormKind::Cancel {
         s.node_config(a, node)?;
-        return Ok((None, Vec::new()));
+        return Ok(Outcome::reply(None));
     }
     notes(s.configure(a, node, &values(&form))?)
 }

@@ -2,16 +2,14 @@
 //! notifications it causes out. Parses with `pubsub_request`, calls the
 //! core use case, renders with `pubsub_replies` and `notify`.
 //!
-//! Contract with the caller (docs/architecture.md, "Durable before acknowledged"): when
-//! [`Handled::needs_flush`] is set, call `Service::flush` (once per batch)
-//! before sending the reply or any notification.
+//! Contract with the caller (docs/architecture.md, "Durable before
+//! acknowledged"): call `Service::flush` (once per batch; it does nothing
+//! when nothing was written) before sending the reply or any notification.
 
 use super::pubsub_exec::execute;
 use super::pubsub_request;
-use super::{
-    IqKind, IqReply, IqRequest, disco, errors, mam, notify, queue, service_info, stanza_size,
-};
-use crate::pubsub::{Actor, BareJid, Service};
+use super::{IqReply, IqRequest, disco, errors, mam, notify, queue, service_info, stanza_size};
+use crate::pubsub::{BareJid, Published, Service};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 
@@ -32,8 +30,8 @@ pub struct Handled {
     pub reply: IqReply,
     /// `<message/>`s to send after the reply (and after the flush).
     pub notifications: Vec<Stanza>,
-    /// The request changed state: flush before replying.
-    pub needs_flush: bool,
+    /// What the request published, as the core returned it (metrics).
+    pub published: Vec<Published>,
 }
 
 impl Handled {
@@ -42,7 +40,7 @@ impl Handled {
             results: Vec::new(),
             reply,
             notifications: Vec::new(),
-            needs_flush: false,
+            published: Vec::new(),
         }
     }
 }
@@ -77,25 +75,16 @@ pub fn handle_pubsub<S: Store>(
         Some(Err(e)) => return Handled::read(Err(e)),
         Some(Ok(r)) => r,
     };
-    let actor = Actor::Entity(req.from.to_bare());
-    let write = req.kind == IqKind::Set;
-    if let Some(handled) = queue::intercept_retract(service, ctx, req, &request) {
-        return handled;
-    }
-    let queued = write.then(|| queue::request_node(&request)).flatten();
     let max = service.settings().max_stanza_bytes;
     let budget = stanza_size::reply_budget(max, req);
-    match execute(service, ctx, &actor, request, budget) {
-        Ok((el, notes)) => {
-            let mut notifications = notify::render_all(&ctx.service_jid, max, &notes);
-            if let Some(node) = queued {
-                notifications.extend(queue::after_write(service, ctx, &node));
-            }
+    match execute(service, ctx, &req.from, request, budget) {
+        Ok(o) => {
+            let notifications = notify::render_all(&ctx.service_jid, max, &o.notifications);
             Handled {
                 results: Vec::new(),
-                reply: Ok(el),
+                reply: Ok(o.reply),
                 notifications,
-                needs_flush: write,
+                published: o.published,
             }
         }
         Err(e) => Handled::read(Err(e)),

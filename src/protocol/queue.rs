@@ -1,6 +1,8 @@
-//! XEP-0254 queueing on the wire: the `<unlock/>` and `<ack/>` requests,
-//! a member's `<retract/>` as ack, and the queue work that follows writes,
-//! presence and the periodic tick. Core logic is in `pubsub::queue`.
+//! XEP-0254 queueing on the wire: the `<unlock/>` and `<ack/>` requests
+//! and the periodic tick (deadlines). Core logic is in `pubsub::queue`;
+//! a member's `<retract/>` as ack, and the deliveries after writes and
+//! presence, are the core's own (`Service::retract_as`, docs/architecture.md,
+//! "One exit").
 //!
 //! ```xml
 //! <iq type='set' to='events.example.com' id='u1'>
@@ -17,11 +19,10 @@
 #![allow(clippy::result_large_err)] // see pubsub_request.rs
 
 use super::pubsub_handler::{Handled, ProtocolCtx};
-use super::pubsub_request::PubsubRequest;
 use super::request_util::{children_named, node, opt_item_id};
 use super::{IqRequest, errors, notify, ns};
 use crate::pubsub::queue::QUEUE_NS;
-use crate::pubsub::{Actor, ItemId, NodeName, Notification, QueueError, Service, Settle};
+use crate::pubsub::{ItemId, NodeName, Notification, QueueError, Service, Settle};
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
@@ -51,61 +52,9 @@ pub fn handle_queue_iq<S: Store>(
     Some(settle(service, ctx, &req.from, &node, &ids, how))
 }
 
-/// A group member's §7.2 retract of an item it holds is its ack
-/// (XEP-0254 §2.3), for its group only. `None`: handle as a plain retract
-/// (the sender is no member, or a publisher retracting an item it does
-/// not hold).
-pub fn intercept_retract<S: Store>(
-    service: &mut Service<S>,
-    ctx: &ProtocolCtx,
-    req: &IqRequest,
-    request: &PubsubRequest,
-) -> Option<Handled> {
-    let PubsubRequest::Retract { node, id, .. } = request else {
-        return None;
-    };
-    let ids = [id.clone()];
-    let now = super::timestamp::now_ms();
-    let max = service.settings().max_stanza_bytes;
-    match service.queue_settle(&req.from, node, &ids, Settle::Retract, now) {
-        Err(QueueError::NotMember) => None,
-        Err(_) if service.may_retract(&Actor::Entity(req.from.to_bare()), node) => None,
-        Err(e) => Some(failed(to_stanza_error(&e))),
-        Ok(o) => Some(done(ctx, max, o.notifications)),
-    }
-}
-
-/// Queue deliveries after a successful write request on `node`.
-pub fn after_write<S: Store>(
-    service: &mut Service<S>,
-    ctx: &ProtocolCtx,
-    node: &str,
-) -> Vec<Stanza> {
-    let now = super::timestamp::now_ms();
-    let max = service.settings().max_stanza_bytes;
-    render(ctx, max, service.queue_pump(node, now), "queue delivery")
-}
-
-/// Presence from an entity to the service (available or not).
-pub fn presence<S: Store>(
-    service: &mut Service<S>,
-    ctx: &ProtocolCtx,
-    from: &Jid,
-    available: bool,
-) -> Vec<Stanza> {
-    let now = super::timestamp::now_ms();
-    let max = service.settings().max_stanza_bytes;
-    render(
-        ctx,
-        max,
-        service.queue_presence(from, available, now),
-        "queue presence",
-    )
-}
-
 /// The periodic tick: ack deadlines and due redeliveries.
 pub fn tick<S: Store>(service: &mut Service<S>, ctx: &ProtocolCtx) -> Vec<Stanza> {
-    let now = super::timestamp::now_ms();
+    let now = service.now_ms();
     let max = service.settings().max_stanza_bytes;
     render(ctx, max, service.queue_tick(now), "queue tick")
 }
@@ -125,24 +74,6 @@ fn render(
     }
 }
 
-/// The node a write request acts on (its groups may have work after it).
-pub fn request_node(request: &PubsubRequest) -> Option<String> {
-    use PubsubRequest as R;
-    match request {
-        R::Subscribe { node, .. }
-        | R::Unsubscribe { node, .. }
-        | R::Options { node, .. }
-        | R::Publish { node, .. }
-        | R::Retract { node, .. }
-        | R::ConfigureSet { node, .. }
-        | R::Delete { node, .. }
-        | R::Purge { node }
-        | R::OwnerSubscriptionsSet { node, .. }
-        | R::OwnerAffiliationsSet { node, .. } => Some(node.to_string()),
-        _ => None,
-    }
-}
-
 fn settle<S: Store>(
     service: &mut Service<S>,
     ctx: &ProtocolCtx,
@@ -151,7 +82,7 @@ fn settle<S: Store>(
     ids: &[ItemId],
     how: Settle,
 ) -> Handled {
-    let now = super::timestamp::now_ms();
+    let now = service.now_ms();
     let max = service.settings().max_stanza_bytes;
     match service.queue_settle(from, node, ids, how, now) {
         Ok(o) => done(ctx, max, o.notifications),
@@ -176,7 +107,7 @@ fn done(ctx: &ProtocolCtx, max_stanza_bytes: usize, notes: Vec<Notification>) ->
         results: Vec::new(),
         reply: Ok(None),
         notifications: notify::render_all(&ctx.service_jid, max_stanza_bytes, &notes),
-        needs_flush: true,
+        published: Vec::new(),
     }
 }
 

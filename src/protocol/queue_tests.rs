@@ -16,6 +16,8 @@ const NODE: &str = "a290fjsl29j19kjb";
 struct T {
     svc: Service<MemoryStore>,
     ctx: ProtocolCtx,
+    /// The last request changed state: the flush after it reached the store.
+    flushed: bool,
 }
 
 fn setup() -> T {
@@ -30,6 +32,7 @@ fn setup() -> T {
     let mut t = T {
         svc: Service::open(MemoryStore::new(), settings).unwrap(),
         ctx,
+        flushed: false,
     };
     t.ok(ENGINE, "set", &format!("<create node='{NODE}'/>"));
     t
@@ -51,9 +54,7 @@ impl T {
                 .unwrap(),
         };
         let h = handle_pubsub(&mut self.svc, &self.ctx, &req);
-        if h.needs_flush {
-            self.svc.flush().unwrap();
-        }
+        self.flushed = self.svc.flush().unwrap();
         h
     }
 
@@ -123,7 +124,7 @@ fn each_item_goes_to_one_member_and_unlock_gives_it_back() {
     let h = t.ok(&holder, "get", &format!(
         "<unlock xmlns='{QUEUE_NS}' node='{NODE}'><item id='ae890ac52d0df67ed7cfdf51b644e901'/></unlock>"
     ));
-    assert!(h.needs_flush);
+    assert!(t.flushed);
     let notice = xml(&h.notifications[0]);
     assert!(
         notice.contains(&format!(

@@ -87,6 +87,7 @@
 mod access;
 pub mod archive_ids;
 pub mod error;
+mod exit;
 pub mod feed;
 pub mod form;
 pub mod names;
@@ -108,6 +109,7 @@ mod retention;
 mod revoke;
 mod service;
 pub mod sub_options;
+mod tracked;
 pub mod types;
 
 pub use archive_ids::ArchiveKey;
@@ -136,4 +138,4 @@ pub use types::{
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

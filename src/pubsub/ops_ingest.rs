@@ -95,7 +95,10 @@ impl<S: Store> Service<S> {
     /// Errors: `KeyReused`; `NodeNotFound` (missing, no create right);
     /// `ItemRequired` (no items); `BadRequest` (an ID twice); and those
     /// of [`Service::publish`] (`PayloadTooBig`, `Internal`, ...).
-    pub fn ingest(&mut self, req: IngestRequest) -> Result<Outcome<IngestReply>, IngestError> {
+    pub(super) fn ingest_unpumped(
+        &mut self,
+        req: &IngestRequest,
+    ) -> Result<Outcome<IngestReply>, IngestError> {
         let fingerprint = fingerprint(&req.node, &req.items);
         if let Some(k) = &req.idempotency
             && let Some(reply) = self.replay(k, &fingerprint)?
@@ -109,7 +112,7 @@ impl<S: Store> Service<S> {
             self.node(&req.node)?;
             return Err(PubsubError::NodeNotFound.into());
         }
-        let known = self.classify(&req)?;
+        let known = self.classify(req)?;
         let changed: Vec<NewItem> = (req.items.iter().zip(&known))
             .filter(|(_, k)| !matches!(k, Slot::Unchanged(_)))
             .map(|(i, _)| NewItem {
@@ -117,7 +120,7 @@ impl<S: Store> Service<S> {
                 payload: Some(i.payload.clone()),
             })
             .collect();
-        let make_reply = |published: &[Item]| merge(&req, &known, published);
+        let make_reply = |published: &[Item]| merge(req, &known, published);
         let record = |reply: &IngestReply| {
             let k = req.idempotency.as_ref()?;
             let answer = StoredAnswer {
@@ -149,6 +152,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply,
             notifications: outcome.notifications,
+            published: outcome.published,
         })
     }
 

@@ -24,7 +24,7 @@ impl<S: Store> Service<S> {
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `NotSubscribed` (no such request), `SubidRequired`, `InvalidSubid`,
     /// `Internal`.
-    pub fn approve_subscription(
+    pub(super) fn approve_subscription_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -54,6 +54,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 
@@ -95,6 +96,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: pending.iter().map(|s| s.to_public(node)).collect(),
             notifications,
+            published: Vec::new(),
         })
     }
 
@@ -125,7 +127,7 @@ impl<S: Store> Service<S> {
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`
     /// (also when a change targets an outcast), `NotAcceptable`
     /// (`unconfigured`), `InvalidSubid`, `SubidRequired`, `Internal`.
-    pub fn modify_subscriptions(
+    pub(super) fn modify_subscriptions_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -156,6 +158,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 
@@ -230,7 +233,7 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `LastOwner`, `Internal`.
-    pub fn modify_affiliations(
+    pub(super) fn modify_affiliations_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -265,6 +268,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 }

@@ -8,7 +8,7 @@ use super::node::{Node, NodeMeta, encode_meta};
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
 use super::revoke::revoke;
-use super::service::{Service, now_ms};
+use super::service::Service;
 use super::types::{Actor, Affiliation, Outcome};
 use crate::store::Store;
 
@@ -76,7 +76,7 @@ impl<S: Store> Service<S> {
             return Err(PubsubError::MaxNodesExceeded);
         }
         let id = self.next_node_id;
-        let mut meta = NodeMeta::new(config, now_ms());
+        let mut meta = NodeMeta::new(config, self.now_ms());
         if let Actor::Entity(jid) = actor {
             meta.affiliations.insert(jid.clone(), Affiliation::Owner);
         }
@@ -110,7 +110,7 @@ impl<S: Store> Service<S> {
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `NotAcceptable` (unknown field or bad value, named in the text),
     /// `UnsupportedFeature("access-roster")`, `Internal`.
-    pub fn configure(
+    pub(super) fn configure_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -146,6 +146,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 
@@ -176,7 +177,7 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `Internal`.
-    pub fn delete_node(
+    pub(super) fn delete_node_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -193,6 +194,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications: notice.into_iter().collect(),
+            published: Vec::new(),
         })
     }
 
@@ -201,7 +203,11 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden`, `Outcast`,
     /// `Internal`.
-    pub fn purge(&mut self, actor: &Actor, node: &NodeName) -> PubsubResult<Outcome<()>> {
+    pub(super) fn purge_unpumped(
+        &mut self,
+        actor: &Actor,
+        node: &NodeName,
+    ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
         let id = n.id;
@@ -218,6 +224,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications: notice.into_iter().collect(),
+            published: Vec::new(),
         })
     }
 

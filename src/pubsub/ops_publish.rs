@@ -4,10 +4,11 @@ use super::names::{ItemId, NodeName};
 use std::sync::Arc;
 
 use super::error::{PubsubError, PubsubResult};
+use super::feed::Published;
 use super::form::FieldValues;
 use super::node_config::NodeConfig;
 use super::notify::{Event, to_subscribers};
-use super::service::{Service, now_ms};
+use super::service::Service;
 use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
 use crate::store::{ArchiveEntry, IdempotencyRecord, Store, StoredItem};
 
@@ -25,7 +26,7 @@ impl<S: Store> Service<S> {
     /// `ItemForbidden`, `PayloadTooBig`, `BadRequest` (empty item ID),
     /// `NotAcceptable` (auto-create with bad publish-options),
     /// `MaxNodesExceeded`, `Internal`.
-    pub fn publish(
+    pub(super) fn publish_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -91,6 +92,10 @@ impl<S: Store> Service<S> {
                 item_ids,
             },
             notifications: notice.into_iter().collect(),
+            published: vec![Published {
+                node: node.to_owned(),
+                items: published.clone(),
+            }],
         };
         Ok((outcome, published))
     }
@@ -159,7 +164,7 @@ impl<S: Store> Service<S> {
     ) -> PubsubResult<Vec<Item>> {
         let n = self.node(node)?;
         let (id, persistent, mut seq) = (n.id, n.meta.config.persist_items, n.high_seq);
-        let published_ms = now_ms();
+        let published_ms = self.now_ms();
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let item_id = match item.id {
@@ -235,7 +240,7 @@ impl<S: Store> Service<S> {
     /// publisher), `Outcast`, `ItemRequired` (empty ID), `ItemNotFound`,
     /// `UnsupportedFeature("persistent-items")` (node keeps no items),
     /// `Internal`.
-    pub fn retract(
+    pub(super) fn retract_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -273,6 +278,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications: notice.into_iter().collect(),
+            published: Vec::new(),
         })
     }
 }
@@ -284,7 +290,7 @@ impl<S: Store> Service<S> {
     fn remove_archived(&mut self, node: &str, item_id: &str) -> PubsubResult<Option<u64>> {
         let n = self.node(node)?;
         let (id, seq) = (n.id, n.high_seq + 1);
-        let at_ms = now_ms();
+        let at_ms = self.now_ms();
         let removed = match self.settings.retention.archiving() {
             true => {
                 let entry = ArchiveEntry::Retract {

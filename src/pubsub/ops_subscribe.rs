@@ -30,7 +30,7 @@ impl<S: Store> Service<S> {
     /// not the requester's), `Outcast`, `Forbidden` (publish-only),
     /// `NotAuthorized` (presence), `ClosedNode` (whitelist),
     /// `PendingSubscription`, `InvalidOptions`, `Internal`.
-    pub fn subscribe(
+    pub(super) fn subscribe_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -55,6 +55,7 @@ impl<S: Store> Service<S> {
             return Ok(Outcome {
                 reply,
                 notifications: last.into_iter().collect(),
+                published: Vec::new(),
             });
         }
         let subid = self.fresh_id();
@@ -75,6 +76,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: sub.to_public(node),
             notifications: notice.into_iter().collect(),
+            published: Vec::new(),
         })
     }
 
@@ -154,7 +156,7 @@ impl<S: Store> Service<S> {
     /// Errors: `NodeIdRequired`, `NodeNotFound`, `Forbidden` (another
     /// entity's JID, requester not owner), `NotSubscribed`, `SubidRequired`,
     /// `InvalidSubid`, `Internal`.
-    pub fn unsubscribe(
+    pub(super) fn unsubscribe_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,
@@ -194,7 +196,7 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: those of [`Service::subscription_options`], plus
     /// `InvalidOptions` and `Internal`.
-    pub fn set_subscription_options(
+    pub(super) fn set_subscription_options_unpumped(
         &mut self,
         actor: &Actor,
         node: &NodeName,

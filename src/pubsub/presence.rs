@@ -14,6 +14,28 @@ use super::types::Outcome;
 use crate::store::Store;
 
 impl<S: Store> Service<S> {
+    /// Presence from `jid` to the service, complete: consumer groups first
+    /// (unavailable: items it holds go back to their groups; then every
+    /// group delivers), then, when available, the §6.1.7 last items.
+    /// Failures are logged, not returned: presence has nobody to answer,
+    /// and what did work still goes out.
+    pub fn presence(&mut self, jid: &Jid, available: bool) -> Outcome<()> {
+        let mut notes = match self.queue_presence(jid, available, self.now_ms()) {
+            Ok(notes) => notes,
+            Err(e) => {
+                tracing::warn!(error = %e, "queue presence failed");
+                Vec::new()
+            }
+        };
+        if available {
+            match self.presence_available(jid) {
+                Ok(o) => notes.extend(o.notifications),
+                Err(e) => tracing::warn!(error = %e, "presence handling failed"),
+            }
+        }
+        Outcome::notify((), notes)
+    }
+
     /// An entity sent available presence (`jid`, usually full): the last
     /// item of every node configured `on_sub_and_presence` that it is
     /// subscribed to (by that full JID or its bare JID) (§6.1.7).
@@ -35,6 +57,7 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
     }
 }

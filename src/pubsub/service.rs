@@ -5,13 +5,13 @@
 use jid::BareJid;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::access::Access;
 use super::archive_ids::ArchiveKey;
 use super::error::PubsubError;
 use super::node::{Node, NodeMeta, decode_meta, encode_meta};
 use super::retention::RetentionSettings;
+use super::tracked::Tracked;
 use super::types::Actor;
 use crate::store::{NodeId, Store};
 
@@ -76,7 +76,9 @@ struct ServiceRecord {
 /// The pubsub service core over a [`Store`]. Single-threaded: the
 /// executor owns it and calls [`Service::flush`] once per batch.
 pub struct Service<S: Store> {
-    pub(crate) store: S,
+    /// Every store call goes through [`Tracked`], which knows whether
+    /// anything is unflushed.
+    pub(crate) store: Tracked<S>,
     pub(crate) settings: ServiceSettings,
     pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) next_node_id: NodeId,
@@ -85,19 +87,24 @@ pub struct Service<S: Store> {
     pub(crate) queues: super::queue::Queues,
     /// Published items not yet taken (`None`: feed off; see `feed.rs`).
     pub(crate) feed: Option<Vec<super::feed::Published>>,
+    /// The time of the job being handled (ms since the Unix epoch), set by
+    /// the caller before each job: the core reads no clock of its own
+    /// (docs/architecture.md, "One exit"), so tests drive time.
+    now_ms: u64,
 }
 
 impl<S: Store> Service<S> {
     /// Loads every node's metadata and counters from the store.
     pub fn open(store: S, settings: ServiceSettings) -> Result<Self, PubsubError> {
         let mut service = Service {
-            store,
+            store: Tracked::new(store),
             settings,
             nodes: BTreeMap::new(),
             next_node_id: 1,
             ids: IdGen::default(),
             queues: Default::default(),
             feed: None,
+            now_ms: 0,
         };
         let mut record = ServiceRecord::default();
         for (name, blob) in service.store.load_nodes()? {
@@ -122,10 +129,39 @@ impl<S: Store> Service<S> {
     }
 
     /// Makes every write so far durable (group commit: once per batch,
-    /// before any reply or notification of the batch is sent).
-    pub fn flush(&mut self) -> Result<(), PubsubError> {
+    /// before any reply or notification of the batch is sent). Does
+    /// nothing when nothing is unflushed; returns whether it flushed.
+    /// Callers keep no flag: the executor calls it after every batch
+    /// (docs/architecture.md, "One exit").
+    pub fn flush(&mut self) -> Result<bool, PubsubError> {
+        if !self.unflushed() {
+            return Ok(false);
+        }
         self.persist_queues()?;
-        Ok(self.store.flush()?)
+        self.store.flush()?;
+        Ok(true)
+    }
+
+    /// Whether anything changed since the last flush: a store write or
+    /// queue state still to be written.
+    pub fn unflushed(&self) -> bool {
+        self.store.written() || self.queues_unflushed()
+    }
+
+    /// The readiness probe: the next [`Service::flush`] reaches the store
+    /// even if nothing was written, so its answer proves the store flushes.
+    pub fn require_flush(&mut self) {
+        self.store.touch();
+    }
+
+    /// Sets the time of the next use cases (the caller's one clock).
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    /// The time set by [`Service::set_now`].
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
     }
 
     pub fn settings(&self) -> &ServiceSettings {
@@ -134,7 +170,7 @@ impl<S: Store> Service<S> {
 
     /// Gives the store back (shutdown, tests).
     pub fn into_store(self) -> S {
-        self.store
+        self.store.into_inner()
     }
 
     pub(crate) fn access(&self) -> Access<'_> {
@@ -183,15 +219,8 @@ impl<S: Store> Service<S> {
 
     /// A fresh unique ID (time-ordered): item IDs, instant node names, SubIDs.
     pub(crate) fn fresh_id(&mut self) -> String {
-        self.ids.next(now_ms())
+        self.ids.next(self.now_ms)
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Time-based IDs: 11 hex digits of milliseconds + 5 of a counter, so they

@@ -4,6 +4,7 @@
 use jid::{BareJid, Jid};
 use std::sync::Arc;
 
+use super::feed::Published;
 use super::names::ItemId;
 use super::notify::Notification;
 
@@ -192,21 +193,31 @@ pub struct SubscriptionChange {
     pub subid: Option<String>,
 }
 
-/// The result of a state-changing use case: the reply data plus the
-/// notifications to send *after* the batch has been flushed.
+/// The result of a state-changing use case, complete (docs/architecture.md,
+/// "One exit"): the reply data, every notification to send *after* the
+/// batch has been flushed (consumer-group deliveries of the node
+/// included), and the items it published (for metrics and bridges).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[must_use]
 pub struct Outcome<T = ()> {
     pub reply: T,
     pub notifications: Vec<Notification>,
+    /// Items this call stored or sent as new (one entry per node).
+    pub published: Vec<Published>,
 }
 
 impl<T> Outcome<T> {
     /// A reply that notifies nobody.
     pub fn reply(reply: T) -> Self {
+        Outcome::notify(reply, Vec::new())
+    }
+
+    /// A reply and its notifications; nothing published.
+    pub fn notify(reply: T, notifications: Vec<Notification>) -> Self {
         Outcome {
             reply,
-            notifications: Vec::new(),
+            notifications,
+            published: Vec::new(),
         }
     }
 }

@@ -6,7 +6,6 @@ use super::Router;
 use crate::ingest::IngestJob;
 use crate::metrics::{METRICS, Source};
 use crate::protocol::notify;
-use crate::pubsub::ItemStatus;
 use crate::store::Store;
 use tokio_xmpp::Stanza;
 
@@ -55,20 +54,16 @@ impl<S: Store> Router<S> {
         match job {
             IngestJob::Publish { request, reply } => {
                 let keyed = request.idempotency.is_some();
-                // Even a refused request may have created its node.
-                self.dirty = true;
                 let max = self.service.settings().max_stanza_bytes;
                 let answer = self.service.ingest(request).map(|outcome| {
                     let jid = &self.ctx.service_jid;
-                    out.extend(notify::render_all(jid, max, &outcome.notifications));
+                    let rendered = notify::render_all(jid, max, &outcome.notifications);
+                    self.notify(rendered, out);
+                    // Only what was stored anew: no replay, no unchanged item.
+                    let fresh: usize = outcome.published.iter().map(|p| p.items.len()).sum();
+                    METRICS.add_published(Source::Http, fresh as u64);
                     outcome.reply
                 });
-                if let Ok(r) = &answer
-                    && !r.replayed
-                {
-                    let fresh = r.items.iter().filter(|i| i.status != ItemStatus::Unchanged);
-                    METRICS.add_published(Source::Http, fresh.count() as u64);
-                }
                 if keyed {
                     self.maybe_prune();
                 }
@@ -80,7 +75,7 @@ impl<S: Store> Router<S> {
                 let _ = reply.send(self.service.node_item_counts());
             }
             IngestJob::Probe { reply } => {
-                self.dirty = true;
+                self.service.require_flush();
                 self.ingest.deferred.push(Box::new(move || {
                     let _ = reply.send(());
                 }));
@@ -95,7 +90,7 @@ impl<S: Store> Router<S> {
         }
         self.ingest.keyed_since_prune = 0;
         let p = self.ingest.policy;
-        let now = crate::ingest::now_ms();
+        let now = self.service.now_ms();
         match self
             .service
             .prune_idempotency(now, p.retention_ms, p.max_keys)

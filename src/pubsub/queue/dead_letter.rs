@@ -101,7 +101,7 @@ impl<S: Store> Service<S> {
         };
         let published = self
             .ensure_dead_letter_node(&dead.node, &target)
-            .and_then(|()| self.publish(&Actor::System, &target, vec![new], None));
+            .and_then(|()| self.publish_unpumped(&Actor::System, &target, vec![new], None));
         match published {
             Ok(o) => {
                 tracing::info!(node = %dead.node, item = %item.id, group = %dead.group,

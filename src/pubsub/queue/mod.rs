@@ -30,6 +30,8 @@
 
 mod dead_letter;
 mod deliver;
+#[cfg(test)]
+mod exit_tests;
 mod presence;
 mod settle;
 mod state;
@@ -177,7 +179,7 @@ impl<S: Store> Service<S> {
     }
 
     /// Whether queue state changed since the last flush.
-    pub fn queue_dirty(&self) -> bool {
+    pub(crate) fn queues_unflushed(&self) -> bool {
         !self.queues.log.is_empty()
     }
 

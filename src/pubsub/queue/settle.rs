@@ -67,7 +67,35 @@ impl<S: Store> Service<S> {
         Ok(Outcome {
             reply: (),
             notifications,
+            published: Vec::new(),
         })
+    }
+
+    /// §7.2 retract by `from` (full or bare JID): a group member's retract
+    /// of an item it holds is its ack, for its group only (XEP-0254 §2.3);
+    /// otherwise a plain retract by the sender's bare JID (no member, or a
+    /// publisher retracting an item it does not hold). Either way the
+    /// node's groups deliver what they can.
+    ///
+    /// Errors: those of [`Service::queue_settle`] for a member that may
+    /// not retract as publisher, else those of [`Service::retract`].
+    pub fn retract_as(
+        &mut self,
+        from: &Jid,
+        node: &NodeName,
+        item_id: &ItemId,
+        notify: Option<bool>,
+    ) -> Result<Outcome<()>, QueueError> {
+        let ids = [item_id.clone()];
+        let actor = Actor::Entity(from.to_bare());
+        match self.queue_settle(from, node, &ids, Settle::Retract, self.now_ms()) {
+            Ok(o) => Ok(o),
+            Err(QueueError::NotMember) => Ok(self.retract(&actor, node, item_id, notify)?),
+            Err(_) if self.may_retract(&actor, node) => {
+                Ok(self.retract(&actor, node, item_id, notify)?)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether `actor` may retract items of `node` as publisher or owner

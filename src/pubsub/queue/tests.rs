@@ -11,7 +11,7 @@ use crate::store::MemoryStore;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-const T0: u64 = 1_000_000;
+pub(super) const T0: u64 = 1_000_000;
 
 fn qsettings() -> QueueSettings {
     QueueSettings {
@@ -45,11 +45,12 @@ fn test_render(d: &DeadLetterRecord<'_>) -> String {
 fn open(store: TestStore) -> Svc {
     let mut svc = Service::open(store, svc_settings()).unwrap();
     svc.set_queue_settings(qsettings());
+    svc.set_now(T0);
     svc.set_dead_letter_renderer(test_render);
     svc
 }
 
-fn queue_service() -> Svc {
+pub(super) fn queue_service() -> Svc {
     let store = TestStore {
         inner: MemoryStore::new(),
         fail: Arc::new(AtomicBool::new(false)),
@@ -71,8 +72,10 @@ fn bare_of(full: &str) -> &str {
     full.split('/').next().unwrap()
 }
 
-/// Subscribes `who` (full JID) to NODE in `group` with `credit`; pumps.
-fn join(svc: &mut Svc, who: &str, group: &str, credit: u32) -> Vec<Notification> {
+/// Subscribes `who` (full JID) to NODE in `group` with `credit` at T0;
+/// returns what the subscribe delivered (and a later pump, which must
+/// find nothing left).
+pub(super) fn join(svc: &mut Svc, who: &str, group: &str, credit: u32) -> Vec<Notification> {
     join_with(
         svc,
         who,
@@ -83,20 +86,24 @@ fn join(svc: &mut Svc, who: &str, group: &str, credit: u32) -> Vec<Notification>
     )
 }
 
-fn join_with(svc: &mut Svc, who: &str, options: &[(&str, &str)]) -> Vec<Notification> {
+pub(super) fn join_with(svc: &mut Svc, who: &str, options: &[(&str, &str)]) -> Vec<Notification> {
     let f = fields(options);
-    let _ = svc
+    svc.set_now(T0);
+    let mut notes = svc
         .subscribe(&ent(bare_of(who)), &nn(NODE), &jid(who), Some(&f))
-        .unwrap();
-    svc.queue_pump(NODE, T0).unwrap()
+        .unwrap()
+        .notifications;
+    notes.extend(svc.queue_pump(NODE, T0).unwrap());
+    notes
 }
 
 /// Publishes and pumps, returning every notification.
-fn publish(svc: &mut Svc, ids: &[&str], now: u64) -> Vec<Notification> {
+pub(super) fn publish(svc: &mut Svc, ids: &[&str], now: u64) -> Vec<Notification> {
     let items: Vec<NewItem> = ids
         .iter()
         .map(|i| item(i, &format!("<p>{i}</p>")))
         .collect();
+    svc.set_now(now);
     let mut notes = svc
         .publish(&ent(OWNER), &nn(NODE), items, None)
         .unwrap()
@@ -106,7 +113,7 @@ fn publish(svc: &mut Svc, ids: &[&str], now: u64) -> Vec<Notification> {
 }
 
 /// (recipient, item ID) of every item notification on `node`.
-fn items_to(notes: &[Notification], node: &str) -> Vec<(String, String)> {
+pub(super) fn items_to(notes: &[Notification], node: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for n in notes.iter().filter(|n| n.node == node) {
         if let Event::Items { items, .. } = &n.event {
@@ -132,7 +139,7 @@ fn unlocks(notes: &[Notification]) -> Vec<(String, String)> {
     out
 }
 
-fn settle(
+pub(super) fn settle(
     svc: &mut Svc,
     who: &str,
     id: &str,
@@ -140,12 +147,13 @@ fn settle(
     now: u64,
 ) -> Result<Vec<Notification>, QueueError> {
     let ids = [iid(id)];
+    svc.set_now(now);
     svc.queue_settle(&jid(who), &nn(NODE), &ids, how, now)
         .map(|o| o.notifications)
 }
 
-const A: &str = "a@example.com/1";
-const B: &str = "b@example.com/1";
+pub(super) const A: &str = "a@example.com/1";
+pub(super) const B: &str = "b@example.com/1";
 const C: &str = "c@example.com/1";
 
 #[test]
@@ -542,7 +550,9 @@ fn a_revoked_member_gives_its_items_back_to_the_group() {
             ..
         }
     )));
-    let back = items_to(&svc.queue_pump(NODE, T0).unwrap(), NODE);
+    let mut notes = out.notifications;
+    notes.extend(svc.queue_pump(NODE, T0).unwrap());
+    let back = items_to(&notes, NODE);
     assert_eq!(back, [(B.to_owned(), "1".to_owned())]);
     let later = items_to(&publish(&mut svc, &["2"], T0), NODE);
     assert!(later.iter().all(|(j, _)| j == B), "{later:?}");

@@ -4,7 +4,6 @@
 use super::*;
 use crate::pubsub::names::iid;
 use crate::pubsub::names::nn;
-use crate::pubsub::service::now_ms;
 
 fn all_history(svc: &Svc) -> HistoryPage {
     svc.history(&Actor::System, &nn(NODE), &HistoryQuery::default())
@@ -50,7 +49,7 @@ fn archive_ids_are_never_reused_across_restarts_and_trims() {
     let before = archive_ids(&all_history(&svc));
     // Everything ages out of the history, then a restart.
     let week = 8 * 24 * 3600 * 1000;
-    assert_eq!(svc.expire(now_ms() + week).unwrap(), 3);
+    assert_eq!(svc.expire(svc.now_ms() + week).unwrap(), 3);
     assert!(all_history(&svc).entries.is_empty());
     let mut svc = reopen(svc);
     publish_ids(&mut svc, &["c"]);
@@ -75,7 +74,7 @@ fn history_keeps_at_most_its_count_limit() {
 fn expired_items_go_at_the_tick_without_notifications() {
     let mut svc = service_with_node(&[("pubsub#item_expire", "60")]);
     publish_ids(&mut svc, &["a", "b"]);
-    let now = now_ms();
+    let now = svc.now_ms();
     assert_eq!(svc.expire(now).unwrap(), 0, "not yet");
     assert_eq!(svc.expire(now + 61_000).unwrap(), 2);
     let page = svc.items(&Actor::System, &nn(NODE), None).unwrap();
@@ -89,7 +88,7 @@ fn expired_items_go_at_the_tick_without_notifications() {
 fn expiry_follows_configuration_changes() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a"]);
-    let later = now_ms() + 3_600_000;
+    let later = svc.now_ms() + 3_600_000;
     assert_eq!(svc.expire(later).unwrap(), 0, "no item_expire");
     let f = fields(&[("pubsub#item_expire", "10")]);
     let _ = svc.configure(&ent(OWNER), &nn(NODE), &f).unwrap();
@@ -101,7 +100,7 @@ fn expiry_works_in_batches() {
     let mut svc = service_with_node(&[("pubsub#item_expire", "1")]);
     svc.settings.retention.sweep_batch = 2;
     publish_ids(&mut svc, &["a", "b", "c", "d", "e"]);
-    let later = now_ms() + 5_000;
+    let later = svc.now_ms() + 5_000;
     assert_eq!(svc.expire(later).unwrap(), 2);
     assert_eq!(svc.expire(later).unwrap(), 2);
     assert_eq!(svc.expire(later).unwrap(), 1);

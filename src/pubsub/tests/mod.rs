@@ -166,6 +166,8 @@ pub type Svc = Service<TestStore>;
 pub const OWNER: &str = "owner@example.com";
 pub const ADMIN: &str = "admin@example.com";
 pub const NODE: &str = "events";
+/// The time core tests run at (the core reads no clock: `Service::set_now`).
+pub const NOW_MS: u64 = 1_700_000_000_000;
 
 pub fn bare(s: &str) -> BareJid {
     BareJid::new(s).unwrap()
@@ -200,7 +202,9 @@ pub fn service() -> Svc {
         inner: MemoryStore::new(),
         fail: Arc::new(AtomicBool::new(false)),
     };
-    Service::open(store, settings()).unwrap()
+    let mut svc = Service::open(store, settings()).unwrap();
+    svc.set_now(NOW_MS);
+    svc
 }
 
 /// Makes the store's writes fail (or succeed again).
@@ -210,7 +214,10 @@ pub fn fail_writes(svc: &Svc, fail: bool) {
 
 /// Closes and reopens the service on the same store.
 pub fn reopen(svc: Svc) -> Svc {
-    Service::open(svc.into_store(), settings()).unwrap()
+    let now = svc.now_ms();
+    let mut svc = Service::open(svc.into_store(), settings()).unwrap();
+    svc.set_now(now);
+    svc
 }
 
 pub fn fields(pairs: &[(&str, &str)]) -> Vec<FieldValues> {

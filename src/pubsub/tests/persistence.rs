@@ -66,11 +66,14 @@ fn the_core_never_flushes_on_its_own_only_through_flush() {
     assert_eq!(svc.store.inner.flushes, 0);
     svc.flush().unwrap();
     assert_eq!(svc.store.inner.flushes, 1);
+    assert!(!svc.flush().unwrap(), "nothing new: no second flush");
+    assert_eq!(svc.store.inner.flushes, 1);
 }
 
 #[test]
 fn flush_failure_is_internal() {
-    let mut svc = service();
+    // Something to flush: a clean service's flush does not reach the store.
+    let mut svc = service_with_node(&[]);
     fail_writes(&svc, true);
     assert!(matches!(svc.flush(), Err(PubsubError::Internal(_))));
 }
