@@ -10,6 +10,9 @@ pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 
 pub use crate::limits::DEFAULT_MAX_STANZA_BYTES;
 
+mod storage;
+pub use storage::{Backend, JetStreamConfig, NatsCredentials, nats_credentials};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -154,11 +157,17 @@ impl std::fmt::Debug for ComponentConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
+    /// `sled` (default) or `jetstream` (see `config/storage.rs`).
+    #[serde(default)]
+    pub backend: Backend,
+    /// Required by sled; unused by JetStream (no state on local disk).
+    #[serde(default)]
     pub data_dir: PathBuf,
     /// sled's page cache in MiB. Peak memory is roughly this plus a fixed
     /// overhead; a larger cache speeds up reads of old items.
     #[serde(default = "default_cache_mb")]
     pub cache_mb: u64,
+    pub jetstream: Option<JetStreamConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -465,7 +474,9 @@ impl Config {
     /// creates the data directory if missing (`run`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let config = Config::check_file(path)?;
-        prepare_data_dir(&config.storage.data_dir)?;
+        if config.storage.backend == Backend::Sled {
+            prepare_data_dir(&config.storage.data_dir)?;
+        }
         Ok(config)
     }
 
@@ -568,10 +579,22 @@ impl Config {
         if let Err(e) = self.chat.validate() {
             problems.push(e);
         }
-        if let Err(e) = check_data_dir(&self.storage.data_dir) {
-            problems.push(e);
-        }
+        problems.extend(self.storage_problems());
         problems
+    }
+
+    fn storage_problems(&self) -> Vec<String> {
+        let s = &self.storage;
+        match (s.backend, &s.jetstream) {
+            (Backend::Sled, _) if s.data_dir.as_os_str().is_empty() => {
+                vec!["storage.data_dir is required (backend = \"sled\")".into()]
+            }
+            (Backend::Sled, _) => check_data_dir(&s.data_dir).err().into_iter().collect(),
+            (Backend::Jetstream, None) => {
+                vec!["storage.backend = \"jetstream\" needs a [storage.jetstream] section".into()]
+            }
+            (Backend::Jetstream, Some(js)) => js.problems(),
+        }
     }
 
     /// Reads each `token_env` into `token` (one of the two must be set);
