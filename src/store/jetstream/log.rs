@@ -5,8 +5,13 @@
 //! write.
 
 use crate::store::{StoreError, StoreResult};
+use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::stream::{self, LastRawMessageErrorKind};
 use bytes::Bytes;
+use std::time::{Duration, Instant};
+
+/// How long a request is retried while the cluster has no answer.
+pub const RETRY_FOR: Duration = Duration::from_secs(60);
 
 /// One message of the log: its stream sequence, the core's seq (the
 /// first 8 bytes of the body) and the rest of the body.
@@ -35,29 +40,58 @@ impl Entry {
     }
 }
 
-fn io(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io(format!("jetstream read: {e}"))
+/// Runs `op` again while it fails, for up to [`RETRY_FOR`]: a stream
+/// without a leader (an election, 6-8 s measured) answers nothing.
+pub async fn retrying<T, E, F>(what: &str, mut op: impl FnMut() -> F) -> StoreResult<T>
+where
+    E: std::fmt::Display,
+    F: Future<Output = Result<T, E>>,
+{
+    let deadline = Instant::now() + RETRY_FOR;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() > deadline => {
+                return Err(StoreError::Io(format!("jetstream {what}: {e}")));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "JetStream {what} failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// The message, or `None` where the server has none.
+fn found(
+    r: Result<StreamMessage, stream::LastRawMessageError>,
+) -> Result<Option<StreamMessage>, stream::LastRawMessageError> {
+    match r {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn entry(m: Option<StreamMessage>) -> StoreResult<Option<Entry>> {
+    m.map(|m| Entry::new(m.sequence, m.payload)).transpose()
 }
 
 /// The message of `subject`, if any.
 pub async fn last(s: &stream::Stream, subject: &str) -> StoreResult<Option<Entry>> {
-    match s.get_last_raw_message_by_subject(subject).await {
-        Ok(m) => Entry::new(m.sequence, m.payload).map(Some),
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
-        Err(e) => Err(io(e)),
-    }
+    let got = retrying("read", || async {
+        found(s.get_last_raw_message_by_subject(subject).await)
+    });
+    entry(got.await?)
 }
 
 /// The first message matching `filter` at stream sequence `from` or later.
 pub async fn next(s: &stream::Stream, filter: &str, from: u64) -> StoreResult<Option<Entry>> {
-    match s
-        .get_first_raw_message_by_subject(filter, from.max(1))
-        .await
-    {
-        Ok(m) => Entry::new(m.sequence, m.payload).map(Some),
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
-        Err(e) => Err(io(e)),
-    }
+    let from = from.max(1);
+    let got = retrying("read", || async {
+        found(s.get_first_raw_message_by_subject(filter, from).await)
+    });
+    entry(got.await?)
 }
 
 /// The stream sequence from which reading `filter` forward yields exactly
@@ -66,7 +100,7 @@ async fn start_after(s: &stream::Stream, filter: &str, after: u64) -> StoreResul
     if after == 0 {
         return Ok(1);
     }
-    let info = s.get_info().await.map_err(io)?;
+    let info = retrying("stream info", || s.get_info()).await?;
     let (mut lo, mut hi) = (
         info.state.first_sequence.max(1),
         info.state.last_sequence + 1,

@@ -31,6 +31,8 @@ mod log;
 mod names;
 #[cfg(test)]
 pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use super::keys;
 use super::{
@@ -49,13 +51,14 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
-/// Longer than a JetStream leader election (6-8 s measured), so a request
-/// or an ack that spans one waits instead of failing the core.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one request or ack is awaited before it is sent again (see
+/// [`RETRY_FOR`]): short, so a leader election (6-8 s measured) stalls
+/// writes little longer than the election itself.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a publish whose ack was lost is retried (same `Nats-Msg-Id`,
 /// so a copy already stored is not stored twice; inside the 2-minute
-/// duplicate window).
-const RETRY_FOR: Duration = Duration::from_secs(60);
+/// duplicate window), and a request that got no answer.
+use log::RETRY_FOR;
 
 /// What [`JetStreamStore::connect`] needs (from `[storage.jetstream]`).
 #[derive(Debug, Clone)]
@@ -274,6 +277,51 @@ impl JetStreamStore {
         Ok(())
     }
 
+    /// Writes a node's metadata by revision (create if new). Retried
+    /// through a leader election; an attempt whose ack was lost is found
+    /// by reading the entry back. Another writer's revision is an error.
+    async fn put_meta(&self, name: &str, meta: &[u8]) -> StoreResult<u64> {
+        let key = names::name_key(name);
+        let known = self.state.borrow().revisions.get(name).copied();
+        let deadline = Instant::now() + RETRY_FOR;
+        loop {
+            let value = Bytes::copy_from_slice(meta);
+            let attempt = match known {
+                Some(rev) => self
+                    .nodes
+                    .update(&key, value, rev)
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => self
+                    .nodes
+                    .create(&key, value)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            let err = match attempt {
+                Ok(rev) => return Ok(rev),
+                Err(e) => e,
+            };
+            if let Ok(Some(entry)) = self.nodes.entry(&key).await {
+                let put = entry.operation == kv::Operation::Put;
+                if put && entry.value.as_ref() == meta {
+                    return Ok(entry.revision);
+                }
+                let theirs = match known {
+                    Some(rev) => entry.revision != rev,
+                    None => put,
+                };
+                if theirs {
+                    return Err(io(&format!("node {name:?} written by another writer"), err));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(io(&format!("node {name:?} write"), err));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// The item as stored on the cluster (acknowledged writes only).
     async fn fetch_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
         let subject = self.names.item(node, id);
@@ -303,12 +351,17 @@ impl JetStreamStore {
         below: Option<u64>,
     ) -> StoreResult<u64> {
         self.settle().await?;
-        let purge = self.stream(node).purge().filter(filter);
-        let done = match below {
-            Some(seq) => purge.sequence(seq).await,
-            None => purge.await,
-        };
-        done.map(|r| r.purged).map_err(|e| io("purge", e))
+        let done = log::retrying("purge", || {
+            let purge = self.stream(node).purge().filter(filter.clone());
+            async move {
+                match below {
+                    Some(seq) => purge.sequence(seq).await,
+                    None => purge.await,
+                }
+            }
+        })
+        .await?;
+        Ok(done.purged)
     }
 
     async fn group(
@@ -441,6 +494,19 @@ impl JetStreamStore {
         Ok(())
     }
 
+    /// The server leading the stream that holds `node` (tests).
+    #[cfg(test)]
+    pub fn leader_of(&self, node: NodeId) -> StoreResult<Option<String>> {
+        self.run(async {
+            let info = self
+                .stream(node)
+                .get_info()
+                .await
+                .map_err(|e| io("info", e))?;
+            Ok(info.cluster.and_then(|c| c.leader))
+        })
+    }
+
     /// Deletes every stream and bucket of this prefix (tests).
     #[cfg(test)]
     pub fn destroy(self) -> StoreResult<()> {
@@ -499,22 +565,7 @@ impl Store for JetStreamStore {
 
     fn put_node_meta(&mut self, name: &str, meta: &[u8]) -> StoreResult<()> {
         self.run(async {
-            let key = names::name_key(name);
-            let value = Bytes::copy_from_slice(meta);
-            let known = self.state.borrow().revisions.get(name).copied();
-            let revision = match known {
-                Some(rev) => self.nodes.update(&key, value, rev).await.map_err(|e| {
-                    io(
-                        &format!("node {name:?} changed by another writer? update"),
-                        e,
-                    )
-                })?,
-                None => self
-                    .nodes
-                    .create(&key, value)
-                    .await
-                    .map_err(|e| io(&format!("node {name:?} create"), e))?,
-            };
+            let revision = self.put_meta(name, meta).await?;
             self.state
                 .borrow_mut()
                 .revisions
