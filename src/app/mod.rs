@@ -45,7 +45,10 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let (jobs_tx, jobs_rx) = mpsc::channel(config.limits.outbox_capacity);
     let store = storage::open_store(&config).await?;
     let settings = settings::service_settings(&config).map_err(AppError::Core)?;
-    let mut service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
+    // Loading reads the whole store: off the async workers (and the
+    // JetStream store blocks on this runtime, see store/jetstream).
+    let mut service = tokio::task::block_in_place(|| Service::open(store, settings))
+        .map_err(|e| AppError::Store(e.to_string()))?;
     service.set_queue_settings(settings::queue_settings(&config));
     let ctx = ProtocolCtx {
         service_jid: service_jid.to_bare(),

@@ -25,7 +25,8 @@
 //! The `Store` trait is synchronous because the core runs on its own OS
 //! thread; each call enters the async client with `Handle::block_on` on a
 //! tokio runtime whose worker threads drive the NATS connection. That is
-//! only valid outside the runtime's own threads, which is checked.
+//! only valid outside async tasks (the core thread; startup loads inside
+//! `block_in_place`).
 
 mod log;
 mod names;
@@ -193,13 +194,10 @@ impl JetStreamStore {
         })
     }
 
-    /// Runs `fut` to completion on the client's runtime.
+    /// Runs `fut` to completion on the client's runtime. Callers are
+    /// outside any async task: the core thread, `spawn_blocking` or
+    /// `block_in_place` (tokio panics otherwise, so only those call it).
     fn run<T>(&self, fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        if Handle::try_current().is_ok() {
-            return Err(StoreError::Io(
-                "JetStreamStore called from inside the tokio runtime".into(),
-            ));
-        }
         self.handle.block_on(fut)
     }
 
