@@ -96,6 +96,10 @@ struct State {
     /// Last known revision of each node's metadata (updates are by
     /// revision, so a concurrent writer makes ours fail, not vanish).
     revisions: HashMap<String, u64>,
+    /// Queue-record subjects whose last write is a delete marker: purged
+    /// after the flush, or every removed record would leave a marker for
+    /// good.
+    reclaim: std::collections::BTreeSet<String>,
     next_msg_id: u64,
 }
 
@@ -146,10 +150,9 @@ impl JetStreamStore {
                 storage: stream::StorageType::File,
                 ..Default::default()
             };
-            let s = js
-                .get_or_create_stream(config)
-                .await
-                .map_err(|e| io("stream create", e))?;
+            // Retried: a cluster that just started has no meta leader yet.
+            let s =
+                log::retrying("stream create", || js.get_or_create_stream(config.clone())).await?;
             streams.push(s);
         }
         // KV buckets as plain streams of the KV layout (history 1; no
@@ -169,10 +172,8 @@ impl JetStreamStore {
                     discard: stream::DiscardPolicy::New,
                     ..Default::default()
                 };
-                js.get_or_create_stream(config)
-                    .await
-                    .map_err(|e| io("bucket create", e))?;
-                js.get_key_value(name).await.map_err(|e| io("bucket", e))
+                log::retrying("bucket create", || js.get_or_create_stream(config.clone())).await?;
+                log::retrying("bucket", || js.get_key_value(name.clone())).await
             }
         };
         let nodes = bucket(names.nodes_bucket()).await?;
@@ -475,6 +476,40 @@ impl JetStreamStore {
         entries.into_iter().filter_map(Result::transpose).collect()
     }
 
+    /// Purges the delete markers of removed queue records (acknowledged:
+    /// called after `settle`). A crash before it only leaves markers.
+    async fn reclaim(&self) -> StoreResult<()> {
+        let subjects = std::mem::take(&mut self.state.borrow_mut().reclaim);
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        self.purge_subjects(&self.names.queues_bucket(), subjects.into_iter().collect())
+            .await
+    }
+
+    /// Removes every message of each KV subject (no marker left), 64
+    /// purges in flight at a time.
+    async fn purge_subjects(&self, bucket: &str, subjects: Vec<String>) -> StoreResult<()> {
+        let stream = self
+            .js
+            .get_stream_no_info(names::kv_stream(bucket))
+            .await
+            .map_err(|e| io("stream", e))?;
+        let stream = &stream;
+        let done: Vec<StoreResult<()>> =
+            futures::stream::iter(subjects.into_iter().map(|subject| async move {
+                log::retrying("purge", || {
+                    stream.purge().filter(subject.clone()).into_future()
+                })
+                .await
+                .map(|_| ())
+            }))
+            .buffered(64)
+            .collect()
+            .await;
+        done.into_iter().collect()
+    }
+
     /// Removes a node's queue records: one purge of their subjects.
     async fn drop_queue_node(&self, node: NodeId) -> StoreResult<()> {
         self.settle().await?;
@@ -502,6 +537,23 @@ impl JetStreamStore {
                 .await
                 .map_err(|e| io("info", e))?;
             Ok(info.cluster.and_then(|c| c.leader))
+        })
+    }
+
+    /// Messages held by the queue and idempotency buckets (tests).
+    #[cfg(test)]
+    pub fn record_messages(&self) -> StoreResult<u64> {
+        self.run(async {
+            let mut n = 0;
+            for b in [self.names.queues_bucket(), self.names.idem_bucket()] {
+                let s = self
+                    .js
+                    .get_stream(names::kv_stream(&b))
+                    .await
+                    .map_err(|e| io("stream", e))?;
+                n += s.cached_info().state.messages;
+            }
+            Ok(n)
         })
     }
 
@@ -801,6 +853,7 @@ impl Store for JetStreamStore {
                 match w {
                     QueueWrite::Put(k, v) => {
                         let subject = names::kv_subject(&bucket, &names::queue_key(k)?);
+                        self.state.borrow_mut().reclaim.remove(&subject);
                         self.publish(subject, HeaderMap::new(), Bytes::copy_from_slice(v))
                             .await?;
                     }
@@ -808,7 +861,8 @@ impl Store for JetStreamStore {
                         let subject = names::kv_subject(&bucket, &names::queue_key(k)?);
                         let mut headers = HeaderMap::new();
                         headers.insert("KV-Operation", "DEL");
-                        self.publish(subject, headers, Bytes::new()).await?;
+                        self.publish(subject.clone(), headers, Bytes::new()).await?;
+                        self.state.borrow_mut().reclaim.insert(subject);
                     }
                     QueueWrite::DropNode(node) => self.drop_queue_node(*node).await?,
                 }
@@ -818,7 +872,10 @@ impl Store for JetStreamStore {
     }
 
     fn flush(&mut self) -> StoreResult<()> {
-        self.run(self.settle())
+        self.run(async {
+            self.settle().await?;
+            self.reclaim().await
+        })
     }
 
     fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -859,10 +916,9 @@ impl Store for JetStreamStore {
                 .filter(|(i, (created, _, _))| *i < over || *created < created_before_ms)
                 .map(|(_, (_, _, k))| k)
                 .collect();
-            let done = join_all(doomed.iter().map(|k| self.idem.purge(k.as_str()))).await;
-            for r in done {
-                r.map_err(|e| io("purge", e))?;
-            }
+            let bucket = self.names.idem_bucket();
+            let subjects = doomed.iter().map(|k| names::kv_subject(&bucket, k));
+            self.purge_subjects(&bucket, subjects.collect()).await?;
             Ok(doomed.len() as u64)
         })
     }
