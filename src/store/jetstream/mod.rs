@@ -84,6 +84,7 @@ pub struct JetStreamStore {
     state: RefCell<State>,
     /// Makes `Nats-Msg-Id`s unique across instances and restarts.
     nonce: String,
+    reclaimer: Reclaimer,
 }
 
 /// Writes sent but not yet acknowledged, and what they change.
@@ -96,10 +97,6 @@ struct State {
     /// Last known revision of each node's metadata (updates are by
     /// revision, so a concurrent writer makes ours fail, not vanish).
     revisions: HashMap<String, u64>,
-    /// Queue-record subjects whose last write is a delete marker: purged
-    /// after the flush, or every removed record would leave a marker for
-    /// good.
-    reclaim: std::collections::BTreeSet<String>,
     next_msg_id: u64,
 }
 
@@ -108,6 +105,35 @@ struct Pending {
     headers: HeaderMap,
     payload: Bytes,
     ack: PublishAckFuture,
+    /// A delete marker, purged once acknowledged (see [`Reclaimer`]).
+    marker: bool,
+}
+
+/// Purges acknowledged delete markers of removed queue records in the
+/// background: consumer-group entries are removed all the time, and a
+/// marker left per removed entry would grow the bucket without bound. Each
+/// purge is bounded by the marker's own stream sequence, so a later write
+/// of the same key survives; the core never waits for it. A marker not
+/// purged (queue full, crash) is harmless: it reads as "no record".
+type Reclaimer = tokio::sync::mpsc::Sender<(String, u64)>;
+
+async fn reclaim(stream: stream::Stream<()>, mut rx: tokio::sync::mpsc::Receiver<(String, u64)>) {
+    let stream = &stream;
+    let mut purges = futures::stream::FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            next = rx.recv(), if purges.len() < 64 => match next {
+                Some((subject, seq)) => purges.push(async move {
+                    if let Err(e) = stream.purge().filter(subject).sequence(seq + 1).await {
+                        tracing::debug!(error = %e, "delete marker not purged");
+                    }
+                }),
+                None => break,
+            },
+            Some(()) = purges.next(), if !purges.is_empty() => {}
+        }
+    }
+    while purges.next().await.is_some() {}
 }
 
 fn io(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -179,6 +205,12 @@ impl JetStreamStore {
         let nodes = bucket(names.nodes_bucket()).await?;
         let queues = bucket(names.queues_bucket()).await?;
         let idem = bucket(names.idem_bucket()).await?;
+        let (reclaimer, rx) = tokio::sync::mpsc::channel(65_536);
+        let queue_stream = js
+            .get_stream_no_info(names::kv_stream(&names.queues_bucket()))
+            .await
+            .map_err(|e| io("stream", e))?;
+        handle.spawn(reclaim(queue_stream, rx));
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -192,6 +224,7 @@ impl JetStreamStore {
             idem,
             state: RefCell::new(State::default()),
             nonce: format!("{}-{nanos:x}", std::process::id()),
+            reclaimer,
         })
     }
 
@@ -211,8 +244,18 @@ impl JetStreamStore {
     async fn publish(
         &self,
         subject: String,
+        headers: HeaderMap,
+        payload: Bytes,
+    ) -> StoreResult<()> {
+        self.send(subject, headers, payload, false).await
+    }
+
+    async fn send(
+        &self,
+        subject: String,
         mut headers: HeaderMap,
         payload: Bytes,
+        marker: bool,
     ) -> StoreResult<()> {
         let id = {
             let mut st = self.state.borrow_mut();
@@ -230,6 +273,7 @@ impl JetStreamStore {
             headers,
             payload,
             ack,
+            marker,
         });
         Ok(())
     }
@@ -240,18 +284,23 @@ impl JetStreamStore {
     async fn settle(&self) -> StoreResult<()> {
         let pending = std::mem::take(&mut self.state.borrow_mut().pending);
         let mut resend = Vec::new();
+        let mut markers = Vec::new();
         for p in pending {
             if !resend.is_empty() {
-                resend.push((p.subject, p.headers, p.payload));
+                resend.push((p.subject, p.headers, p.payload, p.marker));
                 continue;
             }
-            if let Err(e) = p.ack.await {
-                tracing::warn!(error = %e, "JetStream ack failed; resending");
-                resend.push((p.subject, p.headers, p.payload));
+            match p.ack.await {
+                Ok(ack) if p.marker => markers.push((p.subject, ack.sequence)),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "JetStream ack failed; resending");
+                    resend.push((p.subject, p.headers, p.payload, p.marker));
+                }
             }
         }
         let deadline = Instant::now() + RETRY_FOR;
-        for (subject, headers, payload) in resend {
+        for (subject, headers, payload, marker) in resend {
             loop {
                 let sent = self
                     .js
@@ -259,7 +308,12 @@ impl JetStreamStore {
                     .await;
                 let err = match sent {
                     Ok(ack) => match ack.await {
-                        Ok(_) => break,
+                        Ok(ack) => {
+                            if marker {
+                                markers.push((subject, ack.sequence));
+                            }
+                            break;
+                        }
                         Err(e) => e.to_string(),
                     },
                     Err(e) => e.to_string(),
@@ -269,6 +323,10 @@ impl JetStreamStore {
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
+        }
+        for m in markers {
+            // Full: the marker stays, which is harmless.
+            let _ = self.reclaimer.try_send(m);
         }
         let mut st = self.state.borrow_mut();
         st.items.clear();
@@ -456,7 +514,9 @@ impl JetStreamStore {
 
     /// Every current (key, value) of a bucket.
     async fn bucket_entries(&self, kv: &kv::Store) -> StoreResult<Vec<(String, u64, Bytes)>> {
-        let keys: Vec<String> = kv
+        // A set: the key listing (an ordered consumer) can repeat keys
+        // when markers are purged while it runs.
+        let keys: std::collections::BTreeSet<String> = kv
             .keys()
             .await
             .map_err(|e| io("keys", e))?
@@ -474,17 +534,6 @@ impl JetStreamStore {
         .collect::<Vec<_>>()
         .await;
         entries.into_iter().filter_map(Result::transpose).collect()
-    }
-
-    /// Purges the delete markers of removed queue records (acknowledged:
-    /// called after `settle`). A crash before it only leaves markers.
-    async fn reclaim(&self) -> StoreResult<()> {
-        let subjects = std::mem::take(&mut self.state.borrow_mut().reclaim);
-        if subjects.is_empty() {
-            return Ok(());
-        }
-        self.purge_subjects(&self.names.queues_bucket(), subjects.into_iter().collect())
-            .await
     }
 
     /// Removes every message of each KV subject (no marker left), 64
@@ -853,7 +902,6 @@ impl Store for JetStreamStore {
                 match w {
                     QueueWrite::Put(k, v) => {
                         let subject = names::kv_subject(&bucket, &names::queue_key(k)?);
-                        self.state.borrow_mut().reclaim.remove(&subject);
                         self.publish(subject, HeaderMap::new(), Bytes::copy_from_slice(v))
                             .await?;
                     }
@@ -861,8 +909,7 @@ impl Store for JetStreamStore {
                         let subject = names::kv_subject(&bucket, &names::queue_key(k)?);
                         let mut headers = HeaderMap::new();
                         headers.insert("KV-Operation", "DEL");
-                        self.publish(subject.clone(), headers, Bytes::new()).await?;
-                        self.state.borrow_mut().reclaim.insert(subject);
+                        self.send(subject, headers, Bytes::new(), true).await?;
                     }
                     QueueWrite::DropNode(node) => self.drop_queue_node(*node).await?,
                 }
@@ -872,10 +919,7 @@ impl Store for JetStreamStore {
     }
 
     fn flush(&mut self) -> StoreResult<()> {
-        self.run(async {
-            self.settle().await?;
-            self.reclaim().await
-        })
+        self.run(self.settle())
     }
 
     fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
