@@ -116,13 +116,16 @@ struct Pending {
 /// of the same key survives; the core never waits for it. A marker not
 /// purged (queue full, crash) is harmless: it reads as "no record".
 type Reclaimer = tokio::sync::mpsc::Sender<(String, u64)>;
+/// Few purges at a time: reclaiming is housekeeping and must leave the
+/// cluster's capacity to the writes the core waits for.
+const RECLAIM_IN_FLIGHT: usize = 4;
 
 async fn reclaim(stream: stream::Stream<()>, mut rx: tokio::sync::mpsc::Receiver<(String, u64)>) {
     let stream = &stream;
     let mut purges = futures::stream::FuturesUnordered::new();
     loop {
         tokio::select! {
-            next = rx.recv(), if purges.len() < 64 => match next {
+            next = rx.recv(), if purges.len() < RECLAIM_IN_FLIGHT => match next {
                 Some((subject, seq)) => purges.push(async move {
                     if let Err(e) = stream.purge().filter(subject).sequence(seq + 1).await {
                         tracing::debug!(error = %e, "delete marker not purged");
