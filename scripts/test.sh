@@ -14,12 +14,13 @@ cd "$REPO"
 
 # On a fresh machine, install what the tests need first (needs root, as
 # the ejabberd sandbox does): ejabberd, curl (README examples are run),
-# strace (the fsync test)
-# and the Python packages. Already present: nothing is done.
+# strace (the fsync test), nats-server (the JetStream store's tests start a
+# 3-server cluster on loopback) and the Python packages. Already present: nothing is done.
 missing=()
 command -v ejabberdctl >/dev/null || [ -x /usr/sbin/ejabberdctl ] || missing+=(ejabberd)
 command -v curl >/dev/null || missing+=(curl)
 command -v strace >/dev/null || missing+=(strace)   # test_fsync.py: acknowledgements follow an fsync
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "=== installing ${missing[*]} (apt) ==="
     apt-get update

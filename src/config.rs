@@ -1,6 +1,7 @@
 //! Typed configuration: a TOML file, with secrets also taken from the
 //! environment so they need not sit in a file.
 
+use crate::pubsub::{QueueSettings, RetentionSettings, ServiceSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,9 @@ use std::path::{Path, PathBuf};
 pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 
 pub use crate::limits::DEFAULT_MAX_STANZA_BYTES;
+
+mod storage;
+pub use storage::{Backend, JetStreamConfig, NatsCredentials, nats_credentials};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,11 +57,13 @@ pub struct QueueConfig {
 
 impl Default for QueueConfig {
     fn default() -> Self {
+        // The core's defaults, defined once in pubsub::queue.
+        let core = QueueSettings::default();
         QueueConfig {
-            ack_timeout_ms: 30_000,
-            max_deliveries: 5,
-            backoff_base_ms: 1_000,
-            backoff_max_ms: 60_000,
+            ack_timeout_ms: core.ack_timeout_ms,
+            max_deliveries: core.max_deliveries,
+            backoff_base_ms: core.backoff_base_ms,
+            backoff_max_ms: core.backoff_max_ms,
             tick_ms: 250,
         }
     }
@@ -79,14 +85,17 @@ pub struct RetentionConfig {
     pub sweep_batch: usize,
 }
 
+// Defaults the core uses are defined once, in the core's settings.
 fn default_history_entries() -> u64 {
-    100_000
+    RetentionSettings::default().history_max_entries
 }
 fn default_history_age() -> u64 {
-    7 * 24 * 3600
+    RetentionSettings::default()
+        .history_max_age_secs
+        .unwrap_or(0)
 }
 fn default_sweep_batch() -> usize {
-    10_000
+    RetentionSettings::default().sweep_batch
 }
 
 impl Default for RetentionConfig {
@@ -154,11 +163,17 @@ impl std::fmt::Debug for ComponentConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
+    /// `sled` (default) or `jetstream` (see `config/storage.rs`).
+    #[serde(default)]
+    pub backend: Backend,
+    /// Required by sled; unused by JetStream (no state on local disk).
+    #[serde(default)]
     pub data_dir: PathBuf,
     /// sled's page cache in MiB. Peak memory is roughly this plus a fixed
     /// overhead; a larger cache speeds up reads of old items.
     #[serde(default = "default_cache_mb")]
     pub cache_mb: u64,
+    pub jetstream: Option<JetStreamConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -355,10 +370,10 @@ fn default_confirm_timeout() -> u64 {
     3000
 }
 fn default_max_items() -> u64 {
-    1000
+    ServiceSettings::default().default_max_items
 }
 fn default_max_payload() -> usize {
-    64 * 1024
+    ServiceSettings::default().max_payload_bytes
 }
 fn default_max_payload_depth() -> usize {
     crate::limits::DEFAULT_MAX_PAYLOAD_DEPTH
@@ -373,10 +388,10 @@ fn default_outbox() -> usize {
     4096
 }
 fn default_node_items_cap() -> u64 {
-    1_000_000
+    ServiceSettings::default().max_items_cap
 }
 fn default_max_page() -> usize {
-    1000
+    ServiceSettings::default().max_page_size
 }
 fn default_key_retention() -> u64 {
     24 * 3600
@@ -465,7 +480,9 @@ impl Config {
     /// creates the data directory if missing (`run`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let config = Config::check_file(path)?;
-        prepare_data_dir(&config.storage.data_dir)?;
+        if config.storage.backend == Backend::Sled {
+            prepare_data_dir(&config.storage.data_dir)?;
+        }
         Ok(config)
     }
 
@@ -564,10 +581,22 @@ impl Config {
         problems.extend(self.http_problems());
         problems.extend(self.relay.problems());
         problems.extend(self.chat.problems());
-        if let Err(e) = check_data_dir(&self.storage.data_dir) {
-            problems.push(e);
-        }
+        problems.extend(self.storage_problems());
         problems
+    }
+
+    fn storage_problems(&self) -> Vec<String> {
+        let s = &self.storage;
+        match (s.backend, &s.jetstream) {
+            (Backend::Sled, _) if s.data_dir.as_os_str().is_empty() => {
+                vec!["storage.data_dir is required (backend = \"sled\")".into()]
+            }
+            (Backend::Sled, _) => check_data_dir(&s.data_dir).err().into_iter().collect(),
+            (Backend::Jetstream, None) => {
+                vec!["storage.backend = \"jetstream\" needs a [storage.jetstream] section".into()]
+            }
+            (Backend::Jetstream, Some(js)) => js.problems(),
+        }
     }
 
     /// Reads each `token_env` into `token` (one of the two must be set);

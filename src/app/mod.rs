@@ -6,6 +6,7 @@ mod executor;
 mod outboxes;
 mod router;
 mod settings;
+mod storage;
 
 pub use executor::{Dispatch, Job};
 
@@ -17,7 +18,6 @@ use crate::config::Config;
 use crate::protocol::pubsub_handler::ProtocolCtx;
 use crate::pubsub::Service;
 use crate::relay::Relay;
-use crate::store::SledStore;
 use outboxes::Outboxes;
 use router::Router;
 use std::sync::Arc;
@@ -44,11 +44,12 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let connections = config.component.connections;
     let (outboxes, outbox_rxs) = Outboxes::new(connections, config.limits.outbox_capacity);
     let (jobs_tx, jobs_rx) = mpsc::channel(config.limits.outbox_capacity);
-    let cache_bytes = config.storage.cache_mb * 1024 * 1024;
-    let store = SledStore::open_with_cache(&config.storage.data_dir, cache_bytes)
-        .map_err(|e| AppError::Store(format!("{}: {e}", config.storage.data_dir.display())))?;
+    let store = storage::open_store(&config).await?;
     let settings = settings::service_settings(&config).map_err(AppError::Core)?;
-    let mut service = Service::open(store, settings).map_err(|e| AppError::Store(e.to_string()))?;
+    // Loading reads the whole store: off the async workers (and the
+    // JetStream store blocks on this runtime, see store/jetstream).
+    let mut service = tokio::task::block_in_place(|| Service::open(store, settings))
+        .map_err(|e| AppError::Store(e.to_string()))?;
     service.set_queue_settings(settings::queue_settings(&config));
     service.set_dead_letter_renderer(settings::DEAD_LETTER_RENDERER);
     let ctx = ProtocolCtx {

@@ -1,5 +1,5 @@
 //! One behaviour suite for every [`Store`]: each case is a generic fn run
-//! against both `MemoryStore` and `SledStore`, so core tests on memory
+//! against `MemoryStore`, `SledStore` and `JetStreamStore`, so core tests on memory
 //! mean the same thing on disk.
 
 use super::{
@@ -323,6 +323,14 @@ macro_rules! conformance {
                 let dir = tempfile::tempdir().unwrap();
                 super::$case(&mut super::SledStore::open(dir.path()).unwrap());
             })*
+        }
+        /// All cases in one test: one 3-server NATS cluster, a fresh
+        /// stream prefix per case.
+        #[test]
+        fn jetstream_cluster() {
+            crate::store::jetstream::testing::run_cases(&[$(
+                (stringify!($case), $case::<crate::store::JetStreamStore> as fn(&mut _)),
+            )*]);
         }
     };
 }

@@ -147,6 +147,14 @@ macro_rules! conformance {
                 super::$case(&mut super::SledStore::open(dir.path()).unwrap());
             })*
         }
+        /// All cases in one test: one 3-server NATS cluster, a fresh
+        /// stream prefix per case.
+        #[test]
+        fn jetstream_cluster() {
+            crate::store::jetstream::testing::run_cases(&[$(
+                (stringify!($case), $case::<crate::store::JetStreamStore> as fn(&mut _)),
+            )*]);
+        }
     };
 }
 

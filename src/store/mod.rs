@@ -8,11 +8,14 @@
 mod conformance;
 #[cfg(test)]
 mod conformance_archive;
+pub mod dynamic;
+pub mod jetstream;
 pub mod keys;
 pub mod memory;
 pub mod queue;
 pub mod sled_store;
 
+pub use jetstream::{JetStreamSettings, JetStreamStore};
 pub use memory::MemoryStore;
 pub use queue::{QueueKey, QueueWrite};
 pub use sled_store::SledStore;

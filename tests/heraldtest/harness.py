@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Optional
 
@@ -70,6 +71,35 @@ def run_script(name: str, *args: str, lease: bool = False) -> str:
 
 
 # --- herald ------------------------------------------------------------------
+
+# HERALD_TEST_STORAGE=jetstream runs every Herald on a 3-server NATS
+# JetStream cluster (scripts/nats-cluster.sh, started once and stopped at
+# exit unless HERALD_NATS_URLS names a running one) instead of sled.
+_NATS_URLS: Optional[list[str]] = None
+
+
+def nats_urls() -> list[str]:
+    global _NATS_URLS
+    if _NATS_URLS is None:
+        given = os.environ.get("HERALD_NATS_URLS")
+        if not given:
+            import atexit
+            script = str(REPO / "scripts" / "nats-cluster.sh")
+            given = subprocess.run(["bash", script, "up"], check=True, text=True,
+                                   capture_output=True).stdout.strip()
+            atexit.register(subprocess.run, ["bash", script, "down"])
+        _NATS_URLS = given.split(",")
+    return _NATS_URLS
+
+
+def storage_config(data_dir: Path) -> dict:
+    if os.environ.get("HERALD_TEST_STORAGE", "sled") != "jetstream":
+        return {"data_dir": str(data_dir)}
+    # One prefix per Herald work dir: a restart finds its own streams.
+    prefix = "it" + uuid.uuid5(uuid.NAMESPACE_URL, str(data_dir)).hex[:12]
+    return {"backend": "jetstream",
+            "jetstream": {"servers": nats_urls(), "partitions": 2, "stream_prefix": prefix}}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -145,7 +175,7 @@ class Herald:
             "component": {"jid": COMPONENT_JID, "host": "127.0.0.1",
                           "port": ejabberd.component_port,
                           "secret": ejabberd.component_secret},
-            "storage": {"data_dir": str(self.data_dir)},
+            "storage": storage_config(self.data_dir),
             "http": {"listen": f"127.0.0.1:{self.http_port}"},
             "pubsub": {"admins": [f"admin@{DOMAIN}"], "create_domains": [DOMAIN]},
         }, config or {})
