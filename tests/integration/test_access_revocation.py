@@ -21,8 +21,7 @@ from heraldtest.muc import command
 from heraldtest.owner import configure_ok
 from heraldtest.queueing import join
 from heraldtest.replies import assert_error
-from heraldtest.sandbox import SERVICE
-from heraldtest.stanza import NS, NS_PUBSUB, NS_QUEUE, esc, local
+from heraldtest.stanza import NS, NS_QUEUE, esc, local
 
 QUEUE = {"backoff_base_ms": 50, "backoff_max_ms": 200, "max_deliveries": 3, "tick_ms": 50}
 TOKEN = "access-token-0123456789"

@@ -13,7 +13,7 @@ import pytest
 
 from heraldtest.harness import EJ_DIR, Herald
 from heraldtest.sandbox import SERVICE
-from heraldtest.stanza import (NS_DISCO_INFO, NS_PING, NS_STANZAS, error_condition, local,
+from heraldtest.stanza import (NS_DISCO_INFO, NS_PING, NS_STANZAS, error_condition,
                                tostring)
 
 NS_VERSION = "jabber:iq:version"

@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-import pubsub_ops as ps
+import heraldtest.ops as ps
 from heraldtest.harness import REPO, nats_urls
 from test_durability import PublisherStats, publisher
 
