@@ -59,4 +59,18 @@ trap 'HERALD_EJABBERD_LEASE=$$ bash ejabberd-config/ejabberd-down.sh test' EXIT
 HERALD_EJABBERD_LEASE=$$ bash ejabberd-config/ejabberd-up.sh test
 
 echo "=== integration tests (pytest) ==="
-python3 -m pytest tests/integration -q "$@"
+status=0
+python3 -m pytest tests/integration -q "$@" || status=$?
+
+# The same catch-up, ingest, pubsub and SIGKILL tests again with every
+# Herald on the JetStream backend (the harness starts a 3-server NATS
+# cluster on loopback via scripts/nats-cluster.sh and stops it at exit).
+# Only on a full run: extra pytest arguments select tests of the first pass.
+if [ $# -eq 0 ]; then
+    echo "=== integration tests on the JetStream backend ==="
+    HERALD_TEST_STORAGE=jetstream python3 -m pytest -q \
+        tests/integration/test_catchup.py tests/integration/test_ingest.py \
+        tests/integration/test_pubsub_entity.py tests/integration/test_durability.py \
+        || status=$?
+fi
+exit $status
