@@ -12,7 +12,7 @@ pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 pub use crate::limits::DEFAULT_MAX_STANZA_BYTES;
 
 mod storage;
-pub use storage::{Backend, JetStreamConfig, NatsCredentials, nats_credentials};
+pub use storage::{Backend, JetStreamConfig, nats_credentials};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,6 +3,7 @@
 //! cluster), checked without side effects. Credentials come from the
 //! environment only, never from the file.
 
+use crate::store::NatsCredentials;
 use serde::Deserialize;
 
 /// `HERALD_NATS_USER` + `HERALD_NATS_PASSWORD`, or `HERALD_NATS_TOKEN`.
@@ -45,24 +46,6 @@ fn default_partitions() -> u32 {
 }
 fn default_stream_prefix() -> String {
     "herald".into()
-}
-
-/// How Herald authenticates to NATS, from the environment.
-#[derive(Clone, PartialEq, Eq)]
-pub enum NatsCredentials {
-    None,
-    UserPassword { user: String, password: String },
-    Token(String),
-}
-
-impl std::fmt::Debug for NatsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            NatsCredentials::None => "None",
-            NatsCredentials::UserPassword { .. } => "UserPassword(..)",
-            NatsCredentials::Token(_) => "Token(..)",
-        })
-    }
 }
 
 /// Reads the credentials from `var` (the environment in production).

@@ -15,7 +15,7 @@ pub mod memory;
 pub mod queue;
 pub mod sled_store;
 
-pub use jetstream::{JetStreamSettings, JetStreamStore};
+pub use jetstream::{JetStreamSettings, JetStreamStore, NatsCredentials};
 pub use memory::MemoryStore;
 pub use queue::{QueueKey, QueueWrite};
 pub use sled_store::SledStore;

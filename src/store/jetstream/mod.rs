@@ -40,7 +40,6 @@ use super::{
     ArchiveEntry, IdempotencyRecord, NodeId, QueueKey, QueueWrite, Store, StoreError, StoreResult,
     StoredItem,
 };
-use crate::config::NatsCredentials;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, context::PublishAckFuture, kv, stream};
 use bytes::Bytes;
@@ -60,6 +59,24 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 /// so a copy already stored is not stored twice; inside the 2-minute
 /// duplicate window), and a request that got no answer.
 use log::RETRY_FOR;
+
+/// How Herald authenticates to NATS, from the environment.
+#[derive(Clone, PartialEq, Eq)]
+pub enum NatsCredentials {
+    None,
+    UserPassword { user: String, password: String },
+    Token(String),
+}
+
+impl std::fmt::Debug for NatsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NatsCredentials::None => "None",
+            NatsCredentials::UserPassword { .. } => "UserPassword(..)",
+            NatsCredentials::Token(_) => "Token(..)",
+        })
+    }
+}
 
 /// What [`JetStreamStore::connect`] needs (from `[storage.jetstream]`).
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! by the tests themselves (temporary directories, free ports) and stopped
 //! by PID; and a runner that gives each conformance case a fresh store.
 
+use super::NatsCredentials;
 use super::{JetStreamSettings, JetStreamStore};
-use crate::config::NatsCredentials;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
