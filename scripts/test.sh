@@ -21,6 +21,8 @@ command -v ejabberdctl >/dev/null || [ -x /usr/sbin/ejabberdctl ] || missing+=(e
 command -v curl >/dev/null || missing+=(curl)
 command -v strace >/dev/null || missing+=(strace)   # test_fsync.py: acknowledgements follow an fsync
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+command -v chromium >/dev/null || missing+=(chromium)    # browser tests (playwright-core drives it)
+command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks /metrics and the alert rules
 if [ ${#missing[@]} -gt 0 ]; then
     echo "=== installing ${missing[*]} (apt) ==="
     apt-get update
@@ -38,7 +40,7 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check -e tests --config-settings editable_mode=compat
 # The JavaScript clients (xmpp.js, stanza.js) for test_js_clients.py, at
 # the versions in tests/js/package-lock.json; needs node and npm.
-if [ ! -d tests/js/node_modules ]; then
+if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
     if ! command -v npm >/dev/null; then
         echo "=== installing nodejs and npm (apt) ==="
         apt-get update

@@ -232,6 +232,39 @@ pub struct TokenConfig {
     /// Requests it may make at once above the rate.
     #[serde(default = "default_burst")]
     pub burst: u32,
+    /// What the token may do, each only on nodes its `nodes` patterns
+    /// match. Default `["publish"]`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<TokenScope>,
+}
+
+/// One right a token can hold (`[http.tokens.NAME] scopes = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Publish (and, with `create`, create nodes) over HTTP.
+    Publish,
+    /// Read a node's items and stream its events.
+    Read,
+    /// Manage webhook endpoints for its nodes.
+    Webhooks,
+    /// The operator console and its JSON API.
+    Admin,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Publish => "publish",
+            TokenScope::Read => "read",
+            TokenScope::Webhooks => "webhooks",
+            TokenScope::Admin => "admin",
+        }
+    }
+}
+
+fn default_scopes() -> Vec<TokenScope> {
+    vec![TokenScope::Publish]
 }
 
 impl std::fmt::Debug for TokenConfig {
@@ -243,6 +276,7 @@ impl std::fmt::Debug for TokenConfig {
             .field("create", &self.create)
             .field("rate_per_sec", &self.rate_per_sec)
             .field("burst", &self.burst)
+            .field("scopes", &self.scopes)
             .finish()
     }
 }
@@ -650,6 +684,12 @@ impl Config {
             }
             let what = format!("http.tokens.{name}.nodes");
             problems.extend(crate::node_pattern::NodePattern::problems(&what, &t.nodes));
+            if t.scopes.is_empty() {
+                problems.push(format!(
+                    "http.tokens.{name}: scopes must list at least one of \
+                     publish, read, webhooks, admin"
+                ));
+            }
             if t.rate_per_sec > 0 && t.burst == 0 {
                 problems.push(format!(
                     "http.tokens.{name}: burst must be > 0 when rate_per_sec is set"
@@ -1044,5 +1084,31 @@ mod tests {
             .replace("\" apps\"", "\"a*c*e\"")
             .replace("\"x**\"", "\"*.events\"");
         Config::parse(&fine).unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn token_scopes_default_to_publish_and_unknown_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = |scopes: &str| {
+            format!(
+                "{}[http.tokens.ops]\ntoken = \"0123456789abcdef-ops\"\nnodes = [\"*\"]\n{scopes}",
+                sample(dir.path())
+            )
+        };
+        let plain = Config::parse(&token("")).unwrap();
+        assert_eq!(plain.http.tokens["ops"].scopes, vec![TokenScope::Publish]);
+        let both = Config::parse(&token("scopes = [\"read\", \"admin\"]\n")).unwrap();
+        assert_eq!(
+            both.http.tokens["ops"].scopes,
+            vec![TokenScope::Read, TokenScope::Admin]
+        );
+        let err = Config::parse(&token("scopes = [\"root\"]\n")).unwrap_err();
+        assert!(
+            err.contains("http.tokens.ops.scopes") && err.contains("webhooks"),
+            "{err}"
+        );
+        let none = Config::parse(&token("scopes = []\n")).unwrap();
+        let err = none.validate().unwrap_err().to_string();
+        assert!(err.contains("http.tokens.ops: scopes"), "{err}");
     }
 }

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::config::TokenConfig;
+use crate::config::{TokenConfig, TokenScope};
 use crate::node_pattern::{self, NodePattern};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -18,6 +18,7 @@ pub struct Token {
     digest: [u8; 32],
     patterns: Vec<NodePattern>,
     pub create: bool,
+    scopes: Vec<TokenScope>,
     /// Its request rate limit (`None`: unlimited).
     bucket: Option<Mutex<Bucket>>,
 }
@@ -77,6 +78,7 @@ impl Tokens {
                     digest: digest(t.token.as_deref()?),
                     patterns: NodePattern::parse_all(&t.nodes),
                     create: t.create,
+                    scopes: t.scopes.clone(),
                     bucket,
                 })
             })
@@ -135,15 +137,51 @@ impl Token {
         })
     }
 
-    /// 403 unless one of the token's patterns matches `node`.
-    pub fn check_node(&self, node: &str) -> Result<(), ApiError> {
-        if node_pattern::matches_any(&self.patterns, node) {
+    /// Whether the token holds `scope` (on the nodes its patterns match).
+    pub fn has_scope(&self, scope: TokenScope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// 403 unless the token holds `scope`, for requests not about one node
+    /// (listing webhooks, the console).
+    pub fn require_scope(&self, scope: TokenScope) -> Result<(), ApiError> {
+        if self.has_scope(scope) {
             return Ok(());
         }
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("token {:?} may not publish to node {node:?}", self.name),
+            format!(
+                "token {:?} lacks the scope {:?} (http.tokens.{}.scopes)",
+                self.name,
+                scope.as_str(),
+                self.name
+            ),
+        ))
+    }
+
+    /// Whether one of the token's patterns matches `node`.
+    pub fn may_touch(&self, node: &str) -> bool {
+        node_pattern::matches_any(&self.patterns, node)
+    }
+
+    /// 403 unless the token holds `scope` and one of its patterns matches
+    /// `node`.
+    pub fn check_node(&self, scope: TokenScope, node: &str) -> Result<(), ApiError> {
+        self.require_scope(scope)?;
+        if self.may_touch(node) {
+            return Ok(());
+        }
+        let verb = match scope {
+            TokenScope::Publish => "publish to",
+            TokenScope::Read => "read",
+            TokenScope::Webhooks => "send webhooks of",
+            TokenScope::Admin => "administer",
+        };
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("token {:?} may not {verb} node {node:?}", self.name),
         ))
     }
 }
@@ -159,14 +197,21 @@ mod tests {
 
     fn tokens() -> Tokens {
         let mut map = BTreeMap::new();
-        for (name, value, nodes, create) in [
+        for (name, value, nodes, create, scopes) in [
             (
                 "api",
                 "api-token-0123456789",
                 vec!["apps", "billing.*"],
                 false,
+                vec![TokenScope::Publish],
             ),
-            ("ops", "ops-token-0123456789", vec!["*"], true),
+            (
+                "ops",
+                "ops-token-0123456789",
+                vec!["*"],
+                true,
+                vec![TokenScope::Read, TokenScope::Admin],
+            ),
         ] {
             map.insert(
                 name.to_owned(),
@@ -177,6 +222,7 @@ mod tests {
                     create,
                     rate_per_sec: 0,
                     burst: 0,
+                    scopes,
                 },
             );
         }
@@ -211,10 +257,27 @@ mod tests {
         let api = t
             .authenticate(&bearer("Bearer api-token-0123456789"))
             .unwrap();
-        assert!(api.check_node("billing.eu").is_ok());
-        let err = api.check_node("secrets").unwrap_err();
+        assert!(api.check_node(TokenScope::Publish, "billing.eu").is_ok());
+        let err = api.check_node(TokenScope::Publish, "secrets").unwrap_err();
         assert_eq!(err.status, StatusCode::FORBIDDEN);
         assert!(!err.message.contains("api-token"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_scope_the_token_lacks_is_forbidden_on_every_node() {
+        let t = tokens();
+        let api = t
+            .authenticate(&bearer("Bearer api-token-0123456789"))
+            .unwrap();
+        let err = api.check_node(TokenScope::Read, "apps").unwrap_err();
+        assert_eq!(err.status, StatusCode::FORBIDDEN);
+        assert!(err.message.contains("\"read\""), "{}", err.message);
+        let ops = t
+            .authenticate(&bearer("Bearer ops-token-0123456789"))
+            .unwrap();
+        assert!(ops.check_node(TokenScope::Read, "anything").is_ok());
+        assert!(ops.require_scope(TokenScope::Admin).is_ok());
+        assert!(ops.check_node(TokenScope::Publish, "apps").is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::job::IngestJob;
 use super::prometheus::{self, Gauges};
 use super::{Ingest, now_ms};
+use crate::config::TokenScope;
 use crate::pubsub::{IdempotencyKey, IngestItem, IngestReply, IngestRequest, ItemStatus};
 
 /// The most a batch body may hold, whatever the item limits say.
@@ -106,7 +107,7 @@ async fn publish(
     let token = st.tokens.authenticate(headers)?;
     token.check_rate()?;
     let name = body::node_name(node)?;
-    token.check_node(&name)?;
+    token.check_node(TokenScope::Publish, &name)?;
     if let Some(id) = path_id {
         check_name("item ID", id)?;
     }
