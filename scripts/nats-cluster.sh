@@ -6,7 +6,8 @@
 #   scripts/nats-cluster.sh down   # stop the servers this script started
 #   scripts/nats-cluster.sh urls   # the client URLs, comma-separated
 #
-# Ports: client HERALD_NATS_PORT_BASE+0..2 (default 14222), routes +10..12.
+# Ports: client HERALD_NATS_PORT_BASE+0..2 (default 14222), routes +10..12,
+# monitoring (HTTP /jsz, /healthz) +20..22.
 # State, configs, logs and PID files under HERALD_NATS_DIR (default
 # .nats/ in the repository; not committed). Servers are stopped by the
 # PIDs recorded here, never by name.
@@ -33,6 +34,7 @@ up() {
         cat > "$DIR/$name.conf" <<CONF
 server_name: $name
 listen: "127.0.0.1:$((BASE + i))"
+http: "127.0.0.1:$((BASE + 20 + i))"
 jetstream { store_dir: "$DIR/$name" }
 cluster { name: herald-dev, listen: "127.0.0.1:$((BASE + 10 + i))", routes: [${routes%, }] }
 CONF
@@ -46,7 +48,27 @@ CONF
             sleep 0.1
         done
     done
+    wait_meta_leader
     urls
+}
+
+# Open ports are not a usable cluster: until the servers elect a JetStream
+# meta leader, every stream request times out or answers 503 (10008). On a
+# loaded 2-core CI machine that took over 15 s, so wait here, once, rather
+# than in every Herald start.
+wait_meta_leader() {
+    local t=0 i
+    while [ $t -lt 600 ]; do
+        for i in 0 1 2; do
+            if curl -sf "http://127.0.0.1:$((BASE + 20 + i))/jsz" 2>/dev/null \
+                | grep -Eq '"leader": *"[^"]+"'; then
+                return 0
+            fi
+        done
+        t=$((t + 1)); sleep 0.1
+    done
+    echo "JetStream has no meta leader after 60 s: $DIR/n*.log" >&2
+    exit 1
 }
 
 down() {

@@ -23,7 +23,11 @@ from heraldtest.stanza import tostring
 REPO = Path(__file__).resolve().parents[2]
 EJ_DIR = REPO / "ejabberd-config"
 COMPONENT_JID = SERVICE
-READY_TIMEOUT = float(os.environ.get("HERALD_READY_TIMEOUT", "15"))
+# JetStream: a Herald start creates its streams through the cluster's meta
+# leader, slower on a loaded CI machine than opening sled.
+READY_TIMEOUT = float(os.environ.get(
+    "HERALD_READY_TIMEOUT",
+    "30" if os.environ.get("HERALD_TEST_STORAGE") == "jetstream" else "15"))
 
 
 # --- ejabberd --------------------------------------------------------------
