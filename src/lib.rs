@@ -17,3 +17,4 @@ pub mod protocol;
 pub mod pubsub;
 pub mod relay;
 pub mod store;
+pub mod webhooks;

@@ -1,0 +1,9 @@
+//! Signed webhook delivery (Standard Webhooks 1.0) from the publication log.
+//!
+//! The parts that do not depend on the event bus: secrets and signatures
+//! (`signing`), the retry schedule (`schedule`) and the refusal of private
+//! addresses with a pinned connection (`url_safety`).
+
+pub mod schedule;
+pub mod signing;
+pub mod url_safety;
