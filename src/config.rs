@@ -12,7 +12,9 @@ pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 pub use crate::limits::DEFAULT_MAX_STANZA_BYTES;
 
 mod storage;
+mod webhooks;
 pub use storage::{Backend, JetStreamConfig, nats_credentials};
+pub use webhooks::WebhooksConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +39,9 @@ pub struct Config {
     pub chat: crate::chat::ChatConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Webhook delivery policy (`[webhooks]`), see `config/webhooks.rs`.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
 }
 
 /// Consumer groups (XEP-0254 queueing), see `pubsub::queue`.
@@ -563,6 +568,9 @@ impl Config {
             )),
             Some(s) if s.is_empty() => invalid("component.secret is empty".into()),
             Some(_) => {}
+        }
+        if let Err(problem) = self.webhooks.validate() {
+            invalid(problem);
         }
         match tokio_xmpp::jid::BareJid::new(&self.component.jid) {
             Ok(j) if j.node().is_none() => {}

@@ -5,5 +5,6 @@
 //! addresses with a pinned connection (`url_safety`).
 
 pub mod schedule;
+pub mod sender;
 pub mod signing;
 pub mod url_safety;
