@@ -200,6 +200,17 @@ impl<S: Store> Store for Tracked<S> {
         let r = self.backend.prune_idempotency(created_before_ms, keep_max);
         self.mark(r, |n| *n > 0)
     }
+    fn load_webhooks(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.backend.load_webhooks()
+    }
+    fn put_webhook(&mut self, id: &str, record: &[u8]) -> StoreResult<()> {
+        let r = self.backend.put_webhook(id, record);
+        self.mark(r, always)
+    }
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<()> {
+        let r = self.backend.delete_webhook(id);
+        self.mark(r, always)
+    }
 }
 
 #[cfg(test)]

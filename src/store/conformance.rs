@@ -308,6 +308,31 @@ fn queue_state_drop_node<S: Store>(s: &mut S) {
     assert_eq!(got, want, "only N1's earlier records are gone");
 }
 
+fn webhook_records<S: Store>(s: &mut S) {
+    assert!(s.load_webhooks().unwrap().is_empty());
+    s.put_webhook("wh_a", b"a1").unwrap();
+    s.put_webhook("wh_b", b"b1").unwrap();
+    s.put_webhook("wh_a", b"a2 cursor 7").unwrap();
+    s.flush().unwrap();
+    let mut got = s.load_webhooks().unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("wh_a".into(), b"a2 cursor 7".to_vec()),
+            ("wh_b".into(), b"b1".to_vec())
+        ],
+        "the last put per endpoint wins"
+    );
+    s.delete_webhook("wh_b").unwrap();
+    s.delete_webhook("wh_missing").unwrap();
+    s.flush().unwrap();
+    assert_eq!(
+        s.load_webhooks().unwrap(),
+        vec![("wh_a".into(), b"a2 cursor 7".to_vec())]
+    );
+}
+
 /// Runs each case as one test per store: `memory::case` and `sled::case`.
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
@@ -352,4 +377,5 @@ conformance!(
     idempotency_prune,
     queue_state_put_remove_in_order,
     queue_state_drop_node,
+    webhook_records,
 );

@@ -127,4 +127,13 @@ impl Store for Box<dyn Store> {
     fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64> {
         (**self).prune_idempotency(created_before_ms, keep_max)
     }
+    fn load_webhooks(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        (**self).load_webhooks()
+    }
+    fn put_webhook(&mut self, id: &str, record: &[u8]) -> StoreResult<()> {
+        (**self).put_webhook(id, record)
+    }
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<()> {
+        (**self).delete_webhook(id)
+    }
 }

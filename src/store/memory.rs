@@ -17,6 +17,8 @@ pub struct MemoryStore {
     archive: HashMap<NodeId, BTreeMap<u64, ArchiveEntry>>,
     /// Consumer-group records.
     queues: BTreeMap<QueueKey, Vec<u8>>,
+    /// Webhook endpoint records by id.
+    webhooks: BTreeMap<String, Vec<u8>>,
     pub flushes: u64,
 }
 
@@ -293,5 +295,23 @@ impl Store for MemoryStore {
             }
         }
         Ok(removed)
+    }
+
+    fn load_webhooks(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        Ok(self
+            .webhooks
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn put_webhook(&mut self, id: &str, record: &[u8]) -> StoreResult<()> {
+        self.webhooks.insert(id.to_owned(), record.to_vec());
+        Ok(())
+    }
+
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<()> {
+        self.webhooks.remove(id);
+        Ok(())
     }
 }

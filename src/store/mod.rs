@@ -206,4 +206,13 @@ pub trait Store: Send {
     /// Removes records created before `created_before_ms`, then the oldest
     /// ones beyond `keep_max`; returns how many were removed (scans).
     fn prune_idempotency(&mut self, created_before_ms: u64, keep_max: usize) -> StoreResult<u64>;
+
+    /// Every webhook endpoint record by endpoint id (opaque blobs of
+    /// `webhooks/`: definition, secrets, cursor), at startup.
+    fn load_webhooks(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// Stores or replaces endpoint `id`'s record; durable at the next flush
+    /// (a cursor advance is a put of the whole record).
+    fn put_webhook(&mut self, id: &str, record: &[u8]) -> StoreResult<()>;
+    /// Removes endpoint `id`'s record (nothing if there is none).
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<()>;
 }

@@ -25,12 +25,15 @@ const ITEMS_TREE: &str = "items";
 const NODES_TREE: &str = "nodes";
 /// Consumer-group positions and entries (layout in `queue.rs`).
 const QUEUES_TREE: &str = "queues";
+/// Webhook endpoint records by endpoint id (opaque to the store).
+const WEBHOOKS_TREE: &str = "webhooks";
 
 pub struct SledStore {
     db: sled::Db,
     items: sled::Tree,
     nodes: sled::Tree,
     queues: sled::Tree,
+    webhooks: sled::Tree,
     barrier: DiskBarrier,
 }
 
@@ -53,12 +56,14 @@ impl SledStore {
         let items = db.open_tree(ITEMS_TREE).map_err(sled_err)?;
         let nodes = db.open_tree(NODES_TREE).map_err(sled_err)?;
         let queues = db.open_tree(QUEUES_TREE).map_err(sled_err)?;
+        let webhooks = db.open_tree(WEBHOOKS_TREE).map_err(sled_err)?;
         let barrier = DiskBarrier::open(path).map_err(barrier_err)?;
         Ok(Self {
             db,
             items,
             nodes,
             queues,
+            webhooks,
             barrier,
         })
     }
@@ -469,6 +474,30 @@ impl Store for SledStore {
             self.items.apply_batch(batch).map_err(sled_err)?;
         }
         Ok(removed)
+    }
+
+    fn load_webhooks(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.webhooks
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry.map_err(sled_err)?;
+                let id = String::from_utf8(k.to_vec())
+                    .map_err(|_| StoreError::Corrupt("webhook id is not UTF-8".into()))?;
+                Ok((id, v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn put_webhook(&mut self, id: &str, record: &[u8]) -> StoreResult<()> {
+        self.webhooks
+            .insert(id.as_bytes(), record)
+            .map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<()> {
+        self.webhooks.remove(id.as_bytes()).map_err(sled_err)?;
+        Ok(())
     }
 }
 

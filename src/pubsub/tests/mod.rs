@@ -159,6 +159,17 @@ impl Store for TestStore {
         self.check()?;
         self.inner.prune_idempotency(before_ms, keep_max)
     }
+    fn load_webhooks(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.inner.load_webhooks()
+    }
+    fn put_webhook(&mut self, id: &str, record: &[u8]) -> StoreResult<()> {
+        self.check()?;
+        self.inner.put_webhook(id, record)
+    }
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<()> {
+        self.check()?;
+        self.inner.delete_webhook(id)
+    }
 }
 
 pub type Svc = Service<TestStore>;

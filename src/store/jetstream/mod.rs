@@ -97,6 +97,7 @@ pub struct JetStreamStore {
     nodes: kv::Store,
     queues: kv::Store,
     idem: kv::Store,
+    webhooks: kv::Store,
     /// Interior mutability: reads (`&self`) wait for pending acks too.
     state: RefCell<State>,
     /// Makes `Nats-Msg-Id`s unique across instances and restarts.
@@ -225,6 +226,7 @@ impl JetStreamStore {
         let nodes = bucket(names.nodes_bucket()).await?;
         let queues = bucket(names.queues_bucket()).await?;
         let idem = bucket(names.idem_bucket()).await?;
+        let webhooks = bucket(names.webhooks_bucket()).await?;
         let (reclaimer, rx) = tokio::sync::mpsc::channel(65_536);
         let queue_stream = js
             .get_stream_no_info(names::kv_stream(&names.queues_bucket()))
@@ -242,6 +244,7 @@ impl JetStreamStore {
             nodes,
             queues,
             idem,
+            webhooks,
             state: RefCell::new(State::default()),
             nonce: format!("{}-{nanos:x}", std::process::id()),
             reclaimer,
@@ -637,6 +640,7 @@ impl JetStreamStore {
             self.names.nodes_bucket(),
             self.names.queues_bucket(),
             self.names.idem_bucket(),
+            self.names.webhooks_bucket(),
         ] {
             names.push(names::kv_stream(&b));
         }
@@ -984,6 +988,36 @@ impl Store for JetStreamStore {
             let subjects = doomed.iter().map(|k| names::kv_subject(&bucket, k));
             self.purge_subjects(&bucket, subjects.collect()).await?;
             Ok(doomed.len() as u64)
+        })
+    }
+
+    fn load_webhooks(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.run(async {
+            self.settle().await?;
+            let mut out = Vec::new();
+            for (key, _, value) in self.bucket_entries(&self.webhooks).await? {
+                out.push((names::idem_from_key(&key)?, value.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    fn put_webhook(&mut self, id: &str, record: &[u8]) -> StoreResult<()> {
+        self.run(async {
+            // Hex like idempotency keys: any id is a valid subject token.
+            let subject = names::kv_subject(&self.names.webhooks_bucket(), &names::idem_key(id));
+            self.publish(subject, HeaderMap::new(), Bytes::copy_from_slice(record))
+                .await
+        })
+    }
+
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<()> {
+        self.run(async {
+            // Purged, not marked: a deleted endpoint leaves nothing behind.
+            self.settle().await?;
+            let bucket = self.names.webhooks_bucket();
+            let subject = names::kv_subject(&bucket, &names::idem_key(id));
+            self.purge_subjects(&bucket, vec![subject]).await
         })
     }
 }

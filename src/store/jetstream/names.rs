@@ -77,6 +77,10 @@ impl Names {
     pub fn idem_bucket(&self) -> String {
         format!("{}_idem", self.prefix)
     }
+
+    pub fn webhooks_bucket(&self) -> String {
+        format!("{}_webhooks", self.prefix)
+    }
 }
 
 /// The subject a KV bucket stores `key` under.
