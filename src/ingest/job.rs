@@ -25,6 +25,26 @@ pub enum IngestJob {
     },
     /// Answered after a flush succeeded: the store is writable.
     Probe { reply: oneshot::Sender<()> },
+    /// Webhook endpoint records (`webhooks::api`); writes are answered
+    /// after their commit.
+    Webhooks {
+        op: WebhookOp,
+        reply: oneshot::Sender<Result<Vec<(String, Vec<u8>)>, String>>,
+    },
+}
+
+/// What a [`IngestJob::Webhooks`] does with the endpoint records.
+pub enum WebhookOp {
+    /// Every record (answered with all of them).
+    Load,
+    /// Store or replace one record (answered with nothing).
+    Put {
+        id: String,
+        record: Vec<u8>,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 /// Longest wait for room in the core's job queue before answering 503.

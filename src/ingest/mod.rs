@@ -21,8 +21,9 @@ mod job;
 mod prometheus;
 mod routes;
 mod server;
+mod webhooks;
 
-pub use job::{IngestJob, PublishResult};
+pub use job::{IngestJob, PublishResult, WebhookOp};
 
 use crate::component::LinkState;
 use crate::config::Config;
@@ -49,6 +50,8 @@ pub struct Ingest {
     server: server::ServerLimits,
     link: Arc<LinkState>,
     outbox_depth: Box<dyn Fn() -> usize + Send + Sync>,
+    /// `[webhooks]`: private-address policy and rotation grace for the API.
+    webhooks: crate::config::WebhooksConfig,
 }
 
 impl Ingest {
@@ -74,6 +77,7 @@ impl Ingest {
             },
             link,
             outbox_depth,
+            webhooks: config.webhooks.clone(),
         }
     }
 }

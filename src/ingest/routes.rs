@@ -34,6 +34,7 @@ pub fn router(state: Arc<Ingest>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(super::webhooks::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(state)
 }
@@ -44,7 +45,7 @@ pub fn json_body(value: &serde_json::Value) -> String {
     s
 }
 
-fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
+pub(super) fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
     let mut resp = (status, json_body(&value)).into_response();
     let ct = HeaderValue::from_static("application/json");
     resp.headers_mut().insert(header::CONTENT_TYPE, ct);

@@ -102,6 +102,7 @@ mod ops_manage;
 mod ops_owner;
 mod ops_publish;
 mod ops_subscribe;
+mod ops_webhooks;
 mod presence;
 pub mod queue;
 mod reserved;

@@ -3,7 +3,7 @@
 //! executor stops, the senders drop, and HTTP answers 503.
 
 use super::Router;
-use crate::ingest::IngestJob;
+use crate::ingest::{IngestJob, WebhookOp};
 use crate::metrics::{METRICS, Source};
 use crate::protocol::notify;
 use crate::store::Store;
@@ -78,6 +78,22 @@ impl<S: Store> Router<S> {
                 self.service.require_flush();
                 self.ingest.deferred.push(Box::new(move || {
                     let _ = reply.send(());
+                }));
+            }
+            IngestJob::Webhooks { op, reply } => {
+                let answer = match op {
+                    WebhookOp::Load => self.service.webhook_records(),
+                    WebhookOp::Put { id, record } => self
+                        .service
+                        .put_webhook_record(&id, &record)
+                        .map(|()| Vec::new()),
+                    WebhookOp::Delete { id } => {
+                        self.service.delete_webhook_record(&id).map(|()| Vec::new())
+                    }
+                };
+                let answer = answer.map_err(|e| e.to_string());
+                self.ingest.deferred.push(Box::new(move || {
+                    let _ = reply.send(answer);
                 }));
             }
         }
