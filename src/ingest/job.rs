@@ -29,9 +29,12 @@ pub enum IngestJob {
     /// after their commit.
     Webhooks {
         op: WebhookOp,
-        reply: oneshot::Sender<Result<Vec<(String, Vec<u8>)>, String>>,
+        reply: oneshot::Sender<WebhookAnswer>,
     },
 }
+
+/// Endpoint records by id, or why the store failed.
+pub type WebhookAnswer = Result<Vec<(String, Vec<u8>)>, String>;
 
 /// What a [`IngestJob::Webhooks`] does with the endpoint records.
 pub enum WebhookOp {
