@@ -4,6 +4,7 @@
 //! (`signing`), the retry schedule (`schedule`) and the refusal of private
 //! addresses with a pinned connection (`url_safety`).
 
+pub mod attempts;
 pub mod endpoint;
 pub mod schedule;
 pub mod sender;
