@@ -212,6 +212,11 @@ pub struct HttpConfig {
     /// descriptor limit); past it the oldest idle one is closed.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// `/metrics` exports `herald_node_items` for this many nodes, those
+    /// holding the most items, plus totals: 100,000 nodes must not make
+    /// 100,000 series.
+    #[serde(default = "default_metrics_top_nodes")]
+    pub metrics_top_nodes: usize,
 }
 
 /// One ingest token. Its value is never logged (`Debug` redacts it).
@@ -298,6 +303,7 @@ impl Default for HttpConfig {
             body_read_timeout_secs: default_body_timeout(),
             idle_timeout_secs: default_idle_timeout(),
             max_connections: default_max_connections(),
+            metrics_top_nodes: default_metrics_top_nodes(),
         }
     }
 }
@@ -452,6 +458,9 @@ fn default_idle_timeout() -> u64 {
 }
 fn default_max_connections() -> usize {
     512
+}
+fn default_metrics_top_nodes() -> usize {
+    20
 }
 fn default_rate() -> u32 {
     1000

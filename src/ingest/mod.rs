@@ -40,6 +40,8 @@ pub struct IngestSettings {
     pub idempotency_retention_ms: u64,
     /// A request body must arrive within this (else 408).
     pub body_read_timeout: Duration,
+    /// Per-node series in `/metrics`: the nodes with the most items.
+    pub metrics_top_nodes: usize,
 }
 
 /// Shared state of the HTTP endpoints.
@@ -69,6 +71,7 @@ impl Ingest {
                 max_batch_items: config.http.max_batch_items,
                 idempotency_retention_ms: config.http.idempotency_retention_secs * 1000,
                 body_read_timeout: Duration::from_secs(config.http.body_read_timeout_secs),
+                metrics_top_nodes: config.http.metrics_top_nodes,
             },
             server: server::ServerLimits {
                 header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),

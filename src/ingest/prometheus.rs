@@ -11,6 +11,8 @@ pub struct Gauges {
     pub link_reconnects: u64,
     /// `None` when the core did not answer in time.
     pub node_items: Option<Vec<(String, u64)>>,
+    /// How many nodes get their own `herald_node_items` series.
+    pub top_nodes: usize,
 }
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -50,17 +52,31 @@ pub fn render(g: &Gauges) -> String {
     let _ = writeln!(out, "herald_link_reconnects_total {}", g.link_reconnects);
     flush_histogram(&mut out);
     if let Some(nodes) = &g.node_items {
-        head(
-            &mut out,
-            "herald_node_items",
-            "gauge",
-            "Items stored per node.",
-        );
-        for (node, n) in nodes {
-            let _ = writeln!(out, "herald_node_items{{node=\"{}\"}} {n}", escape(node));
-        }
+        node_series(&mut out, nodes, g.top_nodes);
     }
     out
+}
+
+/// Totals over every node, and one series only for the `top` nodes holding
+/// the most items (ties by name), so cardinality stays bounded.
+fn node_series(out: &mut String, nodes: &[(String, u64)], top: usize) {
+    head(out, "herald_nodes", "gauge", "Nodes the service holds.");
+    let _ = writeln!(out, "herald_nodes {}", nodes.len());
+    head(
+        out,
+        "herald_items",
+        "gauge",
+        "Items stored, over every node.",
+    );
+    let total: u64 = nodes.iter().map(|(_, n)| n).sum();
+    let _ = writeln!(out, "herald_items {total}");
+    let mut ranked: Vec<&(String, u64)> = nodes.iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let help = "Items stored per node, for the nodes holding the most (http.metrics_top_nodes).";
+    head(out, "herald_node_items", "gauge", help);
+    for (node, n) in ranked.into_iter().take(top) {
+        let _ = writeln!(out, "herald_node_items{{node=\"{}\"}} {n}", escape(node));
+    }
 }
 
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -105,6 +121,7 @@ mod tests {
             link_up: true,
             link_reconnects: 1,
             node_items: Some(vec![("a\"b\\c".into(), 7)]),
+            top_nodes: 20,
         });
         assert!(text.contains("herald_outbox_depth 3\n"));
         assert!(text.contains("herald_link_reconnects_total 1\n"));
@@ -114,5 +131,31 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
         }
+    }
+
+    #[test]
+    fn only_the_top_nodes_get_a_series_and_totals_count_every_node() {
+        let nodes = (0..30).map(|i| (format!("n{i:02}"), i)).collect();
+        let text = render(&Gauges {
+            outbox_depth: 0,
+            link_up: false,
+            link_reconnects: 0,
+            node_items: Some(nodes),
+            top_nodes: 3,
+        });
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("herald_node_items{"))
+            .collect();
+        assert_eq!(
+            series,
+            [
+                "herald_node_items{node=\"n29\"} 29",
+                "herald_node_items{node=\"n28\"} 28",
+                "herald_node_items{node=\"n27\"} 27"
+            ]
+        );
+        assert!(text.contains("herald_nodes 30\n"));
+        assert!(text.contains(&format!("herald_items {}\n", (0..30).sum::<u64>())));
     }
 }

@@ -260,6 +260,7 @@ async fn metrics(State(st): State<Arc<Ingest>>) -> Response {
         link_up: st.link.is_up(),
         link_reconnects: st.link.reconnects(),
         node_items,
+        top_nodes: st.settings.metrics_top_nodes,
     };
     let mut resp = (StatusCode::OK, prometheus::render(&gauges)).into_response();
     let ct = HeaderValue::from_static(prometheus::CONTENT_TYPE);
