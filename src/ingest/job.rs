@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::ApiError;
-use crate::pubsub::{IngestError, IngestReply, IngestRequest};
+use crate::pubsub::{GroupStats, IngestError, IngestReply, IngestRequest};
 
 pub type PublishResult = Result<IngestReply, IngestError>;
 
@@ -30,6 +30,10 @@ pub enum IngestJob {
     Webhooks {
         op: WebhookOp,
         reply: oneshot::Sender<WebhookAnswer>,
+    },
+    /// Every consumer group's backlog (metrics).
+    GroupStats {
+        reply: oneshot::Sender<Vec<GroupStats>>,
     },
 }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::metrics::{FLUSH_BUCKETS, METRICS, Source};
+use crate::pubsub::GroupStats;
 
 /// What the renderer needs beyond the global counters.
 pub struct Gauges {
@@ -11,7 +12,9 @@ pub struct Gauges {
     pub link_reconnects: u64,
     /// `None` when the core did not answer in time.
     pub node_items: Option<Vec<(String, u64)>>,
-    /// How many nodes get their own `herald_node_items` series.
+    /// Consumer groups; `None` when the core did not answer in time.
+    pub groups: Option<Vec<GroupStats>>,
+    /// How many nodes (and groups) get their own `herald_node_items` series.
     pub top_nodes: usize,
 }
 
@@ -53,8 +56,67 @@ pub fn render(g: &Gauges) -> String {
     flush_histogram(&mut out);
     if let Some(nodes) = &g.node_items {
         node_series(&mut out, nodes, g.top_nodes);
+        dead_letter_series(&mut out, nodes);
+    }
+    if let Some(groups) = &g.groups {
+        group_series(&mut out, groups, g.top_nodes);
     }
     out
+}
+
+/// Dead letters are the items of the `<node>/dead-letter` nodes.
+fn dead_letter_series(out: &mut String, nodes: &[(String, u64)]) {
+    let help =
+        "Items in dead-letter nodes (consumer-group items that failed max_deliveries times).";
+    head(out, "herald_dead_letters", "gauge", help);
+    let dead = nodes.iter().filter(|(name, _)| is_dead_letter_node(name));
+    let _ = writeln!(
+        out,
+        "herald_dead_letters {}",
+        dead.map(|(_, n)| n).sum::<u64>()
+    );
+}
+
+fn is_dead_letter_node(name: &str) -> bool {
+    name.ends_with(crate::pubsub::queue::DEAD_LETTER_SUFFIX)
+}
+
+/// Group totals, and per-group series for the `top` groups with the
+/// largest backlog (ties by node, then group).
+fn group_series(out: &mut String, groups: &[GroupStats], top: usize) {
+    head(out, "herald_groups", "gauge", "Consumer groups (XEP-0254).");
+    let _ = writeln!(out, "herald_groups {}", groups.len());
+    let help = "Items consumer groups have not settled, over every group.";
+    head(out, "herald_group_backlog_items", "gauge", help);
+    let total: u64 = groups.iter().map(|g| g.backlog).sum();
+    let _ = writeln!(out, "herald_group_backlog_items {total}");
+    let mut ranked: Vec<&GroupStats> = groups.iter().collect();
+    ranked.sort_by(|a, b| {
+        (b.backlog.cmp(&a.backlog))
+            .then_with(|| a.node.cmp(&b.node))
+            .then_with(|| a.group.cmp(&b.group))
+    });
+    ranked.truncate(top);
+    let help = "Items the group has not settled (held, waiting, never handed out), for the groups with the largest backlog (http.metrics_top_nodes).";
+    head(out, "herald_group_backlog", "gauge", help);
+    for g in &ranked {
+        let (node, group) = (escape(&g.node), escape(&g.group));
+        let _ = writeln!(
+            out,
+            "herald_group_backlog{{node=\"{node}\",group=\"{group}\"}} {}",
+            g.backlog
+        );
+    }
+    let help = "Items members of the group hold now, for the same groups.";
+    head(out, "herald_group_held", "gauge", help);
+    for g in &ranked {
+        let (node, group) = (escape(&g.node), escape(&g.group));
+        let _ = writeln!(
+            out,
+            "herald_group_held{{node=\"{node}\",group=\"{group}\"}} {}",
+            g.held
+        );
+    }
 }
 
 /// Totals over every node, and one series only for the `top` nodes holding
@@ -120,13 +182,22 @@ mod tests {
             outbox_depth: 3,
             link_up: true,
             link_reconnects: 1,
-            node_items: Some(vec![("a\"b\\c".into(), 7)]),
+            node_items: Some(vec![("a\"b\\c".into(), 7), ("q/dead-letter".into(), 2)]),
+            groups: Some(vec![GroupStats {
+                node: "q".into(),
+                group: "workers".into(),
+                backlog: 4,
+                held: 1,
+            }]),
             top_nodes: 20,
         });
         assert!(text.contains("herald_outbox_depth 3\n"));
         assert!(text.contains("herald_link_reconnects_total 1\n"));
         assert!(text.contains("herald_node_items{node=\"a\\\"b\\\\c\"} 7\n"));
         assert!(text.contains("herald_store_flush_seconds_bucket{le=\"+Inf\"}"));
+        assert!(text.contains("herald_dead_letters 2\n"));
+        assert!(text.contains("herald_group_backlog{node=\"q\",group=\"workers\"} 4\n"));
+        assert!(text.contains("herald_group_held{node=\"q\",group=\"workers\"} 1\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
@@ -141,6 +212,7 @@ mod tests {
             link_up: false,
             link_reconnects: 0,
             node_items: Some(nodes),
+            groups: None,
             top_nodes: 3,
         });
         let series: Vec<&str> = text

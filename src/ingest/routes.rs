@@ -255,11 +255,17 @@ async fn metrics(State(st): State<Arc<Ingest>>) -> Response {
         .await
         .ok()
         .and_then(Result::ok);
+    let stats = st.jobs.submit(|reply| IngestJob::GroupStats { reply });
+    let groups = tokio::time::timeout(Duration::from_secs(2), stats)
+        .await
+        .ok()
+        .and_then(Result::ok);
     let gauges = Gauges {
         outbox_depth: (st.outbox_depth)(),
         link_up: st.link.is_up(),
         link_reconnects: st.link.reconnects(),
         node_items,
+        groups,
         top_nodes: st.settings.metrics_top_nodes,
     };
     let mut resp = (StatusCode::OK, prometheus::render(&gauges)).into_response();

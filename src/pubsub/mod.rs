@@ -128,7 +128,9 @@ pub use ops_discovery::{NodeCursor, NodesPage};
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };
-pub use queue::{DeadLetterRecord, QueueError, QueueSettings, RenderDeadLetter, Settle};
+pub use queue::{
+    DeadLetterRecord, GroupStats, QueueError, QueueSettings, RenderDeadLetter, Settle,
+};
 pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
 pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions};

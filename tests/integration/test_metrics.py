@@ -9,12 +9,17 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import urllib.parse
 
 import pytest
 
 from heraldtest.harness import REPO
-from heraldtest.ingest import TOKEN, TOKENS, parse_prometheus, put
+
+from heraldtest.ingest import TOKENS, parse_prometheus, put
+from heraldtest.queueing import create_node, join, publish_pipelined
+from heraldtest.sandbox import SERVICE
+from heraldtest.stanza import NS_PUBSUB, NS_QUEUE, esc
 
 ALERTS = REPO / "deploy" / "prometheus" / "herald-alerts.yml"
 DASHBOARD = REPO / "deploy" / "grafana" / "herald-dashboard.json"
@@ -44,7 +49,17 @@ def busy_herald(herald_factory):
 
 
 def exported_names(text: str) -> set[str]:
-    return {name for (name, _labels) in parse_prometheus(text)}
+    """Every family /metrics declares (a family may have no sample yet, e.g.
+    per-group series with no group), with a histogram's series names."""
+    parse_prometheus(text)   # well-formed
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            names.add(name)
+            if kind == "histogram":
+                names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    return names
 
 
 def promql_metric_names(expr: str) -> set[str]:
@@ -88,3 +103,39 @@ def test_grafana_dashboard_queries_name_exported_metrics(busy_herald):
         used = promql_metric_names(expr)
         assert used, f"query names no Herald metric: {expr}"
         assert used <= exported, f"{expr}: not exported: {sorted(used - exported)}"
+
+
+def test_consumer_group_backlog_held_items_and_dead_letters(herald_factory, connect, unique_name):
+    h = herald_factory(config={"http": {"tokens": TOKENS},
+                               "queue": {"max_deliveries": 1, "tick_ms": 50}})
+    node = unique_name("jobs")
+    alice = connect("alice")
+    create_node(alice, node)
+    bob = connect("bob", resource="worker")
+    join(bob, node, "workers", 1)
+    assert publish_pipelined(alice, node, ["j1", "j2", "j3"]) == 3
+
+    def group(samples, name):
+        return samples.get((name, (("node", node), ("group", "workers"))))
+
+    def settles(want_backlog, want_held, want_dead, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            samples = parse_prometheus(scrape_text(h))
+            got = (group(samples, "herald_group_backlog"), group(samples, "herald_group_held"),
+                   samples.get(("herald_dead_letters", ())))
+            if got == (want_backlog, want_held, want_dead) or time.monotonic() > deadline:
+                return got, samples
+            time.sleep(0.1)
+
+    # Credit 1: j1 is held, j2 and j3 were never handed out.
+    got, samples = settles(3, 1, 0)
+    assert got == (3, 1, 0), got
+    assert samples[("herald_groups", ())] == 1
+    assert samples[("herald_group_backlog_items", ())] == 3
+    # A nack past max_deliveries: j1 becomes a dead letter, j2 goes out.
+    bob.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+              f"<unlock xmlns='{NS_QUEUE}' node='{esc(node)}'>"
+              f"<item id='j1'/></unlock></pubsub></iq>")
+    got, _ = settles(2, 1, 1)
+    assert got == (2, 1, 1), got

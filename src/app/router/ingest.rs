@@ -74,6 +74,9 @@ impl<S: Store> Router<S> {
             IngestJob::NodeCounts { reply } => {
                 let _ = reply.send(self.service.node_item_counts());
             }
+            IngestJob::GroupStats { reply } => {
+                let _ = reply.send(self.service.group_stats());
+            }
             IngestJob::Probe { reply } => {
                 self.service.require_flush();
                 self.ingest.deferred.push(Box::new(move || {

@@ -35,11 +35,13 @@ mod exit_tests;
 mod presence;
 mod settle;
 mod state;
+mod stats;
 #[cfg(test)]
 mod tests;
 
 pub use dead_letter::{DeadLetterRecord, RenderDeadLetter};
 pub use settle::Settle;
+pub use stats::GroupStats;
 
 use std::collections::{BTreeMap, HashMap};
 
