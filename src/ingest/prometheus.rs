@@ -9,6 +9,9 @@ use crate::pubsub::GroupStats;
 pub struct Gauges {
     pub outbox_depth: usize,
     pub link_up: bool,
+    /// Component connections up, and configured (`component.connections`).
+    pub connections_up: usize,
+    pub connections: usize,
     pub link_reconnects: u64,
     /// `None` when the core did not answer in time.
     pub node_items: Option<Vec<(String, u64)>>,
@@ -50,6 +53,13 @@ pub fn render(g: &Gauges) -> String {
         "1 while the component link is up.",
     );
     let _ = writeln!(out, "herald_link_up {}", u8::from(g.link_up));
+    // With several connections, herald_link_up stays 1 while some are down.
+    let help = "Component connections to ejabberd that are up.";
+    head(&mut out, "herald_link_connections_up", "gauge", help);
+    let _ = writeln!(out, "herald_link_connections_up {}", g.connections_up);
+    let help = "Component connections configured (component.connections).";
+    head(&mut out, "herald_link_connections", "gauge", help);
+    let _ = writeln!(out, "herald_link_connections {}", g.connections);
     let help = "Component link connections after each link's first.";
     head(&mut out, "herald_link_reconnects_total", "counter", help);
     let _ = writeln!(out, "herald_link_reconnects_total {}", g.link_reconnects);
@@ -181,6 +191,8 @@ mod tests {
         let text = render(&Gauges {
             outbox_depth: 3,
             link_up: true,
+            connections_up: 1,
+            connections: 2,
             link_reconnects: 1,
             node_items: Some(vec![("a\"b\\c".into(), 7), ("q/dead-letter".into(), 2)]),
             groups: Some(vec![GroupStats {
@@ -196,6 +208,8 @@ mod tests {
         assert!(text.contains("herald_node_items{node=\"a\\\"b\\\\c\"} 7\n"));
         assert!(text.contains("herald_store_flush_seconds_bucket{le=\"+Inf\"}"));
         assert!(text.contains("herald_dead_letters 2\n"));
+        assert!(text.contains("herald_link_connections_up 1\n"));
+        assert!(text.contains("herald_link_connections 2\n"));
         assert!(text.contains("herald_group_backlog{node=\"q\",group=\"workers\"} 4\n"));
         assert!(text.contains("herald_group_held{node=\"q\",group=\"workers\"} 1\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
@@ -210,6 +224,8 @@ mod tests {
         let text = render(&Gauges {
             outbox_depth: 0,
             link_up: false,
+            connections_up: 0,
+            connections: 1,
             link_reconnects: 0,
             node_items: Some(nodes),
             groups: None,

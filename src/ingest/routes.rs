@@ -263,6 +263,8 @@ async fn metrics(State(st): State<Arc<Ingest>>) -> Response {
     let gauges = Gauges {
         outbox_depth: (st.outbox_depth)(),
         link_up: st.link.is_up(),
+        connections_up: st.link.up.load(std::sync::atomic::Ordering::Relaxed),
+        connections: st.link.links.load(std::sync::atomic::Ordering::Relaxed),
         link_reconnects: st.link.reconnects(),
         node_items,
         groups,

@@ -79,6 +79,7 @@ def test_per_node_series_are_only_the_top_nodes_plus_totals(busy_herald):
     per_node = {dict(labels)["node"]: v for (name, labels), v in samples.items()
                 if name == "herald_node_items"}
     assert per_node == {f"ingest-hot-{i}": 3 for i in range(5)}, per_node
+    assert samples[("herald_link_connections_up", ())] == samples[("herald_link_connections", ())] == 1
     assert samples[("herald_nodes", ())] == 35
     assert samples[("herald_items", ())] == 30 + 5 * 3
 
