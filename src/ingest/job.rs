@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::ApiError;
-use crate::pubsub::{GroupStats, IngestError, IngestReply, IngestRequest};
+use crate::pubsub::{IngestError, IngestReply, IngestRequest, ServiceStats};
 
 pub type PublishResult = Result<IngestReply, IngestError>;
 
@@ -19,9 +19,9 @@ pub enum IngestJob {
         request: IngestRequest,
         reply: oneshot::Sender<PublishResult>,
     },
-    /// Every node with its item count (metrics).
-    NodeCounts {
-        reply: oneshot::Sender<Vec<(String, u64)>>,
+    /// Nodes, dead letters and consumer groups (metrics).
+    Stats {
+        reply: oneshot::Sender<ServiceStats>,
     },
     /// Answered after a flush succeeded: the store is writable.
     Probe { reply: oneshot::Sender<()> },
@@ -30,10 +30,6 @@ pub enum IngestJob {
     Webhooks {
         op: WebhookOp,
         reply: oneshot::Sender<WebhookAnswer>,
-    },
-    /// Every consumer group's backlog (metrics).
-    GroupStats {
-        reply: oneshot::Sender<Vec<GroupStats>>,
     },
 }
 

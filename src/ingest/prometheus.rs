@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::metrics::{FLUSH_BUCKETS, METRICS, Source};
-use crate::pubsub::GroupStats;
+use crate::pubsub::{GroupStats, ServiceStats};
 
 /// What the renderer needs beyond the global counters.
 pub struct Gauges {
@@ -13,10 +13,8 @@ pub struct Gauges {
     pub connections_up: usize,
     pub connections: usize,
     pub link_reconnects: u64,
-    /// `None` when the core did not answer in time.
-    pub node_items: Option<Vec<(String, u64)>>,
-    /// Consumer groups; `None` when the core did not answer in time.
-    pub groups: Option<Vec<GroupStats>>,
+    /// Nodes and consumer groups; `None` when the core did not answer in time.
+    pub stats: Option<ServiceStats>,
     /// How many nodes (and groups) get their own `herald_node_items` series.
     pub top_nodes: usize,
 }
@@ -64,35 +62,38 @@ pub fn render(g: &Gauges) -> String {
     head(&mut out, "herald_link_reconnects_total", "counter", help);
     let _ = writeln!(out, "herald_link_reconnects_total {}", g.link_reconnects);
     flush_histogram(&mut out);
-    if let Some(nodes) = &g.node_items {
-        node_series(&mut out, nodes, g.top_nodes);
-        dead_letter_series(&mut out, nodes);
-    }
-    if let Some(groups) = &g.groups {
-        group_series(&mut out, groups, g.top_nodes);
+    if let Some(stats) = &g.stats {
+        node_series(&mut out, stats, g.top_nodes);
+        group_series(&mut out, &stats.groups, g.top_nodes);
     }
     out
 }
 
-/// Dead letters are the items of the `<node>/dead-letter` nodes.
-fn dead_letter_series(out: &mut String, nodes: &[(String, u64)]) {
+/// Totals over every node, and one series only for the `top` nodes holding
+/// the most items, so cardinality stays bounded.
+fn node_series(out: &mut String, stats: &ServiceStats, top: usize) {
+    let nodes = &stats.node_items;
+    head(out, "herald_nodes", "gauge", "Nodes the service holds.");
+    let _ = writeln!(out, "herald_nodes {}", nodes.len());
+    let help = "Items stored, over every node.";
+    head(out, "herald_items", "gauge", help);
+    let total: u64 = nodes.iter().map(|(_, n)| n).sum();
+    let _ = writeln!(out, "herald_items {total}");
     let help =
         "Items in dead-letter nodes (consumer-group items that failed max_deliveries times).";
     head(out, "herald_dead_letters", "gauge", help);
-    let dead = nodes.iter().filter(|(name, _)| is_dead_letter_node(name));
-    let _ = writeln!(
-        out,
-        "herald_dead_letters {}",
-        dead.map(|(_, n)| n).sum::<u64>()
-    );
-}
-
-fn is_dead_letter_node(name: &str) -> bool {
-    name.ends_with(crate::pubsub::queue::DEAD_LETTER_SUFFIX)
+    let _ = writeln!(out, "herald_dead_letters {}", stats.dead_letters);
+    let mut ranked: Vec<&(String, u64)> = nodes.iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let help = "Items stored per node, for the nodes holding the most (http.metrics_top_nodes).";
+    head(out, "herald_node_items", "gauge", help);
+    for (node, n) in ranked.into_iter().take(top) {
+        sample(out, "herald_node_items", &[("node", node)], *n);
+    }
 }
 
 /// Group totals, and per-group series for the `top` groups with the
-/// largest backlog (ties by node, then group).
+/// largest backlog.
 fn group_series(out: &mut String, groups: &[GroupStats], top: usize) {
     head(out, "herald_groups", "gauge", "Consumer groups (XEP-0254).");
     let _ = writeln!(out, "herald_groups {}", groups.len());
@@ -102,53 +103,33 @@ fn group_series(out: &mut String, groups: &[GroupStats], top: usize) {
     let _ = writeln!(out, "herald_group_backlog_items {total}");
     let mut ranked: Vec<&GroupStats> = groups.iter().collect();
     ranked.sort_by(|a, b| {
-        (b.backlog.cmp(&a.backlog))
-            .then_with(|| a.node.cmp(&b.node))
-            .then_with(|| a.group.cmp(&b.group))
+        b.backlog
+            .cmp(&a.backlog)
+            .then_with(|| labels(a).cmp(&labels(b)))
     });
     ranked.truncate(top);
     let help = "Items the group has not settled (held, waiting, never handed out), for the groups with the largest backlog (http.metrics_top_nodes).";
     head(out, "herald_group_backlog", "gauge", help);
     for g in &ranked {
-        let (node, group) = (escape(&g.node), escape(&g.group));
-        let _ = writeln!(
-            out,
-            "herald_group_backlog{{node=\"{node}\",group=\"{group}\"}} {}",
-            g.backlog
-        );
+        sample(out, "herald_group_backlog", &labels(g), g.backlog);
     }
     let help = "Items members of the group hold now, for the same groups.";
     head(out, "herald_group_held", "gauge", help);
     for g in &ranked {
-        let (node, group) = (escape(&g.node), escape(&g.group));
-        let _ = writeln!(
-            out,
-            "herald_group_held{{node=\"{node}\",group=\"{group}\"}} {}",
-            g.held
-        );
+        sample(out, "herald_group_held", &labels(g), g.held);
     }
 }
 
-/// Totals over every node, and one series only for the `top` nodes holding
-/// the most items (ties by name), so cardinality stays bounded.
-fn node_series(out: &mut String, nodes: &[(String, u64)], top: usize) {
-    head(out, "herald_nodes", "gauge", "Nodes the service holds.");
-    let _ = writeln!(out, "herald_nodes {}", nodes.len());
-    head(
-        out,
-        "herald_items",
-        "gauge",
-        "Items stored, over every node.",
-    );
-    let total: u64 = nodes.iter().map(|(_, n)| n).sum();
-    let _ = writeln!(out, "herald_items {total}");
-    let mut ranked: Vec<&(String, u64)> = nodes.iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let help = "Items stored per node, for the nodes holding the most (http.metrics_top_nodes).";
-    head(out, "herald_node_items", "gauge", help);
-    for (node, n) in ranked.into_iter().take(top) {
-        let _ = writeln!(out, "herald_node_items{{node=\"{}\"}} {n}", escape(node));
-    }
+fn labels(g: &GroupStats) -> [(&'static str, &str); 2] {
+    [("node", g.node.as_str()), ("group", g.group.as_str())]
+}
+
+/// One sample line; label values escaped.
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+    let labels: Vec<String> = (labels.iter())
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
 }
 
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -194,13 +175,16 @@ mod tests {
             connections_up: 1,
             connections: 2,
             link_reconnects: 1,
-            node_items: Some(vec![("a\"b\\c".into(), 7), ("q/dead-letter".into(), 2)]),
-            groups: Some(vec![GroupStats {
-                node: "q".into(),
-                group: "workers".into(),
-                backlog: 4,
-                held: 1,
-            }]),
+            stats: Some(ServiceStats {
+                node_items: vec![("a\"b\\c".into(), 7), ("q/dead-letter".into(), 2)],
+                dead_letters: 2,
+                groups: vec![GroupStats {
+                    node: "q".into(),
+                    group: "workers".into(),
+                    backlog: 4,
+                    held: 1,
+                }],
+            }),
             top_nodes: 20,
         });
         assert!(text.contains("herald_outbox_depth 3\n"));
@@ -227,8 +211,10 @@ mod tests {
             connections_up: 0,
             connections: 1,
             link_reconnects: 0,
-            node_items: Some(nodes),
-            groups: None,
+            stats: Some(ServiceStats {
+                node_items: nodes,
+                ..ServiceStats::default()
+            }),
             top_nodes: 3,
         });
         let series: Vec<&str> = text

@@ -250,13 +250,8 @@ async fn readyz(State(st): State<Arc<Ingest>>) -> Response {
 }
 
 async fn metrics(State(st): State<Arc<Ingest>>) -> Response {
-    let counts = st.jobs.submit(|reply| IngestJob::NodeCounts { reply });
-    let node_items = tokio::time::timeout(Duration::from_secs(2), counts)
-        .await
-        .ok()
-        .and_then(Result::ok);
-    let stats = st.jobs.submit(|reply| IngestJob::GroupStats { reply });
-    let groups = tokio::time::timeout(Duration::from_secs(2), stats)
+    let stats = st.jobs.submit(|reply| IngestJob::Stats { reply });
+    let stats = tokio::time::timeout(Duration::from_secs(2), stats)
         .await
         .ok()
         .and_then(Result::ok);
@@ -266,8 +261,7 @@ async fn metrics(State(st): State<Arc<Ingest>>) -> Response {
         connections_up: st.link.up.load(std::sync::atomic::Ordering::Relaxed),
         connections: st.link.links.load(std::sync::atomic::Ordering::Relaxed),
         link_reconnects: st.link.reconnects(),
-        node_items,
-        groups,
+        stats,
         top_nodes: st.settings.metrics_top_nodes,
     };
     let mut resp = (StatusCode::OK, prometheus::render(&gauges)).into_response();

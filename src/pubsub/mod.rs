@@ -129,7 +129,7 @@ pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };
 pub use queue::{
-    DeadLetterRecord, GroupStats, QueueError, QueueSettings, RenderDeadLetter, Settle,
+    DeadLetterRecord, GroupStats, QueueError, QueueSettings, RenderDeadLetter, ServiceStats, Settle,
 };
 pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};

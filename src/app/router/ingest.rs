@@ -71,11 +71,8 @@ impl<S: Store> Router<S> {
                     let _ = reply.send(answer);
                 }));
             }
-            IngestJob::NodeCounts { reply } => {
-                let _ = reply.send(self.service.node_item_counts());
-            }
-            IngestJob::GroupStats { reply } => {
-                let _ = reply.send(self.service.group_stats());
+            IngestJob::Stats { reply } => {
+                let _ = reply.send(self.service.stats());
             }
             IngestJob::Probe { reply } => {
                 self.service.require_flush();

@@ -41,7 +41,7 @@ mod tests;
 
 pub use dead_letter::{DeadLetterRecord, RenderDeadLetter};
 pub use settle::Settle;
-pub use stats::GroupStats;
+pub use stats::{GroupStats, ServiceStats};
 
 use std::collections::{BTreeMap, HashMap};
 

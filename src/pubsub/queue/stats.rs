@@ -1,10 +1,22 @@
-//! What the consumer groups owe, for `/metrics`: per group, the items not
-//! yet settled and those a member holds right now.
+//! The service's standing for `/metrics`, read at scrape time: items per
+//! node, dead letters, and what each consumer group owes (items not yet
+//! settled, and those a member holds right now).
 
 use crate::store::Store;
 
+use super::super::reserved::dead_letter_parent;
 use super::super::service::Service;
 use super::state::Group;
+
+/// One snapshot, taken in one visit to the core.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceStats {
+    /// Items stored per node.
+    pub node_items: Vec<(String, u64)>,
+    /// Items in the `<node>/dead-letter` nodes.
+    pub dead_letters: u64,
+    pub groups: Vec<GroupStats>,
+}
 
 /// One consumer group's standing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +32,20 @@ pub struct GroupStats {
 }
 
 impl<S: Store> Service<S> {
+    pub fn stats(&self) -> ServiceStats {
+        let node_items = self.node_item_counts();
+        let dead = node_items
+            .iter()
+            .filter(|(name, _)| dead_letter_parent(name).is_some());
+        ServiceStats {
+            dead_letters: dead.map(|(_, n)| n).sum(),
+            groups: self.group_stats(),
+            node_items,
+        }
+    }
+
     /// Every consumer group of every existing node.
-    pub fn group_stats(&self) -> Vec<GroupStats> {
+    fn group_stats(&self) -> Vec<GroupStats> {
         let mut out = Vec::new();
         for (name, queues) in &self.queues.nodes {
             let Some(node) = self.nodes.get(name).filter(|n| n.id == queues.id) else {
