@@ -26,6 +26,7 @@
 //! | 7.1 | publish (auto-create, publish-options) | [`Service::publish`] |
 //! | 7.2 | retract an item | [`Service::retract`] |
 //! | XEP-0313 + XEP-0442 | query a node's history (MAM) | [`Service::history`] |
+//! | SSE, webhooks | the history as a log: after a cursor, and live | [`Service::log_page`], [`Service::take_journal`] |
 //! | `pubsub#item_expire`, history limits | retention tick | [`Service::expire`] |
 //! | 8.1 | create a node (named, instant, with config) | [`Service::create_node`] |
 //! | 8.2 | get node configuration form | [`Service::node_config`] |
@@ -90,6 +91,7 @@ pub mod error;
 mod exit;
 pub mod feed;
 pub mod form;
+pub mod log;
 pub mod names;
 mod node;
 pub mod node_config;
@@ -118,6 +120,7 @@ pub use error::{PubsubError, PubsubResult};
 pub use feed::Published;
 pub use form::{FORM_TYPE, FieldType, FieldValues, FormField};
 pub use jid::{BareJid, Jid};
+pub use log::{LogCursor, LogEvent, LogKind, LogPage};
 pub use names::{ItemId, NodeName};
 pub use node_config::{
     AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,

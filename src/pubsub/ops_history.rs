@@ -94,7 +94,7 @@ impl<S: Store> Service<S> {
 
     /// The smallest seq `s` such that every entry at or after `s` is at or
     /// after `ms` (binary search: about log2(high_seq) one-entry reads).
-    fn first_seq_at(&self, id: NodeId, high_seq: u64, ms: u64) -> PubsubResult<u64> {
+    pub(super) fn first_seq_at(&self, id: NodeId, high_seq: u64, ms: u64) -> PubsubResult<u64> {
         let (mut lo, mut hi) = (1u64, high_seq.saturating_add(1));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;

@@ -227,6 +227,9 @@ impl<S: Store> Service<S> {
         let at_ms = items.last().map_or(0, |i| i.published_ms);
         let entries = if archiving { items.len() as u64 } else { 0 };
         self.after_append(name, at_ms, entries)?;
+        if archiving {
+            self.journal_items(name, id, items);
+        }
         if count > limit {
             self.trim(name, id, (count - limit) as usize)?;
         }
@@ -313,6 +316,9 @@ impl<S: Store> Service<S> {
         n.count = n.count.saturating_sub(1);
         let entries = u64::from(archive_seq.is_some());
         self.after_append(node, at_ms, entries)?;
+        if let Some(seq) = archive_seq {
+            self.journal_retract(node, id, seq, at_ms, item_id);
+        }
         Ok(archive_seq)
     }
 }

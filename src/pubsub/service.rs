@@ -87,6 +87,8 @@ pub struct Service<S: Store> {
     pub(crate) queues: super::queue::Queues,
     /// Published items not yet taken (`None`: feed off; see `feed.rs`).
     pub(crate) feed: Option<Vec<super::feed::Published>>,
+    /// History entries not yet taken (`None`: journal off; see `log.rs`).
+    pub(crate) journal: Option<Vec<super::log::LogEvent>>,
     /// The time of the job being handled (ms since the Unix epoch), set by
     /// the caller before each job: the core reads no clock of its own
     /// (docs/architecture.md, "One exit"), so tests drive time.
@@ -104,6 +106,7 @@ impl<S: Store> Service<S> {
             ids: IdGen::default(),
             queues: Default::default(),
             feed: None,
+            journal: None,
             now_ms: 0,
         };
         let mut record = ServiceRecord::default();

@@ -7,6 +7,7 @@ mod feed;
 mod history;
 mod ingest;
 mod items;
+mod log;
 mod manage;
 mod owner;
 mod persistence;
