@@ -9,6 +9,7 @@ pub mod app;
 pub mod chat;
 pub mod component;
 pub mod config;
+pub mod events;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;

@@ -59,9 +59,13 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let queue_tick_every = Duration::from_millis(config.queue.tick_ms);
     tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
     let (relay, chat) = people(&config, &ctx.service_jid)?;
-    let router = Router::new(service, ctx)
+    let bus = crate::events::EventBus::default();
+    let mut router = Router::new(service, ctx)
         .with_ingest_policy(settings::ingest_policy(&config.http))
         .with_people(relay, chat);
+    if config.http.listen.is_some() {
+        router = router.with_bus(bus.clone());
+    }
     tokio::spawn(tick(jobs_tx.downgrade()));
     let core_outbox = outboxes.clone();
     let core = std::thread::Builder::new()
@@ -84,7 +88,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     state
         .links
         .store(connections, std::sync::atomic::Ordering::Relaxed);
-    let http = start_http(&config, &jobs_tx, &outboxes, &state, &shutdown).await?;
+    let http = start_http(&config, &jobs_tx, &outboxes, &state, &shutdown, bus).await?;
     let result = run_links(
         settings,
         jobs_tx,
@@ -185,6 +189,7 @@ async fn start_http(
     outboxes: &Outboxes,
     link: &Arc<LinkState>,
     shutdown: &watch::Receiver<bool>,
+    bus: crate::events::EventBus,
 ) -> Result<Option<(Arc<crate::ingest::Ingest>, JoinHandle<()>)>, AppError> {
     let Some(addr) = config.http.listen else {
         return Ok(None);
@@ -202,6 +207,7 @@ async fn start_http(
         jobs.clone(),
         link.clone(),
         depth,
+        bus,
     ));
     let task = tokio::spawn(crate::ingest::serve(
         listener,

@@ -6,6 +6,7 @@
 use super::executor::{Dispatch, Job};
 use crate::chat::ChatService;
 use crate::component::Inbound;
+use crate::events::EventBus;
 use crate::protocol::pubsub_handler::ProtocolCtx;
 use crate::protocol::queue;
 use crate::protocol::routing::{self, Routed};
@@ -30,6 +31,9 @@ pub struct Router<S: Store> {
     /// MUC relay and chat commands/delivery (`with_people`); off by default.
     relay: Option<Relay>,
     chat: Option<ChatService>,
+    /// Followers of the log (SSE, webhooks): each batch's history entries
+    /// are handed on after its commit.
+    bus: Option<EventBus>,
 }
 
 impl<S: Store> Router<S> {
@@ -41,7 +45,16 @@ impl<S: Store> Router<S> {
             ingest: ingest::IngestState::default(),
             relay: None,
             chat: None,
+            bus: None,
         }
+    }
+
+    /// Hands every committed history entry to `bus` (turns on the core's
+    /// journal).
+    pub fn with_bus(mut self, bus: EventBus) -> Self {
+        self.service.enable_journal();
+        self.bus = Some(bus);
+        self
     }
 
     /// Adds the MUC relay and chat commands, and turns on the core's
@@ -134,6 +147,9 @@ impl<S: Store + 'static> Dispatch for Router<S> {
         let notified = std::mem::take(&mut self.notified);
         crate::metrics::METRICS.add_notifications(notified);
         self.ingest.release();
+        if let Some(bus) = &self.bus {
+            bus.publish(self.service.take_journal());
+        }
     }
 }
 

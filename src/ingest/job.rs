@@ -8,7 +8,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::ApiError;
-use crate::pubsub::{IngestError, IngestReply, IngestRequest, ServiceStats};
+use crate::node_pattern::NodePattern;
+use crate::pubsub::{
+    IngestError, IngestReply, IngestRequest, LogCursor, LogPage, NodeName, PubsubResult,
+    ServiceStats,
+};
 
 pub type PublishResult = Result<IngestReply, IngestError>;
 
@@ -25,6 +29,20 @@ pub enum IngestJob {
     },
     /// Answered after a flush succeeded: the store is writable.
     Probe { reply: oneshot::Sender<()> },
+    /// A page of a node's log after a cursor (SSE catch-up, webhook
+    /// delivery); answered after the commit, so it holds only durable
+    /// entries.
+    Log {
+        node: NodeName,
+        cursor: LogCursor,
+        max: usize,
+        reply: oneshot::Sender<PubsubResult<LogPage>>,
+    },
+    /// The nodes any of `patterns` matches, with their newest seq.
+    LogHeads {
+        patterns: Vec<NodePattern>,
+        reply: oneshot::Sender<Vec<(String, u64)>>,
+    },
     /// Webhook endpoint records (`webhooks::api`); writes are answered
     /// after their commit.
     Webhooks {

@@ -11,22 +11,29 @@
 //! | `error.rs` | statuses and JSON error bodies |
 //! | `prometheus.rs` | `/metrics` text |
 //! | `server.rs` | connections: timeouts, the connection cap |
+//! | `sse.rs` | a node's log as Server-Sent Events |
 //! | `client.rs` | the tiny HTTP client behind `herald publish` |
+//! | `webhooks.rs`, `webhook_replay.rs` | `/v1/webhooks`: endpoints, replay, deliveries |
+//! | `core_port.rs` | webhook delivery's access to the core |
 
 mod auth;
 mod body;
 pub mod client;
+mod core_port;
 mod error;
 mod job;
 mod prometheus;
 mod routes;
 mod server;
+mod sse;
+mod webhook_replay;
 mod webhooks;
 
 pub use job::{IngestJob, PublishResult, WebhookOp};
 
 use crate::component::LinkState;
 use crate::config::Config;
+use crate::events::EventBus;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -46,7 +53,7 @@ pub struct IngestSettings {
 
 /// Shared state of the HTTP endpoints.
 pub struct Ingest {
-    jobs: job::JobGate,
+    jobs: Arc<job::JobGate>,
     tokens: auth::Tokens,
     settings: IngestSettings,
     server: server::ServerLimits,
@@ -54,6 +61,12 @@ pub struct Ingest {
     outbox_depth: Box<dyn Fn() -> usize + Send + Sync>,
     /// `[webhooks]`: private-address policy and rotation grace for the API.
     webhooks: crate::config::WebhooksConfig,
+    /// Committed log entries, live (SSE streams follow it).
+    bus: EventBus,
+    /// Turns true when the server stops: open streams end.
+    stopping: watch::Sender<bool>,
+    /// Webhook delivery, which owns the endpoint records.
+    hooks: crate::webhooks::engine::EngineHandle,
 }
 
 impl Ingest {
@@ -62,9 +75,20 @@ impl Ingest {
         jobs: mpsc::Sender<J>,
         link: Arc<LinkState>,
         outbox_depth: Box<dyn Fn() -> usize + Send + Sync>,
+        bus: EventBus,
     ) -> Self {
+        let jobs = Arc::new(job::JobGate::new(jobs));
+        let hooks = crate::webhooks::engine::start(
+            crate::webhooks::engine::EngineSettings {
+                config: config.webhooks.clone(),
+                max_payload_bytes: config.limits.max_payload_bytes,
+            },
+            Arc::new(core_port::GatePort(jobs.clone())),
+            bus.clone(),
+        );
         Ingest {
-            jobs: job::JobGate::new(jobs),
+            jobs,
+            hooks,
             tokens: auth::Tokens::from_config(&config.http.tokens),
             settings: IngestSettings {
                 max_payload_bytes: config.limits.max_payload_bytes,
@@ -81,6 +105,8 @@ impl Ingest {
             link,
             outbox_depth,
             webhooks: config.webhooks.clone(),
+            bus,
+            stopping: watch::channel(false).0,
         }
     }
 }
@@ -108,6 +134,12 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP listening");
     }
+    let stop = async {
+        stop.await;
+        // Streams never end by themselves: end them, so the graceful
+        // shutdown below only waits for requests.
+        state.stopping.send_replace(true);
+    };
     server::run(listener, app, state.server.clone(), stop).await;
     state.jobs.close();
 }

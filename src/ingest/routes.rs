@@ -31,6 +31,7 @@ pub fn router(state: Arc<Ingest>) -> Router {
         .route("/v1/nodes/{node}/items/{item_id}", put(put_item))
         .route("/v1/nodes/{node}/items", post(post_item))
         .route("/v1/nodes/{node}/items:batch", post(post_batch))
+        .route("/v1/nodes/{node}/events", get(super::sse::events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

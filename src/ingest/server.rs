@@ -6,6 +6,7 @@
 //! is always served (xep-notes/decisions.md, "HTTP connection limits").
 
 use axum::Router;
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -178,8 +179,11 @@ impl Connection {
     /// timeout fires, or the slot is evicted.
     async fn serve(self, stream: TcpStream, app: Router, limits: ServerLimits) {
         let _ = stream.set_nodelay(true);
+        // Only writes time out: a client that stops reading its response
+        // is cut. Reads need no timer of their own: hyper's header-read
+        // timeout ends idle and slow requests, the body-read timeout slow
+        // bodies, and a stream (SSE) may rightly read nothing for hours.
         let mut io = TimeoutStream::new(stream);
-        io.set_read_timeout(Some(limits.idle_timeout));
         io.set_write_timeout(Some(limits.idle_timeout));
         let io = TokioIo::new(Box::pin(io));
         let inner = TowerToHyperService::new(app);
@@ -188,9 +192,17 @@ impl Connection {
             let busy = Busy::new(&busy);
             let answer = hyper::service::Service::call(&inner, req);
             async move {
+                // Busy until the body is sent, not just its head: a stream
+                // in progress is a request in flight, never evicted.
                 let r = answer.await;
-                drop(busy);
-                r
+                r.map(|resp| {
+                    resp.map(|body| {
+                        axum::body::Body::new(body.map_frame(move |f| {
+                            let _ = &busy;
+                            f
+                        }))
+                    })
+                })
             }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();

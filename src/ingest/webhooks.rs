@@ -1,7 +1,8 @@
 //! `/v1/webhooks`: endpoints managed by holders of a `webhooks`-scoped
 //! token. Each endpoint belongs to the token that created it; its node
-//! patterns must lie within that token's. Records live in the core's store
-//! (`IngestJob::Webhooks`), so a 2xx here means the change is durable.
+//! patterns must lie within that token's. Records are owned by the
+//! delivery engine (`webhooks::engine`), which stores each change through
+//! the core before answering: a 2xx here means the change is durable.
 
 use std::sync::Arc;
 
@@ -16,10 +17,11 @@ use serde_json::json;
 
 use super::auth::Token;
 use super::error::ApiError;
-use super::job::{IngestJob, WebhookOp};
 use super::{Ingest, now_ms};
 use crate::config::TokenScope;
 use crate::webhooks::endpoint::{CreateEndpoint, EndpointRecord, EndpointStatus};
+use crate::webhooks::engine::{Edit, EngineError};
+use crate::webhooks::signing::Secret;
 use crate::webhooks::url_safety::{self, UrlError};
 
 /// Largest request body of these endpoints.
@@ -30,17 +32,25 @@ pub fn routes() -> Router<Arc<Ingest>> {
         .route("/v1/webhooks", post(create).get(list))
         .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
         .route("/v1/webhooks/{id}/rotate-secret", post(rotate))
+        .route(
+            "/v1/webhooks/{id}/replay",
+            post(super::webhook_replay::replay),
+        )
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(super::webhook_replay::deliveries),
+        )
 }
 
-fn answer(status: StatusCode, value: serde_json::Value) -> Response {
+pub(super) fn answer(status: StatusCode, value: serde_json::Value) -> Response {
     super::routes::json_response(status, value)
 }
 
-fn finish(result: Result<Response, ApiError>) -> Response {
+pub(super) fn finish(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(axum::response::IntoResponse::into_response)
 }
 
-fn authorize<'a>(st: &'a Ingest, headers: &HeaderMap) -> Result<&'a Token, ApiError> {
+pub(super) fn authorize<'a>(st: &'a Ingest, headers: &HeaderMap) -> Result<&'a Token, ApiError> {
     let token = st.tokens.authenticate(headers)?;
     token.check_rate()?;
     token.require_scope(TokenScope::Webhooks)?;
@@ -56,7 +66,7 @@ fn check_patterns(token: &Token, nodes: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| ApiError::too_large(format!("the body is over {MAX_BODY} bytes")))?;
@@ -64,37 +74,35 @@ async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiE
         .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid body: {e}")))
 }
 
-async fn run(st: &Ingest, op: WebhookOp) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-    st.jobs
-        .submit(|reply| IngestJob::Webhooks { op, reply })
-        .await?
-        .map_err(|e| ApiError::unavailable(format!("the store failed: {e}")))
-}
-
-async fn load_all(st: &Ingest) -> Result<Vec<EndpointRecord>, ApiError> {
-    let records = run(st, WebhookOp::Load).await?;
-    records
-        .iter()
-        .map(|(_, blob)| EndpointRecord::decode(blob))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ApiError::unavailable(e.to_string()))
+pub(super) fn engine_error(e: EngineError) -> ApiError {
+    match e {
+        EngineError::NotFound(_) => ApiError::not_found(e.to_string()),
+        EngineError::Store(_) | EngineError::Stopped => ApiError::unavailable(e.to_string()),
+    }
 }
 
 /// The token's endpoint `id`: 404 for another token's, so ids do not leak.
-async fn load_own(st: &Ingest, token: &Token, id: &str) -> Result<EndpointRecord, ApiError> {
-    load_all(st)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id && r.owner == token.name)
-        .ok_or_else(|| ApiError::not_found(format!("no webhook endpoint {id:?}")))
+pub(super) async fn load_own(
+    st: &Ingest,
+    token: &Token,
+    id: &str,
+) -> Result<EndpointRecord, ApiError> {
+    st.hooks.get(id, &token.name).await.map_err(engine_error)
 }
 
-async fn save(st: &Ingest, record: &EndpointRecord) -> Result<(), ApiError> {
-    let op = WebhookOp::Put {
-        id: record.id.clone(),
-        record: record.encode(),
-    };
-    run(st, op).await.map(|_| ())
+/// Applies `edit` to the token's endpoint `id` in the engine (which owns
+/// the records, so concurrent changes and delivery progress never race).
+pub(super) async fn edit(
+    st: &Ingest,
+    token: &Token,
+    id: &str,
+    edit: Edit,
+    resend_dead_letters: bool,
+) -> Result<EndpointRecord, ApiError> {
+    (st.hooks
+        .edit(id, &token.name, edit, resend_dead_letters)
+        .await)
+        .map_err(engine_error)
 }
 
 /// Resolves the URL now, so a private one is refused at once (it is
@@ -124,8 +132,10 @@ async fn create_inner(st: &Ingest, headers: &HeaderMap, body: Body) -> Result<Re
     check_url(st, &def.url).await?;
     let record = EndpointRecord::create(def, &token.name, now_ms())
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    save(st, &record).await?;
-    tracing::info!(id = %record.id, token = %token.name, "webhook endpoint created");
+    st.hooks
+        .create(record.clone())
+        .await
+        .map_err(engine_error)?;
     let mut view = record.public_view();
     // The only time the secret is shown.
     view["secret"] = json!(record.secret);
@@ -136,8 +146,8 @@ async fn list(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
     finish(
         async {
             let token = authorize(&st, &headers)?;
-            let own: Vec<_> = (load_all(&st).await?.iter())
-                .filter(|r| r.owner == token.name)
+            let own: Vec<_> = (st.hooks.list(&token.name).await.map_err(engine_error)?)
+                .iter()
                 .map(EndpointRecord::public_view)
                 .collect();
             Ok(answer(StatusCode::OK, json!({ "webhooks": own })))
@@ -190,7 +200,7 @@ async fn update_inner(
 ) -> Result<Response, ApiError> {
     let token = authorize(st, headers)?;
     let patch: Patch = read_json(body).await?;
-    let mut record = load_own(st, token, id).await?;
+    let record = load_own(st, token, id).await?;
     let def = CreateEndpoint {
         url: patch.url.unwrap_or(record.url.clone()),
         nodes: patch.nodes.unwrap_or(record.nodes.clone()),
@@ -203,19 +213,22 @@ async fn update_inner(
     if def.url != record.url {
         check_url(st, &def.url).await?;
     }
-    record.url = def.url;
-    record.nodes = def.nodes;
-    record.description = def.description;
-    record.strict_order = def.strict_order;
-    match patch.enabled {
-        Some(true) => {
-            record.status = EndpointStatus::Active;
-            record.failing_since_ms = None;
+    let now = now_ms();
+    let change: Edit = Box::new(move |record| {
+        record.url = def.url;
+        record.nodes = def.nodes;
+        record.description = def.description;
+        record.strict_order = def.strict_order;
+        match patch.enabled {
+            Some(true) => {
+                record.status = EndpointStatus::Active;
+                record.failing_since_ms = None;
+            }
+            Some(false) => record.disable("disabled by its owner", now),
+            None => {}
         }
-        Some(false) => record.disable("disabled by its owner", now_ms()),
-        None => {}
-    }
-    save(st, &record).await?;
+    });
+    let record = edit(st, token, id, change, false).await?;
     Ok(answer(StatusCode::OK, record.public_view()))
 }
 
@@ -227,8 +240,7 @@ async fn remove(
     finish(
         async {
             let token = authorize(&st, &headers)?;
-            let record = load_own(&st, token, &id).await?;
-            run(&st, WebhookOp::Delete { id: record.id }).await?;
+            (st.hooks.delete(&id, &token.name).await).map_err(engine_error)?;
             Ok(answer(StatusCode::OK, json!({ "deleted": id })))
         }
         .await,
@@ -243,12 +255,15 @@ async fn rotate(
     finish(
         async {
             let token = authorize(&st, &headers)?;
-            let mut record = load_own(&st, token, &id).await?;
-            let secret = (record.rotate_secret(now_ms(), st.webhooks.rotation_grace_ms))
-                .map_err(|e| ApiError::unavailable(e.to_string()))?;
-            save(&st, &record).await?;
+            // The new secret is made here, so it can be shown once.
+            let secret = Secret::generate().map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let (now, grace) = (now_ms(), st.webhooks.rotation_grace_ms);
+            let text = secret.to_text();
+            let next = text.clone();
+            let change: Edit = Box::new(move |r| r.rotate_secret_to(next, now, grace));
+            let record = edit(&st, token, &id, change, false).await?;
             let mut view = record.public_view();
-            view["secret"] = json!(secret);
+            view["secret"] = json!(text);
             Ok(answer(StatusCode::OK, view))
         }
         .await,

@@ -97,6 +97,25 @@ pub struct EndpointRecord {
     pub status: EndpointStatus,
     /// Since when every attempt failed (`None` after any success).
     pub failing_since_ms: Option<u64>,
+    /// Publications whose schedule ran out, oldest first (at most
+    /// [`MAX_DEAD_LETTERS`]); `replay` resends them.
+    #[serde(default)]
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// Dead letters kept per endpoint; older ones are dropped (and logged).
+pub const MAX_DEAD_LETTERS: usize = 1_000;
+
+/// A publication that exhausted its retry schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub node: String,
+    pub seq: u64,
+    /// Its `webhook-id` (the entry's stanza-id).
+    pub webhook_id: String,
+    pub at_ms: u64,
+    pub attempts: u32,
+    pub error: String,
 }
 
 impl EndpointRecord {
@@ -120,6 +139,7 @@ impl EndpointRecord {
             cursors: BTreeMap::new(),
             status: EndpointStatus::Active,
             failing_since_ms: None,
+            dead_letters: Vec::new(),
         })
     }
 
@@ -146,9 +166,14 @@ impl EndpointRecord {
     /// Returns the new secret's text (shown once).
     pub fn rotate_secret(&mut self, now_ms: u64, grace_ms: u64) -> Result<String, SecretError> {
         let next = Secret::generate()?.to_text();
-        let old = std::mem::replace(&mut self.secret, next.clone());
-        self.previous_secret = Some((old, now_ms.saturating_add(grace_ms)));
+        self.rotate_secret_to(next.clone(), now_ms, grace_ms);
         Ok(next)
+    }
+
+    /// Replaces the secret with `next` (made by [`Secret::generate`]).
+    pub fn rotate_secret_to(&mut self, next: String, now_ms: u64, grace_ms: u64) {
+        let old = std::mem::replace(&mut self.secret, next);
+        self.previous_secret = Some((old, now_ms.saturating_add(grace_ms)));
     }
 
     /// Moves `node`'s cursor forward to `seq` (never back: a late success
@@ -185,6 +210,18 @@ impl EndpointRecord {
         };
     }
 
+    /// Keeps `letter` for a replay (replacing an older one of the same
+    /// entry), dropping the oldest beyond [`MAX_DEAD_LETTERS`].
+    pub fn add_dead_letter(&mut self, letter: DeadLetter) {
+        self.dead_letters
+            .retain(|d| !(d.node == letter.node && d.seq == letter.seq));
+        self.dead_letters.push(letter);
+        if self.dead_letters.len() > MAX_DEAD_LETTERS {
+            let dropped = self.dead_letters.remove(0);
+            tracing::warn!(endpoint = %self.id, node = %dropped.node, seq = dropped.seq, "oldest webhook dead letter dropped");
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == EndpointStatus::Active
     }
@@ -208,6 +245,7 @@ impl EndpointRecord {
             "status": self.status,
             "failing_since_ms": self.failing_since_ms,
             "cursors": self.cursors,
+            "dead_letters": self.dead_letters,
             "rotation_ends_ms": self.previous_secret.as_ref().map(|(_, until)| until),
         })
     }
@@ -219,16 +257,6 @@ fn new_id() -> Result<String, SecretError> {
     getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Random(e.to_string()))?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("wh_{hex}"))
-}
-
-/// The `webhook-id` of a publication: the same for every attempt and
-/// replay of it, different for every publication (a re-published item ID
-/// gets a new seq, so a new id).
-pub fn message_id(node: &str, seq: u64) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(node.as_bytes());
-    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("msg_{short}_{seq}")
 }
 
 #[cfg(test)]
@@ -312,11 +340,24 @@ mod tests {
     }
 
     #[test]
-    fn matches_nodes_and_ids_are_stable_per_publication() {
-        let r = EndpointRecord::create(def(), "p", 0).unwrap();
+    fn matches_nodes_and_keeps_one_dead_letter_per_entry() {
+        let mut r = EndpointRecord::create(def(), "p", 0).unwrap();
         assert!(r.wants("apps") && r.wants("billing.eu") && !r.wants("other"));
-        assert_eq!(message_id("apps", 7), message_id("apps", 7));
-        assert_ne!(message_id("apps", 7), message_id("apps", 8));
-        assert_ne!(message_id("apps", 7), message_id("billing", 7));
+        let letter = |seq, error: &str| DeadLetter {
+            node: "apps".into(),
+            seq,
+            webhook_id: format!("id{seq}"),
+            at_ms: 0,
+            attempts: 3,
+            error: error.into(),
+        };
+        r.add_dead_letter(letter(1, "HTTP 500"));
+        r.add_dead_letter(letter(1, "HTTP 502"));
+        assert_eq!(r.dead_letters, [letter(1, "HTTP 502")]);
+        for seq in 2..=(MAX_DEAD_LETTERS as u64 + 1) {
+            r.add_dead_letter(letter(seq, "x"));
+        }
+        assert_eq!(r.dead_letters.len(), MAX_DEAD_LETTERS);
+        assert_eq!(r.dead_letters[0].seq, 2, "the oldest went");
     }
 }

@@ -74,6 +74,24 @@ impl<S: Store> Router<S> {
             IngestJob::Stats { reply } => {
                 let _ = reply.send(self.service.stats());
             }
+            IngestJob::Log {
+                node,
+                cursor,
+                max,
+                reply,
+            } => {
+                let page = self.service.log_page(&node, &cursor, max);
+                self.ingest.deferred.push(Box::new(move || {
+                    let _ = reply.send(page);
+                }));
+            }
+            IngestJob::LogHeads { patterns, reply } => {
+                let heads =
+                    (self.service).log_heads(|node| patterns.iter().any(|p| p.matches(node)));
+                self.ingest.deferred.push(Box::new(move || {
+                    let _ = reply.send(heads);
+                }));
+            }
             IngestJob::Probe { reply } => {
                 self.service.require_flush();
                 self.ingest.deferred.push(Box::new(move || {
