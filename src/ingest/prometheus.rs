@@ -17,6 +17,19 @@ pub struct Gauges {
     pub stats: Option<ServiceStats>,
     /// How many nodes (and groups) get their own `herald_node_items` series.
     pub top_nodes: usize,
+    /// Webhook delivery counters and endpoint states.
+    pub webhooks: WebhookGauges,
+}
+
+/// A snapshot of `webhooks::engine::EngineStats`.
+#[derive(Debug, Default, Clone)]
+pub struct WebhookGauges {
+    pub active: u64,
+    pub disabled: u64,
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub dead_lettered: u64,
+    pub dead_letters: u64,
 }
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -62,11 +75,30 @@ pub fn render(g: &Gauges) -> String {
     head(&mut out, "herald_link_reconnects_total", "counter", help);
     let _ = writeln!(out, "herald_link_reconnects_total {}", g.link_reconnects);
     flush_histogram(&mut out);
+    webhook_series(&mut out, &g.webhooks);
     if let Some(stats) = &g.stats {
         node_series(&mut out, stats, g.top_nodes);
         group_series(&mut out, &stats.groups, g.top_nodes);
     }
     out
+}
+
+fn webhook_series(out: &mut String, w: &WebhookGauges) {
+    let help = "Webhook endpoints by state (disabled: by 410 Gone, continuous failure or their owner).";
+    head(out, "herald_webhook_endpoints", "gauge", help);
+    sample(out, "herald_webhook_endpoints", &[("state", "active")], w.active);
+    sample(out, "herald_webhook_endpoints", &[("state", "disabled")], w.disabled);
+    let help = "Webhook attempts by result (success: a 2xx; failure: anything else, retried).";
+    head(out, "herald_webhook_attempts_total", "counter", help);
+    let failures = w.failed_attempts;
+    sample(out, "herald_webhook_attempts_total", &[("result", "success")], w.delivered);
+    sample(out, "herald_webhook_attempts_total", &[("result", "failure")], failures);
+    let help = "Webhook deliveries that exhausted their retry schedule.";
+    head(out, "herald_webhook_dead_lettered_total", "counter", help);
+    let _ = writeln!(out, "herald_webhook_dead_lettered_total {}", w.dead_lettered);
+    let help = "Webhook dead letters kept for a replay, over every endpoint.";
+    head(out, "herald_webhook_dead_letters", "gauge", help);
+    let _ = writeln!(out, "herald_webhook_dead_letters {}", w.dead_letters);
 }
 
 /// Totals over every node, and one series only for the `top` nodes holding
@@ -186,7 +218,12 @@ mod tests {
                 }],
             }),
             top_nodes: 20,
+            webhooks: WebhookGauges {
+                disabled: 1,
+                ..Default::default()
+            },
         });
+        assert!(text.contains("herald_webhook_endpoints{state=\"disabled\"} 1\n"));
         assert!(text.contains("herald_outbox_depth 3\n"));
         assert!(text.contains("herald_link_reconnects_total 1\n"));
         assert!(text.contains("herald_node_items{node=\"a\\\"b\\\\c\"} 7\n"));
@@ -216,6 +253,7 @@ mod tests {
                 ..ServiceStats::default()
             }),
             top_nodes: 3,
+            webhooks: WebhookGauges::default(),
         });
         let series: Vec<&str> = text
             .lines()

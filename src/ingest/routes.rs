@@ -40,6 +40,18 @@ pub fn router(state: Arc<Ingest>) -> Router {
         .with_state(state)
 }
 
+fn webhook_gauges(s: &crate::webhooks::engine::EngineStats) -> prometheus::WebhookGauges {
+    use std::sync::atomic::Ordering::Relaxed;
+    prometheus::WebhookGauges {
+        active: s.active.load(Relaxed),
+        disabled: s.disabled.load(Relaxed),
+        delivered: s.delivered.load(Relaxed),
+        failed_attempts: s.failed_attempts.load(Relaxed),
+        dead_lettered: s.dead_lettered.load(Relaxed),
+        dead_letters: s.dead_letters.load(Relaxed),
+    }
+}
+
 pub fn json_body(value: &serde_json::Value) -> String {
     let mut s = value.to_string();
     s.push('\n');
@@ -264,6 +276,7 @@ async fn metrics(State(st): State<Arc<Ingest>>) -> Response {
         link_reconnects: st.link.reconnects(),
         stats,
         top_nodes: st.settings.metrics_top_nodes,
+        webhooks: webhook_gauges(&st.hooks.stats),
     };
     let mut resp = (StatusCode::OK, prometheus::render(&gauges)).into_response();
     let ct = HeaderValue::from_static(prometheus::CONTENT_TYPE);
