@@ -84,18 +84,43 @@ pub fn render(g: &Gauges) -> String {
 }
 
 fn webhook_series(out: &mut String, w: &WebhookGauges) {
-    let help = "Webhook endpoints by state (disabled: by 410 Gone, continuous failure or their owner).";
+    let help =
+        "Webhook endpoints by state (disabled: by 410 Gone, continuous failure or their owner).";
     head(out, "herald_webhook_endpoints", "gauge", help);
-    sample(out, "herald_webhook_endpoints", &[("state", "active")], w.active);
-    sample(out, "herald_webhook_endpoints", &[("state", "disabled")], w.disabled);
+    sample(
+        out,
+        "herald_webhook_endpoints",
+        &[("state", "active")],
+        w.active,
+    );
+    sample(
+        out,
+        "herald_webhook_endpoints",
+        &[("state", "disabled")],
+        w.disabled,
+    );
     let help = "Webhook attempts by result (success: a 2xx; failure: anything else, retried).";
     head(out, "herald_webhook_attempts_total", "counter", help);
     let failures = w.failed_attempts;
-    sample(out, "herald_webhook_attempts_total", &[("result", "success")], w.delivered);
-    sample(out, "herald_webhook_attempts_total", &[("result", "failure")], failures);
+    sample(
+        out,
+        "herald_webhook_attempts_total",
+        &[("result", "success")],
+        w.delivered,
+    );
+    sample(
+        out,
+        "herald_webhook_attempts_total",
+        &[("result", "failure")],
+        failures,
+    );
     let help = "Webhook deliveries that exhausted their retry schedule.";
     head(out, "herald_webhook_dead_lettered_total", "counter", help);
-    let _ = writeln!(out, "herald_webhook_dead_lettered_total {}", w.dead_lettered);
+    let _ = writeln!(
+        out,
+        "herald_webhook_dead_lettered_total {}",
+        w.dead_lettered
+    );
     let help = "Webhook dead letters kept for a replay, over every endpoint.";
     head(out, "herald_webhook_dead_letters", "gauge", help);
     let _ = writeln!(out, "herald_webhook_dead_letters {}", w.dead_letters);

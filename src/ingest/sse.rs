@@ -21,11 +21,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 
@@ -39,8 +38,8 @@ use crate::pubsub::{LogCursor, LogEvent, LogPage, NodeName, PubsubError};
 
 /// A comment line at least this often on a quiet stream.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// The reconnection delay suggested to clients (`retry:`), in ms.
-const RETRY_MS: u64 = 2_000;
+/// The reconnection delay suggested to clients (`retry:`).
+const RETRY: Duration = Duration::from_secs(2);
 /// Entries per catch-up read.
 const PAGE: usize = 500;
 /// Frames queued between the follower and the socket.
@@ -120,13 +119,11 @@ async fn open(
             .await
             .map(|f| (Ok::<_, std::convert::Infallible>(f), rx))
     });
-    let mut resp = (StatusCode::OK, Body::from_stream(stream)).into_response();
+    // axum's SSE response: event framing, keep-alive comments while idle,
+    // `text/event-stream` and `cache-control: no-cache`.
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    let mut resp = sse.into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Reverse proxies (nginx) must pass each event on at once.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     if reset {
@@ -166,7 +163,7 @@ async fn read(st: &Ingest, node: &NodeName, cursor: LogCursor) -> Result<LogPage
 struct Follower {
     st: Arc<Ingest>,
     node: NodeName,
-    frames: mpsc::Sender<Bytes>,
+    frames: mpsc::Sender<Event>,
     /// The seq of the last entry sent (or skipped as lost).
     last_seq: u64,
     /// The client's cursor, named in a `reset` event.
@@ -198,7 +195,7 @@ impl Follower {
     }
 
     async fn serve(&mut self, first: LogPage, live: &mut broadcast::Receiver<Batch>) -> End {
-        if !self.send(format!("retry: {RETRY_MS}\n\n")).await {
+        if !self.send(Event::default().retry(RETRY)).await {
             return End::Gone;
         }
         if first.trimmed {
@@ -206,7 +203,10 @@ impl Follower {
                 "oldest_id": first.events.first().map(|e| e.archive_id.clone()),
                 "lost_after": self.lost_after,
             });
-            if !self.send(format!("event: reset\ndata: {reset}\n\n")).await {
+            if !self
+                .send(Event::default().event("reset").data(reset.to_string()))
+                .await
+            {
                 return End::Gone;
             }
         }
@@ -268,12 +268,6 @@ impl Follower {
         loop {
             let next = tokio::select! {
                 next = live.recv() => next,
-                _ = tokio::time::sleep(KEEP_ALIVE) => {
-                    if !self.send(":\n\n".to_owned()).await {
-                        return End::Gone;
-                    }
-                    continue;
-                }
                 _ = stopped(&mut stop) => return End::Gone,
                 // The client left while the node was quiet.
                 _ = self.frames.closed() => return End::Gone,
@@ -295,7 +289,7 @@ impl Follower {
             if e.event.node != self.node.as_str() || e.event.seq <= self.last_seq {
                 continue;
             }
-            let frame = Bytes::from(frame(&e.event, e.json()));
+            let frame = frame(&e.event, e.json());
             match tokio::time::timeout(SLOW_CLIENT, self.frames.send(frame)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(End::Gone),
@@ -306,8 +300,8 @@ impl Follower {
         Ok(())
     }
 
-    async fn send(&self, frame: String) -> bool {
-        self.frames.send(Bytes::from(frame)).await.is_ok()
+    async fn send(&self, frame: Event) -> bool {
+        self.frames.send(frame).await.is_ok()
     }
 }
 
@@ -320,10 +314,11 @@ async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-fn frame(e: &LogEvent, json: &str) -> String {
-    format!(
-        "id: {}\nevent: {}\ndata: {json}\n\n",
-        e.archive_id,
-        sse_event_name(e)
-    )
+/// One entry as an event. Archive IDs are hex, so `id` cannot hold the
+/// NUL that axum refuses.
+fn frame(e: &LogEvent, json: &str) -> Event {
+    Event::default()
+        .id(&e.archive_id)
+        .event(sse_event_name(e))
+        .data(json)
 }
