@@ -24,6 +24,9 @@ use crate::store::{ArchiveEntry, NodeId, Store};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
     pub node: String,
+    /// The node's internal id: a node deleted and made again under the
+    /// same name has a new one (and its seqs start over).
+    pub node_id: NodeId,
     /// Position in the node's history (grows by one per entry).
     pub seq: u64,
     /// The entry's archive ID (XEP-0359 stanza-id, XEP-0313 cursor).
@@ -71,6 +74,8 @@ pub enum LogCursor {
 /// A page of entries, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogPage {
+    /// See [`LogEvent::node_id`].
+    pub node_id: NodeId,
     pub events: Vec<LogEvent>,
     /// The seq the page starts after: the resolved cursor. For a cursor
     /// older than the history, the seq before the oldest entry kept.
@@ -105,6 +110,7 @@ impl<S: Store> Service<S> {
             let key = &self.settings.archive_key;
             journal.extend(items.iter().map(|i| LogEvent {
                 node: node.to_owned(),
+                node_id,
                 seq: i.seq,
                 archive_id: key.encode(node_id, i.seq),
                 at_ms: i.published_ms,
@@ -128,6 +134,7 @@ impl<S: Store> Service<S> {
         if let Some(journal) = self.journal.as_mut() {
             journal.push(LogEvent {
                 node: node.to_owned(),
+                node_id,
                 seq,
                 archive_id: self.settings.archive_key.encode(node_id, seq),
                 at_ms,
@@ -179,6 +186,7 @@ impl<S: Store> Service<S> {
         };
         let key = &self.settings.archive_key;
         Ok(LogPage {
+            node_id: id,
             trimmed,
             events: (entries.into_iter())
                 .map(|e| to_event(key, node, id, e))
@@ -214,6 +222,7 @@ fn to_event(key: &super::ArchiveKey, node: &str, id: NodeId, e: ArchiveEntry) ->
     };
     LogEvent {
         node: node.to_owned(),
+        node_id: id,
         seq,
         archive_id: key.encode(id, seq),
         at_ms,

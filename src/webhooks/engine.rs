@@ -420,6 +420,10 @@ impl Engine {
                 r.dead_letters.retain(|d| !(d.node == node && d.seq == seq));
                 e.dirty = true;
             }
+            Report::NodeReset { node } => {
+                r.cursors.remove(&node);
+                e.dirty = true;
+            }
             Report::Gone => {
                 tracing::warn!(endpoint = %r.id, "webhook endpoint disabled: it answered 410 Gone");
                 r.disable("the endpoint answered 410 Gone", super::attempts::now_ms());

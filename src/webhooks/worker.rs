@@ -53,6 +53,11 @@ pub enum Report {
     },
     /// 410 Gone: disable the endpoint.
     Gone,
+    /// `node` was deleted (or deleted and made again, its seqs starting
+    /// over): its cursor no longer means anything.
+    NodeReset {
+        node: String,
+    },
 }
 
 /// A report tagged with the worker it came from (stale ones are ignored).
@@ -92,6 +97,8 @@ struct NodeTrack {
     reported: u64,
     /// No cursor yet: start at the endpoint's creation time.
     fresh: bool,
+    /// The node's id once seen: another one means it was made anew.
+    node_id: Option<u64>,
 }
 
 impl NodeTrack {
@@ -230,6 +237,22 @@ impl Worker {
                     fresh: true,
                     ..Default::default()
                 });
+            if track.node_id.is_some_and(|id| id != ev.node_id) {
+                tracing::info!(node = %ev.node, "webhook worker: node was re-created; following it from its start");
+                *track = NodeTrack {
+                    node_id: Some(ev.node_id),
+                    head: ev.seq,
+                    ..Default::default()
+                };
+                let _ = self.spec.reports.send(Tagged {
+                    endpoint: self.spec.record.id.clone(),
+                    generation: self.spec.generation,
+                    report: Report::NodeReset {
+                        node: ev.node.clone(),
+                    },
+                });
+                continue;
+            }
             track.head = track.head.max(ev.seq);
             if !track.fresh && ev.seq == track.fetched + 1 && self.queue.len() < PAGE * 4 {
                 track.fetched = ev.seq;
@@ -251,7 +274,7 @@ impl Worker {
         }
         while self.queue.is_empty() {
             let Some(node) = (self.nodes.iter())
-                .find(|(_, t)| t.fresh || t.fetched < t.head)
+                .find(|(_, t)| t.fresh || t.fetched < t.head || t.node_id.is_none())
                 .map(|(n, _)| n.clone())
             else {
                 return;
@@ -282,6 +305,7 @@ impl Worker {
                 // The node went away (deleted): nothing more to deliver.
                 tracing::debug!(node, error = %e, "webhook worker: node not readable");
                 self.nodes.remove(&node);
+                self.report(Report::NodeReset { node });
                 return true;
             }
             Err(e) => {
@@ -301,6 +325,22 @@ impl Worker {
         let Some(track) = self.nodes.get_mut(&node) else {
             return true;
         };
+        if track.node_id.is_some_and(|id| id != page.node_id)
+            || (track.node_id.is_none() && !track.fresh && page.high_seq < track.fetched)
+        {
+            // Seqs only grow: a node behind its cursor was made anew.
+            tracing::info!(
+                node,
+                "webhook worker: node was re-created; following it from its start"
+            );
+            *track = NodeTrack {
+                node_id: Some(page.node_id),
+                ..Default::default()
+            };
+            self.report(Report::NodeReset { node });
+            return true;
+        }
+        track.node_id = Some(page.node_id);
         track.fresh = false;
         track.fetched = track.fetched.max(page.after);
         track.head = track.head.max(page.high_seq);

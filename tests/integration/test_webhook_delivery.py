@@ -153,7 +153,7 @@ def test_an_exhausted_schedule_dead_letters_and_replay_resends(herald_factory):
 def test_410_disables_the_endpoint_and_says_so(herald_factory):
     h = start(herald_factory)
     with Receiver(lambda d: (410, {}, 0)) as r:
-        made = create(h, r.url)
+        made = create(h, r.url, strict_order=True)
         publish(h, "apps", "a")
         publish(h, "apps", "b")
         status = wait_until(lambda: endpoint(h, made["id"])["status"]["state"] == "disabled"
@@ -265,3 +265,25 @@ def test_kill_9_during_deliveries_loses_nothing(herald_factory):
         for d in got:
             by_id.setdefault(d.webhook_id, set()).add(d.json["item_id"])
         assert all(len(v) == 1 for v in by_id.values())
+
+
+def test_a_node_deleted_and_made_again_is_followed_from_its_start(herald_factory, connect):
+    from heraldtest import owner
+    h = start(herald_factory)
+    with Receiver() as r:
+        made = create(h, r.url, strict_order=True)
+        for i in ("a", "b", "c"):
+            publish(h, "apps", i)
+        r.wait_for(lambda g: len(g) >= 3)
+        assert wait_until(lambda: endpoint(h, made["id"])["cursors"].get("apps") == 3)
+        admin = connect("admin")
+        assert owner.delete(admin, "apps").get("type") == "result"
+        publish(h, "apps", "x")              # a new node "apps": its seqs start at 1
+        got = r.wait_for(lambda g: len(g) >= 4)
+        assert item_ids(got) == ["a", "b", "c", "x"]
+        # The old cursor (3) must not hide the new node's first entries
+        # after a restart either.
+        h.restart(hard=True)
+        publish(h, "apps", "y")
+        got = r.wait_for(lambda g: "y" in item_ids(g))
+        assert item_ids(got)[-1] == "y" and item_ids(got).count("x") <= 2
