@@ -100,6 +100,7 @@ mod tests {
     fn item(payload: Option<&str>) -> LogEvent {
         LogEvent {
             node: "apps".into(),
+            node_id: 1,
             seq: 7,
             archive_id: "0123456789abcdef0123456789abcdef".into(),
             at_ms: 1_764_633_600_123,

@@ -89,6 +89,7 @@ mod tests {
     fn ev(seq: u64) -> LogEvent {
         LogEvent {
             node: "n".into(),
+            node_id: 1,
             seq,
             archive_id: format!("{seq:032x}"),
             at_ms: 0,
