@@ -1,10 +1,8 @@
-"""Issue 13, webhooks: the endpoint API against a real Herald.
-
-Delivery from the log is not built yet (it waits for the events
-foundation); these tests cover what is: managing endpoints, the secret
-format (checked with the `standardwebhooks` library, not Herald's code),
-the private-URL refusal, rotation, owner isolation, and durability of the
-records across a SIGKILL.
+"""Issue 13, webhooks: the endpoint API against a real Herald: managing
+endpoints, the secret format (checked with the `standardwebhooks`
+library, not Herald's code), the private-URL refusal, rotation, owner
+isolation, and durability of the records across a SIGKILL. Delivery
+itself: test_webhook_delivery.py.
 """
 
 from __future__ import annotations
