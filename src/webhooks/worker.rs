@@ -462,3 +462,30 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_stops_before_the_oldest_unsettled_entry() {
+        let mut t = NodeTrack {
+            fetched: 3,
+            ..Default::default()
+        };
+        assert_eq!(t.cursor(), 3, "nothing open: everything fetched is settled");
+        t.open.extend([4, 5, 6]);
+        t.fetched = 6;
+        assert_eq!(t.cursor(), 3);
+        t.open.remove(&5);
+        assert_eq!(t.cursor(), 3, "5 settled before 4: 4 still holds the cursor");
+        t.open.remove(&4);
+        assert_eq!(t.cursor(), 5);
+        t.open.remove(&6);
+        assert_eq!(t.cursor(), 6);
+        // Gaps in the seqs (a failed write's seq) do not hold it back.
+        t.open.extend([9]);
+        t.fetched = 9;
+        assert_eq!(t.cursor(), 8);
+    }
+}
