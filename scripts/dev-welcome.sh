@@ -21,7 +21,7 @@ curl --fail-with-body -sS -X PUT "$URL/v1/nodes/demo/items/welcome" \
 cat <<MSG
 
 === Herald is up: node 'demo' holds its first item ===
-HTTP $URL, dev token (publish, read, webhooks on every node):
+HTTP $URL, dev token (publish, read, webhooks, admin on every node):
   export HERALD_URL=$URL HERALD_TOKEN=$TOKEN
 
 Try next:
@@ -34,5 +34,8 @@ Try next:
      plain TCP) and send "subscribe demo" to events.localhost; every publish arrives
      as a chat message ("help" lists the commands). Any pubsub client can subscribe
      to node demo at events.localhost too.
+  4. watch events stream by (Server-Sent Events), or look at what Herald holds:
+     curl -N -H "Authorization: Bearer \$HERALD_TOKEN" "\$HERALD_URL/v1/nodes/demo/events"
+     target/release/herald tail demo        target/release/herald nodes
 
 MSG

@@ -30,6 +30,44 @@ enum Command {
     },
     /// Publish an event to a running Herald over HTTP and print its answer.
     Publish(PublishArgs),
+    /// List the nodes (needs a token with the `admin` scope).
+    Nodes(ConsoleArgs),
+    /// Show one node: counts, subscribers, configuration (`admin` scope).
+    Node {
+        /// The node.
+        name: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
+    },
+    /// List the consumer groups with their backlog (`admin` scope).
+    Groups(ConsoleArgs),
+    /// Print a node's events as they are published (`read` scope).
+    Tail {
+        /// The node.
+        name: String,
+        /// Start after this event (an `id` printed earlier) instead of now.
+        #[arg(long)]
+        last_event_id: Option<String>,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+        #[command(flatten)]
+        console: ConsoleArgs,
+    },
+}
+
+/// Where the running Herald is and the token to ask it with.
+#[derive(clap::Args)]
+struct ConsoleArgs {
+    /// Herald's HTTP address [default: $HERALD_URL or http://127.0.0.1:8080].
+    #[arg(long)]
+    url: Option<String>,
+    /// Bearer token [default: $HERALD_TOKEN].
+    #[arg(long)]
+    token: Option<String>,
+    /// The API's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -77,6 +115,86 @@ fn main() -> ExitCode {
         },
         Command::Run { config } => run(&config),
         Command::Publish(args) => publish(args),
+        Command::Nodes(c) => console(c, |t, json| {
+            Box::pin(async move {
+                herald::ingest::console_cli::nodes(&t, json)
+                    .await
+                    .map(|s| print!("{s}"))
+            })
+        }),
+        Command::Node { name, console: c } => console(c, move |t, json| {
+            Box::pin(async move {
+                herald::ingest::console_cli::node(&t, &name, json)
+                    .await
+                    .map(|s| print!("{s}"))
+            })
+        }),
+        Command::Groups(c) => console(c, |t, json| {
+            Box::pin(async move {
+                herald::ingest::console_cli::groups(&t, json)
+                    .await
+                    .map(|s| print!("{s}"))
+            })
+        }),
+        Command::Tail {
+            name,
+            last_event_id,
+            count,
+            console: c,
+        } => console(c, move |t, json| {
+            Box::pin(async move {
+                let print = |line: &str| {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                };
+                herald::ingest::console_cli::tail(
+                    &t,
+                    &name,
+                    last_event_id.as_deref(),
+                    count,
+                    json,
+                    print,
+                )
+                .await
+            })
+        }),
+    }
+}
+
+type ConsoleFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), herald::ingest::console_cli::CliError>>>,
+>;
+
+/// Runs one console command against `$HERALD_URL` with `$HERALD_TOKEN`.
+fn console(
+    args: ConsoleArgs,
+    run: impl FnOnce(herald::ingest::console_cli::Target, bool) -> ConsoleFuture,
+) -> ExitCode {
+    let url = (args.url.or_else(|| std::env::var("HERALD_URL").ok()))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let Some(token) = args.token.or_else(|| std::env::var("HERALD_TOKEN").ok()) else {
+        eprintln!("error: no token: pass --token or set HERALD_TOKEN");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let target = herald::ingest::console_cli::Target { url, token };
+    match runtime.block_on(run(target, args.json)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

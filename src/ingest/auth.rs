@@ -160,6 +160,11 @@ impl Token {
         ))
     }
 
+    /// The token's node patterns.
+    pub fn patterns(&self) -> &[NodePattern] {
+        &self.patterns
+    }
+
     /// Whether one of the token's patterns matches `node`.
     pub fn may_touch(&self, node: &str) -> bool {
         node_pattern::matches_any(&self.patterns, node)

@@ -10,8 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::ApiError;
 use crate::node_pattern::NodePattern;
 use crate::pubsub::{
-    IngestError, IngestReply, IngestRequest, LogCursor, LogPage, NodeName, PubsubResult,
-    ServiceStats,
+    IngestError, IngestReply, IngestRequest, LogCursor, LogPage, NodeDetail, NodeName,
+    NodeOverview, PubsubResult, ServiceStats,
 };
 
 pub type PublishResult = Result<IngestReply, IngestError>;
@@ -43,12 +43,33 @@ pub enum IngestJob {
         patterns: Vec<NodePattern>,
         reply: oneshot::Sender<Vec<(String, u64)>>,
     },
+    /// The operator's view of the nodes (`/v1/nodes`, `herald nodes`).
+    Console {
+        query: ConsoleQuery,
+        reply: oneshot::Sender<ConsoleAnswer>,
+    },
     /// Webhook endpoint records (`webhooks::api`); writes are answered
     /// after their commit.
     Webhooks {
         op: WebhookOp,
         reply: oneshot::Sender<WebhookAnswer>,
     },
+}
+
+/// What the console asks of the core.
+pub enum ConsoleQuery {
+    /// Nodes any of `patterns` matches, in name order after `after`.
+    Nodes {
+        patterns: Vec<NodePattern>,
+        after: Option<String>,
+        max: usize,
+    },
+    Node(NodeName),
+}
+
+pub enum ConsoleAnswer {
+    Nodes(Vec<NodeOverview>),
+    Node(Box<PubsubResult<NodeDetail>>),
 }
 
 /// Endpoint records by id, or why the store failed.

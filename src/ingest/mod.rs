@@ -15,10 +15,13 @@
 //! | `client.rs` | the tiny HTTP client behind `herald publish` |
 //! | `webhooks.rs`, `webhook_replay.rs` | `/v1/webhooks`: endpoints, replay, deliveries |
 //! | `core_port.rs` | webhook delivery's access to the core |
+//! | `console_api.rs` | the operator's JSON API: status, nodes, groups (scope `admin`) |
 
 mod auth;
 mod body;
 pub mod client;
+mod console_api;
+pub mod console_cli;
 mod core_port;
 mod error;
 mod job;
@@ -29,7 +32,7 @@ mod sse;
 mod webhook_replay;
 mod webhooks;
 
-pub use job::{IngestJob, PublishResult, WebhookOp};
+pub use job::{ConsoleAnswer, ConsoleQuery, IngestJob, PublishResult, WebhookOp};
 
 use crate::component::LinkState;
 use crate::config::Config;
@@ -67,6 +70,7 @@ pub struct Ingest {
     stopping: watch::Sender<bool>,
     /// Webhook delivery, which owns the endpoint records.
     hooks: crate::webhooks::engine::EngineHandle,
+    started: std::time::Instant,
 }
 
 impl Ingest {
@@ -89,6 +93,7 @@ impl Ingest {
         Ingest {
             jobs,
             hooks,
+            started: std::time::Instant::now(),
             tokens: auth::Tokens::from_config(&config.http.tokens),
             settings: IngestSettings {
                 max_payload_bytes: config.limits.max_payload_bytes,

@@ -36,11 +36,14 @@ pub fn router(state: Arc<Ingest>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(super::webhooks::routes())
+        .merge(super::console_api::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(state)
 }
 
-fn webhook_gauges(s: &crate::webhooks::engine::EngineStats) -> prometheus::WebhookGauges {
+pub(super) fn webhook_gauges(
+    s: &crate::webhooks::engine::EngineStats,
+) -> prometheus::WebhookGauges {
     use std::sync::atomic::Ordering::Relaxed;
     prometheus::WebhookGauges {
         active: s.active.load(Relaxed),

@@ -96,6 +96,7 @@ pub mod names;
 mod node;
 pub mod node_config;
 pub mod notify;
+mod ops_console;
 mod ops_discovery;
 mod ops_history;
 pub mod ops_ingest;
@@ -127,6 +128,7 @@ pub use node_config::{
     SendLastPublished,
 };
 pub use notify::{Event, Notification, Recipient};
+pub use ops_console::{NodeDetail, NodeOverview};
 pub use ops_discovery::{NodeCursor, NodesPage};
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,

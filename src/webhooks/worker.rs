@@ -478,7 +478,11 @@ mod tests {
         t.fetched = 6;
         assert_eq!(t.cursor(), 3);
         t.open.remove(&5);
-        assert_eq!(t.cursor(), 3, "5 settled before 4: 4 still holds the cursor");
+        assert_eq!(
+            t.cursor(),
+            3,
+            "5 settled before 4: 4 still holds the cursor"
+        );
         t.open.remove(&4);
         assert_eq!(t.cursor(), 5);
         t.open.remove(&6);

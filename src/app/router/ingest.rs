@@ -3,7 +3,7 @@
 //! executor stops, the senders drop, and HTTP answers 503.
 
 use super::Router;
-use crate::ingest::{IngestJob, WebhookOp};
+use crate::ingest::{ConsoleAnswer, ConsoleQuery, IngestJob, WebhookOp};
 use crate::metrics::{METRICS, Source};
 use crate::protocol::notify;
 use crate::store::Store;
@@ -91,6 +91,23 @@ impl<S: Store> Router<S> {
                 self.ingest.deferred.push(Box::new(move || {
                     let _ = reply.send(heads);
                 }));
+            }
+            IngestJob::Console { query, reply } => {
+                let answer = match query {
+                    ConsoleQuery::Nodes {
+                        patterns,
+                        after,
+                        max,
+                    } => ConsoleAnswer::Nodes(self.service.node_overviews(
+                        |node| patterns.iter().any(|p| p.matches(node)),
+                        after.as_deref(),
+                        max,
+                    )),
+                    ConsoleQuery::Node(node) => {
+                        ConsoleAnswer::Node(Box::new(self.service.node_detail(&node)))
+                    }
+                };
+                let _ = reply.send(answer);
             }
             IngestJob::Probe { reply } => {
                 self.service.require_flush();

@@ -1,0 +1,201 @@
+//! The operator's JSON API (scope `admin`, limited by the token's node
+//! patterns), read by `herald nodes|node|groups` and meant for the web
+//! console:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /v1/status` | uptime, link, outbox, publish and notification counts, webhooks |
+//! | `GET /v1/nodes?after=&limit=` | nodes in name order with their counts |
+//! | `GET /v1/nodes/{node}` | one node: counts, subscriptions, configuration |
+//! | `GET /v1/groups` | consumer groups: backlog and held items, dead letters |
+//!
+//! Answers never hold a token or a secret: they are built from the core's
+//! values field by field.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Token;
+use super::error::ApiError;
+use super::job::{ConsoleAnswer, ConsoleQuery, IngestJob};
+use super::routes::json_response;
+use super::{Ingest, body};
+use crate::config::TokenScope;
+use crate::metrics::{METRICS, Source};
+use crate::protocol::timestamp::xep0082;
+use crate::pubsub::{NodeOverview, PubsubError, SubscriptionState};
+
+/// Most nodes per page.
+const MAX_PAGE: usize = 1_000;
+
+pub fn routes() -> Router<Arc<Ingest>> {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/nodes", get(nodes))
+        .route("/v1/nodes/{node}", get(node))
+        .route("/v1/groups", get(groups))
+}
+
+fn admin<'a>(st: &'a Ingest, headers: &HeaderMap) -> Result<&'a Token, ApiError> {
+    let token = st.tokens.authenticate(headers)?;
+    token.check_rate()?;
+    token.require_scope(TokenScope::Admin)?;
+    Ok(token)
+}
+
+fn finish(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(v) => json_response(StatusCode::OK, v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn status(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
+    finish(admin(&st, &headers).map(|_| {
+        let link = &st.link;
+        json!({
+            "uptime_s": st.started.elapsed().as_secs(),
+            "link": {
+                "up": link.is_up(),
+                "connections_up": link.up.load(Ordering::Relaxed),
+                "connections": link.links.load(Ordering::Relaxed),
+                "reconnects": link.reconnects(),
+            },
+            "outbox_depth": (st.outbox_depth)(),
+            "publishes": {
+                "xmpp": METRICS.published(Source::Xmpp),
+                "http": METRICS.published(Source::Http),
+            },
+            "notifications": METRICS.notifications(),
+            "webhooks": webhooks(&st),
+        })
+    }))
+}
+
+fn webhooks(st: &Ingest) -> Value {
+    let w = super::routes::webhook_gauges(&st.hooks.stats);
+    json!({
+        "active": w.active,
+        "disabled": w.disabled,
+        "delivered": w.delivered,
+        "failed_attempts": w.failed_attempts,
+        "dead_letters": w.dead_letters,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+fn overview(o: &NodeOverview) -> Value {
+    json!({
+        "node": o.node,
+        "title": o.title,
+        "items": o.items,
+        "history": o.history,
+        "subscriptions": o.subscriptions,
+        "sequence": o.high_seq,
+    })
+}
+
+async fn nodes(
+    State(st): State<Arc<Ingest>>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> Response {
+    finish(
+        async {
+            let token = admin(&st, &headers)?;
+            let max = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+            let query = ConsoleQuery::Nodes {
+                patterns: token.patterns().to_vec(),
+                after: page.after,
+                max,
+            };
+            let answer = st
+                .jobs
+                .submit(|reply| IngestJob::Console { query, reply })
+                .await?;
+            let ConsoleAnswer::Nodes(list) = answer else {
+                return Err(ApiError::unavailable("unexpected answer from the core"));
+            };
+            let next = (list.len() == max).then(|| list.last().map(|o| o.node.clone()));
+            let shown: Vec<Value> = list.iter().map(overview).collect();
+            Ok(json!({ "nodes": shown, "next": next.flatten() }))
+        }
+        .await,
+    )
+}
+
+fn state_name(s: &SubscriptionState) -> &'static str {
+    match s {
+        SubscriptionState::None => "none",
+        SubscriptionState::Pending => "pending",
+        SubscriptionState::Unconfigured => "unconfigured",
+        SubscriptionState::Subscribed => "subscribed",
+    }
+}
+
+async fn node(
+    State(st): State<Arc<Ingest>>,
+    Path(node): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    finish(
+        async {
+            let token = admin(&st, &headers)?;
+            let name = body::node_name(&node)?;
+            token.check_node(TokenScope::Admin, &name)?;
+            let query = ConsoleQuery::Node(name);
+            let answer = st
+                .jobs
+                .submit(|reply| IngestJob::Console { query, reply })
+                .await?;
+            let ConsoleAnswer::Node(detail) = answer else {
+                return Err(ApiError::unavailable("unexpected answer from the core"));
+            };
+            let d = match *detail {
+                Ok(d) => d,
+                Err(PubsubError::NodeNotFound) => return Err(ApiError::not_found("no such node")),
+                Err(e) => return Err(ApiError::unavailable(e.to_string())),
+            };
+            let mut v = overview(&d.overview);
+            v["last_publish"] = json!(d.last_publish_ms.map(xep0082));
+            v["subscribers"] = (d.subscriptions.iter())
+                .map(|s| json!({"jid": s.jid.to_string(), "subid": s.subid, "state": state_name(&s.state)}))
+                .collect();
+            let config: serde_json::Map<String, Value> = (d.config.iter())
+                .filter(|f| !f.var.is_empty())
+                .map(|f| (f.var.clone(), json!(f.values)))
+                .collect();
+            v["config"] = Value::Object(config);
+            Ok(v)
+        }
+        .await,
+    )
+}
+
+async fn groups(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
+    finish(
+        async {
+            let token = admin(&st, &headers)?;
+            let stats = st.jobs.submit(|reply| IngestJob::Stats { reply }).await?;
+            let shown: Vec<Value> = (stats.groups.iter())
+                .filter(|g| token.may_touch(&g.node))
+                .map(|g| json!({"node": g.node, "group": g.group, "backlog": g.backlog, "held": g.held}))
+                .collect();
+            Ok(json!({ "groups": shown, "dead_letters": stats.dead_letters }))
+        }
+        .await,
+    )
+}

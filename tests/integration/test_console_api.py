@@ -1,0 +1,126 @@
+"""Issue 14 (first part), the operator's JSON API and its shell commands,
+against a real Herald and ejabberd: nodes made over XMPP and HTTP seen
+with their counts and subscribers, paging, a node in full, consumer
+groups, status; refused without an admin token (and outside its node
+patterns); no answer ever echoes a token; `herald nodes|node|groups|tail`
+print the same as tables or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+
+from heraldtest import entity, owner
+from heraldtest.harness import Herald
+from heraldtest.ingest import request
+
+ADMIN = "console-admin-token-01234"
+PUBLISH = "console-publish-token-012"
+READ = "console-read-token-012345"
+TOKENS = {
+    "ops": {"token": ADMIN, "nodes": ["ops-*"], "scopes": ["admin", "read"]},
+    "pub": {"token": PUBLISH, "nodes": ["ops-*", "other"], "create": True},
+    "reader": {"token": READ, "nodes": ["ops-*"], "scopes": ["read"]},
+}
+SECRETS = [ADMIN, PUBLISH, READ, "herald-dev-secret"]
+
+
+@pytest.fixture
+def herald(herald_factory) -> Herald:
+    return herald_factory(config={"http": {"tokens": TOKENS}})
+
+
+def get(h: Herald, path: str, token=ADMIN):
+    status, _, body = request(h, "GET", path, token=token)
+    text = json.dumps(body)
+    assert not any(s in text for s in SECRETS), f"{path} echoed a secret: {text}"
+    return status, body
+
+
+def publish(h: Herald, node: str, item_id: str) -> None:
+    status, _, reply = request(h, "PUT", f"/v1/nodes/{node}/items/{item_id}", {"i": item_id},
+                               token=PUBLISH)
+    assert status in (200, 201), reply
+
+
+def cli(herald_bin, h: Herald, *args: str, timeout: float = 15) -> str:
+    out = subprocess.run([str(herald_bin), *args, "--url", h.http_url, "--token", ADMIN],
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    assert ADMIN not in out.stdout
+    return out.stdout
+
+
+def test_nodes_made_over_xmpp_and_http_are_seen_with_their_counts(herald, connect, herald_bin):
+    alice, bob = connect("alice"), connect("bob")
+    owner.create_ok(alice, "ops-xmpp")
+    entity.subscribe(bob, "ops-xmpp", "bob@localhost")
+    publish(herald, "ops-http", "a")
+    publish(herald, "ops-http", "b")
+    publish(herald, "other", "x")            # outside the admin token's patterns
+    status, page = get(herald, "/v1/nodes")
+    assert status == 200, page
+    by_name = {n["node"]: n for n in page["nodes"]}
+    assert set(by_name) == {"ops-http", "ops-xmpp"}, by_name
+    assert by_name["ops-http"]["items"] == 2 and by_name["ops-http"]["history"] == 2
+    assert by_name["ops-xmpp"]["subscriptions"] == 1 and by_name["ops-xmpp"]["items"] == 0
+    status, first = get(herald, "/v1/nodes?limit=1")
+    assert [n["node"] for n in first["nodes"]] == ["ops-http"] and first["next"] == "ops-http"
+    status, rest = get(herald, f"/v1/nodes?limit=1&after={first['next']}")
+    assert [n["node"] for n in rest["nodes"]] == ["ops-xmpp"]
+    status, node = get(herald, "/v1/nodes/ops-xmpp")
+    assert status == 200, node
+    assert [(s["jid"], s["state"]) for s in node["subscribers"]] == [("bob@localhost", "subscribed")]
+    assert node["config"]["pubsub#max_items"], node["config"]
+    status, node = get(herald, "/v1/nodes/ops-http")
+    assert node["last_publish"].endswith("Z") and node["sequence"] == 2
+    status, st = get(herald, "/v1/status")
+    assert st["link"]["up"] is True and st["publishes"]["http"] >= 3, st
+    # The same from a shell.
+    table = cli(herald_bin, herald, "nodes")
+    assert table.splitlines()[0].split() == ["NODE", "ITEMS", "HISTORY", "SUBSCRIPTIONS", "TITLE"]
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[1:]}
+    assert rows["ops-http"][1:4] == ["2", "2", "0"] and "other" not in rows
+    listed = json.loads(cli(herald_bin, herald, "nodes", "--json"))
+    assert {n["node"] for n in listed["nodes"]} == {"ops-http", "ops-xmpp"}
+    shown = cli(herald_bin, herald, "node", "ops-xmpp")
+    assert "bob@localhost" in shown and "subscribed" in shown and "pubsub#max_items" in shown
+    groups = json.loads(cli(herald_bin, herald, "groups", "--json"))
+    assert groups["groups"] == [] and "dead_letters" in groups
+
+
+def test_tail_prints_events_as_they_are_published(herald, herald_bin):
+    publish(herald, "ops-tail", "before")
+    proc = subprocess.Popen([str(herald_bin), "tail", "ops-tail", "--count", "2", "--json",
+                             "--url", herald.http_url, "--token", READ],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)                      # the stream is open
+        publish(herald, "ops-tail", "one")
+        publish(herald, "ops-tail", "two")
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["item_id"] for e in events] == ["one", "two"]
+
+
+def test_the_api_needs_an_admin_token_for_the_node(herald):
+    publish(herald, "other", "x")
+    for path in ["/v1/status", "/v1/nodes", "/v1/nodes/ops-a", "/v1/groups"]:
+        status, body = get(herald, path, token=None)
+        assert status == 401, (path, body)
+        status, body = get(herald, path, token=READ)
+        assert status == 403 and "admin" in body["message"], (path, body)
+        status, body = get(herald, path, token=PUBLISH)
+        assert status == 403, (path, body)
+    status, body = get(herald, "/v1/nodes/other")
+    assert status == 403, body
+    status, body = get(herald, "/v1/nodes/ops-none")
+    assert status == 404, body
