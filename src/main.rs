@@ -41,6 +41,16 @@ enum Command {
     },
     /// List the consumer groups with their backlog (`admin` scope).
     Groups(ConsoleArgs),
+    /// List a node's dead letters, or resend one (`admin` scope).
+    DeadLetters {
+        /// The node whose consumer groups dead-lettered the items.
+        node: String,
+        /// Publish this dead-lettered item again and drop its dead letter.
+        #[arg(long)]
+        resend: Option<String>,
+        #[command(flatten)]
+        console: ConsoleArgs,
+    },
     /// Print a node's events as they are published (`read` scope).
     Tail {
         /// The node.
@@ -132,6 +142,17 @@ fn main() -> ExitCode {
         Command::Groups(c) => console(c, |t, json| {
             Box::pin(async move {
                 herald::ingest::console_cli::groups(&t, json)
+                    .await
+                    .map(|s| print!("{s}"))
+            })
+        }),
+        Command::DeadLetters {
+            node,
+            resend,
+            console: c,
+        } => console(c, move |t, json| {
+            Box::pin(async move {
+                herald::ingest::console_cli::dead_letters(&t, &node, resend.as_deref(), json)
                     .await
                     .map(|s| print!("{s}"))
             })

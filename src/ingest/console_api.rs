@@ -8,6 +8,8 @@
 //! | `GET /v1/nodes?after=&limit=` | nodes in name order with their counts |
 //! | `GET /v1/nodes/{node}` | one node: counts, subscriptions, configuration |
 //! | `GET /v1/groups` | consumer groups: backlog and held items, dead letters |
+//! | `GET /v1/nodes/{node}/dead-letters` | the node's dead letters |
+//! | `POST /v1/nodes/{node}/dead-letters/{item}/resend` | publish the item again, drop its dead letter |
 //!
 //! Answers never hold a token or a secret: they are built from the core's
 //! values field by field.
@@ -42,6 +44,11 @@ pub fn routes() -> Router<Arc<Ingest>> {
         .route("/v1/nodes", get(nodes))
         .route("/v1/nodes/{node}", get(node))
         .route("/v1/groups", get(groups))
+        .route("/v1/nodes/{node}/dead-letters", get(dead_letters))
+        .route(
+            "/v1/nodes/{node}/dead-letters/{item}/resend",
+            axum::routing::post(resend),
+        )
 }
 
 fn admin<'a>(st: &'a Ingest, headers: &HeaderMap) -> Result<&'a Token, ApiError> {
@@ -195,6 +202,80 @@ async fn groups(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
                 .map(|g| json!({"node": g.node, "group": g.group, "backlog": g.backlog, "held": g.held}))
                 .collect();
             Ok(json!({ "groups": shown, "dead_letters": stats.dead_letters }))
+        }
+        .await,
+    )
+}
+
+async fn dead_letters(
+    State(st): State<Arc<Ingest>>,
+    Path(node): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    finish(
+        async {
+            let token = admin(&st, &headers)?;
+            let name = body::node_name(&node)?;
+            token.check_node(TokenScope::Admin, &name)?;
+            let query = ConsoleQuery::DeadLetters(name);
+            let answer = st
+                .jobs
+                .submit(|reply| IngestJob::Console { query, reply })
+                .await?;
+            let ConsoleAnswer::DeadLetters(page) = answer else {
+                return Err(ApiError::unavailable("unexpected answer from the core"));
+            };
+            let page = page.map_err(|e| match e {
+                PubsubError::NodeNotFound => ApiError::not_found("no such node"),
+                e => ApiError::unavailable(e.to_string()),
+            })?;
+            let shown: Vec<Value> = (page.items.iter())
+                .map(|i| {
+                    json!({
+                        "item_id": i.id,
+                        "time": xep0082(i.published_ms),
+                        "dead_letter": i.payload.as_deref(),
+                    })
+                })
+                .collect();
+            Ok(json!({ "node": node, "dead_letters": shown, "total": page.total }))
+        }
+        .await,
+    )
+}
+
+async fn resend(
+    State(st): State<Arc<Ingest>>,
+    Path((node, item)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    finish(
+        async {
+            let token = admin(&st, &headers)?;
+            let name = body::node_name(&node)?;
+            token.check_node(TokenScope::Admin, &name)?;
+            let item_id = crate::pubsub::ItemId::new(&item)
+                .map_err(|e| ApiError::bad_request("bad_item_id", e.to_string()))?;
+            let answer = st
+                .jobs
+                .submit(|reply| IngestJob::ResendDeadLetter {
+                    node: name,
+                    item: item_id,
+                    reply,
+                })
+                .await?;
+            match answer {
+                Ok(()) => {
+                    tracing::info!(node, item, token = %token.name, "dead letter resent");
+                    Ok(json!({ "resent": item, "node": node }))
+                }
+                Err(PubsubError::NodeNotFound | PubsubError::ItemNotFound) => {
+                    Err(ApiError::not_found(format!(
+                        "no dead letter {item:?} of node {node:?} (or its original item is gone)"
+                    )))
+                }
+                Err(e) => Err(ApiError::unavailable(e.to_string())),
+            }
         }
         .await,
     )

@@ -1,4 +1,5 @@
-//! `herald nodes`, `herald node NAME`, `herald groups`, `herald tail NAME`:
+//! `herald nodes`, `herald node NAME`, `herald groups`, `herald tail NAME`,
+//! `herald dead-letters NODE [--resend ID]`:
 //! the console API (`console_api.rs`) and the SSE stream from a shell,
 //! as readable tables or, with `--json`, the API's JSON as is.
 
@@ -25,8 +26,12 @@ pub enum CliError {
 }
 
 async fn get(t: &Target, path: &str) -> Result<Value, CliError> {
+    send(t, "GET", path).await
+}
+
+async fn send(t: &Target, method: &str, path: &str) -> Result<Value, CliError> {
     let auth = format!("Bearer {}", t.token);
-    let resp = client::request("GET", &t.url, path, &[("Authorization", &auth)], b"").await?;
+    let resp = client::request(method, &t.url, path, &[("Authorization", &auth)], b"").await?;
     let value: Value =
         serde_json::from_str(&resp.body).map_err(|e| CliError::Json(e.to_string()))?;
     if !(200..300).contains(&resp.status) {
@@ -150,6 +155,34 @@ pub async fn groups(t: &Target, json: bool) -> Result<String, CliError> {
     let mut out = table(&["NODE", "GROUP", "BACKLOG", "HELD"], &rows);
     out.push_str(&format!("dead letters: {}\n", text(&v["dead_letters"])));
     Ok(out)
+}
+
+pub async fn dead_letters(
+    t: &Target,
+    node: &str,
+    resend: Option<&str>,
+    json: bool,
+) -> Result<String, CliError> {
+    let node_path = client::encode_segment(node);
+    if let Some(item) = resend {
+        let path = format!(
+            "/v1/nodes/{node_path}/dead-letters/{}/resend",
+            client::encode_segment(item)
+        );
+        let v = send(t, "POST", &path).await?;
+        return Ok(match json {
+            true => v.to_string() + "\n",
+            false => format!("resent {item} to {node}\n"),
+        });
+    }
+    let v = get(t, &format!("/v1/nodes/{node_path}/dead-letters")).await?;
+    if json {
+        return Ok(v.to_string() + "\n");
+    }
+    let rows: Vec<Vec<String>> = (v["dead_letters"].as_array().into_iter().flatten())
+        .map(|d| vec![text(&d["item_id"]), text(&d["time"])])
+        .collect();
+    Ok(table(&["ITEM", "DEAD SINCE"], &rows))
 }
 
 /// Follows a node's SSE stream, printing each event as it comes (one

@@ -10,8 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::ApiError;
 use crate::node_pattern::NodePattern;
 use crate::pubsub::{
-    IngestError, IngestReply, IngestRequest, LogCursor, LogPage, NodeDetail, NodeName,
-    NodeOverview, PubsubResult, ServiceStats,
+    IngestError, IngestReply, IngestRequest, ItemId, ItemsPage, LogCursor, LogPage, NodeDetail,
+    NodeName, NodeOverview, PubsubResult, ServiceStats,
 };
 
 pub type PublishResult = Result<IngestReply, IngestError>;
@@ -48,6 +48,13 @@ pub enum IngestJob {
         query: ConsoleQuery,
         reply: oneshot::Sender<ConsoleAnswer>,
     },
+    /// The operator resends a dead letter of `node`; answered after the
+    /// commit.
+    ResendDeadLetter {
+        node: NodeName,
+        item: ItemId,
+        reply: oneshot::Sender<PubsubResult<()>>,
+    },
     /// Webhook endpoint records (`webhooks::api`); writes are answered
     /// after their commit.
     Webhooks {
@@ -65,11 +72,13 @@ pub enum ConsoleQuery {
         max: usize,
     },
     Node(NodeName),
+    DeadLetters(NodeName),
 }
 
 pub enum ConsoleAnswer {
     Nodes(Vec<NodeOverview>),
     Node(Box<PubsubResult<NodeDetail>>),
+    DeadLetters(PubsubResult<ItemsPage>),
 }
 
 /// Endpoint records by id, or why the store failed.

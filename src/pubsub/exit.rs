@@ -122,6 +122,17 @@ impl<S: Store> Service<S> {
         Ok(self.pumped(node, o))
     }
 
+    /// The operator resends a dead letter of `node`: see
+    /// [`Service::resend_dead_letter_unpumped`].
+    pub fn resend_dead_letter(
+        &mut self,
+        node: &NodeName,
+        item: &ItemId,
+    ) -> PubsubResult<Outcome<()>> {
+        let o = self.resend_dead_letter_unpumped(node, item)?;
+        Ok(self.pumped(node, o))
+    }
+
     /// §8.5 purge: see [`Service::purge_unpumped`].
     pub fn purge(&mut self, actor: &Actor, node: &NodeName) -> PubsubResult<Outcome<()>> {
         let o = self.purge_unpumped(actor, node)?;

@@ -124,3 +124,45 @@ def test_the_api_needs_an_admin_token_for_the_node(herald):
     assert status == 403, body
     status, body = get(herald, "/v1/nodes/ops-none")
     assert status == 404, body
+
+
+def test_a_dead_letter_is_listed_and_resent_to_its_group(herald_factory, connect, herald_bin):
+    from heraldtest.queueing import create_node, items_of, join, poll, publish_pipelined
+    from heraldtest.sandbox import SERVICE
+    from heraldtest.stanza import NS_PUBSUB, NS_QUEUE, esc
+    h = herald_factory(config={"http": {"tokens": TOKENS},
+                               "queue": {"max_deliveries": 1, "tick_ms": 50}})
+    node = "ops-jobs"
+    alice, bob = connect("alice"), connect("bob", resource="worker")
+    create_node(alice, node)
+    join(bob, node, "workers", 1)
+    assert publish_pipelined(alice, node, ["j1"]) == 1
+
+    def delivered(timeout=10):
+        seen, deadline = [], time.monotonic() + timeout
+        while not seen and time.monotonic() < deadline:
+            seen = [i for m in poll(bob, 0.2) for i in items_of(m)]
+        return seen
+
+    assert delivered() == ["j1"]
+    bob.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+              f"<unlock xmlns='{NS_QUEUE}' node='{esc(node)}'><item id='j1'/></unlock>"
+              f"</pubsub></iq>")          # a nack past max_deliveries: a dead letter
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status, page = get(h, f"/v1/nodes/{node}/dead-letters")
+        if page.get("dead_letters"):
+            break
+        time.sleep(0.1)
+    assert status == 200 and [d["item_id"] for d in page["dead_letters"]] == ["j1"], page
+    assert "j1" in cli(herald_bin, h, "dead-letters", node)
+    # Resend: the item is handed to the group again, the dead letter goes.
+    out = cli(herald_bin, h, "dead-letters", node, "--resend", "j1")
+    assert out.strip() == f"resent j1 to {node}"
+    assert delivered() == ["j1"], "the resent item reached the group again"
+    status, page = get(h, f"/v1/nodes/{node}/dead-letters")
+    assert page["dead_letters"] == [], page
+    status, _, body = request(h, "POST", f"/v1/nodes/{node}/dead-letters/j1/resend", token=ADMIN)
+    assert status == 404, body
+    status, _, body = request(h, "POST", f"/v1/nodes/{node}/dead-letters/j1/resend", token=READ)
+    assert status == 403, body

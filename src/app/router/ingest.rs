@@ -106,8 +106,25 @@ impl<S: Store> Router<S> {
                     ConsoleQuery::Node(node) => {
                         ConsoleAnswer::Node(Box::new(self.service.node_detail(&node)))
                     }
+                    ConsoleQuery::DeadLetters(node) => {
+                        ConsoleAnswer::DeadLetters(self.service.dead_letters(&node))
+                    }
                 };
                 let _ = reply.send(answer);
+            }
+            IngestJob::ResendDeadLetter { node, item, reply } => {
+                let max = self.service.settings().max_stanza_bytes;
+                let answer = self
+                    .service
+                    .resend_dead_letter(&node, &item)
+                    .map(|outcome| {
+                        let jid = &self.ctx.service_jid;
+                        let rendered = notify::render_all(jid, max, &outcome.notifications);
+                        self.notify(rendered, out);
+                    });
+                self.ingest.deferred.push(Box::new(move || {
+                    let _ = reply.send(answer);
+                }));
             }
             IngestJob::Probe { reply } => {
                 self.service.require_flush();

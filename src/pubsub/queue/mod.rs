@@ -33,6 +33,7 @@ mod deliver;
 #[cfg(test)]
 mod exit_tests;
 mod presence;
+mod resend;
 mod settle;
 mod state;
 mod stats;
