@@ -84,7 +84,13 @@ impl Ingest {
         let jobs = Arc::new(job::JobGate::new(jobs));
         let hooks = crate::webhooks::engine::start(
             crate::webhooks::engine::EngineSettings {
-                config: config.webhooks.clone(),
+                policy: crate::webhooks::attempts::Policy {
+                    schedule: config.webhooks.schedule(),
+                    timeout: Duration::from_millis(config.webhooks.timeout_ms),
+                    allow_private: config.webhooks.allow_private,
+                },
+                max_in_flight: config.webhooks.max_in_flight,
+                disable_after_failing_ms: config.webhooks.disable_after_failing_ms,
                 max_payload_bytes: config.limits.max_payload_bytes,
             },
             Arc::new(core_port::GatePort(jobs.clone())),

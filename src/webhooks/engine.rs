@@ -18,7 +18,6 @@ use super::attempts::{AttemptLog, Policy};
 use super::endpoint::{EndpointRecord, EndpointStatus};
 use super::port::CorePort;
 use super::worker::{self, Report, Tagged, WorkerSpec};
-use crate::config::WebhooksConfig;
 use crate::events::EventBus;
 
 /// Attempts kept per endpoint for the deliveries list.
@@ -84,21 +83,14 @@ pub struct EngineHandle {
     pub stats: Arc<EngineStats>,
 }
 
-/// How the engine delivers (from `[webhooks]` and `[limits]`).
+/// How the engine delivers (built from `[webhooks]` and `[limits]` by
+/// the caller, so this module does not read the config).
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
-    pub config: WebhooksConfig,
+    pub policy: Policy,
+    pub max_in_flight: usize,
+    pub disable_after_failing_ms: u64,
     pub max_payload_bytes: usize,
-}
-
-impl EngineSettings {
-    fn policy(&self) -> Policy {
-        Policy {
-            schedule: self.config.schedule(),
-            timeout: Duration::from_millis(self.config.timeout_ms),
-            allow_private: self.config.allow_private,
-        }
-    }
 }
 
 impl EngineHandle {
@@ -271,8 +263,8 @@ impl Engine {
             (true, Ok(keys)) => Some(tokio::spawn(worker::run(WorkerSpec {
                 record: record.clone(),
                 generation,
-                policy: self.settings.policy(),
-                max_in_flight: self.settings.config.max_in_flight,
+                policy: self.settings.policy.clone(),
+                max_in_flight: self.settings.max_in_flight,
                 max_payload_bytes: self.settings.max_payload_bytes,
                 port: self.port.clone(),
                 bus: self.bus.clone(),
@@ -377,7 +369,7 @@ impl Engine {
 
     /// Applies one worker report (reports of a replaced worker are stale).
     fn apply(&mut self, tagged: Tagged) {
-        let disable_after = self.settings.config.disable_after_failing_ms;
+        let disable_after = self.settings.disable_after_failing_ms;
         let Some(e) = self.endpoints.get_mut(&tagged.endpoint) else {
             return;
         };
