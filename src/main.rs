@@ -199,15 +199,8 @@ fn console(
         eprintln!("error: no token: pass --token or set HERALD_TOKEN");
         return ExitCode::from(2);
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = client_runtime() else {
+        return ExitCode::FAILURE;
     };
     let target = herald::ingest::console_cli::Target { url, token };
     match runtime.block_on(run(target, args.json)) {
@@ -217,6 +210,17 @@ fn console(
             ExitCode::FAILURE
         }
     }
+}
+
+/// The one-thread runtime of the HTTP client commands (`None`, said on
+/// stderr, if it cannot start).
+fn client_runtime() -> Option<tokio::runtime::Runtime> {
+    let built = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    built
+        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .ok()
 }
 
 fn publish(args: PublishArgs) -> ExitCode {
@@ -257,15 +261,8 @@ fn publish(args: PublishArgs) -> ExitCode {
     if let Some(key) = &args.idempotency_key {
         headers.push(("Idempotency-Key", key.as_str()));
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = client_runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(client::request(method, &url, &path, &headers, &body)) {
         Ok(resp) if (200..300).contains(&resp.status) => {

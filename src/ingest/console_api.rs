@@ -58,6 +58,28 @@ fn admin<'a>(st: &'a Ingest, headers: &HeaderMap) -> Result<&'a Token, ApiError>
     Ok(token)
 }
 
+/// The admin token, and `node` as a name it may administer.
+fn admin_node<'a>(
+    st: &'a Ingest,
+    headers: &HeaderMap,
+    node: &str,
+) -> Result<(&'a Token, crate::pubsub::NodeName), ApiError> {
+    let token = admin(st, headers)?;
+    let name = body::node_name(node)?;
+    token.check_node(TokenScope::Admin, &name)?;
+    Ok((token, name))
+}
+
+async fn ask(st: &Ingest, query: ConsoleQuery) -> Result<ConsoleAnswer, ApiError> {
+    st.jobs
+        .submit(|reply| IngestJob::Console { query, reply })
+        .await
+}
+
+fn unexpected() -> ApiError {
+    ApiError::unavailable("unexpected answer from the core")
+}
+
 fn finish(result: Result<Value, ApiError>) -> Response {
     match result {
         Ok(v) => json_response(StatusCode::OK, v),
@@ -129,12 +151,8 @@ async fn nodes(
                 after: page.after,
                 max,
             };
-            let answer = st
-                .jobs
-                .submit(|reply| IngestJob::Console { query, reply })
-                .await?;
-            let ConsoleAnswer::Nodes(list) = answer else {
-                return Err(ApiError::unavailable("unexpected answer from the core"));
+            let ConsoleAnswer::Nodes(list) = ask(&st, query).await? else {
+                return Err(unexpected());
             };
             let next = (list.len() == max).then(|| list.last().map(|o| o.node.clone()));
             let shown: Vec<Value> = list.iter().map(overview).collect();
@@ -160,16 +178,9 @@ async fn node(
 ) -> Response {
     finish(
         async {
-            let token = admin(&st, &headers)?;
-            let name = body::node_name(&node)?;
-            token.check_node(TokenScope::Admin, &name)?;
-            let query = ConsoleQuery::Node(name);
-            let answer = st
-                .jobs
-                .submit(|reply| IngestJob::Console { query, reply })
-                .await?;
-            let ConsoleAnswer::Node(detail) = answer else {
-                return Err(ApiError::unavailable("unexpected answer from the core"));
+            let (_, name) = admin_node(&st, &headers, &node)?;
+            let ConsoleAnswer::Node(detail) = ask(&st, ConsoleQuery::Node(name)).await? else {
+                return Err(unexpected());
             };
             let d = match *detail {
                 Ok(d) => d,
@@ -214,16 +225,10 @@ async fn dead_letters(
 ) -> Response {
     finish(
         async {
-            let token = admin(&st, &headers)?;
-            let name = body::node_name(&node)?;
-            token.check_node(TokenScope::Admin, &name)?;
-            let query = ConsoleQuery::DeadLetters(name);
-            let answer = st
-                .jobs
-                .submit(|reply| IngestJob::Console { query, reply })
-                .await?;
+            let (_, name) = admin_node(&st, &headers, &node)?;
+            let answer = ask(&st, ConsoleQuery::DeadLetters(name)).await?;
             let ConsoleAnswer::DeadLetters(page) = answer else {
-                return Err(ApiError::unavailable("unexpected answer from the core"));
+                return Err(unexpected());
             };
             let page = page.map_err(|e| match e {
                 PubsubError::NodeNotFound => ApiError::not_found("no such node"),
@@ -251,9 +256,7 @@ async fn resend(
 ) -> Response {
     finish(
         async {
-            let token = admin(&st, &headers)?;
-            let name = body::node_name(&node)?;
-            token.check_node(TokenScope::Admin, &name)?;
+            let (token, name) = admin_node(&st, &headers, &node)?;
             let item_id = crate::pubsub::ItemId::new(&item)
                 .map_err(|e| ApiError::bad_request("bad_item_id", e.to_string()))?;
             let answer = st
