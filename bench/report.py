@@ -20,6 +20,17 @@ METRICS = {
     "catchup": [("seconds", False), ("items_per_s", True)],
 }
 
+# Herald-only rows of the HTTP bridges (bench/bridges.py): mod_pubsub has
+# no webhooks or SSE, so ejabberd is "n/a" and there is no ratio. The
+# first metric is the headline; the same run's XMPP publish-k1
+# notifications/s follows, to compare the bridges with the XMPP fan-out.
+BRIDGES = {
+    "webhook-deliveries": ["deliveries_per_s", "items", "delivered", "duplicates",
+                           "seconds", "max_in_flight", "herald_cpu_seconds"],
+    "sse-100": ["events_per_s", "streams", "items", "per_stream_min", "per_stream_max",
+                "reconnects", "seconds", "herald_cpu_seconds"],
+}
+
 
 def get(d, path):
     for part in path.split("."):
@@ -54,7 +65,18 @@ def combine(lines, rss_kb):
                      "ejabberd": ec, "herald_advantage": ec / hc if hc else None})
         rows.append({"workload": label, "metric": "  of which herald", "herald":
                      h["cpu_seconds"].get("herald"), "ejabberd": None, "herald_advantage": None})
+    xmpp_k1 = runs.get("publish-k1", {}).get(HERALD, {}).get("notifications_per_s")
     for label, r in herald_only.items():
+        if label in BRIDGES:
+            for i, metric in enumerate(BRIDGES[label]):
+                rows.append({"workload": label, "metric": metric, "herald": r.get(metric),
+                             "ejabberd": "n/a" if i == 0 else None,
+                             "herald_advantage": None})
+            if xmpp_k1 is not None:
+                rows.append({"workload": label, "metric": "xmpp k1 notif/s",
+                             "herald": xmpp_k1, "ejabberd": None, "herald_advantage": None})
+            runs[label] = {HERALD: r}
+            continue
         for metric in ("items", "seconds", "items_per_s"):
             rows.append({"workload": label, "metric": metric, "herald": r[metric],
                          "ejabberd": None, "herald_advantage": None})
@@ -66,11 +88,11 @@ def combine(lines, rss_kb):
 
 
 def table(report):
-    print(f"{'workload':<14}{'metric':<22}{'herald':>12}{'ejabberd':>12}{'advantage':>11}")
+    print(f"{'workload':<20}{'metric':<22}{'herald':>12}{'ejabberd':>12}{'advantage':>11}")
     for r in report["rows"]:
         fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
         adv = "-" if r["herald_advantage"] is None else f"{r['herald_advantage']:.2f}x"
-        print(f"{r['workload']:<14}{r['metric']:<22}{fmt(r['herald']):>12}{fmt(r['ejabberd']):>12}{adv:>11}")
+        print(f"{r['workload']:<20}{r['metric']:<22}{fmt(r['herald']):>12}{fmt(r['ejabberd']):>12}{adv:>11}")
     fill = report["runs"].get("ingest-fill", {}).get(HERALD, {})
     print(f"herald peak RSS: {report['herald_peak_rss_mb']:.1f} MB "
           f"(with {fill.get('items', 0)} items stored after the fill)")

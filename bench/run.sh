@@ -8,12 +8,16 @@
 # Herald runs as a release build, flushing every acknowledged item;
 # ejabberd's mod_pubsub keeps its defaults. Run as root (ejabberdctl).
 # HERALD_BENCH_CONNECTIONS sets Herald's component connections (default 1).
+# The workload `bridges` (Herald only, bench/bridges.py) measures webhook
+# deliveries/s to 127.0.0.1 and SSE events/s over 100 streams;
+# HERALD_BENCH_WEBHOOK_IN_FLIGHT sets [webhooks] max_in_flight (default 8).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
 
-ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000; FILL_NODES=1000
-if [ "${1:-}" = "--quick" ]; then ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; FILL_NODES=50; fi
+ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000; FILL_NODES=1000; BRIDGE_ITEMS=5000
+if [ "${1:-}" = "--quick" ]; then ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; FILL_NODES=50; BRIDGE_ITEMS=1000; fi
+HOOK_IN_FLIGHT="${HERALD_BENCH_WEBHOOK_IN_FLIGHT:-8}"
 
 # A private ejabberd of its own, fresh each run, away from dev/test ports
 # and below the ephemeral range (32768+), where a TIME_WAIT socket can hold
@@ -62,6 +66,10 @@ listen = "127.0.0.1:24380"
 token = "bench-token-0123456789"
 nodes = ["*"]
 create = true
+scopes = ["publish", "read", "webhooks"]
+[webhooks]
+allow_private = true
+max_in_flight = $HOOK_IN_FLIGHT
 [pubsub]
 create_domains = ["localhost"]
 [log]
@@ -82,7 +90,7 @@ run() {  # run LABEL SERVICE ARGS...
 }
 
 # HERALD_BENCH_WORKLOADS picks a subset (for experiments).
-WORKLOADS="${HERALD_BENCH_WORKLOADS:-publish latency catchup fill}"
+WORKLOADS="${HERALD_BENCH_WORKLOADS:-publish latency catchup fill bridges}"
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 echo "=== workloads ($WORKLOADS) ==="
 for svc in events.localhost pubsub.localhost; do
@@ -103,6 +111,20 @@ echo "=== HTTP batch ingest: $FILL_NODES nodes x 1000 items (then peak RSS) ==="
 fill="$(python3 bench/fill.py http://127.0.0.1:24380 bench-token-0123456789 --nodes "$FILL_NODES" --items 1000)"
 echo "{\"label\": \"ingest-fill\", \"result\": $fill}" >> "$results"
 echo "  $fill"
+fi
+if want bridges; then
+echo "=== HTTP bridges (Herald only): webhooks to 127.0.0.1, SSE x 100 streams, $BRIDGE_ITEMS items ==="
+bridge() {  # bridge LABEL ARGS...
+    local label=$1 out; shift
+    out="$(python3 bench/bridges.py http://127.0.0.1:24380 bench-token-0123456789 \
+        --items "$BRIDGE_ITEMS" --herald-pid "$herald_pid" "$@")" \
+        || echo "  $label: items missing (see the JSON)" >&2
+    [ -n "$out" ] || out='{"error": "bench/bridges.py failed"}'
+    echo "{\"label\": \"$label\", \"result\": $out}" >> "$results"
+    echo "  $label: $out"
+}
+bridge webhook-deliveries webhooks --max-in-flight "$HOOK_IN_FLIGHT"
+bridge sse-100 sse --streams 100
 fi
 rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$herald_pid/status")"
 
