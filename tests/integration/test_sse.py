@@ -241,3 +241,18 @@ def test_access_needs_a_read_token_for_the_node(herald):
     assert status == 403, reply
     status, _, reply = request(herald, "GET", "/v1/nodes/feed-none/events", token=READ)
     assert status == 404, reply
+
+
+def test_a_quiet_stream_gets_the_retry_hint_and_a_keep_alive_comment(herald):
+    publish(herald, "feed-quiet", "i0")
+    host, port = herald.http_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=25) as s:
+        s.sendall((f"GET /v1/nodes/feed-quiet/events HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Bearer {READ}\r\n\r\n").encode())
+        started, got = time.monotonic(), b""
+        while b"\n:" not in got and time.monotonic() - started < 20:
+            got += s.recv(4096)
+        took = time.monotonic() - started
+    assert b"retry: 2000" in got, got
+    assert b"\n:" in got, f"no keep-alive comment in {took:.0f} s: {got!r}"
+    assert took <= 17, f"first keep-alive after {took:.1f} s"
