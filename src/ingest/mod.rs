@@ -88,6 +88,7 @@ impl Ingest {
                     schedule: config.webhooks.schedule(),
                     timeout: Duration::from_millis(config.webhooks.timeout_ms),
                     allow_private: config.webhooks.allow_private,
+                    pool: Default::default(),
                 },
                 max_in_flight: config.webhooks.max_in_flight,
                 disable_after_failing_ms: config.webhooks.disable_after_failing_ms,

@@ -19,6 +19,8 @@ pub struct Policy {
     pub schedule: RetrySchedule,
     pub timeout: Duration,
     pub allow_private: bool,
+    /// Kept-alive connections, shared by every endpoint's deliveries.
+    pub pool: std::sync::Arc<sender::ConnectionPool>,
 }
 
 /// One attempt as logged.
@@ -85,7 +87,14 @@ pub async fn deliver(
                         timestamp_s,
                         signature: keys().header(msg_id, timestamp_s, &body, at_ms),
                     };
-                    let a = sender::post(&target, &headers, body.clone(), policy.timeout).await;
+                    let a = sender::post(
+                        &policy.pool,
+                        &target,
+                        &headers,
+                        body.clone(),
+                        policy.timeout,
+                    )
+                    .await;
                     let error = match (&a.error, a.status) {
                         (Some(e), _) => Some(e.clone()),
                         (None, Some(s)) if !a.succeeded() => Some(format!("HTTP {s}")),
@@ -171,6 +180,7 @@ mod tests {
             },
             timeout: Duration::from_millis(200),
             allow_private: true,
+            pool: Default::default(),
         }
     }
 
