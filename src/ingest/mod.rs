@@ -16,12 +16,14 @@
 //! | `webhooks.rs`, `webhook_replay.rs` | `/v1/webhooks`: endpoints, replay, deliveries |
 //! | `core_port.rs` | webhook delivery's access to the core |
 //! | `console_api.rs` | the operator's JSON API: status, nodes, groups (scope `admin`) |
+//! | `console_ui.rs`, `ui/console.html` | the web console at `/ui`, a static page over that API |
 
 mod auth;
 mod body;
 pub mod client;
 mod console_api;
 pub mod console_cli;
+mod console_ui;
 mod core_port;
 mod error;
 mod job;

@@ -37,6 +37,7 @@ pub fn router(state: Arc<Ingest>) -> Router {
         .route("/metrics", get(metrics))
         .merge(super::webhooks::routes())
         .merge(super::console_api::routes())
+        .merge(super::console_ui::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(state)
 }
