@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from heraldtest import owner
+from heraldtest import entity, owner
 from heraldtest.harness import REPO, Herald
 from heraldtest.ingest import request
 
@@ -155,11 +155,25 @@ def test_the_console_shows_nodes_a_live_tail_and_resends_a_dead_letter(herald_fa
     alice = connect("alice")
     owner.create_ok(alice, NODE)
     publish(herald, "ui-http", "a", {"made": "over http"})
+    entity.subscribe_ok(alice, "ui-http")
     make_dead_letter(herald, alice, connect)
 
     browser = Browser(herald)
+    # Some traffic while the browser is on Overview, so its chart has rates.
+    stop = threading.Event()
+
+    def ticks() -> None:
+        for n in range(200):
+            if stop.wait(0.25):
+                return
+            publish(herald, "ui-http", f"tick-{n}", {"tick": n})
+
+    ticker = threading.Thread(target=ticks, daemon=True)
+    ticker.start()
     try:
         browser.wait("tail_open", timeout=90)
+        stop.set()
+        ticker.join(5)
         for i, item in enumerate(LIVE):
             publish(herald, NODE, item, {"n": i + 1, "from": "test_console_ui"})
         done = browser.wait("done", timeout=60)
@@ -191,7 +205,9 @@ def test_the_console_shows_nodes_a_live_tail_and_resends_a_dead_letter(herald_fa
         assert browser.step("resent")["error_visible"] is False, out
         checks = browser.step("checks")
         assert checks["foreign_requests"] == [] and checks["page_errors"] == [], out
+        assert browser.step("webhooks")["rows"] == ["No webhook endpoints."], out
     finally:
+        stop.set()
         browser.close()
     # The API agrees: the dead letter is gone.
     status, _, page = request(herald, "GET", f"/v1/nodes/{JOBS}/dead-letters", token=ADMIN)

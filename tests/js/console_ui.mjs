@@ -111,6 +111,11 @@ try {
   await page.waitForSelector(tid('no-dead-letters'));
   emit({ step: 'resent', error_visible: await page.isVisible(tid('error')) });
 
+  // Webhooks (the token has the scope): none made, the table says so.
+  await page.click(tid('nav-webhooks'));
+  await page.waitForSelector(`${tid('view-webhooks')}:not(.hidden) tbody tr td`);
+  emit({ step: 'webhooks', rows: await page.$$eval(`${tid('webhooks-table')} tbody tr`, (r) => r.map((x) => x.textContent.trim())) });
+
   emit({ step: 'checks', page_errors: pageErrors, foreign_requests: foreign });
   emit({ step: 'done', ok: pageErrors.length === 0 && foreign.length === 0, reason: 'all steps' });
   code = pageErrors.length === 0 && foreign.length === 0 ? 0 : 4;
