@@ -33,6 +33,8 @@ pub struct LinkState {
     pub connects: AtomicU64,
     /// Configured number of links (their first connects are not reconnects).
     pub links: AtomicUsize,
+    /// Bit `i` set while link `i` is connected (at most 16 links).
+    pub up_mask: AtomicU64,
 }
 
 impl LinkState {
@@ -40,10 +42,23 @@ impl LinkState {
         self.up.load(Ordering::SeqCst) > 0
     }
 
+    /// Whether each configured link is connected, by index.
+    pub fn links_up(&self) -> Vec<bool> {
+        let mask = self.up_mask.load(Ordering::SeqCst);
+        (0..self.links.load(Ordering::Relaxed))
+            .map(|i| i < 64 && mask & (1 << i) != 0)
+            .collect()
+    }
+
     pub fn reconnects(&self) -> u64 {
         let links = self.links.load(Ordering::Relaxed).max(1) as u64;
         self.connects.load(Ordering::Relaxed).saturating_sub(links)
     }
+}
+
+/// Link `index`'s bit in [`LinkState::up_mask`].
+fn link_bit(index: usize) -> u64 {
+    1u64.checked_shl(index as u32).unwrap_or(0)
 }
 
 type Sink = SplitSink<OwnedStream, XmppStreamElement>;
@@ -99,6 +114,7 @@ pub async fn run_link<J: From<Inbound> + Send + 'static>(
             Ok(stream) => {
                 tracing::info!(jid = %settings.jid, link = index, "component link up");
                 state.up.fetch_add(1, Ordering::SeqCst);
+                state.up_mask.fetch_or(link_bit(index), Ordering::SeqCst);
                 state.connects.fetch_add(1, Ordering::Relaxed);
                 if inbound.send(Inbound::LinkUp.into()).await.is_err() {
                     break;
@@ -115,6 +131,7 @@ pub async fn run_link<J: From<Inbound> + Send + 'static>(
                     .session(stream, &inbound, carry, shutdown.clone())
                     .await;
                 state.up.fetch_sub(1, Ordering::SeqCst);
+                state.up_mask.fetch_and(!link_bit(index), Ordering::SeqCst);
                 let (resend, confirmed) = {
                     let mut window = trackers.link(index).lock();
                     (window.end_connection(), window.confirmed())

@@ -4,7 +4,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /v1/status` | uptime, link, outbox, publish and notification counts, webhooks |
+//! | `GET /v1/status` | uptime, link (and each connection), outbox, publish and notification counts, webhooks |
 //! | `GET /v1/nodes?after=&limit=` | nodes in name order with their counts |
 //! | `GET /v1/nodes/{node}` | one node: counts, subscriptions, configuration |
 //! | `GET /v1/groups` | consumer groups: backlog and held items, dead letters |
@@ -97,6 +97,7 @@ async fn status(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
                 "connections_up": link.up.load(Ordering::Relaxed),
                 "connections": link.links.load(Ordering::Relaxed),
                 "reconnects": link.reconnects(),
+                "per_connection": link.links_up(),
             },
             "outbox_depth": (st.outbox_depth)(),
             "publishes": {
