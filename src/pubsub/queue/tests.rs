@@ -557,3 +557,28 @@ fn a_revoked_member_gives_its_items_back_to_the_group() {
     let later = items_to(&publish(&mut svc, &["2"], T0), NODE);
     assert!(later.iter().all(|(j, _)| j == B), "{later:?}");
 }
+
+#[test]
+fn a_resent_dead_letter_goes_back_to_the_group_and_leaves_the_dead_letters() {
+    let mut svc = queue_service();
+    fail_for_good(&mut svc);
+    let node = nn(NODE);
+    assert_eq!(svc.dead_letters(&node).unwrap().items.len(), 1);
+    let out = svc
+        .resend_dead_letter(&node, &crate::pubsub::names::iid("1"))
+        .unwrap();
+    assert_eq!(
+        items_to(&out.notifications, NODE),
+        [(A.to_owned(), "1".to_owned())],
+        "handed to the group afresh"
+    );
+    assert!(svc.dead_letters(&node).unwrap().items.is_empty());
+    let again = svc.resend_dead_letter(&node, &crate::pubsub::names::iid("1"));
+    assert_eq!(
+        again.unwrap_err(),
+        PubsubError::ItemNotFound,
+        "no dead letter left"
+    );
+    let none = svc.dead_letters(&nn("nowhere"));
+    assert_eq!(none.unwrap_err(), PubsubError::NodeNotFound);
+}
