@@ -49,6 +49,8 @@ pub trait Dispatch: Send + 'static {
     /// Called after a successful commit: completes the batch's deferred
     /// replies (HTTP answers), before its stanzas go to the outbox.
     fn release(&mut self) {}
+    /// Called once the batch's stanzas were all handed to the outbox.
+    fn sent(&mut self) {}
 }
 
 /// Jobs taken into one batch at most: bounds reply latency under load.
@@ -77,6 +79,7 @@ pub fn run_executor<D: Dispatch>(
                 return Ok(());
             }
         }
+        dispatch.sent();
     }
     Ok(())
 }

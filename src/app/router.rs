@@ -26,6 +26,12 @@ pub struct Router<S: Store> {
     ctx: ProtocolCtx,
     /// Pubsub notifications of this batch, counted when it is released.
     notified: u64,
+    /// Whether the job being handled published (XMPP or HTTP).
+    job_published: bool,
+    /// When each publish of this batch that produced notifications started
+    /// being handled: observed once its notifications are in the outbox
+    /// (`herald_publish_to_notification_seconds`).
+    notifying_publishes: Vec<Instant>,
     /// HTTP ingest: answers released after the commit, key retention.
     ingest: ingest::IngestState,
     /// MUC relay and chat commands/delivery (`with_people`); off by default.
@@ -42,6 +48,8 @@ impl<S: Store> Router<S> {
             service,
             ctx,
             notified: 0,
+            job_published: false,
+            notifying_publishes: Vec::new(),
             ingest: ingest::IngestState::default(),
             relay: None,
             chat: None,
@@ -99,6 +107,7 @@ impl<S: Store> Router<S> {
     /// Sends what routing produced: replies as they are, notifications
     /// counted; what the core published counted for `/metrics`.
     fn send(&mut self, routed: Routed, out: &mut Vec<Stanza>) {
+        self.job_published |= !routed.published.is_empty();
         for p in &routed.published {
             // A publish without items (notification-only node) counts once.
             let items = p.items.len().max(1) as u64;
@@ -123,6 +132,8 @@ impl<S: Store + 'static> Dispatch for Router<S> {
         let clock = super::clock::now();
         self.service.set_now(clock.ms);
         let now = clock.instant;
+        let notified_before = self.notified;
+        self.job_published = false;
         match (job, self.relay.as_mut()) {
             (Job::Xmpp(Inbound::Stanza(s)), Some(relay)) if relay.claims(&s) => {
                 relay.on_stanza(s, now, out)
@@ -131,6 +142,9 @@ impl<S: Store + 'static> Dispatch for Router<S> {
             (job, _) => self.route(job, now, out),
         }
         self.deliver_published(now, out);
+        if self.job_published && self.notified > notified_before {
+            self.notifying_publishes.push(now);
+        }
     }
 
     /// Always asks the service to flush: it knows whether the batch changed state
@@ -149,6 +163,12 @@ impl<S: Store + 'static> Dispatch for Router<S> {
         self.ingest.release();
         if let Some(bus) = &self.bus {
             bus.publish(self.service.take_journal());
+        }
+    }
+
+    fn sent(&mut self) {
+        for started in self.notifying_publishes.drain(..) {
+            crate::metrics::METRICS.observe_publish_to_notification(started.elapsed());
         }
     }
 }

@@ -1,8 +1,15 @@
-//! `/metrics` in the Prometheus text exposition format (0.0.4).
+//! `/metrics` in the Prometheus text exposition format (0.0.4), encoded by
+//! `prometheus-client`.
 
-use std::fmt::Write;
+use std::sync::atomic::AtomicU64;
 
-use crate::metrics::{FLUSH_BUCKETS, METRICS, Source};
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, prometheus_text};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::{METRICS, register};
 use crate::pubsub::{GroupStats, ServiceStats};
 
 /// What the renderer needs beyond the global counters.
@@ -32,192 +39,166 @@ pub struct WebhookGauges {
     pub dead_letters: u64,
 }
 
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The Prometheus text format (0.0.4), which `promtool check metrics` reads.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
-pub fn render(g: &Gauges) -> String {
-    let mut out = String::with_capacity(2048);
-    let m = &METRICS;
-    head(
-        &mut out,
-        "herald_publishes_total",
-        "counter",
-        "Items published, by source (XMPP: items of successful publishes, at least one per publish; HTTP: items stored anew, no replays or unchanged items).",
-    );
-    for (label, source) in [("xmpp", Source::Xmpp), ("http", Source::Http)] {
-        let n = m.published(source);
-        let _ = writeln!(out, "herald_publishes_total{{source=\"{label}\"}} {n}");
-    }
-    let help = "Pubsub notification messages queued for ejabberd (events, consumer-group deliveries and notices, approval requests); not chat answers, room posts or MAM results.";
-    head(&mut out, "herald_notifications_total", "counter", help);
-    let _ = writeln!(out, "herald_notifications_total {}", m.notifications());
-    head(
-        &mut out,
-        "herald_outbox_depth",
-        "gauge",
-        "Stanzas waiting for the component writer.",
-    );
-    let _ = writeln!(out, "herald_outbox_depth {}", g.outbox_depth);
-    head(
-        &mut out,
-        "herald_link_up",
-        "gauge",
-        "1 while the component link is up.",
-    );
-    let _ = writeln!(out, "herald_link_up {}", u8::from(g.link_up));
+/// `/metrics`: the process-wide metrics and, in a registry made for this
+/// scrape, the gauges read now. Families list their series in no set order.
+pub fn render(g: &Gauges) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::default();
+    let r = &mut registry;
+    METRICS.register_counters(r);
+    let help = "Stanzas waiting for the component writer.";
+    register(r, "herald_outbox_depth", help, gauge(g.outbox_depth as u64));
+    let help = "1 while the component link is up.";
+    register(r, "herald_link_up", help, gauge(u64::from(g.link_up)));
     // With several connections, herald_link_up stays 1 while some are down.
     let help = "Component connections to ejabberd that are up.";
-    head(&mut out, "herald_link_connections_up", "gauge", help);
-    let _ = writeln!(out, "herald_link_connections_up {}", g.connections_up);
+    let up = gauge(g.connections_up as u64);
+    register(r, "herald_link_connections_up", help, up);
     let help = "Component connections configured (component.connections).";
-    head(&mut out, "herald_link_connections", "gauge", help);
-    let _ = writeln!(out, "herald_link_connections {}", g.connections);
+    let configured = gauge(g.connections as u64);
+    register(r, "herald_link_connections", help, configured);
     let help = "Component link connections after each link's first.";
-    head(&mut out, "herald_link_reconnects_total", "counter", help);
-    let _ = writeln!(out, "herald_link_reconnects_total {}", g.link_reconnects);
-    flush_histogram(&mut out);
-    webhook_series(&mut out, &g.webhooks);
+    register(
+        r,
+        "herald_link_reconnects",
+        help,
+        counter(g.link_reconnects),
+    );
+    METRICS.register_histograms(r);
+    webhook_series(r, &g.webhooks);
     if let Some(stats) = &g.stats {
-        node_series(&mut out, stats, g.top_nodes);
-        group_series(&mut out, &stats.groups, g.top_nodes);
+        node_series(r, stats, g.top_nodes);
+        group_series(r, &stats.groups, g.top_nodes);
     }
-    out
+    let mut out = String::with_capacity(4096);
+    prometheus_text::encode(&mut out, &registry)?;
+    Ok(out)
 }
 
-fn webhook_series(out: &mut String, w: &WebhookGauges) {
+type Gauge = prometheus_client::metrics::gauge::Gauge<u64, AtomicU64>;
+/// Label pairs of one series: `node`, or `node` and `group`, or `state`.
+type Labels = Vec<(&'static str, String)>;
+
+fn gauge(v: u64) -> Gauge {
+    let g = Gauge::default();
+    g.set(v);
+    g
+}
+
+/// A counter whose total is kept elsewhere (link, webhook engine), read
+/// at scrape time.
+fn counter(v: u64) -> Counter {
+    let c = Counter::default();
+    c.inc_by(v);
+    c
+}
+
+/// A family declared (HELP and TYPE) even with no series, e.g. per-group
+/// series while there is no group: the crate leaves out empty families,
+/// and alert rules and dashboards read the declarations.
+#[derive(Debug)]
+struct Declared<M>(M);
+
+impl<M: EncodeMetric> EncodeMetric for Declared<M> {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
+}
+
+fn gauges(series: impl IntoIterator<Item = (Labels, u64)>) -> Declared<Family<Labels, Gauge>> {
+    let family = Family::<Labels, Gauge>::default();
+    for (labels, v) in series {
+        family.get_or_create(&labels).set(v);
+    }
+    Declared(family)
+}
+
+fn counters(series: impl IntoIterator<Item = (Labels, u64)>) -> Declared<Family<Labels, Counter>> {
+    let family = Family::<Labels, Counter>::default();
+    for (labels, v) in series {
+        family.get_or_create(&labels).inc_by(v);
+    }
+    Declared(family)
+}
+
+fn label(key: &'static str, value: &str) -> Labels {
+    vec![(key, value.to_owned())]
+}
+
+fn webhook_series(r: &mut Registry, w: &WebhookGauges) {
     let help =
         "Webhook endpoints by state (disabled: by 410 Gone, continuous failure or their owner).";
-    head(out, "herald_webhook_endpoints", "gauge", help);
-    sample(
-        out,
-        "herald_webhook_endpoints",
-        &[("state", "active")],
-        w.active,
-    );
-    sample(
-        out,
-        "herald_webhook_endpoints",
-        &[("state", "disabled")],
-        w.disabled,
-    );
+    let states = [
+        (label("state", "active"), w.active),
+        (label("state", "disabled"), w.disabled),
+    ];
+    register(r, "herald_webhook_endpoints", help, gauges(states));
     let help = "Webhook attempts by result (success: a 2xx; failure: anything else, retried).";
-    head(out, "herald_webhook_attempts_total", "counter", help);
-    let failures = w.failed_attempts;
-    sample(
-        out,
-        "herald_webhook_attempts_total",
-        &[("result", "success")],
-        w.delivered,
-    );
-    sample(
-        out,
-        "herald_webhook_attempts_total",
-        &[("result", "failure")],
-        failures,
-    );
+    let results = [
+        (label("result", "success"), w.delivered),
+        (label("result", "failure"), w.failed_attempts),
+    ];
+    register(r, "herald_webhook_attempts", help, counters(results));
     let help = "Webhook deliveries that exhausted their retry schedule.";
-    head(out, "herald_webhook_dead_lettered_total", "counter", help);
-    let _ = writeln!(
-        out,
-        "herald_webhook_dead_lettered_total {}",
-        w.dead_lettered
-    );
+    let dead = counter(w.dead_lettered);
+    register(r, "herald_webhook_dead_lettered", help, dead);
     let help = "Webhook dead letters kept for a replay, over every endpoint.";
-    head(out, "herald_webhook_dead_letters", "gauge", help);
-    let _ = writeln!(out, "herald_webhook_dead_letters {}", w.dead_letters);
+    register(
+        r,
+        "herald_webhook_dead_letters",
+        help,
+        gauge(w.dead_letters),
+    );
 }
 
 /// Totals over every node, and one series only for the `top` nodes holding
 /// the most items, so cardinality stays bounded.
-fn node_series(out: &mut String, stats: &ServiceStats, top: usize) {
+fn node_series(r: &mut Registry, stats: &ServiceStats, top: usize) {
     let nodes = &stats.node_items;
-    head(out, "herald_nodes", "gauge", "Nodes the service holds.");
-    let _ = writeln!(out, "herald_nodes {}", nodes.len());
+    let help = "Nodes the service holds.";
+    register(r, "herald_nodes", help, gauge(nodes.len() as u64));
     let help = "Items stored, over every node.";
-    head(out, "herald_items", "gauge", help);
     let total: u64 = nodes.iter().map(|(_, n)| n).sum();
-    let _ = writeln!(out, "herald_items {total}");
+    register(r, "herald_items", help, gauge(total));
     let help =
         "Items in dead-letter nodes (consumer-group items that failed max_deliveries times).";
-    head(out, "herald_dead_letters", "gauge", help);
-    let _ = writeln!(out, "herald_dead_letters {}", stats.dead_letters);
+    register(r, "herald_dead_letters", help, gauge(stats.dead_letters));
     let mut ranked: Vec<&(String, u64)> = nodes.iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let help = "Items stored per node, for the nodes holding the most (http.metrics_top_nodes).";
-    head(out, "herald_node_items", "gauge", help);
-    for (node, n) in ranked.into_iter().take(top) {
-        sample(out, "herald_node_items", &[("node", node)], *n);
-    }
+    let series = (ranked.into_iter().take(top)).map(|(node, n)| (label("node", node), *n));
+    register(r, "herald_node_items", help, gauges(series));
 }
 
 /// Group totals, and per-group series for the `top` groups with the
 /// largest backlog.
-fn group_series(out: &mut String, groups: &[GroupStats], top: usize) {
-    head(out, "herald_groups", "gauge", "Consumer groups (XEP-0254).");
-    let _ = writeln!(out, "herald_groups {}", groups.len());
+fn group_series(r: &mut Registry, groups: &[GroupStats], top: usize) {
+    let help = "Consumer groups (XEP-0254).";
+    register(r, "herald_groups", help, gauge(groups.len() as u64));
     let help = "Items consumer groups have not settled, over every group.";
-    head(out, "herald_group_backlog_items", "gauge", help);
     let total: u64 = groups.iter().map(|g| g.backlog).sum();
-    let _ = writeln!(out, "herald_group_backlog_items {total}");
+    register(r, "herald_group_backlog_items", help, gauge(total));
     let mut ranked: Vec<&GroupStats> = groups.iter().collect();
     ranked.sort_by(|a, b| {
-        b.backlog
-            .cmp(&a.backlog)
-            .then_with(|| labels(a).cmp(&labels(b)))
+        (b.backlog.cmp(&a.backlog)).then_with(|| (&a.node, &a.group).cmp(&(&b.node, &b.group)))
     });
     ranked.truncate(top);
     let help = "Items the group has not settled (held, waiting, never handed out), for the groups with the largest backlog (http.metrics_top_nodes).";
-    head(out, "herald_group_backlog", "gauge", help);
-    for g in &ranked {
-        sample(out, "herald_group_backlog", &labels(g), g.backlog);
-    }
+    let backlog = ranked.iter().map(|g| (labels(g), g.backlog));
+    register(r, "herald_group_backlog", help, gauges(backlog));
     let help = "Items members of the group hold now, for the same groups.";
-    head(out, "herald_group_held", "gauge", help);
-    for g in &ranked {
-        sample(out, "herald_group_held", &labels(g), g.held);
-    }
+    let held = ranked.iter().map(|g| (labels(g), g.held));
+    register(r, "herald_group_held", help, gauges(held));
 }
 
-fn labels(g: &GroupStats) -> [(&'static str, &str); 2] {
-    [("node", g.node.as_str()), ("group", g.group.as_str())]
-}
-
-/// One sample line; label values escaped.
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
-    let labels: Vec<String> = (labels.iter())
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
-}
-
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn flush_histogram(out: &mut String) {
-    let name = "herald_store_flush_seconds";
-    head(
-        out,
-        name,
-        "histogram",
-        "Latency of the store flush of each group commit.",
-    );
-    let snap = METRICS.flush_snapshot();
-    let mut cumulative = 0;
-    for (bound, n) in FLUSH_BUCKETS.iter().zip(snap.buckets) {
-        cumulative += n;
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-    }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", snap.count);
-    let _ = writeln!(out, "{name}_sum {}", snap.sum_secs);
-    let _ = writeln!(out, "{name}_count {}", snap.count);
-}
-
-/// Label values escape backslash, double quote and newline.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn labels(g: &GroupStats) -> Labels {
+    vec![("node", g.node.clone()), ("group", g.group.clone())]
 }
 
 #[cfg(test)]
@@ -247,7 +228,8 @@ mod tests {
                 disabled: 1,
                 ..Default::default()
             },
-        });
+        })
+        .unwrap();
         assert!(text.contains("herald_webhook_endpoints{state=\"disabled\"} 1\n"));
         assert!(text.contains("herald_outbox_depth 3\n"));
         assert!(text.contains("herald_link_reconnects_total 1\n"));
@@ -258,6 +240,17 @@ mod tests {
         assert!(text.contains("herald_link_connections 2\n"));
         assert!(text.contains("herald_group_backlog{node=\"q\",group=\"workers\"} 4\n"));
         assert!(text.contains("herald_group_held{node=\"q\",group=\"workers\"} 1\n"));
+        // Names, types and help as before the crate: counters keep `_total`
+        // on HELP and TYPE, help ends in one period.
+        assert!(text.contains("# TYPE herald_link_reconnects_total counter\n"));
+        assert!(
+            text.contains("# HELP herald_outbox_depth Stanzas waiting for the component writer.\n")
+        );
+        assert!(text.contains("# TYPE herald_webhook_attempts_total counter\n"));
+        assert!(text.contains("herald_webhook_dead_lettered_total 0\n"));
+        assert!(text.contains("# TYPE herald_node_items gauge\n"));
+        assert!(text.contains("# TYPE herald_publish_to_notification_seconds histogram\n"));
+        assert!(!text.contains(".."));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
@@ -279,20 +272,26 @@ mod tests {
             }),
             top_nodes: 3,
             webhooks: WebhookGauges::default(),
-        });
-        let series: Vec<&str> = text
+        })
+        .unwrap();
+        let mut series: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("herald_node_items{"))
             .collect();
+        // A family lists its series in no set order.
+        series.sort_unstable();
         assert_eq!(
             series,
             [
-                "herald_node_items{node=\"n29\"} 29",
+                "herald_node_items{node=\"n27\"} 27",
                 "herald_node_items{node=\"n28\"} 28",
-                "herald_node_items{node=\"n27\"} 27"
+                "herald_node_items{node=\"n29\"} 29"
             ]
         );
         assert!(text.contains("herald_nodes 30\n"));
+        // No group: the per-group families are still declared.
+        assert!(text.contains("# TYPE herald_group_backlog gauge\n"));
+        assert!(text.contains("# TYPE herald_group_held gauge\n"));
         assert!(text.contains(&format!("herald_items {}\n", (0..30).sum::<u64>())));
     }
 }

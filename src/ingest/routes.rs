@@ -282,7 +282,14 @@ async fn metrics(State(st): State<Arc<Ingest>>) -> Response {
         top_nodes: st.settings.metrics_top_nodes,
         webhooks: webhook_gauges(&st.hooks.stats),
     };
-    let mut resp = (StatusCode::OK, prometheus::render(&gauges)).into_response();
+    let text = match prometheus::render(&gauges) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!(error = %e, "encoding /metrics failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut resp = (StatusCode::OK, text).into_response();
     let ct = HeaderValue::from_static(prometheus::CONTENT_TYPE);
     resp.headers_mut().insert(header::CONTENT_TYPE, ct);
     resp

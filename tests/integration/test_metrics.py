@@ -1,6 +1,7 @@
 """Issue 14, metrics: /metrics passes `promtool check metrics`, per-node
-series stay bounded (top nodes plus totals), and the shipped alert rules
-and Grafana dashboard use only metrics Herald exports."""
+series stay bounded (top nodes plus totals), publish-to-notification
+latency is observed, and the shipped alert rules and Grafana dashboard use
+only metrics Herald exports."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pytest
 
 from heraldtest.harness import REPO
 
-from heraldtest.ingest import TOKENS, parse_prometheus, put
+from heraldtest.entity import subscribe_ok
+from heraldtest.events import items_in
+from heraldtest.ingest import TOKENS, parse_prometheus, put, scrape
 from heraldtest.queueing import create_node, join, publish_pipelined
 from heraldtest.sandbox import SERVICE
 from heraldtest.stanza import NS_PUBSUB, NS_QUEUE, esc
@@ -140,3 +143,33 @@ def test_consumer_group_backlog_held_items_and_dead_letters(herald_factory, conn
               f"<item id='j1'/></unlock></pubsub></iq>")
     got, _ = settles(2, 1, 1)
     assert got == (2, 1, 1), got
+
+
+def test_publish_to_notification_latency_counts_publishes_that_notified(herald_factory, connect,
+                                                                         unique_name):
+    h = herald_factory(config={"http": {"tokens": TOKENS}})
+    node = unique_name("ingest")   # the tokens may publish to ingest-*
+    assert put(h, node, "seed", {"n": 0})[0] == 201   # no subscriber yet: no observation
+    count = ("herald_publish_to_notification_seconds_count", ())
+    total = ("herald_publish_to_notification_seconds_sum", ())
+    inf = ("herald_publish_to_notification_seconds_bucket", (("le", "+Inf"),))
+    before = scrape(h)
+    assert before[count] == before[inf]
+    bob = connect("bob")
+    subscribe_ok(bob, node, "bob@localhost")
+    assert put(h, node, "a", {"n": 1})[0] == 201      # HTTP publish, notifies bob
+    admin = connect("admin")                          # an admin may publish to any node
+    admin.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+                f"<publish node='{esc(node)}'><item id='x'><e xmlns='urn:x'/></item></publish>"
+                f"</pubsub></iq>")
+    # Observed once the notification is in the outbox, before bob has it.
+    assert len(items_in(bob.messages(timeout=3))) == 2
+    after = scrape(h)
+    assert after[count] - before[count] >= 2, (before[count], after[count])
+    assert after[inf] == after[count]
+    assert after[total] > before[total]
+    # Buckets are cumulative and end at the count.
+    buckets = sorted((float(dict(labels)["le"]), v) for (name, labels), v in after.items()
+                     if name == "herald_publish_to_notification_seconds_bucket")
+    values = [v for _, v in buckets]
+    assert values == sorted(values) and values[-1] == after[count], buckets

@@ -60,6 +60,7 @@ impl<S: Store> Router<S> {
                     let rendered = notify::render_all(jid, max, &outcome.notifications);
                     self.notify(rendered, out);
                     // Only what was stored anew: no replay, no unchanged item.
+                    self.job_published |= !outcome.published.is_empty();
                     let fresh: usize = outcome.published.iter().map(|p| p.items.len()).sum();
                     METRICS.add_published(Source::Http, fresh as u64);
                     outcome.reply
