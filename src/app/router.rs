@@ -392,6 +392,43 @@ mod tests {
     }
 
     #[test]
+    fn publish_latency_is_kept_for_publishes_that_notified_until_sent() {
+        let mut r = router();
+        let create = iq("c", "a@localhost/r", "set", "<create node='n'/>");
+        let publish = |id: &str| {
+            let body =
+                format!("<publish node='n'><item id='{id}'><x xmlns='urn:t'/></item></publish>");
+            iq(id, "a@localhost/r", "set", &body)
+        };
+        batch(&mut r, &[create, publish("quiet")]);
+        assert!(
+            r.notifying_publishes.is_empty(),
+            "no subscriber, nothing to time"
+        );
+        let sub = iq(
+            "s",
+            "b@localhost/r",
+            "set",
+            "<subscribe node='n' jid='b@localhost/r'/>",
+        );
+        batch(&mut r, &[sub]);
+        assert!(
+            r.notifying_publishes.is_empty(),
+            "a subscribe is no publish"
+        );
+        batch(&mut r, &[publish("loud")]);
+        assert_eq!(r.notifying_publishes.len(), 1);
+        r.release();
+        assert_eq!(
+            r.notifying_publishes.len(),
+            1,
+            "observed once sent, not at release"
+        );
+        r.sent();
+        assert!(r.notifying_publishes.is_empty());
+    }
+
+    #[test]
     fn presence_subscribe_to_the_service_is_approved() {
         let mut r = router();
         let out = handle(
