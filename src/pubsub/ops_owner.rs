@@ -12,6 +12,10 @@ use super::service::Service;
 use super::types::{Actor, Affiliation, Outcome};
 use crate::store::Store;
 
+/// Purges of nodes this large say when they start and end (the store
+/// logs progress in between).
+const LARGE_NODE_ITEMS: u64 = 100_000;
+
 impl<S: Store> Service<S> {
     /// §8.1 Create a node: named (`Some(name)`) or instant (`None`: the
     /// service picks a unique name), with an optional configuration form
@@ -210,9 +214,20 @@ impl<S: Store> Service<S> {
     ) -> PubsubResult<Outcome<()>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
-        let id = n.id;
+        let (id, held) = (n.id, n.count);
+        if held >= LARGE_NODE_ITEMS {
+            tracing::info!(
+                node = node.as_str(),
+                node_id = id,
+                items = held,
+                "purge started"
+            );
+        }
         self.persist_high_water(node)?;
-        self.store.purge(id)?;
+        let removed = self.store.purge(id)?;
+        if held >= LARGE_NODE_ITEMS {
+            tracing::info!(node = node.as_str(), removed, "purge done");
+        }
         let n = self
             .nodes
             .get_mut(node.as_str())
