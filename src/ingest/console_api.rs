@@ -4,7 +4,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /v1/status` | uptime, link (and each connection), outbox, publish and notification counts, webhooks |
+//! | `GET /v1/status` | uptime, link (and each connection), outbox, store size, publish and notification counts, webhooks |
 //! | `GET /v1/nodes?after=&limit=` | nodes in name order with their counts |
 //! | `GET /v1/nodes/{node}` | one node: counts, subscriptions, configuration |
 //! | `GET /v1/groups` | consumer groups: backlog and held items, dead letters |
@@ -88,26 +88,34 @@ fn finish(result: Result<Value, ApiError>) -> Response {
 }
 
 async fn status(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
-    finish(admin(&st, &headers).map(|_| {
-        let link = &st.link;
-        json!({
-            "uptime_s": st.started.elapsed().as_secs(),
-            "link": {
-                "up": link.is_up(),
-                "connections_up": link.up.load(Ordering::Relaxed),
-                "connections": link.links.load(Ordering::Relaxed),
-                "reconnects": link.reconnects(),
-                "per_connection": link.links_up(),
-            },
-            "outbox_depth": (st.outbox_depth)(),
-            "publishes": {
-                "xmpp": METRICS.published(Source::Xmpp),
-                "http": METRICS.published(Source::Http),
-            },
-            "notifications": METRICS.notifications(),
-            "webhooks": webhooks(&st),
-        })
-    }))
+    finish(
+        async {
+            admin(&st, &headers)?;
+            // The store's size comes from the core; a busy core leaves it out.
+            let stats = st.jobs.submit(|reply| IngestJob::Stats { reply }).await;
+            let store_bytes = stats.ok().and_then(|s| s.store_bytes);
+            let link = &st.link;
+            Ok(json!({
+                "uptime_s": st.started.elapsed().as_secs(),
+                "link": {
+                    "up": link.is_up(),
+                    "connections_up": link.up.load(Ordering::Relaxed),
+                    "connections": link.links.load(Ordering::Relaxed),
+                    "reconnects": link.reconnects(),
+                    "per_connection": link.links_up(),
+                },
+                "outbox_depth": (st.outbox_depth)(),
+                "store_bytes": store_bytes,
+                "publishes": {
+                    "xmpp": METRICS.published(Source::Xmpp),
+                    "http": METRICS.published(Source::Http),
+                },
+                "notifications": METRICS.notifications(),
+                "webhooks": webhooks(&st),
+            }))
+        }
+        .await,
+    )
 }
 
 fn webhooks(st: &Ingest) -> Value {

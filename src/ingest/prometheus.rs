@@ -169,6 +169,10 @@ fn node_series(r: &mut Registry, stats: &ServiceStats, top: usize) {
     let help =
         "Items in dead-letter nodes (consumer-group items that failed max_deliveries times).";
     register(r, "herald_dead_letters", help, gauge(stats.dead_letters));
+    if let Some(bytes) = stats.store_bytes {
+        let help = "Bytes the store takes on local disk (sled).";
+        register(r, "herald_store_bytes", help, gauge(bytes));
+    }
     let mut ranked: Vec<&(String, u64)> = nodes.iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let help = "Items stored per node, for the nodes holding the most (http.metrics_top_nodes).";
@@ -222,6 +226,7 @@ mod tests {
                     backlog: 4,
                     held: 1,
                 }],
+                store_bytes: Some(4096),
             }),
             top_nodes: 20,
             webhooks: WebhookGauges {
@@ -236,6 +241,7 @@ mod tests {
         assert!(text.contains("herald_node_items{node=\"a\\\"b\\\\c\"} 7\n"));
         assert!(text.contains("herald_store_flush_seconds_bucket{le=\"+Inf\"}"));
         assert!(text.contains("herald_dead_letters 2\n"));
+        assert!(text.contains("herald_store_bytes 4096\n"));
         assert!(text.contains("herald_link_connections_up 1\n"));
         assert!(text.contains("herald_link_connections 2\n"));
         assert!(text.contains("herald_group_backlog{node=\"q\",group=\"workers\"} 4\n"));

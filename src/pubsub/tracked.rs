@@ -64,6 +64,9 @@ fn always<T>(_: &T) -> bool {
 }
 
 impl<S: Store> Store for Tracked<S> {
+    fn size_on_disk(&self) -> Option<u64> {
+        self.backend.size_on_disk()
+    }
     fn load_nodes(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
         self.backend.load_nodes()
     }

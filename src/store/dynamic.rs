@@ -8,6 +8,9 @@ use super::{
 };
 
 impl Store for Box<dyn Store> {
+    fn size_on_disk(&self) -> Option<u64> {
+        (**self).size_on_disk()
+    }
     fn load_nodes(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
         (**self).load_nodes()
     }

@@ -192,6 +192,11 @@ pub trait Store: Send {
 
     /// Makes every write so far durable. Called once per batch.
     fn flush(&mut self) -> StoreResult<()>;
+    /// Bytes the store takes on this machine's disk, if it knows (the
+    /// console's "store size"; `None` for memory and remote stores).
+    fn size_on_disk(&self) -> Option<u64> {
+        None
+    }
 
     /// Like [`Store::put_items`], and stores `record` (replacing one with
     /// the same key) in the same atomic write: a crash keeps both or neither.

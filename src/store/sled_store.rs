@@ -309,6 +309,10 @@ impl Store for SledStore {
         Ok(removed)
     }
 
+    fn size_on_disk(&self) -> Option<u64> {
+        self.db.size_on_disk().ok()
+    }
+
     fn purge(&mut self, node: NodeId) -> StoreResult<u64> {
         // Each batch removes whole items (S and I together), so a crash
         // mid-purge leaves a consistent, shorter node.

@@ -82,6 +82,7 @@ def test_nodes_made_over_xmpp_and_http_are_seen_with_their_counts(herald, connec
     status, st = get(herald, "/v1/status")
     assert st["link"]["up"] is True and st["publishes"]["http"] >= 3, st
     assert st["link"]["per_connection"] == [True], st
+    assert st["store_bytes"] > 0, st
     # The same from a shell.
     table = cli(herald_bin, herald, "nodes")
     assert table.splitlines()[0].split() == ["NODE", "ITEMS", "HISTORY", "SUBSCRIPTIONS", "TITLE"]

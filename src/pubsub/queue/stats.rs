@@ -16,6 +16,8 @@ pub struct ServiceStats {
     /// Items in the `<node>/dead-letter` nodes.
     pub dead_letters: u64,
     pub groups: Vec<GroupStats>,
+    /// Bytes the store takes on local disk (`None`: not known).
+    pub store_bytes: Option<u64>,
 }
 
 /// One consumer group's standing.
@@ -41,6 +43,7 @@ impl<S: Store> Service<S> {
             dead_letters: dead.map(|(_, n)| n).sum(),
             groups: self.group_stats(),
             node_items,
+            store_bytes: self.store.size_on_disk(),
         }
     }
 
