@@ -57,10 +57,9 @@ impl<S: Store> Router<S> {
         }
     }
 
-    /// Hands every committed history entry to `bus` (turns on the core's
-    /// journal).
+    /// Hands every committed history entry to `bus` while anyone follows
+    /// it (the core keeps its journal only then: see `handle`).
     pub fn with_bus(mut self, bus: EventBus) -> Self {
-        self.service.enable_journal();
         self.bus = Some(bus);
         self
     }
@@ -131,6 +130,12 @@ impl<S: Store + 'static> Dispatch for Router<S> {
     fn handle(&mut self, job: Job, out: &mut Vec<Stanza>) {
         let clock = super::clock::now();
         self.service.set_now(clock.ms);
+        // No follower, no journal: nothing per publish for nobody. A
+        // follower subscribes before it asks for its first log page, so
+        // every entry after that page is journaled.
+        if let Some(bus) = &self.bus {
+            self.service.set_journal(bus.followers() > 0);
+        }
         let now = clock.instant;
         let notified_before = self.notified;
         self.job_published = false;

@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use crate::config::{TokenConfig, TokenScope};
 use crate::node_pattern::{self, NodePattern};
+use crate::pubsub::NodeName;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -84,6 +85,21 @@ impl Tokens {
             })
             .collect();
         Tokens(list)
+    }
+
+    /// The token presented, within its rate, allowed `scope` on `node`
+    /// (a checked name): what every request about one node starts with.
+    pub fn authorize_node(
+        &self,
+        headers: &HeaderMap,
+        scope: TokenScope,
+        node: &str,
+    ) -> Result<(&Token, NodeName), ApiError> {
+        let token = self.authenticate(headers)?;
+        token.check_rate()?;
+        let name = super::body::node_name(node)?;
+        token.check_node(scope, &name)?;
+        Ok((token, name))
     }
 
     /// The token presented in `Authorization: Bearer ...`: 401 if absent

@@ -259,7 +259,7 @@ pub fn node_name(node: &str) -> Result<NodeName, ApiError> {
 
 /// An item ID as the core takes it (`what` names it in the message): 400
 /// `bad_item_id` beyond the rule.
-fn item_id(what: &str, id: String) -> Result<ItemId, ApiError> {
+pub(super) fn item_id(what: &str, id: String) -> Result<ItemId, ApiError> {
     ItemId::new(id).map_err(|e| name_error(what, e))
 }
 

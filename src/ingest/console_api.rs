@@ -64,10 +64,7 @@ fn admin_node<'a>(
     headers: &HeaderMap,
     node: &str,
 ) -> Result<(&'a Token, crate::pubsub::NodeName), ApiError> {
-    let token = admin(st, headers)?;
-    let name = body::node_name(node)?;
-    token.check_node(TokenScope::Admin, &name)?;
-    Ok((token, name))
+    st.tokens.authorize_node(headers, TokenScope::Admin, node)
 }
 
 async fn ask(st: &Ingest, query: ConsoleQuery) -> Result<ConsoleAnswer, ApiError> {
@@ -266,8 +263,7 @@ async fn resend(
     finish(
         async {
             let (token, name) = admin_node(&st, &headers, &node)?;
-            let item_id = crate::pubsub::ItemId::new(&item)
-                .map_err(|e| ApiError::bad_request("bad_item_id", e.to_string()))?;
+            let item_id = body::item_id("item ID", item.clone())?;
             let answer = st
                 .jobs
                 .submit(|reply| IngestJob::ResendDeadLetter {

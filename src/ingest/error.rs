@@ -63,6 +63,18 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+
+    /// The response, after one info line naming the node and the refusal
+    /// (`what`: e.g. "ingest refused").
+    pub fn logged(self, node: &str, what: &str) -> Response {
+        tracing::info!(
+            node,
+            status = self.status.as_u16(),
+            error = self.code,
+            "{what}"
+        );
+        self.into_response()
+    }
 }
 
 impl From<IngestError> for ApiError {

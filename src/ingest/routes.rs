@@ -100,18 +100,7 @@ async fn post_batch(
 }
 
 fn finish(node: &str, result: Result<Response, ApiError>) -> Response {
-    match result {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::info!(
-                node,
-                status = e.status.as_u16(),
-                error = e.code,
-                "ingest refused"
-            );
-            e.into_response()
-        }
-    }
+    result.unwrap_or_else(|e| e.logged(node, "ingest refused"))
 }
 
 async fn publish(
@@ -122,10 +111,9 @@ async fn publish(
     body: Body,
     batch: bool,
 ) -> Result<Response, ApiError> {
-    let token = st.tokens.authenticate(headers)?;
-    token.check_rate()?;
-    let name = body::node_name(node)?;
-    token.check_node(TokenScope::Publish, &name)?;
+    let (token, name) = st
+        .tokens
+        .authorize_node(headers, TokenScope::Publish, node)?;
     if let Some(id) = path_id {
         check_name("item ID", id)?;
     }

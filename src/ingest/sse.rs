@@ -28,9 +28,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 
+use super::Ingest;
 use super::error::ApiError;
 use super::job::IngestJob;
-use super::{Ingest, body};
 use crate::config::TokenScope;
 use crate::events::body::sse_event_name;
 use crate::events::bus::Batch;
@@ -61,18 +61,8 @@ pub async fn events(
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match open(st, &node, query, &headers).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::info!(
-                node,
-                status = e.status.as_u16(),
-                error = e.code,
-                "event stream refused"
-            );
-            e.into_response()
-        }
-    }
+    (open(st, &node, query, &headers).await)
+        .unwrap_or_else(|e| e.logged(&node, "event stream refused"))
 }
 
 async fn open(
@@ -81,10 +71,7 @@ async fn open(
     query: StreamQuery,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = st.tokens.authenticate(headers)?;
-    token.check_rate()?;
-    let name = body::node_name(node)?;
-    token.check_node(TokenScope::Read, &name)?;
+    let (token, name) = st.tokens.authorize_node(headers, TokenScope::Read, node)?;
     let last_id = (headers.get("last-event-id"))
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)

@@ -91,9 +91,13 @@ pub struct LogPage {
 }
 
 impl<S: Store> Service<S> {
-    /// Starts recording history entries for [`Service::take_journal`].
-    pub fn enable_journal(&mut self) {
-        self.journal.get_or_insert_with(Vec::new);
+    /// Records history entries for [`Service::take_journal`] from now on
+    /// (`true`), or stops and drops what is recorded (`false`).
+    pub fn set_journal(&mut self, on: bool) {
+        match on {
+            true => drop(self.journal.get_or_insert_with(Vec::new)),
+            false => self.journal = None,
+        }
     }
 
     /// Every history entry written since the last call (empty when the

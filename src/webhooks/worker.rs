@@ -230,6 +230,11 @@ impl Worker {
             if !self.patterns.iter().any(|p| p.matches(&ev.node)) {
                 continue;
             }
+            let known = self.nodes.get(&ev.node).and_then(|t| t.node_id);
+            if known.is_some_and(|id| id != ev.node_id) {
+                self.restart_node(&ev.node, ev.node_id, ev.seq);
+                continue;
+            }
             let track = self
                 .nodes
                 .entry(ev.node.clone())
@@ -237,22 +242,6 @@ impl Worker {
                     fresh: true,
                     ..Default::default()
                 });
-            if track.node_id.is_some_and(|id| id != ev.node_id) {
-                tracing::info!(node = %ev.node, "webhook worker: node was re-created; following it from its start");
-                *track = NodeTrack {
-                    node_id: Some(ev.node_id),
-                    head: ev.seq,
-                    ..Default::default()
-                };
-                let _ = self.spec.reports.send(Tagged {
-                    endpoint: self.spec.record.id.clone(),
-                    generation: self.spec.generation,
-                    report: Report::NodeReset {
-                        node: ev.node.clone(),
-                    },
-                });
-                continue;
-            }
             track.head = track.head.max(ev.seq);
             if !track.fresh && ev.seq == track.fetched + 1 && self.queue.len() < PAGE * 4 {
                 track.fetched = ev.seq;
@@ -325,19 +314,11 @@ impl Worker {
         let Some(track) = self.nodes.get_mut(&node) else {
             return true;
         };
+        // Seqs only grow: a node behind its cursor was made anew.
         if track.node_id.is_some_and(|id| id != page.node_id)
             || (track.node_id.is_none() && !track.fresh && page.high_seq < track.fetched)
         {
-            // Seqs only grow: a node behind its cursor was made anew.
-            tracing::info!(
-                node,
-                "webhook worker: node was re-created; following it from its start"
-            );
-            *track = NodeTrack {
-                node_id: Some(page.node_id),
-                ..Default::default()
-            };
-            self.report(Report::NodeReset { node });
+            self.restart_node(&node, page.node_id, 0);
             return true;
         }
         track.node_id = Some(page.node_id);
@@ -354,6 +335,24 @@ impl Worker {
         }
         self.report_cursor(&node);
         true
+    }
+
+    /// `node` was deleted and made again (new id `node_id`): follow it
+    /// from its first entry, and drop its old cursor.
+    fn restart_node(&mut self, node: &str, node_id: u64, head: u64) {
+        tracing::info!(
+            node,
+            "webhook worker: node was re-created; following it from its start"
+        );
+        let track = NodeTrack {
+            node_id: Some(node_id),
+            head,
+            ..Default::default()
+        };
+        self.nodes.insert(node.to_owned(), track);
+        self.report(Report::NodeReset {
+            node: node.to_owned(),
+        });
     }
 
     async fn fetch_one(&self, node: &str, seq: u64) -> Option<LogEvent> {

@@ -14,21 +14,15 @@ With HERALD_SCREENSHOT_DIR set, the browser saves screenshots there
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 
 import pytest
 
 from heraldtest import entity, owner
-from heraldtest.harness import REPO, Herald
+from heraldtest.browser import BrowserScript
+from heraldtest.harness import Herald
 from heraldtest.ingest import request
-
-JS = REPO / "tests" / "js"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 ADMIN = "console-ui-admin-token-0123"
 PUBLISH = "console-ui-publish-token-01"
@@ -49,69 +43,29 @@ def publish(h: Herald, node: str, item_id: str, payload: dict) -> None:
     assert status in (200, 201), reply
 
 
-class Browser:
-    """console_ui.mjs in the background; its JSON lines land in `steps`."""
+class Browser(BrowserScript):
+    """console_ui.mjs in the background; its JSON lines (steps) land in
+    `lines`."""
 
     def __init__(self, h: Herald, timeout_ms: int = 20000):
-        missing = pytest.fail if os.environ.get("CI") else pytest.skip
-        if shutil.which("node") is None:
-            missing("node is not installed (scripts/test.sh installs the JS clients)")
-        if not (JS / "node_modules" / "playwright-core").is_dir():
-            missing("tests/js/node_modules/playwright-core missing: run `npm ci` in tests/js")
-        if not os.access(CHROMIUM, os.X_OK):
-            missing(f"no Chromium at {CHROMIUM}")
-        self.steps: list[dict] = []
-        self.stderr: list[str] = []
-        self.proc = subprocess.Popen(
-            ["node", "console_ui.mjs", h.http_url, ADMIN, NODE, JOBS, "j1", ",".join(LIVE),
-             str(timeout_ms)],
-            cwd=JS, env=dict(os.environ, CHROMIUM=CHROMIUM), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            if line.strip():
-                self.steps.append(json.loads(line))
+        super().__init__("console_ui.mjs", h.http_url, ADMIN, NODE, JOBS, "j1", ",".join(LIVE),
+                         str(timeout_ms))
 
     def step(self, name: str) -> dict:
-        found = [s for s in list(self.steps) if s["step"] == name]
+        found = [s for s in list(self.lines) if s["step"] == name]
         assert found, f"no step {name!r}:\n{self.report()}"
         return found[-1]
 
     def wait(self, name: str, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [s for s in list(self.steps) if s["step"] in (name, "done")]
-            if found:
-                if found[0]["step"] == "done" and name != "done":
-                    pytest.fail(f"the browser script ended before {name}:\n{self.report()}")
-                return found[0]
-            if self.proc.poll() is not None and not self._reader.is_alive():
-                pytest.fail(f"the browser script exited before {name}:\n{self.report()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {name}:\n{self.report()}")
-            time.sleep(0.05)
+        def reached():
+            found = [s for s in list(self.lines) if s["step"] in (name, "done")]
+            if found and found[0]["step"] == "done" and name != "done":
+                pytest.fail(f"the browser script ended before {name}:\n{self.report()}")
+            return found[0] if found else None
+        return self.wait_until(name, reached, timeout)
 
     def finish(self, timeout: float = 60) -> int:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self._reader.join(5)
-        return code
-
-    def report(self) -> str:
-        return ("--- stdout ---\n" + "\n".join(json.dumps(s) for s in self.steps)
-                + "\n--- stderr ---\n" + "".join(self.stderr)[-4000:])
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()        # our own node process (its Chromium dies with its pipe)
-        self.proc.wait()
+        return super().finish(timeout)
 
 
 def make_dead_letter(h: Herald, alice, connect) -> None:

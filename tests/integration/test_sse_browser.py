@@ -14,20 +14,13 @@ Herald's origin (page.route), so the stream is same-origin (no CORS).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import threading
-import time
 
 import pytest
 
-from heraldtest.harness import REPO, Herald
+from heraldtest.browser import BrowserScript
+from heraldtest.harness import Herald
 from heraldtest.ingest import request
-
-JS = REPO / "tests" / "js"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 PUBLISH = "sse-publish-token-0123456"
 READ = "sse-read-token-0123456789"
@@ -43,36 +36,13 @@ def publish(h: Herald, node: str, item_id: str, payload: dict | None = None) -> 
     assert status in (200, 201), reply
 
 
-class Browser:
-    """sse_eventsource.mjs run in the background; its JSON lines land in
+class Browser(BrowserScript):
+    """sse_eventsource.mjs in the background; its JSON lines land in
     `lines` as they come."""
 
     def __init__(self, h: Herald, node: str, count: int, timeout_ms: int = 30000):
-        missing = pytest.fail if os.environ.get("CI") else pytest.skip
-        if shutil.which("node") is None:
-            missing("node is not installed (scripts/test.sh installs the JS clients)")
-        if not (JS / "node_modules" / "playwright-core").is_dir():
-            missing("tests/js/node_modules/playwright-core missing: run `npm ci` in tests/js")
-        if not os.access(CHROMIUM, os.X_OK):
-            missing(f"no Chromium at {CHROMIUM}")
-        self.lines: list[dict] = []
-        self.proc = subprocess.Popen(
-            ["node", "sse_eventsource.mjs", h.http_url, node, READ, str(count),
-             str(timeout_ms)],
-            cwd=JS, env=dict(os.environ, CHROMIUM=CHROMIUM), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.stderr: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self._err_reader = threading.Thread(
-            target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
-        self._err_reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            line = line.strip()
-            if line:
-                self.lines.append(json.loads(line))
+        super().__init__("sse_eventsource.mjs", h.http_url, node, READ, str(count),
+                         str(timeout_ms))
 
     def of(self, kind: str) -> list[dict]:
         return [l for l in list(self.lines) if l["event"] == kind]
@@ -81,35 +51,12 @@ class Browser:
         return [l for l in list(self.lines) if not l["event"].startswith("_")]
 
     def wait(self, what: str, cond, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if self.proc.poll() is not None and not self._reader.is_alive() and not cond():
-                pytest.fail(f"the browser script ended before {what}:\n{self.report()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}:\n{self.report()}")
-            time.sleep(0.05)
+        self.wait_until(what, cond, timeout)
 
     def finish(self, timeout: float = 40) -> int:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self._reader.join(5)
-        return code
-
-    def report(self) -> str:
-        err = "".join(self.stderr)
-        return ("--- stdout ---\n" + "\n".join(json.dumps(l) for l in self.lines)
-                + f"\n--- stderr ---\n{err[-4000:]}")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()        # our own node process (and its Chromium dies with its pipe)
-        self.proc.wait()
+        return super().finish(timeout)
 
 
-@pytest.mark.timeout(90)
 def test_browser_eventsource_resumes_by_itself_across_kill_9(herald_factory):
     herald = herald_factory(config={"http": {"tokens": TOKENS}})
     node = "feed-browser"

@@ -22,7 +22,7 @@ fn the_journal_holds_every_entry_of_the_job_once_and_only_when_enabled() {
     let mut svc = service_with_node(&[]);
     publish_ids(&mut svc, &["a"]);
     assert!(svc.take_journal().is_empty(), "off by default");
-    svc.enable_journal();
+    svc.set_journal(true);
     publish_ids(&mut svc, &["b", "c"]);
     let _ = svc
         .retract(&ent(OWNER), &nn(NODE), &iid("b"), None)
@@ -37,12 +37,15 @@ fn the_journal_holds_every_entry_of_the_job_once_and_only_when_enabled() {
         panic!()
     };
     assert_eq!(payload.as_deref(), Some("<p>b</p>"));
+    svc.set_journal(false);
+    publish_ids(&mut svc, &["d"]);
+    assert!(svc.take_journal().is_empty(), "off again");
 }
 
 #[test]
 fn a_failed_write_journals_nothing() {
     let mut svc = service_with_node(&[]);
-    svc.enable_journal();
+    svc.set_journal(true);
     fail_writes(&svc, true);
     let items = vec![item("x", "<p/>")];
     assert!(svc.publish(&ent(OWNER), &nn(NODE), items, None).is_err());
