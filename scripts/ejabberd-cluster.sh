@@ -30,8 +30,10 @@
 # join_cluster on B (ejabberd 23.01) stops ejabberd on B, deletes B's Mnesia
 # schema, copies A's tables and starts ejabberd again: B's own data (users
 # registered on B before the join) is dropped; A's is kept.
-# Order matters for Mnesia: down stops B first, so A (the last one down)
-# starts first on the next up without waiting for B's tables.
+# Mnesia: a node that was not the last one stopped waits at boot for its
+# peer's tables, so up starts both nodes at once (down stops B, then A).
+# If A's spool is wiped, B's spool (naming the old A) is wiped by up before
+# B starts, and B joins again (see cluster_id below).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 EJ="$REPO/ejabberd-config"
@@ -55,13 +57,13 @@ die() { echo "[ejabberd-cluster] ERROR: $*" >&2; exit 1; }
 # sandbox a|b SCRIPT: run ejabberd-up.sh / ejabberd-down.sh for that node.
 # 8>&-: the node must not inherit our lock. No lease: act at once.
 sandbox() {
-    local n="$1" script="$2" node c2s comp http
+    local n="$1" script="$2" fresh="${3:-$FRESH}" node c2s comp http
     if [ "$n" = a ]; then node=$NODE_A c2s=$C2S_A comp=$COMP_A http=$HTTP_A
     else node=$NODE_B c2s=$C2S_B comp=$COMP_B http=$HTTP_B; fi
     env -u HERALD_EJABBERD_LEASE \
         HERALD_EJABBERD_DIR="$DIR/$n" HERALD_EJABBERD_NODE="$node" \
         HERALD_C2S_PORT="$c2s" HERALD_COMPONENT_PORT="$comp" HERALD_HTTP_PORT="$http" \
-        HERALD_COMPONENT_SECRET="$SECRET" HERALD_EJABBERD_FRESH="$FRESH" \
+        HERALD_COMPONENT_SECRET="$SECRET" HERALD_EJABBERD_FRESH="$fresh" \
         bash "$EJ/$script" dev 8>&-
 }
 
@@ -74,6 +76,32 @@ ctl() {
 
 running() { ctl "$1" status >/dev/null 2>&1; }
 
+node_of() { if [ "$1" = a ]; then echo "$NODE_A"; else echo "$NODE_B"; fi; }
+
+# registered a|b: the node's VM is up (in epmd), maybe still booting.
+registered() {
+    local n; n="$(node_of "$1")"
+    epmd -names 2>/dev/null | grep -q "^name ${n%@*} at port "
+}
+
+# start_node a|b FRESH: ejabberd-up.sh, or, if the VM is already there but
+# still booting (e.g. waiting for its peer's tables), wait for it.
+start_node() {
+    local t0=$SECONDS
+    if registered "$1" && ! running "$1"; then
+        echo "[ejabberd-cluster] node $1 ($(node_of "$1")) is booting; waiting for it"
+        local c2s=$C2S_A comp=$COMP_A
+        [ "$1" = b ] && c2s=$C2S_B comp=$COMP_B
+        until running "$1" && port_open "$c2s" && port_open "$comp"; do
+            (( SECONDS - t0 < JOIN_TIMEOUT )) || { echo "node $1 not started after ${JOIN_TIMEOUT}s" >&2; return 1; }
+            sleep 0.5
+        done
+        echo "[ejabberd-cluster] node $1 started"
+        return 0
+    fi
+    sandbox "$1" ejabberd-up.sh "$2"
+}
+
 # cluster_of a|b: the nodes that node sees in its cluster, one per line.
 cluster_of() { ctl "$1" list_cluster 2>/dev/null | tr -d "'\"\r" | sed '/^[[:space:]]*$/d'; }
 
@@ -83,6 +111,22 @@ joined() {
         cluster_of "$n" | grep -qxF "$NODE_A" || return 1
         cluster_of "$n" | grep -qxF "$NODE_B" || return 1
     done
+}
+
+# A token written into both spools once B has joined A. A spool wipe (by
+# HERALD_EJABBERD_FRESH=1 or by hand) removes it; a B whose token differs
+# from A's holds a schema naming an A that no longer exists, and its Mnesia
+# would refuse to start, so up wipes B first (the join copies A's data
+# anyway). Same for a B spool without a token (a join that never finished).
+cluster_id() { cat "$DIR/$1/spool/herald-cluster-id" 2>/dev/null || true; }
+set_cluster_id() {
+    local id n
+    id="$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+    for n in a b; do
+        printf '%s\n' "$id" >"$DIR/$n/spool/herald-cluster-id"
+        [ "$(id -u)" = 0 ] && chown ejabberd:ejabberd "$DIR/$n/spool/herald-cluster-id"
+    done
+    return 0
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -122,9 +166,23 @@ up() {
         # A new cluster: B's schema must not remember the old A (and v.v.).
         if running b || running a; then die "HERALD_EJABBERD_FRESH=1 with a node running: run down first"; fi
     fi
-    sandbox a ejabberd-up.sh
-    sandbox b ejabberd-up.sh
+    local fresh_b="$FRESH"
+    if [ "$fresh_b" != 1 ] && ! registered b && [ -n "$(ls -A "$DIR/b/spool" 2>/dev/null)" ] \
+       && { [ -z "$(cluster_id b)" ] || [ "$(cluster_id a)" != "$(cluster_id b)" ]; }; then
+        say "B's spool is not from this cluster (never joined, or A's spool was wiped): wiping it"
+        fresh_b=1
+    fi
+    # Both at once: a node whose Mnesia was not the last one stopped waits
+    # for its peer's tables, so starting A alone could hang (B stopped last).
+    start_node a "$FRESH" >"$DIR/a.up.log" 2>&1 & local pa=$!
+    start_node b "$fresh_b" >"$DIR/b.up.log" 2>&1 & local pb=$!
+    local ra=0 rb=0
+    wait "$pa" || ra=$?
+    wait "$pb" || rb=$?
+    cat "$DIR/a.up.log" "$DIR/b.up.log"
+    [ "$ra" = 0 ] && [ "$rb" = 0 ] || die "starting the nodes failed (see above)"
     if joined; then
+        [ -n "$(cluster_id a)" ] && [ "$(cluster_id a)" = "$(cluster_id b)" ] || set_cluster_id
         say "already joined: $(cluster_of a | paste -sd' ')"
         print_ports
         return 0
@@ -142,6 +200,7 @@ up() {
         (( SECONDS - t0 < JOIN_TIMEOUT )) || die "B not joined and started after ${JOIN_TIMEOUT}s (logs: $DIR/b/log/ejabberd.log)"
         sleep 0.5
     done
+    set_cluster_id
     say "joined in $((SECONDS - t0))s: $(cluster_of a | paste -sd' ')"
     print_ports
 }

@@ -182,3 +182,24 @@ def test_component_listener_on_a_checks_the_secret(cluster):
         Component.connect_component(SERVICE, "wrong-secret", COMP_A, timeout=10)
     comp = Component.connect_component(SERVICE, SECRET, COMP_A, timeout=10)
     comp.close()
+
+
+def test_cluster_survives_a_restart_in_either_order(cluster, users):
+    """A stopped first (so B's Mnesia was the last one down, and A alone
+    would wait at boot for B's tables): up still starts both, without a
+    new join, and the users registered on A still log in on B."""
+    env = {**cluster.env,
+           "HERALD_EJABBERD_DIR": str(cluster.dir / "a"), "HERALD_EJABBERD_NODE": NODE_A,
+           "HERALD_C2S_PORT": str(C2S_A), "HERALD_COMPONENT_PORT": str(COMP_A),
+           "HERALD_HTTP_PORT": str(BASE + 80)}
+    out = subprocess.run(["bash", str(REPO / "ejabberd-config" / "ejabberd-down.sh"), "dev"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    cluster.script("down")
+    assert cluster.script("status", check=False).returncode != 0
+
+    up = cluster.script("up")
+    assert "already joined" in up.stdout
+    assert "wiping" not in up.stdout
+    bob = Client.connect(users["bob"], PASSWORD, C2S_B)
+    bob.close()
