@@ -164,7 +164,7 @@ up() {
     [ "$NODE_A" != "$NODE_B" ] || die "node names A and B are the same"
     if [ "$FRESH" = 1 ]; then
         # A new cluster: B's schema must not remember the old A (and v.v.).
-        if running b || running a; then die "HERALD_EJABBERD_FRESH=1 with a node running: run down first"; fi
+        if registered b || registered a; then die "HERALD_EJABBERD_FRESH=1 with a node running: run down first"; fi
     fi
     local fresh_b="$FRESH"
     if [ "$fresh_b" != 1 ] && ! registered b && [ -n "$(ls -A "$DIR/b/spool" 2>/dev/null)" ] \
@@ -207,7 +207,7 @@ up() {
 
 down() {
     lock
-    # B first: Mnesia wants the last node stopped to be the first started.
+    # B first, so A (the usual first to boot) holds the newest tables.
     sandbox b ejabberd-down.sh
     sandbox a ejabberd-down.sh
 }
