@@ -11,8 +11,10 @@ pub const SECRET_ENV: &str = "HERALD_COMPONENT_SECRET";
 
 pub use crate::limits::DEFAULT_MAX_STANZA_BYTES;
 
+mod cluster;
 mod storage;
 mod webhooks;
+pub use cluster::ClusterConfig;
 pub use storage::{Backend, JetStreamConfig, nats_credentials};
 pub use webhooks::WebhooksConfig;
 
@@ -42,6 +44,9 @@ pub struct Config {
     /// Webhook delivery policy (`[webhooks]`), see `config/webhooks.rs`.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// Several instances on one JetStream cluster (`config/cluster.rs`).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
 }
 
 /// Consumer groups (XEP-0254 queueing), see `pubsub::queue`.
@@ -581,6 +586,8 @@ impl Config {
         if let Err(problem) = self.webhooks.validate() {
             invalid(problem);
         }
+        let jetstream = self.storage.backend == Backend::Jetstream;
+        self.cluster.problems(jetstream).into_iter().for_each(&mut invalid);
         match tokio_xmpp::jid::BareJid::new(&self.component.jid) {
             Ok(j) if j.node().is_none() => {}
             _ => invalid(format!(

@@ -22,6 +22,9 @@ pub enum Job {
     Tick,
     /// Every `queue.tick_ms`: consumer-group ack deadlines and redeliveries.
     QueueTick,
+    /// Taking over from another instance (`[cluster]`): notify these
+    /// stored items (node, item ID) again; the old leader may not have.
+    Renotify(Vec<(crate::store::NodeId, String)>),
 }
 
 impl From<crate::ingest::IngestJob> for Job {

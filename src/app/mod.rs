@@ -2,6 +2,7 @@
 //! from one config and stopped by one shutdown signal.
 
 mod clock;
+mod cluster;
 mod executor;
 mod outboxes;
 mod router;
@@ -37,53 +38,19 @@ pub enum AppError {
     Http(String),
 }
 
-/// Runs Herald until `shutdown` turns true.
+/// Runs Herald until `shutdown` turns true: alone, or as one instance of
+/// a cluster (`[cluster] enabled`, see `cluster/`).
 pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
-    let service_jid = tokio_xmpp::jid::Jid::new(&config.component.jid)
-        .map_err(|e| AppError::Core(format!("component.jid: {e}")))?;
+    if config.cluster.enabled {
+        return cluster::run(config, shutdown).await;
+    }
     let connections = config.component.connections;
     let (outboxes, outbox_rxs) = Outboxes::new(connections, config.limits.outbox_capacity);
-    let (jobs_tx, jobs_rx) = mpsc::channel(config.limits.outbox_capacity);
-    let store = storage::open_store(&config).await?;
-    let settings = settings::service_settings(&config).map_err(AppError::Core)?;
-    // Loading reads the whole store: off the async workers (and the
-    // JetStream store blocks on this runtime, see store/jetstream).
-    let mut service = tokio::task::block_in_place(|| Service::open(store, settings))
-        .map_err(|e| AppError::Store(e.to_string()))?;
-    service.set_queue_settings(settings::queue_settings(&config));
-    service.set_dead_letter_renderer(settings::DEAD_LETTER_RENDERER);
-    let ctx = ProtocolCtx {
-        service_jid: service_jid.to_bare(),
-        max_payload_bytes: config.limits.max_payload_bytes,
-    };
-    let queue_tick_every = Duration::from_millis(config.queue.tick_ms);
-    tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
-    let (relay, chat) = people(&config, &ctx.service_jid)?;
+    let store = storage::open_store(&config).await?.0;
     let bus = crate::events::EventBus::default();
-    let mut router = Router::new(service, ctx)
-        .with_ingest_policy(settings::ingest_policy(&config.http))
-        .with_people(relay, chat);
-    if config.http.listen.is_some() {
-        router = router.with_bus(bus.clone());
-    }
-    tokio::spawn(tick(jobs_tx.downgrade()));
-    let core_outbox = outboxes.clone();
-    let core = std::thread::Builder::new()
-        .name("herald-core".into())
-        .spawn(move || executor::run_executor(router, jobs_rx, core_outbox))
-        .map_err(|e| AppError::Core(e.to_string()))?;
-
-    let settings = LinkSettings {
-        jid: config.component.jid.clone(),
-        host: config.component.host.clone(),
-        port: config.component.port,
-        secret: config.secret().to_owned(),
-        keepalive: Duration::from_secs(config.component.keepalive_secs),
-        // With several links ejabberd may answer a link's keepalive ping on
-        // another one, so only a single link can demand the answer.
-        expect_ping_replies: connections == 1,
-        confirm: settings::confirm_settings(&config),
-    };
+    let core = start_core(&config, store, &outboxes, &bus, config.limits.outbox_capacity)?;
+    let jobs_tx = core.jobs.clone();
+    let settings = link_settings(&config, connections == 1);
     let state = Arc::new(LinkState::default());
     state
         .links
@@ -102,6 +69,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         shutdown,
     )
     .await;
+    drop(core.jobs);
     if let Some((ingest, task)) = http {
         // In-flight requests get their answers; then the gate closes so
         // the core sees its last sender go.
@@ -117,15 +85,85 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     }
     // The links owned the job senders: the core drains what it has,
     // commits, and ends.
-    let core_result = tokio::task::spawn_blocking(move || core.join())
+    join_core(core.thread).await?;
+    result.map_err(AppError::from)
+}
+
+/// The running core: its job queue and its thread.
+struct Core {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<Result<(), String>>,
+}
+
+/// Loads the service from `store` and starts the core thread with its
+/// timers. The core ends once every sender of `Core::jobs` is gone.
+fn start_core(
+    config: &Config,
+    store: Box<dyn crate::store::Store>,
+    outboxes: &Outboxes,
+    bus: &crate::events::EventBus,
+    capacity: usize,
+) -> Result<Core, AppError> {
+    let service_jid = tokio_xmpp::jid::Jid::new(&config.component.jid)
+        .map_err(|e| AppError::Core(format!("component.jid: {e}")))?;
+    let (jobs_tx, jobs_rx) = mpsc::channel(capacity);
+    let settings = settings::service_settings(config).map_err(AppError::Core)?;
+    // Loading reads the whole store: off the async workers (and the
+    // JetStream store blocks on this runtime, see store/jetstream).
+    let mut service = tokio::task::block_in_place(|| Service::open(store, settings))
+        .map_err(|e| AppError::Store(e.to_string()))?;
+    service.set_queue_settings(settings::queue_settings(config));
+    service.set_dead_letter_renderer(settings::DEAD_LETTER_RENDERER);
+    let ctx = ProtocolCtx {
+        service_jid: service_jid.to_bare(),
+        max_payload_bytes: config.limits.max_payload_bytes,
+    };
+    let queue_tick_every = Duration::from_millis(config.queue.tick_ms);
+    tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
+    let (relay, chat) = people(config, &ctx.service_jid)?;
+    let mut router = Router::new(service, ctx)
+        .with_ingest_policy(settings::ingest_policy(&config.http))
+        .with_people(relay, chat);
+    if config.http.listen.is_some() {
+        router = router.with_bus(bus.clone());
+    }
+    tokio::spawn(tick(jobs_tx.downgrade()));
+    let core_outbox = outboxes.clone();
+    let thread = std::thread::Builder::new()
+        .name("herald-core".into())
+        .spawn(move || executor::run_executor(router, jobs_rx, core_outbox))
+        .map_err(|e| AppError::Core(e.to_string()))?;
+    Ok(Core {
+        jobs: jobs_tx,
+        thread,
+    })
+}
+
+/// Waits for the core thread to drain, commit and end.
+async fn join_core(thread: std::thread::JoinHandle<Result<(), String>>) -> Result<(), AppError> {
+    let core_result = tokio::task::spawn_blocking(move || thread.join())
         .await
         .map_err(|e| AppError::Core(e.to_string()))?;
     match core_result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(AppError::Core(e)),
-        Err(_) => return Err(AppError::Core("core thread panicked".into())),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AppError::Core(e)),
+        Err(_) => Err(AppError::Core("core thread panicked".into())),
     }
-    result.map_err(AppError::from)
+}
+
+/// The component links' settings. `single`: only one connection for the
+/// domain (this process alone, one link) can expect its own ping replies;
+/// with several, ejabberd may answer a link's ping on another one.
+fn link_settings(config: &Config, single: bool) -> LinkSettings {
+    LinkSettings {
+        jid: config.component.jid.clone(),
+        host: config.component.host.clone(),
+        port: config.component.port,
+        secret: config.secret().to_owned(),
+        keepalive: Duration::from_secs(config.component.keepalive_secs),
+        expect_ping_replies: single,
+        confirm: settings::confirm_settings(config),
+    }
 }
 
 /// Runs one link per outbox. A fatal error on any link (wrong secret)

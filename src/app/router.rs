@@ -201,6 +201,18 @@ impl<S: Store + 'static> Router<S> {
                 self.notify(rendered, out);
             }
             Job::Ingest(job) => self.route_ingest(job, out),
+            Job::Renotify(items) => {
+                let notes = self.service.renotify(&items);
+                let max = self.service.settings().max_stanza_bytes;
+                let jid = &self.ctx.service_jid;
+                let rendered = crate::protocol::notify::render_all(jid, max, &notes);
+                tracing::info!(
+                    items = items.len(),
+                    notifications = rendered.len(),
+                    "fan-out resumed from the last leader's recorded point"
+                );
+                self.notify(rendered, out);
+            }
             Job::Tick => {
                 if let Some(relay) = self.relay.as_mut() {
                     relay.tick(now, out);

@@ -4,16 +4,20 @@
 
 use super::AppError;
 use crate::config::{Backend, Config, nats_credentials};
-use crate::store::{JetStreamSettings, JetStreamStore, SledStore, Store};
+use crate::store::{JetStreamSettings, JetStreamStore, PartitionLog, SledStore, Store};
 
-pub async fn open_store(config: &Config) -> Result<Box<dyn Store>, AppError> {
+/// The store, and for JetStream its partition streams read as logs (the
+/// cluster's fan-out handover reads them).
+pub async fn open_store(
+    config: &Config,
+) -> Result<(Box<dyn Store>, Option<PartitionLog>), AppError> {
     let storage = &config.storage;
     match (storage.backend, &storage.jetstream) {
         (Backend::Sled, _) => {
             let cache_bytes = storage.cache_mb * 1024 * 1024;
             let store = SledStore::open_with_cache(&storage.data_dir, cache_bytes)
                 .map_err(|e| AppError::Store(format!("{}: {e}", storage.data_dir.display())))?;
-            Ok(Box::new(store))
+            Ok((Box::new(store), None))
         }
         (Backend::Jetstream, Some(js)) => {
             let settings = JetStreamSettings {
@@ -30,7 +34,8 @@ pub async fn open_store(config: &Config) -> Result<Box<dyn Store>, AppError> {
             let store = JetStreamStore::connect(settings, handle)
                 .await
                 .map_err(|e| AppError::Store(format!("JetStream {:?}: {e}", js.servers)))?;
-            Ok(Box::new(store))
+            let log = store.partition_log();
+            Ok((Box::new(store), Some(log)))
         }
         (Backend::Jetstream, None) => Err(AppError::Store(
             "storage.backend = \"jetstream\" needs [storage.jetstream]".into(),

@@ -111,11 +111,7 @@ impl Ingest {
                 body_read_timeout: Duration::from_secs(config.http.body_read_timeout_secs),
                 metrics_top_nodes: config.http.metrics_top_nodes,
             },
-            server: server::ServerLimits {
-                header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
-                idle_timeout: Duration::from_secs(config.http.idle_timeout_secs),
-                max_connections: config.http.max_connections,
-            },
+            server: server_limits(config),
             link,
             outbox_depth,
             webhooks: config.webhooks.clone(),
@@ -155,6 +151,37 @@ pub async fn serve(
         state.stopping.send_replace(true);
     };
     server::run(listener, app, state.server.clone(), stop).await;
+    state.jobs.close();
+}
+
+fn server_limits(config: &Config) -> server::ServerLimits {
+    server::ServerLimits {
+        header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(config.http.idle_timeout_secs),
+        max_connections: config.http.max_connections,
+    }
+}
+
+/// The endpoints as a router, for a cluster instance that mounts them
+/// behind its leader/follower switch (`app/cluster/http.rs`).
+pub fn app(state: Arc<Ingest>) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serves any `app` with the server limits of `config` until `stop`.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    config: &Config,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    server::run(listener, app, server_limits(config), stop).await;
+}
+
+/// Ends open streams and closes the job sender (a leader stepping down
+/// or shutting down behind `serve_router`).
+pub fn shut(state: &Ingest) {
+    state.stopping.send_replace(true);
     state.jobs.close();
 }
 

@@ -104,6 +104,7 @@ mod ops_items;
 mod ops_manage;
 mod ops_owner;
 mod ops_publish;
+mod ops_resume;
 mod ops_subscribe;
 mod ops_webhooks;
 mod presence;

@@ -15,7 +15,10 @@ pub mod memory;
 pub mod queue;
 pub mod sled_store;
 
-pub use jetstream::{JetStreamSettings, JetStreamStore, NatsCredentials};
+pub use jetstream::{
+    JetStreamSettings, JetStreamStore, LoggedItem, NatsCredentials, PartitionLog, connect_client,
+    open_bucket,
+};
 pub use memory::MemoryStore;
 pub use queue::{QueueKey, QueueWrite};
 pub use sled_store::SledStore;

@@ -28,8 +28,10 @@
 //! only valid outside async tasks (the core thread; startup loads inside
 //! `block_in_place`).
 
+mod fanout;
 mod log;
 mod names;
+pub use fanout::{AckedMarks, LoggedItem, PartitionLog};
 #[cfg(test)]
 pub mod testing;
 #[cfg(test)]
@@ -103,6 +105,8 @@ pub struct JetStreamStore {
     /// Makes `Nats-Msg-Id`s unique across instances and restarts.
     nonce: String,
     reclaimer: Reclaimer,
+    /// Acknowledged stream sequences per partition (`fanout.rs`).
+    acked: std::sync::Arc<AckedMarks>,
 }
 
 /// Writes sent but not yet acknowledged, and what they change.
@@ -161,25 +165,59 @@ fn io(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(format!("jetstream {what}: {e}"))
 }
 
+/// A NATS connection with Herald's timeouts and credentials.
+pub async fn connect_client(
+    servers: &[String],
+    credentials: &NatsCredentials,
+) -> StoreResult<async_nats::Client> {
+    let mut options = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(REQUEST_TIMEOUT))
+        .name("herald");
+    options = match credentials.clone() {
+        NatsCredentials::None => options,
+        NatsCredentials::UserPassword { user, password } => {
+            options.user_and_password(user, password)
+        }
+        NatsCredentials::Token(t) => options.token(t),
+    };
+    options
+        .connect(servers)
+        .await
+        .map_err(|e| io("connect", e))
+}
+
+/// Opens (creating if missing) a KV bucket, as a plain stream of the KV
+/// layout (history 1; no direct gets, so reads go to the leader):
+/// async-nats 0.49's create_key_value cannot read nats-server 2.9's
+/// answer. `max_age` makes entries expire (leases).
+pub async fn open_bucket(
+    js: &jetstream::Context,
+    name: String,
+    replicas: usize,
+    max_age: Option<Duration>,
+) -> StoreResult<kv::Store> {
+    let config = stream::Config {
+        name: names::kv_stream(&name),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        discard: stream::DiscardPolicy::New,
+        max_age: max_age.unwrap_or_default(),
+        ..Default::default()
+    };
+    log::retrying("bucket create", || js.get_or_create_stream(config.clone())).await?;
+    log::retrying("bucket", || js.get_key_value(name.clone())).await
+}
+
 impl JetStreamStore {
     /// Connects and creates the streams and buckets that are missing.
     /// `handle` is the runtime that will run the client (see module doc).
     pub async fn connect(settings: JetStreamSettings, handle: Handle) -> StoreResult<Self> {
-        let mut options = async_nats::ConnectOptions::new()
-            .connection_timeout(Duration::from_secs(5))
-            .request_timeout(Some(REQUEST_TIMEOUT))
-            .name("herald");
-        options = match settings.credentials {
-            NatsCredentials::None => options,
-            NatsCredentials::UserPassword { user, password } => {
-                options.user_and_password(user, password)
-            }
-            NatsCredentials::Token(t) => options.token(t),
-        };
-        let client = options
-            .connect(settings.servers.as_slice())
-            .await
-            .map_err(|e| io("connect", e))?;
+        let client = connect_client(&settings.servers, &settings.credentials).await?;
         let js = jetstream::ContextBuilder::new()
             .timeout(REQUEST_TIMEOUT)
             .build(client);
@@ -202,27 +240,8 @@ impl JetStreamStore {
                 log::retrying("stream create", || js.get_or_create_stream(config.clone())).await?;
             streams.push(s);
         }
-        // KV buckets as plain streams of the KV layout (history 1; no
-        // direct gets, so reads go to the leader): async-nats 0.49's
-        // create_key_value cannot read nats-server 2.9's answer.
-        let bucket = |name: String| {
-            let js = js.clone();
-            async move {
-                let config = stream::Config {
-                    name: names::kv_stream(&name),
-                    subjects: vec![format!("$KV.{name}.>")],
-                    max_messages_per_subject: 1,
-                    num_replicas: settings.replicas,
-                    storage: stream::StorageType::File,
-                    allow_rollup: true,
-                    deny_delete: true,
-                    discard: stream::DiscardPolicy::New,
-                    ..Default::default()
-                };
-                log::retrying("bucket create", || js.get_or_create_stream(config.clone())).await?;
-                log::retrying("bucket", || js.get_key_value(name.clone())).await
-            }
-        };
+        let replicas = settings.replicas;
+        let bucket = |name: String| open_bucket(&js, name, replicas, None);
         let nodes = bucket(names.nodes_bucket()).await?;
         let queues = bucket(names.queues_bucket()).await?;
         let idem = bucket(names.idem_bucket()).await?;
@@ -239,7 +258,6 @@ impl JetStreamStore {
         Ok(Self {
             handle,
             js,
-            names,
             streams,
             nodes,
             queues,
@@ -248,6 +266,8 @@ impl JetStreamStore {
             state: RefCell::new(State::default()),
             nonce: format!("{}-{nanos:x}", std::process::id()),
             reclaimer,
+            acked: std::sync::Arc::new(AckedMarks::new(names.partitions)),
+            names,
         })
     }
 
@@ -301,6 +321,21 @@ impl JetStreamStore {
         Ok(())
     }
 
+    /// The partition streams as logs, for the cluster's fan-out handover.
+    pub fn partition_log(&self) -> PartitionLog {
+        PartitionLog {
+            js: self.js.clone(),
+            names: self.names.clone(),
+            acked: self.acked.clone(),
+        }
+    }
+
+    fn note_acked(&self, ack: &jetstream::publish::PublishAck) {
+        if let Some(p) = fanout::partition_of_stream(&self.names, &ack.stream) {
+            self.acked.raise(p, ack.sequence);
+        }
+    }
+
     /// Waits until every publish sent so far is acknowledged. A publish
     /// whose ack failed (a leader election, a lost connection) is sent
     /// again with its `Nats-Msg-Id`, and so is every later one, in order.
@@ -315,7 +350,7 @@ impl JetStreamStore {
             }
             match p.ack.await {
                 Ok(ack) if p.marker => markers.push((p.subject, ack.sequence)),
-                Ok(_) => {}
+                Ok(ack) => self.note_acked(&ack),
                 Err(e) => {
                     tracing::warn!(error = %e, "JetStream ack failed; resending");
                     resend.push((p.subject, p.headers, p.payload, p.marker));
@@ -334,6 +369,8 @@ impl JetStreamStore {
                         Ok(ack) => {
                             if marker {
                                 markers.push((subject, ack.sequence));
+                            } else {
+                                self.note_acked(&ack);
                             }
                             break;
                         }

@@ -1,0 +1,122 @@
+//! The leader lease: one KV entry whose bucket expires entries after the
+//! lease TTL. Whoever creates the entry leads; the leader renews it by
+//! revision, so a lease taken over by another instance cannot be renewed
+//! by mistake. A leader that could not renew for 3/4 of the TTL steps down
+//! before anyone else may take the lease.
+
+use async_nats::jetstream::kv;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "leader";
+
+/// What the lease entry says about its holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub instance: String,
+    /// Where the holder takes forwarded HTTP requests (`None`: no HTTP).
+    pub http: Option<String>,
+    /// `false` while the holder is still loading: nothing is forwarded to
+    /// it before it serves.
+    pub serving: bool,
+}
+
+pub struct Lease {
+    kv: kv::Store,
+    ttl: Duration,
+}
+
+/// A held lease: its revision and when it was last renewed.
+pub struct Held {
+    revision: u64,
+    renewed: Instant,
+    pub holder: Holder,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error("the lease was taken by another instance")]
+    Lost,
+    #[error("the lease could not be renewed for {0:?}")]
+    Expired(Duration),
+}
+
+impl Lease {
+    pub fn new(kv: kv::Store, ttl: Duration) -> Self {
+        Self { kv, ttl }
+    }
+
+    /// How often a leader renews and a follower looks.
+    pub fn period(&self) -> Duration {
+        self.ttl / 4
+    }
+
+    /// The current holder, if any (`Err`: the cluster did not answer).
+    pub async fn holder(&self) -> Result<Option<Holder>, String> {
+        let entry = self.kv.entry(KEY).await.map_err(|e| e.to_string())?;
+        Ok(entry
+            .filter(|e| e.operation == kv::Operation::Put)
+            .and_then(|e| serde_json::from_slice(&e.value).ok()))
+    }
+
+    /// Takes the lease if nobody holds it.
+    pub async fn try_take(&self, holder: Holder) -> Option<Held> {
+        let value = serde_json::to_vec(&holder).ok()?;
+        match self.kv.create(KEY, value.into()).await {
+            Ok(revision) => Some(Held {
+                revision,
+                renewed: Instant::now(),
+                holder,
+            }),
+            Err(_) => None,
+        }
+    }
+
+    /// Renews `held` (with its holder as it is now). Fails for good when
+    /// another instance holds the lease, or when renewals have failed for
+    /// 3/4 of the TTL: by then the entry may be about to expire.
+    pub async fn renew(&self, held: &mut Held) -> Result<(), LeaseError> {
+        let value = serde_json::to_vec(&held.holder).unwrap_or_default();
+        let attempt = tokio::time::timeout(
+            self.period(),
+            self.kv.update(KEY, value.into(), held.revision),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(revision)) => {
+                held.revision = revision;
+                held.renewed = Instant::now();
+                return Ok(());
+            }
+            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                // Our own update may have landed with its ack lost: it is
+                // ours if the entry says so.
+                if let Ok(Some(entry)) = self.kv.entry(KEY).await
+                    && entry.operation == kv::Operation::Put
+                    && serde_json::from_slice::<Holder>(&entry.value).ok().as_ref()
+                        == Some(&held.holder)
+                {
+                    held.revision = entry.revision;
+                    held.renewed = Instant::now();
+                    return Ok(());
+                }
+                return Err(LeaseError::Lost);
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "lease renewal failed"),
+            Err(_) => tracing::warn!("lease renewal timed out"),
+        }
+        let since = held.renewed.elapsed();
+        if since >= self.ttl * 3 / 4 {
+            return Err(LeaseError::Expired(since));
+        }
+        Ok(())
+    }
+
+    /// Gives the lease up (shutdown): a follower takes over at once
+    /// instead of after the TTL.
+    pub async fn release(&self, held: &Held) {
+        if let Err(e) = self.kv.purge_expect_revision(KEY, Some(held.revision)).await {
+            tracing::warn!(error = %e, "lease not released; it expires by itself");
+        }
+    }
+}
