@@ -587,7 +587,10 @@ impl Config {
             invalid(problem);
         }
         let jetstream = self.storage.backend == Backend::Jetstream;
-        self.cluster.problems(jetstream).into_iter().for_each(&mut invalid);
+        self.cluster
+            .problems(jetstream)
+            .into_iter()
+            .for_each(&mut invalid);
         match tokio_xmpp::jid::BareJid::new(&self.component.jid) {
             Ok(j) if j.node().is_none() => {}
             _ => invalid(format!(

@@ -48,9 +48,16 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
     let (outboxes, outbox_rxs) = Outboxes::new(connections, config.limits.outbox_capacity);
     let store = storage::open_store(&config).await?.0;
     let bus = crate::events::EventBus::default();
-    let core = start_core(&config, store, &outboxes, &bus, config.limits.outbox_capacity)?;
+    let core = start_core(
+        &config,
+        store,
+        &outboxes,
+        &bus,
+        config.limits.outbox_capacity,
+    )?;
     let jobs_tx = core.jobs.clone();
     let settings = link_settings(&config, connections == 1);
+    let settings_confirm = settings.confirm;
     let state = Arc::new(LinkState::default());
     state
         .links
@@ -66,6 +73,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         )),
         outbox_rxs,
         state,
+        Arc::new(Trackers::new(connections, settings_confirm)),
         shutdown,
     )
     .await;
@@ -168,6 +176,9 @@ fn link_settings(config: &Config, single: bool) -> LinkSettings {
 
 /// Runs one link per outbox. A fatal error on any link (wrong secret)
 /// stops them all; otherwise they run until `shutdown`.
+// The link set's parts, each owned by the caller (a cluster instance
+// shares its trackers with the probe relay); a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 async fn run_links(
     settings: LinkSettings,
     jobs: mpsc::Sender<Job>,
@@ -175,11 +186,11 @@ async fn run_links(
     admission: Arc<Admission>,
     receivers: Vec<mpsc::Receiver<tokio_xmpp::Stanza>>,
     state: Arc<LinkState>,
+    trackers: Arc<Trackers>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnectError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut links = tokio::task::JoinSet::new();
-    let trackers = Arc::new(Trackers::new(receivers.len(), settings.confirm));
     for (index, outbox_rx) in receivers.into_iter().enumerate() {
         let channels = LinkChannels {
             inbound: jobs.clone(),

@@ -102,6 +102,14 @@ impl<T> Window<T> {
         }
     }
 
+    /// Epochs from `base` on (a per-process random high half): a probe of
+    /// another process (a cluster instance on the same domain, which
+    /// ejabberd may hand ours to) never matches this window.
+    pub fn with_epoch_base(mut self, base: u64) -> Self {
+        self.epoch = base;
+        self
+    }
+
     /// A new connection begins: the first probe goes out at once, so the
     /// connection is proven (or found dead) quickly.
     pub fn start_connection(&mut self) {

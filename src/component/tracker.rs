@@ -3,11 +3,20 @@
 //! reader sees the answer hands it to the link it names.
 
 use super::confirm::{ConfirmSettings, ProbeId, Window};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use tokio::sync::Notify;
 use tokio_xmpp::Stanza;
 
-pub struct Trackers(Vec<Tracker>);
+pub struct Trackers {
+    links: Vec<Tracker>,
+    /// High 32 bits of every epoch of this process's windows.
+    base: u64,
+    /// Where answers to another process's probes go (`[cluster]`: over
+    /// NATS to every instance); unset, they are dropped.
+    relay: OnceLock<Relay>,
+}
+
+type Relay = Box<dyn Fn(String) + Send + Sync>;
 
 pub struct Tracker {
     window: Mutex<Window<Stanza>>,
@@ -25,24 +34,57 @@ impl Tracker {
 
 impl Trackers {
     pub fn new(links: usize, settings: ConfirmSettings) -> Self {
-        Self(
-            (0..links.max(1))
-                .map(|link| Tracker {
-                    window: Mutex::new(Window::new(link, settings)),
-                    changed: Notify::new(),
-                })
-                .collect(),
-        )
+        let mut random = [0u8; 4];
+        // No randomness: a clock-derived base still differs per process.
+        if getrandom::getrandom(&mut random).is_err() {
+            random = (std::process::id() ^ 0x5bd1_e995).to_be_bytes();
+        }
+        let base = u64::from(u32::from_be_bytes(random) | 1) << 32;
+        let links = (0..links.max(1))
+            .map(|link| Tracker {
+                window: Mutex::new(Window::new(link, settings).with_epoch_base(base)),
+                changed: Notify::new(),
+            })
+            .collect();
+        Self {
+            links,
+            base,
+            relay: OnceLock::new(),
+        }
+    }
+
+    /// Hands answers to probes of other processes to `relay` (once).
+    pub fn set_relay(&self, relay: impl Fn(String) + Send + Sync + 'static) {
+        let _ = self.relay.set(Box::new(relay));
+    }
+
+    fn owns(&self, id: ProbeId) -> bool {
+        id.epoch >> 32 == self.base >> 32
+    }
+
+    /// An answer another process read and relayed: ours, or ignored.
+    pub fn answer_relayed(&self, id: &str) {
+        if let Some(id) = ProbeId::parse(id)
+            && self.owns(id)
+        {
+            self.answer(id);
+        }
     }
 
     /// The tracker of link `index` (indices come from the same count).
     pub fn link(&self, index: usize) -> &Tracker {
-        &self.0[index % self.0.len()]
+        &self.links[index % self.links.len()]
     }
 
     /// A probe came back on some connection: confirm on the link it names.
     pub fn answer(&self, id: ProbeId) {
-        if let Some(tracker) = self.0.get(id.link) {
+        if !self.owns(id) {
+            if let Some(relay) = self.relay.get() {
+                relay(id.to_id());
+            }
+            return;
+        }
+        if let Some(tracker) = self.links.get(id.link) {
             let confirmed = tracker.lock().answer(id);
             tracing::trace!(link = id.link, confirmed, "probe answered");
             tracker.changed.notify_one();
@@ -51,7 +93,7 @@ impl Trackers {
 
     /// Stanzas written and not yet confirmed, over all links (metrics).
     pub fn unconfirmed(&self) -> usize {
-        self.0.iter().map(|t| t.lock().unconfirmed()).sum()
+        self.links.iter().map(|t| t.lock().unconfirmed()).sum()
     }
 }
 

@@ -35,8 +35,8 @@ impl<S: Store> Service<S> {
                 }
             };
             let item = from_stored(stored);
-            let archive_id = (archiving && n.meta.config.persist_items)
-                .then(|| key.encode(n.id, item.seq));
+            let archive_id =
+                (archiving && n.meta.config.persist_items).then(|| key.encode(n.id, item.seq));
             let event = Event::Items {
                 items: vec![item],
                 include_payload: n.meta.config.deliver_payloads,

@@ -17,6 +17,7 @@ import collections
 import os
 import random
 import threading
+from typing import Optional
 import time
 from dataclasses import dataclass, field
 
@@ -45,10 +46,16 @@ class PublisherStats:
 
 
 def publisher(c: Client, node: str, prefix: str, stop: threading.Event,
-              stats: PublisherStats, first_ack: threading.Event) -> None:
+              stats: PublisherStats, first_ack: threading.Event,
+              give_up_after: Optional[float] = None) -> None:
     """Keeps WINDOW publishes in flight until stop, then drains replies for
-    DRAIN_SECS. Item ID = IQ id, so a reply names its item."""
+    DRAIN_SECS. Item ID = IQ id, so a reply names its item. With
+    give_up_after, a publish unanswered that long leaves the window (as a
+    client's IQ timeout would: lost with a dying instance) and stays
+    unacknowledged."""
     outstanding: set[str] = set()
+    sent_at: dict[str, float] = {}
+    given_up: set[str] = set()
     n = 0
     drain_until = None
     try:
@@ -59,6 +66,7 @@ def publisher(c: Client, node: str, prefix: str, stop: threading.Event,
                     item = f"{prefix}-{n}"
                     n += 1
                     outstanding.add(item)
+                    sent_at[item] = time.monotonic()
                     stats.sent.append(item)
                     batch.append(ps.publish_xml(node, item, item))
                 if batch:
@@ -68,6 +76,11 @@ def publisher(c: Client, node: str, prefix: str, stop: threading.Event,
                     drain_until = time.monotonic() + DRAIN_SECS
                 if not outstanding or time.monotonic() > drain_until:
                     break
+            if give_up_after is not None:
+                old = time.monotonic() - give_up_after
+                late = {i for i in outstanding if sent_at[i] < old}
+                outstanding -= late
+                given_up |= late
             for s in c.recv_stanzas(timeout=0.01):
                 iq_id = s.get("id")
                 if local(s) != "iq" or iq_id not in outstanding:
@@ -78,7 +91,7 @@ def publisher(c: Client, node: str, prefix: str, stop: threading.Event,
                     first_ack.set()
     except Exception as e:  # reported by the test, not lost in the thread
         stats.failure = repr(e)
-    stats.unanswered = outstanding
+    stats.unanswered = outstanding | given_up
 
 
 def kill_run(herald, clients: list[Client], reader: Client, node: str,

@@ -64,7 +64,9 @@ pub async fn dispatch(
         let (client, subject, failed) = (client.clone(), subject.clone(), failed_tx.clone());
         let slots = slots.clone();
         async move {
-            let Ok(permit) = slots.acquire_owned().await else { return };
+            let Ok(permit) = slots.acquire_owned().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let reply =
                     tokio::time::timeout(ACK_TIMEOUT, client.request(subject, bytes.clone())).await;
@@ -155,7 +157,11 @@ where
 
 /// The leader's side: forwarded stanzas into the core, each acknowledged
 /// once queued. Ends when the subscription or the core ends.
-pub async fn intake(mut sub: async_nats::Subscriber, client: async_nats::Client, core: mpsc::Sender<Job>) {
+pub async fn intake(
+    mut sub: async_nats::Subscriber,
+    client: async_nats::Client,
+    core: mpsc::Sender<Job>,
+) {
     use futures::StreamExt;
     while let Some(msg) = sub.next().await {
         match decode(&msg.payload) {

@@ -65,7 +65,10 @@ async fn follow(sw: &Switch, req: Request) -> Response {
         Some(base) if !req.headers().contains_key(FORWARDED) => {
             proxy(req, &base, &sw.instance).await
         }
-        _ => unavailable("no_leader", "no Herald instance serves as leader yet; retry shortly"),
+        _ => unavailable(
+            "no_leader",
+            "no Herald instance serves as leader yet; retry shortly",
+        ),
     }
 }
 
@@ -93,13 +96,19 @@ async fn proxy(req: Request, base: &str, instance: &str) -> Response {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!(error = %e, leader = base, "leader unreachable");
-            return unavailable("leader_unreachable", "the leader does not answer; retry shortly");
+            return unavailable(
+                "leader_unreachable",
+                "the leader does not answer; retry shortly",
+            );
         }
     };
     let _ = stream.set_nodelay(true);
     let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
     else {
-        return unavailable("leader_unreachable", "the leader does not answer; retry shortly");
+        return unavailable(
+            "leader_unreachable",
+            "the leader does not answer; retry shortly",
+        );
     };
     tokio::spawn(conn);
     let (mut parts, body) = req.into_parts();
@@ -119,7 +128,10 @@ async fn proxy(req: Request, base: &str, instance: &str) -> Response {
         Ok(resp) => resp.map(Body::new),
         Err(e) => {
             tracing::debug!(error = %e, "forwarded request failed");
-            unavailable("leader_unreachable", "the leader dropped the request; retry")
+            unavailable(
+                "leader_unreachable",
+                "the leader dropped the request; retry",
+            )
         }
     }
 }

@@ -115,7 +115,11 @@ impl Lease {
     /// Gives the lease up (shutdown): a follower takes over at once
     /// instead of after the TTL.
     pub async fn release(&self, held: &Held) {
-        if let Err(e) = self.kv.purge_expect_revision(KEY, Some(held.revision)).await {
+        if let Err(e) = self
+            .kv
+            .purge_expect_revision(KEY, Some(held.revision))
+            .await
+        {
             tracing::warn!(error = %e, "lease not released; it expires by itself");
         }
     }

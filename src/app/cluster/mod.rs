@@ -15,7 +15,7 @@ mod lease;
 
 use super::outboxes::Outboxes;
 use super::{AppError, Job, join_core, link_settings, run_links, settings, start_core, storage};
-use crate::component::{Admission, LinkState};
+use crate::component::{Admission, LinkState, Trackers};
 use crate::config::{Config, nats_credentials};
 use crate::store::{connect_client, open_bucket};
 use forward::Target;
@@ -26,7 +26,9 @@ use tokio::sync::{mpsc, watch};
 
 pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
     let Some(js_config) = config.storage.jetstream.clone() else {
-        return Err(AppError::Store("[cluster] needs [storage.jetstream]".into()));
+        return Err(AppError::Store(
+            "[cluster] needs [storage.jetstream]".into(),
+        ));
     };
     let instance = config
         .cluster
@@ -105,6 +107,27 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         }
         None => None,
     };
+    // ejabberd may hand a confirmation probe of ours to another instance's
+    // connection: it comes back over NATS.
+    let trackers = Arc::new(Trackers::new(
+        connections,
+        link_settings(&config, false).confirm,
+    ));
+    let probes = format!("{prefix}.cluster.probes");
+    {
+        let (client, probes) = (client.clone(), probes.clone());
+        trackers.set_relay(move |id| {
+            let (client, probes) = (client.clone(), probes.clone());
+            tokio::spawn(async move {
+                let _ = client.publish(probes, id.into()).await;
+            });
+        });
+    }
+    let probe_sub = client
+        .subscribe(probes)
+        .await
+        .map_err(|e| AppError::Store(format!("NATS subscribe: {e}")))?;
+    tokio::spawn(relayed_probes(probe_sub, trackers.clone()));
     let links = {
         let settings = link_settings(&config, false);
         let admission = Arc::new(Admission::new(
@@ -114,7 +137,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         let (outboxes, link, shutdown) = (outboxes.clone(), link.clone(), shutdown.clone());
         tokio::spawn(async move {
             run_links(
-                settings, inbound_tx, &outboxes, admission, outbox_rxs, link, shutdown,
+                settings, inbound_tx, &outboxes, admission, outbox_rxs, link, trackers, shutdown,
             )
             .await
         })
@@ -127,7 +150,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         serving: false,
     };
     tracing::info!(instance, "cluster instance started; following");
-    let mut held = loop {
+    let held = loop {
         tokio::select! {
             _ = tokio::time::sleep(lease.period()) => {}
             _ = shutdown.changed() => {
@@ -137,7 +160,11 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         match lease.holder().await {
             Ok(Some(h)) if h.instance != instance => {
                 let serving = h.serving;
-                target_tx.send_replace(if serving { Target::Forward } else { Target::Nobody });
+                target_tx.send_replace(if serving {
+                    Target::Forward
+                } else {
+                    Target::Nobody
+                });
                 leader_tx.send_replace(serving.then_some(h));
             }
             // Our own entry from before a restart: it expires by itself.
@@ -156,11 +183,17 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         }
     };
 
-    // Lead: load, resume fan-out, then serve.
+    // Lead: load, resume fan-out, then serve; renewing all along (a
+    // load may take longer than the TTL).
     tracing::info!(instance, "took the lease; loading");
+    let (serving_tx, serving_rx) = watch::channel(false);
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+    let keeper = tokio::spawn(keep_lease(lease, held, serving_rx, release_rx));
     let (store, log) = storage::open_store(&config).await?;
     let Some(log) = log else {
-        return Err(AppError::Store("[cluster] needs the JetStream store".into()));
+        return Err(AppError::Store(
+            "[cluster] needs the JetStream store".into(),
+        ));
     };
     let (resume, base) = fanout::takeover(&log, &marks)
         .await
@@ -192,18 +225,9 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     });
     target_tx.send_replace(Target::Core(core.jobs.clone()));
     leader_tx.send_replace(None);
-    held.holder.serving = true;
+    serving_tx.send_replace(true);
     tracing::info!(instance, "leading");
-    loop {
-        if let Err(e) = lease.renew(&mut held).await {
-            tracing::error!(error = %e, "stepping down: restarting as a follower");
-            step_down();
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(lease.period()) => {}
-            _ = shutdown.changed() => break,
-        }
-    }
+    let _ = shutdown.changed().await;
 
     // Shutdown: the core drains and commits before the lease goes, so the
     // next leader loads everything this one acknowledged.
@@ -214,9 +238,35 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     }
     target_tx.send_replace(Target::Nobody);
     drop(core.jobs);
-    join_core(core.thread).await?;
-    lease.release(&held).await;
+    let joined = join_core(core.thread).await;
+    let _ = release_tx.send(());
+    let _ = keeper.await;
+    joined?;
     links_result
+}
+
+/// Renews the lease every period until told to release it (after the
+/// core committed its last batch); steps down when it cannot.
+async fn keep_lease(
+    lease: Lease,
+    mut held: lease::Held,
+    mut serving: watch::Receiver<bool>,
+    mut release: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        held.holder.serving = *serving.borrow();
+        if let Err(e) = lease.renew(&mut held).await {
+            tracing::error!(error = %e, "stepping down: restarting as a follower");
+            step_down();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(lease.period()) => {}
+            // Followers learn at once that this leader serves.
+            Ok(()) = serving.changed() => {}
+            _ = &mut release => break,
+        }
+    }
+    lease.release(&held).await;
 }
 
 async fn finish_links(
@@ -234,6 +284,16 @@ async fn finish_links(
         tracing::warn!("HTTP connections still open after 5 s");
     }
     result.map_err(AppError::from)
+}
+
+/// Probe answers other instances read for us.
+async fn relayed_probes(mut sub: async_nats::Subscriber, trackers: Arc<Trackers>) {
+    use futures::StreamExt;
+    while let Some(msg) = sub.next().await {
+        if let Ok(id) = std::str::from_utf8(&msg.payload) {
+            trackers.answer_relayed(id);
+        }
+    }
 }
 
 /// Stanzas this instance answers itself (unparseable input).

@@ -73,7 +73,12 @@ impl PartitionLog {
     /// The items of partition `p` whose message is after stream sequence
     /// `after` and not after `until`, in stream order. A re-published ID
     /// is found once, at its newest position (older copies are replaced).
-    pub async fn items_between(&self, p: u32, after: u64, until: u64) -> StoreResult<Vec<LoggedItem>> {
+    pub async fn items_between(
+        &self,
+        p: u32,
+        after: u64,
+        until: u64,
+    ) -> StoreResult<Vec<LoggedItem>> {
         let mut out = Vec::new();
         if until <= after {
             return Ok(out);

@@ -181,10 +181,7 @@ pub async fn connect_client(
         }
         NatsCredentials::Token(t) => options.token(t),
     };
-    options
-        .connect(servers)
-        .await
-        .map_err(|e| io("connect", e))
+    options.connect(servers).await.map_err(|e| io("connect", e))
 }
 
 /// Opens (creating if missing) a KV bucket, as a plain stream of the KV
