@@ -24,7 +24,7 @@ pub enum Job {
     QueueTick,
     /// Taking over from another instance (`[cluster]`): notify these
     /// stored items (node, item ID) again; the old leader may not have.
-    Renotify(Vec<(crate::store::NodeId, String)>),
+    Renotify(Vec<(crate::store::NodeId, crate::store::StoredItem)>),
 }
 
 impl From<crate::ingest::IngestJob> for Job {

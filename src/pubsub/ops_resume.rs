@@ -6,14 +6,16 @@
 use super::notify::{Event, Notification, to_subscribers};
 use super::ops_publish::from_stored;
 use super::service::Service;
-use crate::store::{NodeId, Store};
+use crate::store::{NodeId, Store, StoredItem};
 use std::collections::HashMap;
 
 impl<S: Store> Service<S> {
-    /// Notifications of the stored items `items` (node, item ID), in the
-    /// order given. Items removed since, and nodes deleted since, are
-    /// skipped: there is nothing left to notify.
-    pub fn renotify(&self, items: &[(NodeId, String)]) -> Vec<Notification> {
+    /// Notifications of the stored items `items` (node, item as stored
+    /// now), in the order given, before this service wrote anything (the
+    /// copies are those read from the log: reading each again would cost
+    /// a store round trip per item while fan-out waits). Items of nodes
+    /// that no longer exist are skipped.
+    pub fn renotify(&self, items: &[(NodeId, StoredItem)]) -> Vec<Notification> {
         let names: HashMap<NodeId, &str> = self
             .nodes
             .iter()
@@ -22,19 +24,11 @@ impl<S: Store> Service<S> {
         let key = &self.settings.archive_key;
         let archiving = self.settings.retention.archiving();
         let mut out = Vec::new();
-        for (node_id, item_id) in items {
+        for (node_id, stored) in items {
             let Some(n) = names.get(node_id).and_then(|name| self.nodes.get(*name)) else {
                 continue;
             };
-            let stored = match self.store.get_item(*node_id, item_id) {
-                Ok(Some(stored)) => stored,
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "item to notify again could not be read");
-                    continue;
-                }
-            };
-            let item = from_stored(stored);
+            let item = from_stored(stored.clone());
             let archive_id =
                 (archiving && n.meta.config.persist_items).then(|| key.encode(n.id, item.seq));
             let event = Event::Items {

@@ -5,7 +5,7 @@
 //! the recorded point: at-least-once, a notification may repeat after a
 //! failover, never go missing.
 
-use crate::store::{NodeId, PartitionLog};
+use crate::store::{NodeId, PartitionLog, StoredItem};
 use async_nats::jetstream::kv;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -49,7 +49,7 @@ impl Marks {
 pub async fn takeover(
     log: &PartitionLog,
     marks: &Marks,
-) -> Result<(Vec<(NodeId, String)>, Vec<u64>), String> {
+) -> Result<(Vec<(NodeId, StoredItem)>, Vec<u64>), String> {
     let heads = log.heads().await.map_err(|e| e.to_string())?;
     let Some(recorded) = marks.load().await? else {
         // The first leader of this cluster: nothing was stored before.
@@ -64,7 +64,7 @@ pub async fn takeover(
             .items_between(p as u32, after, *head)
             .await
             .map_err(|e| e.to_string())?;
-        items.extend(found.into_iter().map(|i| (i.node, i.id)));
+        items.extend(found.into_iter().map(|i| (i.node, i.item)));
     }
     Ok((items, heads))
 }

@@ -46,9 +46,15 @@ impl Lease {
         Self { kv, ttl }
     }
 
-    /// How often a leader renews and a follower looks.
+    /// How often a leader renews.
     pub fn period(&self) -> Duration {
         self.ttl / 4
+    }
+
+    /// How often a follower looks: often, as the time from an expiry to
+    /// its takeover adds to the failover (one KV read per look).
+    pub fn look_period(&self) -> Duration {
+        (self.ttl / 20).clamp(Duration::from_millis(50), self.period())
     }
 
     /// The current holder, if any (`Err`: the cluster did not answer).

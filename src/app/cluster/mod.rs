@@ -143,6 +143,15 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         })
     };
 
+    // The store is opened (connection, streams) while following, so a
+    // takeover only loads; nothing is read or written before the lease.
+    let (store, log) = storage::open_store(&config).await?;
+    let Some(log) = log else {
+        return Err(AppError::Store(
+            "[cluster] needs the JetStream store".into(),
+        ));
+    };
+
     // Follow until the lease is free, then take it.
     let me = Holder {
         instance: instance.clone(),
@@ -152,7 +161,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     tracing::info!(instance, "cluster instance started; following");
     let held = loop {
         tokio::select! {
-            _ = tokio::time::sleep(lease.period()) => {}
+            _ = tokio::time::sleep(lease.look_period()) => {}
             _ = shutdown.changed() => {
                 return finish_links(links, http_task).await;
             }
@@ -189,12 +198,6 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let (serving_tx, serving_rx) = watch::channel(false);
     let (release_tx, release_rx) = tokio::sync::oneshot::channel();
     let keeper = tokio::spawn(keep_lease(lease, held, serving_rx, release_rx));
-    let (store, log) = storage::open_store(&config).await?;
-    let Some(log) = log else {
-        return Err(AppError::Store(
-            "[cluster] needs the JetStream store".into(),
-        ));
-    };
     let (resume, base) = fanout::takeover(&log, &marks)
         .await
         .map_err(AppError::Store)?;

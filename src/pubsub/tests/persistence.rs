@@ -85,3 +85,37 @@ fn corrupt_metadata_fails_open_with_internal() {
     let err = Service::open(store, settings()).err().unwrap();
     assert!(matches!(err, PubsubError::Internal(t) if t.contains("bad")));
 }
+
+#[test]
+fn renotify_sends_the_given_copies_to_the_subscribers_of_now_in_order() {
+    let mut svc = service_with_node(&[]);
+    publish_ids(&mut svc, &["a", "b"]);
+    let node = svc.nodes[NODE].id;
+    let stored = svc.store.items_after(node, 0, 10).unwrap();
+    let svc = reopen(svc);
+    let mut svc = svc;
+    let _ = subscribe(&mut svc, "bob@example.com");
+    // The given copies (read from the log) in order; a node that is gone
+    // is skipped.
+    let mut given: Vec<(NodeId, StoredItem)> =
+        stored.iter().rev().map(|i| (node, i.clone())).collect();
+    given.push((node + 1000, stored[0].clone()));
+    let notes = svc.renotify(&given);
+    assert_eq!(notes.len(), 2);
+    let ids: Vec<String> = notes
+        .iter()
+        .flat_map(|n| match &n.event {
+            Event::Items { items, .. } => items.iter().map(|i| i.id.to_string()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(ids, ["b", "a"]);
+    for n in &notes {
+        let to: Vec<String> = n.recipients.iter().map(|r| r.jid.to_string()).collect();
+        assert_eq!(to, ["bob@example.com"]);
+        assert!(
+            n.archive_id.is_some(),
+            "a stanza-id lets a client drop the repeat"
+        );
+    }
+}

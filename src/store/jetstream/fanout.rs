@@ -4,8 +4,8 @@
 //! point. The core never sees this; the cluster wiring does.
 
 use super::log::retrying;
-use super::names::{self, Names};
-use crate::store::{NodeId, StoreError, StoreResult, keys};
+use super::names::Names;
+use crate::store::{NodeId, StoreError, StoreResult, StoredItem, keys};
 use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -33,11 +33,11 @@ impl AckedMarks {
     }
 }
 
-/// An item written to a partition: its node and ID.
+/// An item written to a partition, as stored now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedItem {
     pub node: NodeId,
-    pub id: String,
+    pub item: StoredItem,
 }
 
 /// Read access to the partition streams, cheap to clone.
@@ -114,10 +114,17 @@ impl PartitionLog {
             let node = node_of_item_subject(&msg.subject).ok_or_else(|| {
                 StoreError::Corrupt(format!("item subject {} has no node", msg.subject))
             })?;
+            // Decoded here: the new leader notifies from these copies
+            // without reading each item again.
+            let head: [u8; 8] = msg
+                .payload
+                .get(..8)
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("message {sseq} has no seq")))?;
             let body = msg.payload.get(8..).unwrap_or_default();
             out.push(LoggedItem {
                 node,
-                id: keys::decode_item_id(body)?,
+                item: keys::decode_item(u64::from_be_bytes(head), body)?,
             });
             if pending == 0 || sseq == until {
                 break;
@@ -139,9 +146,6 @@ pub(super) fn partition_of_stream(names: &Names, stream: &str) -> Option<usize> 
     let rest = stream.strip_prefix(&names.prefix)?.strip_prefix("_P")?;
     rest.parse().ok()
 }
-
-#[allow(dead_code)]
-fn _uses(_: names::Names) {}
 
 #[cfg(test)]
 mod tests {

@@ -94,6 +94,22 @@ pub async fn next(s: &stream::Stream, filter: &str, from: u64) -> StoreResult<Op
     entry(got.await?)
 }
 
+/// The subjects matching `filter` that hold a message (one stream-info
+/// request per 100,000 subjects, no message bodies): counting a node's
+/// items this way costs a request, not a read per item, which keeps a
+/// takeover's load short (docs/architecture.md, "Several instances").
+pub async fn subjects(s: &stream::Stream, filter: &str) -> StoreResult<Vec<String>> {
+    use futures::TryStreamExt;
+    retrying("stream info", || async {
+        let listing = s.info_with_subjects(filter).await?;
+        listing
+            .try_filter_map(|(subject, count)| async move { Ok((count > 0).then_some(subject)) })
+            .try_collect::<Vec<String>>()
+            .await
+    })
+    .await
+}
+
 /// The stream sequence from which reading `filter` forward yields exactly
 /// the entries with seq > `after` (entries of one node are in seq order).
 async fn start_after(s: &stream::Stream, filter: &str, after: u64) -> StoreResult<u64> {

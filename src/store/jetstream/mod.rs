@@ -563,12 +563,6 @@ impl JetStreamStore {
         Ok(out)
     }
 
-    /// Every live entry of `filter` (startup scans).
-    async fn all(&self, node: NodeId, filter: &str) -> StoreResult<Vec<Entry>> {
-        self.oldest_while(node, filter, usize::MAX, |_| Ok(true))
-            .await
-    }
-
     /// Every current (key, value) of a bucket.
     async fn bucket_entries(&self, kv: &kv::Store) -> StoreResult<Vec<(String, u64, Bytes)>> {
         // A set: the key listing (an ordered consumer) can repeat keys
@@ -825,7 +819,8 @@ impl Store for JetStreamStore {
     fn count_items(&self, node: NodeId) -> StoreResult<u64> {
         self.run(async {
             self.settle().await?;
-            Ok(self.all(node, &self.names.items(node)).await?.len() as u64)
+            let subjects = log::subjects(self.stream(node), &self.names.items(node)).await?;
+            Ok(subjects.len() as u64)
         })
     }
 
@@ -936,9 +931,14 @@ impl Store for JetStreamStore {
     fn archive_stats(&self, node: NodeId) -> StoreResult<(u64, u64)> {
         self.run(async {
             self.settle().await?;
-            let all = self.all(node, &self.names.archives(node)).await?;
-            let max = all.iter().map(|e| e.seq).max().unwrap_or(0);
-            Ok((all.len() as u64, max))
+            // An entry's subject ends in its seq (`names.rs`).
+            let subjects = log::subjects(self.stream(node), &self.names.archives(node)).await?;
+            let max = subjects
+                .iter()
+                .filter_map(|s| s.rsplit('.').next()?.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0);
+            Ok((subjects.len() as u64, max))
         })
     }
 
