@@ -125,6 +125,7 @@ fn start_core(
     let ctx = ProtocolCtx {
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,
+        multicast: None,
     };
     let queue_tick_every = Duration::from_millis(config.queue.tick_ms);
     tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));

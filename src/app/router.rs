@@ -205,7 +205,12 @@ impl<S: Store + 'static> Router<S> {
                 let notes = self.service.renotify(&items);
                 let max = self.service.settings().max_stanza_bytes;
                 let jid = &self.ctx.service_jid;
-                let rendered = crate::protocol::notify::render_all(jid, max, &notes);
+                let rendered = crate::protocol::notify::render_all(
+                    jid,
+                    max,
+                    self.ctx.multicast.as_ref(),
+                    &notes,
+                );
                 tracing::info!(
                     items = items.len(),
                     notifications = rendered.len(),
@@ -249,6 +254,7 @@ mod tests {
         let ctx = ProtocolCtx {
             service_jid: "events.localhost".parse().unwrap(),
             max_payload_bytes: 1024,
+            multicast: None,
         };
         Router::new(service, ctx)
     }

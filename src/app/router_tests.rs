@@ -80,6 +80,7 @@ fn run_queued(jobs: Vec<Job>) -> (CommitLog, Released) {
     let ctx = ProtocolCtx {
         service_jid: "events.localhost".parse().unwrap(),
         max_payload_bytes: settings.max_payload_bytes,
+        multicast: None,
     };
     let service = Service::open(MemoryStore::new(), settings).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));

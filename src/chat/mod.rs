@@ -90,7 +90,7 @@ impl ChatService {
         let max = service.settings().max_stanza_bytes;
         Some(ChatHandled {
             answer: Stanza::Message(reply),
-            notifications: notify::render_all(&self.service_jid, max, &answer.notifications),
+            notifications: notify::render_all(&self.service_jid, max, None, &answer.notifications),
         })
     }
 

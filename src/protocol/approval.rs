@@ -49,7 +49,12 @@ pub fn handle_approval<S: Store>(
         match service.approve_subscription(&actor, &node, &jid, subid.as_deref(), allow) {
             Ok(o) => done(
                 Ok(None),
-                notify::render_all(&ctx.service_jid, max, &o.notifications),
+                notify::render_all(
+                    &ctx.service_jid,
+                    max,
+                    ctx.multicast.as_ref(),
+                    &o.notifications,
+                ),
             ),
             Err(e) => done(Err(e.into()), vec![]),
         },
@@ -96,6 +101,7 @@ mod tests {
         let ctx = ProtocolCtx {
             service_jid: "pubsub.shakespeare.lit".parse().unwrap(),
             max_payload_bytes: 1 << 16,
+            multicast: None,
         };
         let iq = |from: &str, payload: &str| IqRequest {
             from: from.parse().unwrap(),

@@ -28,6 +28,7 @@ fn setup(f: impl FnOnce(&mut ServiceSettings)) -> T {
     let ctx = ProtocolCtx {
         service_jid: "pubsub.shakespeare.lit".parse().unwrap(),
         max_payload_bytes: 1000,
+        multicast: None,
     };
     let mut t = T(
         Service::open(MemoryStore::new(), settings).unwrap(),

@@ -10,6 +10,7 @@ pub mod forms;
 pub mod mam;
 pub mod mam_render;
 pub mod message_id;
+pub mod multicast;
 pub mod notify;
 pub mod pubsub_errors;
 pub mod pubsub_exec;

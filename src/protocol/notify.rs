@@ -8,6 +8,7 @@
 //! per recipient, never a re-parse of the stored payload string.
 
 use super::forms::{Field, FieldType, Form, FormKind};
+use super::multicast::{self, Fanout};
 use super::pubsub_forms::{self, NODE_CONFIG, SUBSCRIBE_AUTHORIZATION};
 use super::xml::BuilderExt;
 use super::{message_id, ns, stanza_size, timestamp};
@@ -23,7 +24,16 @@ use tokio_xmpp::parsers::ns::{DELAY, SID};
 /// messages per recipient, in order, each under the limit. An item that
 /// cannot fit a stanza alone is announced by ID only (the client fetches
 /// it by ID, XEP-0060 §6.5.6).
-pub fn render(service: &BareJid, max_stanza_bytes: usize, n: &Notification) -> Vec<Stanza> {
+///
+/// With a `fanout` (XEP-0033), recipients whose message would be identical
+/// share multicast stanzas; split notifications and recipients with SHIM
+/// headers get their own messages, as without it.
+pub fn render(
+    service: &BareJid,
+    max_stanza_bytes: usize,
+    fanout: Option<&Fanout>,
+    n: &Notification,
+) -> Vec<Stanza> {
     if let Event::Items {
         items,
         include_payload: true,
@@ -33,7 +43,8 @@ pub fn render(service: &BareJid, max_stanza_bytes: usize, n: &Notification) -> V
         let budget = max_stanza_bytes.saturating_sub(envelope(service, n));
         let els: Vec<Element> = items.iter().map(|i| item_el(i, true)).collect();
         let sizes: Vec<usize> = els.iter().map(stanza_size::xml_len).collect();
-        if sizes.iter().sum::<usize>() > budget {
+        let used = sizes.iter().sum::<usize>();
+        if used > budget {
             return split(service, n, items, els, &sizes, budget, *last_published);
         }
         // It fits: the same message as ever, from the items parsed once.
@@ -46,9 +57,16 @@ pub fn render(service: &BareJid, max_stanza_bytes: usize, n: &Notification) -> V
         if let (true, Some(last)) = (*last_published, items.last()) {
             out.push(delay(last.published_ms));
         }
-        return messages(service, n, out);
+        let shared = fanout.map(|f| (f, budget - used));
+        return messages(service, n, out, shared);
     }
-    messages(service, n, payloads(n))
+    let payloads = payloads(n);
+    let shared = fanout.map(|f| {
+        let used: usize = payloads.iter().map(stanza_size::xml_len).sum();
+        let budget = max_stanza_bytes.saturating_sub(envelope(service, n));
+        (f, budget.saturating_sub(used))
+    });
+    messages(service, n, payloads, shared)
 }
 
 /// The notification's messages, one chunk of items after another.
@@ -99,7 +117,9 @@ fn split(
         if let Some(id) = &archive_id {
             payloads.push(stanza_id(service, id));
         }
-        out.extend(messages(service, n, payloads));
+        // Parts of a split notification go one by one: each is already
+        // near the stanza limit, leaving no room for addresses.
+        out.extend(messages(service, n, payloads, None));
     }
     out
 }
@@ -124,8 +144,15 @@ fn envelope(service: &BareJid, n: &Notification) -> usize {
         + recipient
 }
 
-/// One message per recipient with these children.
-fn messages(service: &BareJid, n: &Notification, payloads: Vec<Element>) -> Vec<Stanza> {
+/// One message per recipient with these children, or, with `shared`
+/// (the multicast service and the bytes left for addresses), one per
+/// batch of recipients whose messages would be identical.
+fn messages(
+    service: &BareJid,
+    n: &Notification,
+    payloads: Vec<Element>,
+    shared: Option<(&Fanout, usize)>,
+) -> Vec<Stanza> {
     let type_ = match n.message_type {
         NotificationType::Headline => MessageType::Headline,
         NotificationType::Normal => MessageType::Normal,
@@ -136,28 +163,62 @@ fn messages(service: &BareJid, n: &Notification, payloads: Vec<Element>) -> Vec<
         payloads.push(stanza_id(service, id));
     }
     let shim = matches!(n.event, Event::Items { .. } | Event::Retract { .. });
-    (n.recipients.iter())
-        .map(|r| {
-            let mut m = Message::new_with_type(type_.clone(), Some(r.jid.clone()));
-            m.from = Some(from.clone());
-            m.id = Some(Id(message_id::next()));
-            m.payloads = payloads.clone();
-            if shim && !r.subids.is_empty() {
-                m.payloads.push(shim_headers(r));
+    let message = |to: &Jid| {
+        let mut m = Message::new_with_type(type_.clone(), Some(to.clone()));
+        m.from = Some(from.clone());
+        m.id = Some(Id(message_id::next()));
+        m.payloads = payloads.clone();
+        m
+    };
+    // SubID headers differ per recipient: those never share a stanza.
+    let own_headers = |r: &Recipient| shim && !r.subids.is_empty();
+    let mut out = Vec::with_capacity(n.recipients.len());
+    let alike: Vec<&Jid> = match shared {
+        Some(_) => (n.recipients.iter())
+            .filter(|r| !own_headers(r))
+            .map(|r| &r.jid)
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Some((fanout, budget)) = shared {
+        for range in multicast::batches(&alike, fanout.batch, budget) {
+            let batch = &alike[range];
+            match batch {
+                [one] => out.push(Stanza::Message(message(one))),
+                _ => {
+                    let mut m = message(&fanout.service);
+                    m.payloads.push(multicast::addresses(batch));
+                    out.push(Stanza::Message(m));
+                }
             }
-            Stanza::Message(m)
-        })
-        .collect()
+        }
+    }
+    for r in &n.recipients {
+        if shared.is_some() && !own_headers(r) {
+            continue; // sent above
+        }
+        let mut m = message(&r.jid);
+        if own_headers(r) {
+            m.payloads.push(shim_headers(r));
+        }
+        out.push(Stanza::Message(m));
+    }
+    out
 }
 
 fn has_stanza_id(payloads: &[Element]) -> bool {
     payloads.iter().any(|p| p.is("stanza-id", SID))
 }
 
-/// Renders every notification of an outcome.
-pub fn render_all(service: &BareJid, max_stanza_bytes: usize, ns: &[Notification]) -> Vec<Stanza> {
+/// Renders every notification of an outcome, through `fanout` if given.
+pub fn render_all(
+    service: &BareJid,
+    max_stanza_bytes: usize,
+    fanout: Option<&Fanout>,
+    ns: &[Notification],
+) -> Vec<Stanza> {
     ns.iter()
-        .flat_map(|n| render(service, max_stanza_bytes, n))
+        .flat_map(|n| render(service, max_stanza_bytes, fanout, n))
         .collect()
 }
 
@@ -334,3 +395,7 @@ fn approval_form(node: &str, jid: &Jid, subid: &str) -> Element {
 #[cfg(test)]
 #[path = "notify_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "notify_multicast_tests.rs"]
+mod multicast_tests;

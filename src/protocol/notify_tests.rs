@@ -38,7 +38,7 @@ fn note(event: Event, recipients: Vec<Recipient>) -> Notification {
 }
 
 fn messages(n: &Notification) -> Vec<Message> {
-    render(&service(), crate::config::DEFAULT_MAX_STANZA_BYTES, n)
+    render(&service(), crate::config::DEFAULT_MAX_STANZA_BYTES, None, n)
         .into_iter()
         .map(|s| match s {
             Stanza::Message(m) => m,
@@ -376,7 +376,13 @@ fn render_all_flattens_outcome_notifications() {
     let a = note(Event::Purge, vec![to("a@x"), to("b@x")]);
     let b = note(Event::Purge, vec![to("c@x")]);
     assert_eq!(
-        render_all(&service(), crate::config::DEFAULT_MAX_STANZA_BYTES, &[a, b]).len(),
+        render_all(
+            &service(),
+            crate::config::DEFAULT_MAX_STANZA_BYTES,
+            None,
+            &[a, b]
+        )
+        .len(),
         3
     );
 }
@@ -425,7 +431,7 @@ fn a_batch_too_big_for_one_stanza_is_split_in_order_under_the_limit() {
     // The core's IDs are opaque (`pubsub::archive_ids`); readable stand-ins
     // show which one each part carries.
     n.item_archive_ids = (1..=10).map(|i| format!("7-{i}")).collect();
-    let ms: Vec<Message> = render(&service(), max, &n)
+    let ms: Vec<Message> = render(&service(), max, None, &n)
         .into_iter()
         .map(|s| match s {
             Stanza::Message(m) => m,
@@ -478,7 +484,7 @@ fn an_item_that_cannot_fit_any_stanza_is_announced_by_id_only() {
         },
         vec![to("francisco@denmark.lit")],
     );
-    let ms: Vec<Message> = render(&service(), max, &n)
+    let ms: Vec<Message> = render(&service(), max, None, &n)
         .into_iter()
         .filter_map(|s| match s {
             Stanza::Message(m) => Some(m),

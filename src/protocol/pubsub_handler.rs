@@ -20,6 +20,10 @@ pub struct ProtocolCtx {
     pub service_jid: BareJid,
     /// Largest serialized payload accepted (XEP-0060 §7.1.3.5).
     pub max_payload_bytes: usize,
+    /// The server's XEP-0033 multicast service while Herald may use it
+    /// (set by `app::multicast` before each job; `None`: one message per
+    /// recipient).
+    pub multicast: Option<super::multicast::Fanout>,
 }
 
 /// The answer to one IQ.
@@ -79,7 +83,12 @@ pub fn handle_pubsub<S: Store>(
     let budget = stanza_size::reply_budget(max, req);
     match execute(service, ctx, &req.from, request, budget) {
         Ok(o) => {
-            let notifications = notify::render_all(&ctx.service_jid, max, &o.notifications);
+            let notifications = notify::render_all(
+                &ctx.service_jid,
+                max,
+                ctx.multicast.as_ref(),
+                &o.notifications,
+            );
             Handled {
                 results: Vec::new(),
                 reply: Ok(o.reply),

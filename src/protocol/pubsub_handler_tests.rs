@@ -35,6 +35,7 @@ fn setup_with(f: impl FnOnce(&mut ServiceSettings)) -> T {
     let ctx = ProtocolCtx {
         service_jid: "pubsub.shakespeare.lit".parse().unwrap(),
         max_payload_bytes: settings.max_payload_bytes,
+        multicast: None,
     };
     let mut svc = Service::open(MemoryStore::new(), settings).unwrap();
     svc.set_now(crate::pubsub::tests::NOW_MS);

@@ -66,7 +66,12 @@ fn render(
     what: &str,
 ) -> Vec<Stanza> {
     match result {
-        Ok(notes) => notify::render_all(&ctx.service_jid, max_stanza_bytes, &notes),
+        Ok(notes) => notify::render_all(
+            &ctx.service_jid,
+            max_stanza_bytes,
+            ctx.multicast.as_ref(),
+            &notes,
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "{what} failed");
             Vec::new()
@@ -106,7 +111,12 @@ fn done(ctx: &ProtocolCtx, max_stanza_bytes: usize, notes: Vec<Notification>) ->
     Handled {
         results: Vec::new(),
         reply: Ok(None),
-        notifications: notify::render_all(&ctx.service_jid, max_stanza_bytes, &notes),
+        notifications: notify::render_all(
+            &ctx.service_jid,
+            max_stanza_bytes,
+            ctx.multicast.as_ref(),
+            &notes,
+        ),
         published: Vec::new(),
     }
 }

@@ -28,6 +28,7 @@ fn setup() -> T {
     let ctx = ProtocolCtx {
         service_jid: SVC.parse().unwrap(),
         max_payload_bytes: settings.max_payload_bytes,
+        multicast: None,
     };
     let mut t = T {
         svc: Service::open(MemoryStore::new(), settings).unwrap(),

@@ -132,7 +132,12 @@ pub fn presence<S: Store>(service: &mut Service<S>, ctx: &ProtocolCtx, p: Presen
         _ => return routed,
     };
     let max = service.settings().max_stanza_bytes;
-    routed.notifications = notify::render_all(&ctx.service_jid, max, &outcome.notifications);
+    routed.notifications = notify::render_all(
+        &ctx.service_jid,
+        max,
+        ctx.multicast.as_ref(),
+        &outcome.notifications,
+    );
     routed
 }
 

@@ -57,7 +57,12 @@ impl<S: Store> Router<S> {
                 let max = self.service.settings().max_stanza_bytes;
                 let answer = self.service.ingest(request).map(|outcome| {
                     let jid = &self.ctx.service_jid;
-                    let rendered = notify::render_all(jid, max, &outcome.notifications);
+                    let rendered = notify::render_all(
+                        jid,
+                        max,
+                        self.ctx.multicast.as_ref(),
+                        &outcome.notifications,
+                    );
                     self.notify(rendered, out);
                     // Only what was stored anew: no replay, no unchanged item.
                     self.job_published |= !outcome.published.is_empty();
@@ -120,7 +125,12 @@ impl<S: Store> Router<S> {
                     .resend_dead_letter(&node, &item)
                     .map(|outcome| {
                         let jid = &self.ctx.service_jid;
-                        let rendered = notify::render_all(jid, max, &outcome.notifications);
+                        let rendered = notify::render_all(
+                            jid,
+                            max,
+                            self.ctx.multicast.as_ref(),
+                            &outcome.notifications,
+                        );
                         self.notify(rendered, out);
                     });
                 self.ingest.deferred.push(Box::new(move || {
