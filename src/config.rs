@@ -151,6 +151,15 @@ pub struct ComponentConfig {
     /// stanzas again.
     #[serde(default = "default_confirm_timeout")]
     pub confirm_timeout_ms: u64,
+    /// XEP-0033: when the server offers a multicast service (found with
+    /// disco after the link comes up), a notification identical for many
+    /// subscribers leaves as one stanza per batch instead of one each.
+    #[serde(default = "default_true")]
+    pub multicast: bool,
+    /// Most recipients in one multicast stanza. The default fits
+    /// ejabberd's default `mod_multicast` limit for a non-local sender.
+    #[serde(default = "default_multicast_batch")]
+    pub multicast_batch: usize,
 }
 
 /// The secret never appears in `Debug` output (logs, panics).
@@ -166,6 +175,8 @@ impl std::fmt::Debug for ComponentConfig {
             .field("confirm_window", &self.confirm_window)
             .field("confirm_interval_ms", &self.confirm_interval_ms)
             .field("confirm_timeout_ms", &self.confirm_timeout_ms)
+            .field("multicast", &self.multicast)
+            .field("multicast_batch", &self.multicast_batch)
             .finish()
     }
 }
@@ -410,6 +421,9 @@ fn default_sender_rate() -> u32 {
 fn default_sender_burst() -> u32 {
     2000
 }
+fn default_multicast_batch() -> usize {
+    20
+}
 fn default_confirm_window() -> usize {
     2048
 }
@@ -605,6 +619,9 @@ impl Config {
         }
         if !(1..=16).contains(&self.component.connections) {
             invalid("component.connections must be between 1 and 16".into());
+        }
+        if !(2..=10_000).contains(&self.component.multicast_batch) {
+            invalid("component.multicast_batch must be between 2 and 10000".into());
         }
         if self.retention.sweep_batch == 0 {
             invalid("retention.sweep_batch must be > 0".into());

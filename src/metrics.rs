@@ -29,6 +29,9 @@ type SourceLabel = [(&'static str, &'static str); 1];
 pub struct Metrics {
     publishes: Family<SourceLabel, Counter>,
     notifications: Counter,
+    multicast_stanzas: Counter,
+    multicast_recipients: Counter,
+    multicast_bounces: Counter,
     flush: Histogram,
     publish_to_notification: Histogram,
 }
@@ -76,6 +79,9 @@ impl Metrics {
         Metrics {
             publishes,
             notifications: Counter::default(),
+            multicast_stanzas: Counter::default(),
+            multicast_recipients: Counter::default(),
+            multicast_bounces: Counter::default(),
             flush: Histogram::new(FLUSH_BUCKETS),
             publish_to_notification: Histogram::new(NOTIFY_BUCKETS),
         }
@@ -90,6 +96,15 @@ impl Metrics {
         let help = "Pubsub notification messages queued for ejabberd (events, consumer-group deliveries and notices, approval requests); not chat answers, room posts or MAM results.";
         let notifications = self.notifications.clone();
         register(registry, "herald_notifications", help, notifications);
+        let help = "XEP-0033 multicast stanzas queued for the server's multicast service, each one notification for several bcc recipients (also counted once in herald_notifications_total).";
+        let c = self.multicast_stanzas.clone();
+        register(registry, "herald_multicast_stanzas", help, c);
+        let help = "Recipients addressed through XEP-0033 multicast stanzas.";
+        let c = self.multicast_recipients.clone();
+        register(registry, "herald_multicast_recipients", help, c);
+        let help = "Multicast stanzas the multicast service bounced: resent one per recipient, multicast paused.";
+        let c = self.multicast_bounces.clone();
+        register(registry, "herald_multicast_bounces", help, c);
     }
 
     /// The latency histograms, registered after the link gauges.
@@ -117,6 +132,16 @@ impl Metrics {
     /// Pubsub notifications released (not chat answers or room posts).
     pub fn add_notifications(&self, n: u64) {
         self.notifications.inc_by(n);
+    }
+
+    /// One multicast stanza for `recipients` recipients.
+    pub fn add_multicast(&self, recipients: u64) {
+        self.multicast_stanzas.inc();
+        self.multicast_recipients.inc_by(recipients);
+    }
+
+    pub fn add_multicast_bounce(&self) {
+        self.multicast_bounces.inc();
     }
 
     pub fn notifications(&self) -> u64 {

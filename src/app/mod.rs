@@ -4,6 +4,7 @@
 mod clock;
 mod cluster;
 mod executor;
+mod multicast;
 mod outboxes;
 mod router;
 mod settings;
@@ -130,9 +131,15 @@ fn start_core(
     let queue_tick_every = Duration::from_millis(config.queue.tick_ms);
     tokio::spawn(queue_tick(jobs_tx.downgrade(), queue_tick_every));
     let (relay, chat) = people(config, &ctx.service_jid)?;
+    let multicast = multicast::Multicast::new(
+        config.component.multicast,
+        config.component.multicast_batch,
+        service_jid.clone(),
+    );
     let mut router = Router::new(service, ctx)
         .with_ingest_policy(settings::ingest_policy(&config.http))
-        .with_people(relay, chat);
+        .with_people(relay, chat)
+        .with_multicast(multicast);
     if config.http.listen.is_some() {
         router = router.with_bus(bus.clone());
     }

@@ -4,6 +4,7 @@
 //! (docs/architecture.md, "Modules").
 
 use super::executor::{Dispatch, Job};
+use super::multicast::Multicast;
 use crate::chat::ChatService;
 use crate::component::Inbound;
 use crate::events::EventBus;
@@ -40,11 +41,15 @@ pub struct Router<S: Store> {
     /// Followers of the log (SSE, webhooks): each batch's history entries
     /// are handed on after its commit.
     bus: Option<EventBus>,
+    /// XEP-0033 discovery, bounces and back-off (off unless configured).
+    multicast: Multicast,
 }
 
 impl<S: Store> Router<S> {
     pub fn new(service: Service<S>, ctx: ProtocolCtx) -> Self {
+        let multicast = Multicast::off(ctx.service_jid.clone().into());
         Self {
+            multicast,
             service,
             ctx,
             notified: 0,
@@ -55,6 +60,13 @@ impl<S: Store> Router<S> {
             chat: None,
             bus: None,
         }
+    }
+
+    /// Multicasts notifications when the server offers it (`[component]
+    /// multicast`).
+    pub fn with_multicast(mut self, multicast: Multicast) -> Self {
+        self.multicast = multicast;
+        self
     }
 
     /// Hands every committed history entry to `bus` while anyone follows
@@ -91,6 +103,7 @@ impl<S: Store> Router<S> {
     /// answers, room posts and MAM results are not notifications).
     fn notify(&mut self, rendered: Vec<Stanza>, out: &mut Vec<Stanza>) {
         self.notified += rendered.len() as u64;
+        self.multicast.record(&rendered);
         out.extend(rendered);
     }
 
@@ -139,6 +152,21 @@ impl<S: Store + 'static> Dispatch for Router<S> {
         let now = clock.instant;
         let notified_before = self.notified;
         self.job_published = false;
+        // Rendering asks the context, so the context follows discovery
+        // and bounces before each job.
+        self.ctx.multicast = self.multicast.current(now);
+        let job = match job {
+            Job::Xmpp(Inbound::Stanza(s)) if self.multicast.claims(&s) => {
+                let resent = self.multicast.on_stanza(s, now, out);
+                self.notify(resent, out);
+                return;
+            }
+            Job::LinkUp => {
+                self.multicast.link_up(out);
+                Job::LinkUp
+            }
+            job => job,
+        };
         match (job, self.relay.as_mut()) {
             (Job::Xmpp(Inbound::Stanza(s)), Some(relay)) if relay.claims(&s) => {
                 relay.on_stanza(s, now, out)
