@@ -95,6 +95,9 @@ impl Multicast {
         };
         self.service = None;
         self.asking.clear();
+        // §2: the server itself may be the service; else one of its items.
+        let info = self.info_query(server.clone());
+        out.push(info);
         let query = Element::builder("query", DISCO_ITEMS).build();
         out.push(self.query(server, query));
     }
@@ -172,12 +175,19 @@ impl Multicast {
             tracing::info!("no XEP-0033 multicast service: one message per recipient");
         }
         for jid in items {
-            let q = self.query(jid.clone(), Element::builder("query", DISCO_INFO).build());
-            if let Stanza::Iq(Iq::Get { id, .. }) = &q {
-                self.asking.insert(id.clone(), jid);
-            }
+            let q = self.info_query(jid);
             out.push(q);
         }
+    }
+
+    /// A disco#info query to `jid`, remembered so its answer is read as
+    /// "does `jid` offer the address feature".
+    fn info_query(&mut self, jid: Jid) -> Stanza {
+        let q = self.query(jid.clone(), Element::builder("query", DISCO_INFO).build());
+        if let Stanza::Iq(Iq::Get { id, .. }) = &q {
+            self.asking.insert(id.clone(), jid);
+        }
+        q
     }
 
     /// Keeps the multicast stanzas among `rendered` for a resend, and

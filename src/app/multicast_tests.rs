@@ -29,7 +29,20 @@ fn discovered() -> Multicast {
     let mut m = Multicast::new(true, 20, me());
     let mut out = Vec::new();
     m.link_up(&mut out);
-    let (id, to) = iq_id(&out[0]);
+    assert_eq!(out.len(), 2, "info and items of the server: {out:?}");
+    let (info_id, to) = iq_id(&out[0]);
+    assert_eq!(to, "localhost");
+    let plain = parse(&format!(
+        "<iq {NS} type='result' id='{info_id}' from='localhost' to='events.localhost'>\
+         <query xmlns='{DISCO_INFO}'><feature var='{DISCO_ITEMS}'/></query></iq>"
+    ));
+    assert!(m.claims(&plain));
+    m.on_stanza(plain, Instant::now(), &mut Vec::new());
+    assert!(
+        m.current(Instant::now()).is_none(),
+        "the server is no service"
+    );
+    let (id, to) = iq_id(&out[1]);
     assert_eq!(to, "localhost");
     let items = parse(&format!(
         "<iq {NS} type='result' id='{id}' from='localhost' to='events.localhost'>\
