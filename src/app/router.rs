@@ -479,6 +479,64 @@ mod tests {
         assert!(r.notifying_publishes.is_empty());
     }
 
+    /// The id and addressee of a disco query the router sent.
+    fn query(s: &Stanza) -> (String, String) {
+        let Stanza::Iq(Iq::Get { id, to, .. }) = s else {
+            panic!("{s:?}")
+        };
+        (
+            id.clone(),
+            to.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn link_up_discovers_multicast_and_then_publishes_share_a_stanza() {
+        let me = "events.localhost".parse().unwrap();
+        let mut r = router().with_multicast(Multicast::new(true, 20, me));
+        let mut out = Vec::new();
+        r.handle(Job::LinkUp, &mut out);
+        let (items_id, to) = query(&out[1]);
+        assert_eq!(to, "localhost");
+        let out = handle(
+            &mut r,
+            &format!(
+                "<iq {NS} type='result' id='{items_id}' from='localhost' to='events.localhost'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='multicast.localhost'/></query></iq>"
+            ),
+        );
+        let (info_id, to) = query(&out[0]);
+        assert_eq!(to, "multicast.localhost");
+        let out = handle(
+            &mut r,
+            &format!(
+                "<iq {NS} type='result' id='{info_id}' from='multicast.localhost' to='events.localhost'><query xmlns='http://jabber.org/protocol/disco#info'><feature var='http://jabber.org/protocol/address'/></query></iq>"
+            ),
+        );
+        assert!(out.is_empty(), "answers to our queries are not routed");
+        let create = iq("c", "a@localhost/r", "set", "<create node='n'/>");
+        let sub = |who: &str| {
+            let body = format!("<subscribe node='n' jid='{who}@localhost'/>");
+            iq(who, &format!("{who}@localhost/r"), "set", &body)
+        };
+        batch(&mut r, &[create, sub("b"), sub("c")]);
+        r.release();
+        let publish = iq(
+            "p",
+            "a@localhost/r",
+            "set",
+            "<publish node='n'><item id='i'><x xmlns='urn:t'/></item></publish>",
+        );
+        let out = handle(&mut r, &publish);
+        let to: Vec<String> = (out.iter())
+            .filter_map(|s| match s {
+                Stanza::Message(m) => m.to.as_ref().map(|t| t.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(to, ["multicast.localhost"], "{out:?}");
+        assert_eq!(r.notified, 1, "one stanza for both subscribers");
+    }
+
     #[test]
     fn presence_subscribe_to_the_service_is_approved() {
         let mut r = router();
