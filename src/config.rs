@@ -1040,11 +1040,13 @@ mod tests {
         let mut config = Config::parse(&sample(dir.path())).unwrap();
         config.component.secret = None;
         config.component.connections = 0;
+        config.component.multicast_batch = 1;
         config.limits.max_payload_depth = 10_000;
         let err = config.validate().unwrap_err().to_string();
         for key in [
             "component.secret",
             "component.connections",
+            "component.multicast_batch",
             "limits.max_payload_depth",
         ] {
             assert!(err.contains(key), "{key} missing from {err}");
