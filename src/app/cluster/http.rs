@@ -25,6 +25,8 @@ pub struct Switch {
     pub leader: watch::Receiver<Option<Holder>>,
     pub instance: String,
     pub link: Arc<LinkState>,
+    /// Whether JetStream can take writes (probed in the background).
+    pub store: super::nats_health::NatsHealth,
 }
 
 pub fn router(switch: Arc<Switch>) -> axum::Router {
@@ -32,6 +34,16 @@ pub fn router(switch: Arc<Switch>) -> axum::Router {
 }
 
 async fn handle(State(sw): State<Arc<Switch>>, req: Request) -> Response {
+    // Leader or follower, nothing gets stored while JetStream cannot
+    // write: /readyz says so (and why) before anything else.
+    let store_down = (req.uri().path() == "/readyz")
+        .then(|| sw.store.problem())
+        .flatten();
+    if let Some(reason) = store_down {
+        let mut resp = unavailable("store_unavailable", &reason);
+        tag(&sw, &mut resp);
+        return resp;
+    }
     let real = sw.real.read().ok().and_then(|r| r.clone());
     let mut resp = match real {
         Some(mut router) => match router.call(req).await {
@@ -40,6 +52,11 @@ async fn handle(State(sw): State<Arc<Switch>>, req: Request) -> Response {
         },
         None => follow(&sw, req).await,
     };
+    tag(&sw, &mut resp);
+    resp
+}
+
+fn tag(sw: &Switch, resp: &mut Response) {
     let role = if sw.real.read().is_ok_and(|r| r.is_some()) {
         "leader"
     } else {
@@ -50,7 +67,6 @@ async fn handle(State(sw): State<Arc<Switch>>, req: Request) -> Response {
     if let Ok(v) = HeaderValue::from_str(&sw.instance) {
         h.insert("herald-instance", v);
     }
-    resp
 }
 
 async fn follow(sw: &Switch, req: Request) -> Response {

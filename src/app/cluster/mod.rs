@@ -12,6 +12,7 @@ mod fanout;
 mod forward;
 mod http;
 mod lease;
+mod nats_health;
 
 use super::outboxes::Outboxes;
 use super::{AppError, Job, join_core, link_settings, run_links, settings, start_core, storage};
@@ -81,6 +82,10 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         leader: leader_rx,
         instance: instance.clone(),
         link: link.clone(),
+        store: nats_health::spawn(
+            client.clone(),
+            partition_streams(prefix, js_config.partitions),
+        ),
     });
     let advertise = match (&config.cluster.advertise_http, config.http.listen) {
         (Some(url), _) => Some(url.clone()),
@@ -323,6 +328,11 @@ fn step_down() -> ! {
     };
     tracing::error!(error = %err, "restart failed; exiting");
     std::process::exit(1)
+}
+
+/// The store's partition streams (names as in `store::jetstream::names`).
+fn partition_streams(prefix: &str, partitions: u32) -> Vec<String> {
+    (0..partitions).map(|p| format!("{prefix}_P{p}")).collect()
 }
 
 fn default_instance() -> String {
