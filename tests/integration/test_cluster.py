@@ -11,16 +11,24 @@ figure is `HERALD_CLUSTER_TRIALS=30 pytest tests/integration/test_cluster.py`).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import collections
+import json
 import os
+import subprocess
+import urllib.request
 import threading
 import time
 import uuid
 
+import pytest
+
 import heraldtest.ops as ps
 from heraldtest.events import item_event_ids
 from heraldtest.entity import subscribe
-from heraldtest.harness import nats_urls
+from heraldtest.harness import REPO, nats_urls
 from heraldtest.ingest import TOKENS, put, request
 from test_durability import PublisherStats, publisher
 
@@ -29,13 +37,13 @@ LOAD_ALLOWANCE = 15.0   # see the note above the assertion: loading is the open 
 TRIALS = int(os.environ.get("HERALD_CLUSTER_TRIALS", "3"))
 
 
-def start_cluster(herald_factory, n: int = 3):
+def start_cluster(herald_factory, n: int = 3, partitions: int = 2):
     prefix = "cl" + uuid.uuid4().hex[:10]
     heralds = []
     for i in range(n):
         heralds.append(herald_factory(name=f"{prefix}-h{i + 1}", config={
             "storage": {"data_dir": None, "backend": "jetstream",
-                        "jetstream": {"servers": nats_urls(), "partitions": 2,
+                        "jetstream": {"servers": nats_urls(), "partitions": partitions,
                                       "stream_prefix": prefix}},
             "cluster": {"enabled": True, "instance": f"h{i + 1}", "lease_ttl_ms": TTL_MS},
             "http": {"tokens": TOKENS},
@@ -191,3 +199,138 @@ def test_leader_kill9_loses_nothing_and_fanout_resumes(herald_factory, connect, 
     # JetStream comes on top and grows with the items stored (4.6, 7.7,
     # 9.9, 11.1 s over four trials, 8,240 items): issue 12 stays open.
     assert max(resumed_after) <= TTL_MS / 1000 + 2 + LOAD_ALLOWANCE, resumed_after
+
+
+# --- the JetStream stream leader dies ------------------------------------
+
+NATS_BASE = int(os.environ.get("HERALD_NATS_PORT_BASE", "14222"))
+NATS_DIR = Path(os.environ.get("HERALD_NATS_DIR", str(REPO / ".nats")))
+MAX_STALL = 10.0
+
+
+def stream_leader(stream: str) -> Optional[str]:
+    """The NATS server (n1..n3) leading the stream, from the monitoring
+    endpoint of any live server (scripts/nats-cluster.sh: HTTP on +20..22)."""
+    for i in range(3):
+        url = f"http://127.0.0.1:{NATS_BASE + 20 + i}/jsz?streams=true"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                jsz = json.load(r)
+        except OSError:
+            continue
+        for account in jsz.get("account_details") or []:
+            for st in account.get("stream_detail") or []:
+                if st.get("name") == stream and (st.get("cluster") or {}).get("leader"):
+                    return st["cluster"]["leader"]
+    return None
+
+
+class TimedAcks(set):
+    """PublisherStats.acked that also records when each ack came."""
+
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+
+    def add(self, item):
+        self.times.append(time.monotonic())
+        super().add(item)
+
+
+class ReadyPoller(threading.Thread):
+    """/readyz of every instance every 0.1 s: (time, status, body)."""
+
+    def __init__(self, heralds):
+        super().__init__(daemon=True)
+        self.heralds = heralds
+        self.seen: list[tuple[float, int, dict]] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            for h in self.heralds:
+                try:
+                    status, _, body = request(h, "GET", "/readyz", token=None)
+                except OSError:
+                    continue
+                self.seen.append((time.monotonic(), status, body))
+            time.sleep(0.1)
+
+
+@pytest.mark.skipif(bool(os.environ.get("HERALD_NATS_URLS")),
+                    reason="kills a server of the NATS cluster this suite started")
+def test_stream_leader_kill9_loses_nothing(herald_factory, connect, unique_name):
+    # One partition: every write goes to the one stream whose leader dies.
+    heralds = start_cluster(herald_factory, partitions=1)
+    stream = heralds[0].config["storage"]["jetstream"]["stream_prefix"] + "_P0"
+    reader = connect("admin")
+    clients = [connect(u) for u in ("alice", "bob", "carol")]
+    node = unique_name("cluster-js-kill")
+    ps.create_node(reader, node, {"pubsub#max_items": "100000",
+                                  "pubsub#publish_model": "open"})
+    deadline = time.monotonic() + 10
+    while (victim := stream_leader(stream)) is None:
+        assert time.monotonic() < deadline, f"no leader for {stream}"
+        time.sleep(0.2)
+    pid_file = NATS_DIR / f"{victim}.pid"
+    pid = int(pid_file.read_text())
+
+    poller = ReadyPoller(heralds)
+    stop, first_ack = threading.Event(), threading.Event()
+    stats = [PublisherStats() for _ in clients]
+    for s in stats:
+        s.acked = TimedAcks()
+    threads = [threading.Thread(target=publisher,
+                                args=(c, node, f"jsk{i}", stop, stats[i], first_ack, 15.0))
+               for i, c in enumerate(clients)]
+    try:
+        for t in threads:
+            t.start()
+        assert first_ack.wait(20), "no publish was acknowledged"
+        poller.start()
+        time.sleep(1.0)
+        os.kill(pid, 9)
+        killed = time.monotonic()
+        acked_at_kill = set().union(*(s.acked for s in stats))
+        # Publish on until acks flow well past the election.
+        deadline = killed + 30
+        while time.monotonic() < deadline:
+            later = [t for s in stats for t in s.acked.times if t > killed + 1]
+            if len(later) > 200 and time.monotonic() > killed + 3:
+                break
+            time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads), "a publisher thread hung"
+    finally:
+        poller.stop.set()
+        stop.set()
+        # Back for the rest of the suite (nats-cluster.sh up restarts the dead one).
+        subprocess.run(["bash", str(REPO / "scripts" / "nats-cluster.sh"), "up"],
+                       check=True, capture_output=True, text=True)
+    poller.join()
+    failures = [s.failure for s in stats if s.failure]
+    assert not failures, failures
+
+    acked = set().union(*(s.acked for s in stats))
+    assert len(acked) > len(acked_at_kill), "publishing never resumed after the kill"
+    times = sorted(t for s in stats for t in s.acked.times)
+    gaps = [(b - a, a) for a, b in zip(times, times[1:])]
+    stall, stall_at = max(gaps)
+    wait_leader(heralds)
+    present = set(ps.all_item_ids(reader, node))
+    lost = acked - present
+    during = [(t, st, b) for t, st, b in poller.seen if stall_at <= t <= stall_at + stall]
+    reasons = sorted({b.get("message", "") for _, st, b in during if st == 503})
+    print(f"stream leader {victim} of {stream} killed: {len(acked)} acked "
+          f"({len(acked_at_kill)} before the kill), {len(present)} stored; longest gap "
+          f"between acks {stall:.2f} s starting {stall_at - killed:+.2f} s after the kill; "
+          f"/readyz during it: {len(during)} polls, 503 reasons {reasons}")
+    assert not lost, f"{len(lost)} acknowledged items lost, e.g. {sorted(lost)[:10]}"
+    assert stall <= MAX_STALL, f"publishing stalled {stall:.2f} s"
+    if stall >= 1.0:
+        assert any(st == 503 and ("jetstream" in b.get("message", "")
+                                  or "nats" in b.get("message", ""))
+                   for _, st, b in during), \
+            f"/readyz never said why during a {stall:.2f} s stall: {during[:5]}"
