@@ -5,6 +5,7 @@ mod clock;
 mod cluster;
 mod executor;
 mod multicast;
+mod nats_health;
 mod outboxes;
 mod router;
 mod settings;
@@ -266,6 +267,7 @@ async fn start_http(
         depth,
         bus,
     ));
+    nats_health::watch_for(config, &ingest).await;
     let task = tokio::spawn(crate::ingest::serve(
         listener,
         ingest.clone(),

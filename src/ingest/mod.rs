@@ -73,9 +73,19 @@ pub struct Ingest {
     /// Webhook delivery, which owns the endpoint records.
     hooks: crate::webhooks::engine::EngineHandle,
     started: std::time::Instant,
+    /// Why the store cannot write now, if it can tell (JetStream: a
+    /// background probe, `app::nats_health`); `/readyz` answers 503 with it.
+    store_check: std::sync::OnceLock<StoreCheck>,
 }
 
+pub type StoreCheck = Box<dyn Fn() -> Option<String> + Send + Sync>;
+
 impl Ingest {
+    /// Set once, at startup; a second call is ignored.
+    pub fn set_store_check(&self, check: StoreCheck) {
+        let _ = self.store_check.set(check);
+    }
+
     pub fn new<J: From<IngestJob> + Send + 'static>(
         config: &Config,
         jobs: mpsc::Sender<J>,
@@ -103,6 +113,7 @@ impl Ingest {
             jobs,
             hooks,
             started: std::time::Instant::now(),
+            store_check: std::sync::OnceLock::new(),
             tokens: auth::Tokens::from_config(&config.http.tokens),
             settings: IngestSettings {
                 max_payload_bytes: config.limits.max_payload_bytes,

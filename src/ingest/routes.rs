@@ -244,6 +244,9 @@ async fn readyz(State(st): State<Arc<Ingest>>) -> Response {
     if !st.link.is_up() {
         return ApiError::unavailable("the component link to ejabberd is down").into_response();
     }
+    if let Some(reason) = st.store_check.get().and_then(|check| check()) {
+        return ApiError::unavailable(reason).into_response();
+    }
     let probe = st.jobs.submit(|reply| IngestJob::Probe { reply });
     match tokio::time::timeout(Duration::from_secs(2), probe).await {
         Ok(Ok(())) => json_response(StatusCode::OK, json!({ "status": "ready" })),

@@ -26,7 +26,7 @@ pub struct Switch {
     pub instance: String,
     pub link: Arc<LinkState>,
     /// Whether JetStream can take writes (probed in the background).
-    pub store: super::nats_health::NatsHealth,
+    pub store: crate::app::nats_health::NatsHealth,
 }
 
 pub fn router(switch: Arc<Switch>) -> axum::Router {

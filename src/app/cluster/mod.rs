@@ -12,7 +12,6 @@ mod fanout;
 mod forward;
 mod http;
 mod lease;
-mod nats_health;
 
 use super::outboxes::Outboxes;
 use super::{AppError, Job, join_core, link_settings, run_links, settings, start_core, storage};
@@ -82,9 +81,9 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         leader: leader_rx,
         instance: instance.clone(),
         link: link.clone(),
-        store: nats_health::spawn(
+        store: super::nats_health::spawn(
             client.clone(),
-            partition_streams(prefix, js_config.partitions),
+            super::nats_health::store_streams(prefix, js_config.partitions, true),
         ),
     });
     let advertise = match (&config.cluster.advertise_http, config.http.listen) {
@@ -203,11 +202,14 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let (serving_tx, serving_rx) = watch::channel(false);
     let (release_tx, release_rx) = tokio::sync::oneshot::channel();
     let keeper = tokio::spawn(keep_lease(lease, held, serving_rx, release_rx));
-    let (resume, base) = fanout::takeover(&log, &marks)
-        .await
-        .map_err(AppError::Store)?;
+    let (resume, base) = retry_later(
+        fanout::takeover(&log, &marks)
+            .await
+            .map_err(AppError::Store),
+    )
+    .await?;
     let bus = crate::events::EventBus::default();
-    let core = start_core(&config, store, &outboxes, &bus, capacity)?;
+    let core = retry_later(start_core(&config, store, &outboxes, &bus, capacity)).await?;
     if !resume.is_empty() {
         let _ = core.jobs.send(Job::Renotify(resume)).await;
     }
@@ -313,6 +315,22 @@ async fn answer_locally(mut rx: mpsc::Receiver<tokio_xmpp::Stanza>, outboxes: Ou
     }
 }
 
+/// A store error while taking over is most often JetStream electing a
+/// stream leader after a NATS server died (4-9 s): exiting would leave
+/// the cluster one instance short for good, so restart as a follower
+/// (after a second, no hot loop) and let any instance take the lease
+/// once it expires. Other errors (configuration) still end the process.
+async fn retry_later<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    match result {
+        Err(AppError::Store(e)) => {
+            tracing::error!(error = %e, "store unavailable while taking over");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            step_down()
+        }
+        other => other,
+    }
+}
+
 /// A leader that lost its lease must stop writing at once: it restarts
 /// itself as a follower (same arguments), dropping all in-memory state.
 /// What it acknowledged is in JetStream; what it did not, its clients
@@ -328,11 +346,6 @@ fn step_down() -> ! {
     };
     tracing::error!(error = %err, "restart failed; exiting");
     std::process::exit(1)
-}
-
-/// The store's partition streams (names as in `store::jetstream::names`).
-fn partition_streams(prefix: &str, partitions: u32) -> Vec<String> {
-    (0..partitions).map(|p| format!("{prefix}_P{p}")).collect()
 }
 
 fn default_instance() -> String {

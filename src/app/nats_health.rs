@@ -53,6 +53,45 @@ pub fn spawn(client: async_nats::Client, streams: Vec<String>) -> NatsHealth {
     health
 }
 
+/// The streams a write may go to (names as in `store::jetstream::names`
+/// and `app::cluster`): the partitions and the KV buckets' streams, each
+/// with its own leader; `cluster` adds the lease and fan-out buckets.
+pub fn store_streams(prefix: &str, partitions: u32, cluster: bool) -> Vec<String> {
+    let mut buckets = vec!["nodes", "queues", "idem", "webhooks"];
+    if cluster {
+        buckets.extend(["lease", "fanout"]);
+    }
+    (0..partitions)
+        .map(|p| format!("{prefix}_P{p}"))
+        .chain(buckets.iter().map(|b| format!("KV_{prefix}_{b}")))
+        .collect()
+}
+
+/// For one instance on JetStream: a connection of its own for the probe
+/// (the store's is inside `store::jetstream`), and `/readyz` reads it.
+pub async fn watch_for(config: &crate::config::Config, ingest: &crate::ingest::Ingest) {
+    let Some(js) = config.storage.jetstream.as_ref() else {
+        return;
+    };
+    if config.storage.backend != crate::config::Backend::Jetstream {
+        return;
+    }
+    let credentials = match crate::config::nats_credentials(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => return tracing::warn!(error = %e, "no readiness probe of NATS"),
+    };
+    match crate::store::connect_client(&js.servers, &credentials).await {
+        Ok(client) => {
+            let health = spawn(
+                client,
+                store_streams(&js.stream_prefix, js.partitions, false),
+            );
+            ingest.set_store_check(Box::new(move || health.problem()));
+        }
+        Err(e) => tracing::warn!(error = %e, "no readiness probe of NATS"),
+    }
+}
+
 async fn probe(
     client: &async_nats::Client,
     js: &jetstream::Context,
@@ -63,12 +102,13 @@ async fn probe(
         State::Pending => return Some("nats: connecting".into()),
         State::Disconnected => return Some("nats: disconnected".into()),
     }
-    for name in streams {
-        if let Some(reason) = stream_problem(js, name).await {
-            return Some(reason);
-        }
-    }
-    None
+    // All at once: one round costs at most one timeout, whatever the count.
+    let checks = streams.iter().map(|name| stream_problem(js, name));
+    futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .flatten()
+        .next()
 }
 
 async fn stream_problem(js: &jetstream::Context, name: &str) -> Option<String> {
