@@ -102,18 +102,6 @@ async fn probe(
         State::Pending => return Some("nats: connecting".into()),
         State::Disconnected => return Some("nats: disconnected".into()),
     }
-    // The meta leader answers account info; without it no consumer or
-    // stream can be created (a takeover's load needs consumers).
-    match tokio::time::timeout(TIMEOUT, js.query_account()).await {
-        Err(_) => {
-            return Some(format!(
-                "jetstream: no meta leader (no account info answer in {} ms)",
-                TIMEOUT.as_millis()
-            ));
-        }
-        Ok(Err(e)) => return Some(format!("jetstream: account info failed: {e}")),
-        Ok(Ok(_)) => {}
-    }
     // All at once: one round costs at most one timeout, whatever the count.
     let checks = streams.iter().map(|name| stream_problem(js, name));
     futures::future::join_all(checks)
