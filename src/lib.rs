@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod limits;
 pub mod metrics;
 pub mod node_pattern;
+pub mod operations;
 pub mod protocol;
 pub mod pubsub;
 pub mod relay;

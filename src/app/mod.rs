@@ -124,6 +124,10 @@ fn start_core(
         .map_err(|e| AppError::Store(e.to_string()))?;
     service.set_queue_settings(settings::queue_settings(config));
     service.set_dead_letter_renderer(settings::DEAD_LETTER_RENDERER);
+    // Long purges and deletes report to the board `GET /v1/operations` reads.
+    service.set_progress(Box::new(crate::operations::BoardProgress(
+        crate::operations::OPERATIONS.clone(),
+    )));
     let ctx = ProtocolCtx {
         service_jid: service_jid.to_bare(),
         max_payload_bytes: config.limits.max_payload_bytes,

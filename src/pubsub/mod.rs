@@ -108,6 +108,7 @@ mod ops_resume;
 mod ops_subscribe;
 mod ops_webhooks;
 mod presence;
+pub mod progress;
 pub mod queue;
 mod reserved;
 mod retention;
@@ -134,8 +135,10 @@ pub use ops_discovery::{NodeCursor, NodesPage};
 pub use ops_ingest::{
     IdempotencyKey, IngestError, IngestItem, IngestReply, IngestRequest, IngestedItem, ItemStatus,
 };
+pub use progress::{Progress, Silent, Step};
 pub use queue::{
-    DeadLetterRecord, GroupStats, QueueError, QueueSettings, RenderDeadLetter, ServiceStats, Settle,
+    DeadLetterRecord, GroupMember, GroupStats, QueueError, QueueSettings, RenderDeadLetter,
+    ServiceStats, Settle,
 };
 pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};

@@ -12,9 +12,12 @@ use super::service::Service;
 use super::types::{Actor, Affiliation, Outcome};
 use crate::store::Store;
 
-/// Purges of nodes this large say when they start and end (the store
-/// logs progress in between).
-const LARGE_NODE_ITEMS: u64 = 100_000;
+/// Purges and deletes of nodes this large run in steps and report each
+/// to [`Service::progress`] (the operations board): they take seconds.
+const LARGE_NODE_ITEMS: u64 = 10_000;
+/// Items one step removes: small enough that progress moves every few
+/// milliseconds, large enough that a step's batch write is amortized.
+const STEP_ITEMS: usize = 2_000;
 
 impl<S: Store> Service<S> {
     /// §8.1 Create a node: named (`Some(name)`) or instant (`None`: the
@@ -193,7 +196,10 @@ impl<S: Store> Service<S> {
         let notice = (n.meta.config.notify_delete)
             .then(|| to_subscribers(node, &n.meta, Event::Delete { redirect }))
             .flatten();
-        self.store.delete_node(node, n.id)?;
+        let (id, held) = (n.id, n.count);
+        self.remove_in_steps("delete", node, id, held, |s| {
+            s.delete_node(node, id).map(|()| 0)
+        })?;
         self.nodes.remove(node.as_str());
         Ok(Outcome {
             reply: (),
@@ -215,19 +221,8 @@ impl<S: Store> Service<S> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
         let (id, held) = (n.id, n.count);
-        if held >= LARGE_NODE_ITEMS {
-            tracing::info!(
-                node = node.as_str(),
-                node_id = id,
-                items = held,
-                "purge started"
-            );
-        }
         self.persist_high_water(node)?;
-        let removed = self.store.purge(id)?;
-        if held >= LARGE_NODE_ITEMS {
-            tracing::info!(node = node.as_str(), removed, "purge done");
-        }
+        self.remove_in_steps("purge", node, id, held, |s| s.purge(id))?;
         let n = self
             .nodes
             .get_mut(node.as_str())
@@ -241,6 +236,37 @@ impl<S: Store> Service<S> {
             notifications: notice.into_iter().collect(),
             published: Vec::new(),
         })
+    }
+
+    /// Removes the items of node `id` (holding `held`), then runs `last`
+    /// (the purge or delete proper, which removes what is left). A large
+    /// node goes in steps reported to the progress board; a small one in
+    /// one call. Returns the items removed.
+    fn remove_in_steps(
+        &mut self,
+        kind: &'static str,
+        node: &NodeName,
+        id: crate::store::NodeId,
+        held: u64,
+        last: impl FnOnce(&mut super::tracked::Tracked<S>) -> crate::store::StoreResult<u64>,
+    ) -> PubsubResult<u64> {
+        if held < LARGE_NODE_ITEMS {
+            return Ok(last(&mut self.store)?);
+        }
+        let mut step = self.progress.begin(kind, node.as_str(), held);
+        let mut removed = 0;
+        let result = loop {
+            match self.store.purge_step(id, STEP_ITEMS) {
+                Ok(0) => break last(&mut self.store).map(|rest| removed + rest),
+                Ok(k) => {
+                    removed += k;
+                    step.advance(removed);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        step.end(result.as_ref().copied().map_err(|e| e.to_string()));
+        Ok(result?)
     }
 
     /// Before removing the newest items: persist the seq high-water so

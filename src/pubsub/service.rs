@@ -93,6 +93,8 @@ pub struct Service<S: Store> {
     /// the caller before each job: the core reads no clock of its own
     /// (docs/architecture.md, "One exit"), so tests drive time.
     now_ms: u64,
+    /// Where long operations report their steps (see `progress.rs`).
+    pub(crate) progress: Box<dyn super::progress::Progress>,
 }
 
 impl<S: Store> Service<S> {
@@ -108,6 +110,7 @@ impl<S: Store> Service<S> {
             feed: None,
             journal: None,
             now_ms: 0,
+            progress: Box::new(super::progress::Silent),
         };
         let mut record = ServiceRecord::default();
         for (name, blob) in service.store.load_nodes()? {
@@ -155,6 +158,11 @@ impl<S: Store> Service<S> {
     /// even if nothing was written, so its answer proves the store flushes.
     pub fn require_flush(&mut self) {
         self.store.touch();
+    }
+
+    /// Long operations report to `progress` from now on.
+    pub fn set_progress(&mut self, progress: Box<dyn super::progress::Progress>) {
+        self.progress = progress;
     }
 
     /// Sets the time of the next use cases (the caller's one clock).

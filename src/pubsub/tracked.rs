@@ -119,6 +119,10 @@ impl<S: Store> Store for Tracked<S> {
         let r = self.backend.purge(node);
         self.mark(r, |n| *n > 0)
     }
+    fn purge_step(&mut self, node: NodeId, max: usize) -> StoreResult<u64> {
+        let r = self.backend.purge_step(node, max);
+        self.mark(r, |n| *n > 0)
+    }
     fn last_seq(&self, node: NodeId) -> StoreResult<u64> {
         self.backend.last_seq(node)
     }

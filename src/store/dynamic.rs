@@ -55,6 +55,9 @@ impl Store for Box<dyn Store> {
     fn purge(&mut self, node: NodeId) -> StoreResult<u64> {
         (**self).purge(node)
     }
+    fn purge_step(&mut self, node: NodeId, max: usize) -> StoreResult<u64> {
+        (**self).purge_step(node, max)
+    }
     fn last_seq(&self, node: NodeId) -> StoreResult<u64> {
         (**self).last_seq(node)
     }

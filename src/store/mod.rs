@@ -134,6 +134,13 @@ pub trait Store: Send {
     fn remove_oldest(&mut self, node: NodeId, n: usize) -> StoreResult<Vec<String>>;
     /// Removes every item of the node, returning how many there were.
     fn purge(&mut self, node: NodeId) -> StoreResult<u64>;
+    /// One step of a purge the caller reports on: removes up to `max` of
+    /// the node's oldest items, returning how many (0 once none are left).
+    /// A [`Store::purge`] after the last step removes what steps cannot
+    /// see (sled's stray ID entries).
+    fn purge_step(&mut self, node: NodeId, max: usize) -> StoreResult<u64> {
+        Ok(self.remove_oldest(node, max)?.len() as u64)
+    }
     /// Highest seq ever stored for the node still present (0 if none).
     fn last_seq(&self, node: NodeId) -> StoreResult<u64>;
     /// Number of items (scans: startup only).

@@ -19,8 +19,6 @@ use std::path::Path;
 pub const DEFAULT_CACHE_MB: u64 = 4;
 /// Keys removed per batch by purge/delete: bounds one batch's memory.
 const CHUNK: usize = 10_000;
-/// Chunks between two progress lines of a long purge.
-const PROGRESS_EVERY: u64 = 10;
 /// Every item key of every node (`S` and `I` kinds, see `keys.rs`).
 const ITEMS_TREE: &str = "items";
 /// Node name -> opaque metadata blob from the core.
@@ -331,10 +329,6 @@ impl Store for SledStore {
                 count += 1;
             }
             self.items.apply_batch(batch).map_err(sled_err)?;
-            // A large node takes a while: say how far it got.
-            if count % (CHUNK as u64 * PROGRESS_EVERY) == 0 {
-                tracing::info!(node_id = node, removed = count, "purge in progress");
-            }
         }
         self.sweep_ids(node)?;
         Ok(count)

@@ -343,7 +343,9 @@ impl<S: Store> Service<S> {
         });
         entry.deliveries += 1;
         entry.due_ms = now + self.queues.settings.ack_timeout_ms;
+        let again = entry.deliveries > 1;
         self.queues.log.entry(ctx.id, name, seq, Some(entry));
+        group.redeliveries += u64::from(again);
         let event = Event::Items {
             items: vec![item],
             include_payload: ctx.include_payload,

@@ -42,7 +42,7 @@ mod tests;
 
 pub use dead_letter::{DeadLetterRecord, RenderDeadLetter};
 pub use settle::Settle;
-pub use stats::{GroupStats, ServiceStats};
+pub use stats::{GroupMember, GroupStats, ServiceStats};
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -37,6 +37,9 @@ pub(crate) struct Group {
     pub entries: BTreeMap<u64, Entry>,
     /// Round-robin cursor over the members (memory only).
     pub next_member: usize,
+    /// Hand-outs of an item already handed out before, since the start
+    /// (memory only: the console's redelivery count).
+    pub redeliveries: u64,
 }
 
 impl Group {

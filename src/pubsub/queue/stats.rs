@@ -6,6 +6,7 @@ use crate::store::Store;
 
 use super::super::reserved::dead_letter_parent;
 use super::super::service::Service;
+use super::deliver::members_by_group;
 use super::state::Group;
 
 /// One snapshot, taken in one visit to the core.
@@ -31,6 +32,27 @@ pub struct GroupStats {
     pub backlog: u64,
     /// Items a member holds now (handed out, neither acked nor expired).
     pub held: u64,
+    /// Items never handed out (newer than the group's position).
+    pub lag: u64,
+    /// Items taken back (nack, timeout, member gone), waiting to go out again.
+    pub waiting: u64,
+    /// Items handed out again since the start (memory only).
+    pub redeliveries: u64,
+    /// Active subscriptions of the group, in subscription order.
+    pub members: Vec<GroupMember>,
+}
+
+/// One member of a consumer group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub jid: String,
+    pub subid: String,
+    /// Items it may hold at once.
+    pub credit: u32,
+    /// Items it holds now.
+    pub held: u32,
+    /// Whether presence says it is reachable (unknown counts as yes).
+    pub available: bool,
 }
 
 impl<S: Store> Service<S> {
@@ -54,8 +76,20 @@ impl<S: Store> Service<S> {
             let Some(node) = self.nodes.get(name).filter(|n| n.id == queues.id) else {
                 continue; // state of a deleted node, dropped at the next pump
             };
+            let mut members = members_by_group(&node.meta);
             for (group, state) in &queues.groups {
-                out.push(stats_of(name, group, state, node.high_seq));
+                let mut stats = stats_of(name, group, state, node.high_seq);
+                let listed = members.remove(group).unwrap_or_default();
+                stats.members = (listed.into_iter())
+                    .map(|m| GroupMember {
+                        held: state.held_by(&m.subid),
+                        available: self.queues.presence.is_available(&m.jid),
+                        jid: m.jid.to_string(),
+                        subid: m.subid,
+                        credit: m.credit,
+                    })
+                    .collect();
+                out.push(stats);
             }
         }
         out
@@ -65,11 +99,16 @@ impl<S: Store> Service<S> {
 fn stats_of(node: &str, group: &str, state: &Group, high_seq: u64) -> GroupStats {
     let unsent = high_seq.saturating_sub(state.position);
     let held = state.entries.values().filter(|e| e.holder.is_some());
+    let held = held.count() as u64;
     GroupStats {
         node: node.to_owned(),
         group: group.to_owned(),
         backlog: unsent + state.entries.len() as u64,
-        held: held.count() as u64,
+        held,
+        lag: unsent,
+        waiting: state.entries.len() as u64 - held,
+        redeliveries: state.redeliveries,
+        members: Vec::new(),
     }
 }
 
@@ -97,6 +136,7 @@ mod tests {
         group.entries.insert(7, entry(false));
         let stats = stats_of("jobs", "workers", &group, 10);
         assert_eq!((stats.backlog, stats.held), (3 + 2, 1));
+        assert_eq!((stats.lag, stats.waiting), (3, 1));
         let caught_up = stats_of("jobs", "workers", &Group::new(10), 10);
         assert_eq!((caught_up.backlog, caught_up.held), (0, 0));
     }

@@ -364,3 +364,89 @@ fn purge_when_the_store_fails_keeps_the_items() {
     fail_writes(&svc, false);
     assert_eq!(svc.items(&ent(OWNER), &nn(NODE), None).unwrap().total, 1);
 }
+
+// ---- long purges and deletes report their steps ----
+
+/// Records what the core reports.
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl crate::pubsub::Progress for Recorder {
+    fn begin(&self, kind: &'static str, target: &str, total: u64) -> Box<dyn crate::pubsub::Step> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("begin {kind} {target} {total}"));
+        Box::new(self.clone())
+    }
+}
+
+impl crate::pubsub::Step for Recorder {
+    fn advance(&mut self, done: u64) {
+        self.0.lock().unwrap().push(format!("at {done}"));
+    }
+    fn end(self: Box<Self>, result: Result<u64, String>) {
+        self.0.lock().unwrap().push(format!("end {result:?}"));
+    }
+}
+
+fn large_node(items: usize) -> (Svc, Recorder) {
+    let store = TestStore {
+        inner: crate::store::MemoryStore::new(),
+        fail: Default::default(),
+    };
+    let wide = ServiceSettings {
+        max_items_cap: 50_000,
+        max_payload_bytes: 1000,
+        ..settings()
+    };
+    let mut svc = Service::open(store, wide).unwrap();
+    svc.set_now(NOW_MS);
+    let f = fields(&[("pubsub#max_items", "50000")]);
+    let _ = svc
+        .create_node(&ent(OWNER), Some(&nn(NODE)), Some(&f))
+        .unwrap();
+    let ids: Vec<String> = (0..items).map(|i| format!("i{i}")).collect();
+    for chunk in ids.chunks(1000) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        publish_ids(&mut svc, &refs);
+    }
+    let recorder = Recorder::default();
+    svc.set_progress(Box::new(recorder.clone()));
+    (svc, recorder)
+}
+
+#[test]
+fn a_large_purge_goes_in_steps_and_reports_each() {
+    let (mut svc, seen) = large_node(12_000);
+    let _ = svc.purge(&ent(OWNER), &nn(NODE)).unwrap();
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(seen.first().unwrap(), &format!("begin purge {NODE} 12000"));
+    assert_eq!(seen[1], "at 2000");
+    assert_eq!(seen[seen.len() - 2], "at 12000");
+    assert_eq!(seen.last().unwrap(), "end Ok(12000)");
+    assert_eq!(svc.items(&ent(OWNER), &nn(NODE), None).unwrap().total, 0);
+}
+
+#[test]
+fn a_large_delete_reports_too_and_a_failure_ends_the_operation() {
+    let (mut svc, seen) = large_node(10_000);
+    let _ = svc.delete_node(&ent(OWNER), &nn(NODE), None).unwrap();
+    let got = seen.0.lock().unwrap().clone();
+    assert_eq!(got.first().unwrap(), &format!("begin delete {NODE} 10000"));
+    assert_eq!(got.last().unwrap(), "end Ok(10000)");
+
+    let (mut svc, seen) = large_node(10_000);
+    svc.persist_high_water(NODE).unwrap(); // so the first write to fail is a step's
+    fail_writes(&svc, true);
+    assert!(svc.purge(&ent(OWNER), &nn(NODE)).is_err());
+    let got = seen.0.lock().unwrap().clone();
+    assert!(got.last().unwrap().starts_with("end Err("), "{got:?}");
+}
+
+#[test]
+fn a_small_purge_is_not_reported() {
+    let (mut svc, seen) = large_node(10);
+    let _ = svc.purge(&ent(OWNER), &nn(NODE)).unwrap();
+    assert!(seen.0.lock().unwrap().is_empty());
+}
