@@ -7,7 +7,8 @@
 //! | `GET /v1/status` | uptime, link (and each connection), outbox, store size, publish and notification counts, webhooks |
 //! | `GET /v1/nodes?after=&limit=` | nodes in name order with their counts |
 //! | `GET /v1/nodes/{node}` | one node: counts, subscriptions, configuration |
-//! | `GET /v1/groups` | consumer groups: backlog and held items, dead letters |
+//! | `GET /v1/groups` | consumer groups: members, backlog, held items, redeliveries, dead letters |
+//! | `GET /v1/operations` | long operations (purge, delete, replay): running with progress, and the last finished |
 //! | `GET /v1/nodes/{node}/dead-letters` | the node's dead letters |
 //! | `POST /v1/nodes/{node}/dead-letters/{item}/resend` | publish the item again, drop its dead letter |
 //!
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Arc<Ingest>> {
         .route("/v1/nodes", get(nodes))
         .route("/v1/nodes/{node}", get(node))
         .route("/v1/groups", get(groups))
+        .route("/v1/operations", get(operations))
         .route("/v1/nodes/{node}/dead-letters", get(dead_letters))
         .route(
             "/v1/nodes/{node}/dead-letters/{item}/resend",
@@ -216,12 +218,51 @@ async fn groups(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
             let stats = st.jobs.submit(|reply| IngestJob::Stats { reply }).await?;
             let shown: Vec<Value> = (stats.groups.iter())
                 .filter(|g| token.may_touch(&g.node))
-                .map(|g| json!({"node": g.node, "group": g.group, "backlog": g.backlog, "held": g.held}))
+                .map(group_json)
                 .collect();
             Ok(json!({ "groups": shown, "dead_letters": stats.dead_letters }))
         }
         .await,
     )
+}
+
+/// Read from the board, not the core: the core is the one busy with the
+/// operation. A token limited to some nodes sees the operations on them.
+async fn operations(State(st): State<Arc<Ingest>>, headers: HeaderMap) -> Response {
+    finish((|| {
+        let token = admin(&st, &headers)?;
+        let mut board = crate::operations::OPERATIONS.snapshot();
+        // A replay's target is its webhook endpoint, not a node.
+        let shown =
+            |r: &crate::operations::Record| r.kind == "replay" || token.may_touch(&r.target);
+        board.running.retain(shown);
+        board.finished.retain(shown);
+        serde_json::to_value(board).map_err(|e| ApiError::unavailable(e.to_string()))
+    })())
+}
+
+fn group_json(g: &crate::pubsub::GroupStats) -> Value {
+    let members: Vec<Value> = (g.members.iter())
+        .map(|m| {
+            json!({
+                "jid": m.jid,
+                "subid": m.subid,
+                "credit": m.credit,
+                "held": m.held,
+                "available": m.available,
+            })
+        })
+        .collect();
+    json!({
+        "node": g.node,
+        "group": g.group,
+        "backlog": g.backlog,
+        "held": g.held,
+        "lag": g.lag,
+        "waiting": g.waiting,
+        "redeliveries": g.redeliveries,
+        "members": members,
+    })
 }
 
 async fn dead_letters(

@@ -146,13 +146,25 @@ pub async fn groups(t: &Target, json: bool) -> Result<String, CliError> {
     }
     let rows: Vec<Vec<String>> = (v["groups"].as_array().into_iter().flatten())
         .map(|g| {
-            ["node", "group", "backlog", "held"]
+            let mut row: Vec<String> = ["node", "group", "backlog", "lag", "held", "redeliveries"]
                 .iter()
                 .map(|k| text(&g[*k]))
-                .collect()
+                .collect();
+            let members = g["members"].as_array().map_or(0, Vec::len);
+            row.push(members.to_string());
+            row
         })
         .collect();
-    let mut out = table(&["NODE", "GROUP", "BACKLOG", "HELD"], &rows);
+    let header = [
+        "NODE",
+        "GROUP",
+        "BACKLOG",
+        "LAG",
+        "HELD",
+        "REDELIVERIES",
+        "MEMBERS",
+    ];
+    let mut out = table(&header, &rows);
     out.push_str(&format!("dead letters: {}\n", text(&v["dead_letters"])));
     Ok(out)
 }

@@ -20,6 +20,7 @@ use super::job::IngestJob;
 use super::webhooks::{answer, authorize, edit, finish, load_own, read_json};
 use super::{Ingest, body};
 use crate::node_pattern::NodePattern;
+use crate::operations::{OPERATIONS, Operation};
 use crate::protocol::timestamp::{parse_xep0082, xep0082};
 use crate::pubsub::{LogCursor, NodeName, PubsubError};
 use crate::webhooks::engine::Edit;
@@ -109,11 +110,17 @@ async fn replay_inner(
             ));
         }
     };
-    let mut rewinds = Vec::new();
-    for node in nodes {
-        let seq = resolve(st, &node, cursor.clone()).await?;
-        rewinds.push((node.as_str().to_owned(), seq));
-    }
+    // Resolving a replay from a time visits every followed node: the
+    // board shows how far it got.
+    let mut op = OPERATIONS.begin("replay", id, Some(nodes.len() as u64));
+    let rewinds = match rewind_points(st, nodes, &cursor, &mut op).await {
+        Ok(r) => r,
+        Err(e) => {
+            op.end(Err(e.message.clone()));
+            return Err(e);
+        }
+    };
+    let count = rewinds.len() as u64;
     let shown: Vec<_> = (rewinds.iter())
         .map(|(node, seq)| json!({ "node": node, "after_sequence": seq }))
         .collect();
@@ -122,9 +129,29 @@ async fn replay_inner(
             r.rewind(&node, seq);
         }
     });
-    edit(st, token, id, change, false).await?;
+    if let Err(e) = edit(st, token, id, change, false).await {
+        op.end(Err(e.message.clone()));
+        return Err(e);
+    }
+    op.end(Ok(count));
     tracing::info!(endpoint = id, token = %token.name, "webhook replay");
     Ok(answer(StatusCode::ACCEPTED, json!({ "replaying": shown })))
+}
+
+/// The seq each node's replay restarts after, in `nodes` order.
+async fn rewind_points(
+    st: &Ingest,
+    nodes: Vec<NodeName>,
+    cursor: &LogCursor,
+    op: &mut Operation,
+) -> Result<Vec<(String, u64)>, ApiError> {
+    let mut rewinds = Vec::new();
+    for node in nodes {
+        let seq = resolve(st, &node, cursor.clone()).await?;
+        rewinds.push((node.as_str().to_owned(), seq));
+        op.advance(rewinds.len() as u64);
+    }
+    Ok(rewinds)
 }
 
 async fn heads(st: &Ingest, patterns: Vec<NodePattern>) -> Result<Vec<NodeName>, ApiError> {

@@ -168,3 +168,87 @@ def test_a_dead_letter_is_listed_and_resent_to_its_group(herald_factory, connect
     assert status == 404, body
     status, _, body = request(h, "POST", f"/v1/nodes/{node}/dead-letters/j1/resend", token=READ)
     assert status == 403, body
+
+
+def test_a_group_shows_its_members_lag_and_redeliveries(herald_factory, connect):
+    from heraldtest.queueing import create_node, items_of, join, poll, publish_pipelined
+    from heraldtest.sandbox import SERVICE
+    from heraldtest.stanza import NS_PUBSUB, NS_QUEUE, esc
+    h = herald_factory(config={"http": {"tokens": TOKENS},
+                               "queue": {"max_deliveries": 5, "tick_ms": 50,
+                                         "backoff_base_ms": 50, "backoff_max_ms": 100}})
+    node = "ops-redeliver"
+    alice, bob = connect("alice"), connect("bob", resource="worker")
+    create_node(alice, node)
+    join(bob, node, "workers", 1)
+    assert publish_pipelined(alice, node, ["j1", "j2"]) == 2
+
+    def delivered(timeout=10):
+        seen, deadline = [], time.monotonic() + timeout
+        while not seen and time.monotonic() < deadline:
+            seen = [i for m in poll(bob, 0.2) for i in items_of(m)]
+        return seen
+
+    assert delivered() == ["j1"]
+    bob.iq_ok(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+              f"<unlock xmlns='{NS_QUEUE}' node='{esc(node)}'><item id='j1'/></unlock>"
+              f"</pubsub></iq>")          # a nack: j1 goes out again
+    assert delivered() == ["j1"]
+    status, body = get(h, "/v1/groups")
+    assert status == 200, body
+    [g] = [g for g in body["groups"] if g["node"] == node]
+    assert g["group"] == "workers" and g["redeliveries"] == 1, g
+    assert (g["held"], g["lag"], g["backlog"]) == (1, 1, 2), g
+    [m] = g["members"]
+    assert m["jid"] == "bob@localhost/worker" and (m["held"], m["credit"]) == (1, 1), m
+    assert m["available"] is True and m["subid"], m
+
+
+def test_a_large_purge_reports_its_progress_on_the_operations_board(herald_factory, connect):
+    h = herald_factory(config={"http": {"tokens": TOKENS},
+                               "pubsub": {"default_max_items": 50_000}})
+    node, total = "ops-big", 20_000
+    status, board = get(h, "/v1/operations")
+    assert status == 200 and board == {"running": [], "finished": []}, board
+    for start in range(0, total, 1000):
+        batch = {"items": [{"id": f"i{k}", "json": {"k": k}} for k in range(start, start + 1000)]}
+        status, _, reply = request(h, "POST", f"/v1/nodes/{node}/items:batch", batch,
+                                   token=PUBLISH)
+        assert status in (200, 201), reply
+    admin = connect("admin")
+    seen_running = []
+    done = threading.Event()
+
+    def watch():                             # the board answers while the core purges
+        while not done.is_set():
+            _, b = get(h, "/v1/operations")
+            seen_running.extend(r for r in b.get("running", []) if r["target"] == node)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        reply = owner.purge(admin, node)
+        assert reply.get("type") == "result", reply
+    finally:
+        done.set()
+        watcher.join(5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _, board = get(h, "/v1/operations")
+        if board["finished"]:
+            break
+        time.sleep(0.1)
+    [record] = board["finished"]
+    assert (record["kind"], record["target"], record["state"]) == ("purge", node, "done"), record
+    assert record["done"] == total and record["total"] == total, record
+    assert board["running"] == [], board
+    for r in seen_running:                   # progress, when the watcher caught it running
+        assert r["state"] == "running" and 0 <= r["done"] <= total, r
+    log = h.log_text()
+    assert "operation started" in log and "operation finished" in log, h.log_tail()
+    status, node_now = get(h, f"/v1/nodes/{node}")
+    assert node_now["items"] == 0, node_now
+    # Outside the token's node patterns, or without admin: not shown.
+    status, body = get(h, "/v1/operations", token=READ)
+    assert status == 403, body

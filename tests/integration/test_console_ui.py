@@ -144,6 +144,7 @@ def test_the_console_shows_nodes_a_live_tail_and_resends_a_dead_letter(herald_fa
         assert ov["link"] == "up" and ov["http"] >= 1 and ov["xmpp"] >= 1, out
         assert ov["session"] == ADMIN and ov["local"] == 0, "the token lives in sessionStorage only"
         assert ov["webhooks_nav"] is True, "the token has the webhooks scope"
+        assert ov["operations"] == ["No long operations yet."], out
         nodes = browser.step("nodes")
         assert {NODE, JOBS, "ui-http"} <= set(nodes["all"]), out
         assert nodes["filtered"] == [NODE], out
@@ -155,7 +156,7 @@ def test_the_console_shows_nodes_a_live_tail_and_resends_a_dead_letter(herald_fa
         assert '"from":"test_console_ui"' in tail["items"][0]["text"], out
         assert "pubsub#max_items" in tail["config"], out
         groups = browser.step("groups")
-        assert {"node": JOBS, "group": "workers"} in groups["groups"], out
+        assert {"node": JOBS, "group": "workers", "members": 1} in groups["groups"], out
         assert browser.step("resent")["error_visible"] is False, out
         checks = browser.step("checks")
         assert checks["foreign_requests"] == [] and checks["page_errors"] == [], out

@@ -73,7 +73,8 @@ try {
          notifications: Number(await page.textContent(tid('status-notifications'))),
          session: await page.evaluate(() => sessionStorage.getItem('herald.token')),
          local: await page.evaluate(() => localStorage.length),
-         webhooks_nav: await page.isVisible(tid('nav-webhooks')) });
+         webhooks_nav: await page.isVisible(tid('nav-webhooks')),
+         operations: await page.$$eval(`${tid('operations-table')} tbody tr`, (r) => r.map((x) => x.textContent)) });
   await shot('overview');
 
   // Nodes: the XMPP-made node is listed; the search box filters.
@@ -103,7 +104,8 @@ try {
   await page.click(tid('nav-groups'));
   const dead = `${tid('dead-letter')}[data-node="${jobsNode}"][data-item-id="${deadItem}"]`;
   await page.waitForSelector(dead);
-  const groups = await page.$$eval(tid('group-row'), (r) => r.map((x) => ({ node: x.dataset.node, group: x.dataset.group })));
+  const groups = await page.$$eval(tid('group-row'), (r) => r.map((x) => ({ node: x.dataset.node, group: x.dataset.group,
+    members: x.querySelectorAll('[data-testid="group-member"]').length })));
   emit({ step: 'groups', groups });
   await shot('groups');
   await page.click(`${dead} ${tid('resend')}`);
