@@ -165,6 +165,26 @@ fn purge<S: Store>(s: &mut S) {
     assert_eq!(seqs(&s.items_after(N1, 0, 10).unwrap()), [26]);
 }
 
+/// A purge in steps (what the core does for a large node): each step
+/// removes at most `max` of the oldest, then 0 once the node is empty.
+fn purge_in_steps<S: Store>(s: &mut S) {
+    fill(s, N1, 25);
+    fill(s, N2, 2);
+    assert_eq!(s.purge_step(N1, 10).unwrap(), 10);
+    assert_eq!(
+        seqs(&s.items_after(N1, 0, 1).unwrap()),
+        [11],
+        "the oldest went first"
+    );
+    assert_eq!(s.purge_step(N1, 10).unwrap(), 10);
+    assert_eq!(s.purge_step(N1, 10).unwrap(), 5);
+    assert_eq!(s.purge_step(N1, 10).unwrap(), 0);
+    assert_eq!(s.purge(N1).unwrap(), 0);
+    assert_eq!(s.count_items(N1).unwrap(), 0);
+    assert_eq!(s.item_seq(N1, "item-7").unwrap(), None);
+    assert_eq!(s.count_items(N2).unwrap(), 2, "other node untouched");
+}
+
 fn delete_node_isolates<S: Store>(s: &mut S) {
     s.put_node_meta("one", b"meta-1").unwrap();
     s.put_node_meta("two", b"meta-2").unwrap();
@@ -369,6 +389,7 @@ conformance!(
     remove_item,
     remove_oldest,
     purge,
+    purge_in_steps,
     delete_node_isolates,
     last_seq,
     count_items,
