@@ -41,6 +41,9 @@ enum Command {
     },
     /// List the consumer groups with their backlog (`admin` scope).
     Groups(ConsoleArgs),
+    /// Long operations (purge, delete, replay): running, then the last
+    /// finished (`admin` scope).
+    Operations(ConsoleArgs),
     /// List a node's dead letters, or resend one (`admin` scope).
     DeadLetters {
         /// The node whose consumer groups dead-lettered the items.
@@ -142,6 +145,13 @@ fn main() -> ExitCode {
         Command::Groups(c) => console(c, |t, json| {
             Box::pin(async move {
                 herald::ingest::console_cli::groups(&t, json)
+                    .await
+                    .map(|s| print!("{s}"))
+            })
+        }),
+        Command::Operations(c) => console(c, |t, json| {
+            Box::pin(async move {
+                herald::ingest::console_cli::operations(&t, json)
                     .await
                     .map(|s| print!("{s}"))
             })

@@ -1,5 +1,5 @@
 //! `herald nodes`, `herald node NAME`, `herald groups`, `herald tail NAME`,
-//! `herald dead-letters NODE [--resend ID]`:
+//! `herald operations`, `herald dead-letters NODE [--resend ID]`:
 //! the console API (`console_api.rs`) and the SSE stream from a shell,
 //! as readable tables or, with `--json`, the API's JSON as is.
 
@@ -167,6 +167,30 @@ pub async fn groups(t: &Target, json: bool) -> Result<String, CliError> {
     let mut out = table(&header, &rows);
     out.push_str(&format!("dead letters: {}\n", text(&v["dead_letters"])));
     Ok(out)
+}
+
+pub async fn operations(t: &Target, json: bool) -> Result<String, CliError> {
+    let v = get(t, "/v1/operations").await?;
+    if json {
+        return Ok(v.to_string() + "\n");
+    }
+    let listed = ["running", "finished"].map(|k| v[k].as_array().cloned().unwrap_or_default());
+    let rows: Vec<Vec<String>> = (listed.iter().flatten())
+        .map(|r| {
+            let mut row: Vec<String> = ["kind", "target", "state", "done", "total"]
+                .iter()
+                .map(|k| text(&r[*k]))
+                .collect();
+            let ms = r["elapsed_ms"].as_u64().unwrap_or(0);
+            row.push(format!("{:.1}s", ms as f64 / 1000.0));
+            row.push(text(&r["error"]));
+            row
+        })
+        .collect();
+    let header = [
+        "KIND", "TARGET", "STATE", "DONE", "TOTAL", "ELAPSED", "ERROR",
+    ];
+    Ok(table(&header, &rows))
 }
 
 pub async fn dead_letters(

@@ -204,7 +204,8 @@ def test_a_group_shows_its_members_lag_and_redeliveries(herald_factory, connect)
     assert m["available"] is True and m["subid"], m
 
 
-def test_a_large_purge_reports_its_progress_on_the_operations_board(herald_factory, connect):
+def test_a_large_purge_reports_its_progress_on_the_operations_board(herald_factory, connect,
+                                                                    herald_bin):
     h = herald_factory(config={"http": {"tokens": TOKENS},
                                "pubsub": {"default_max_items": 50_000}})
     node, total = "ops-big", 20_000
@@ -253,6 +254,9 @@ def test_a_large_purge_reports_its_progress_on_the_operations_board(herald_facto
     assert "operation started" in log and "operation finished" in log, h.log_tail()
     status, node_now = get(h, f"/v1/nodes/{node}")
     assert node_now["items"] == 0, node_now
-    # Outside the token's node patterns, or without admin: not shown.
+    table = cli(herald_bin, h, "operations")
+    assert table.split()[:7] == ["KIND", "TARGET", "STATE", "DONE", "TOTAL", "ELAPSED", "ERROR"]
+    assert table.splitlines()[1].split()[:5] == ["purge", node, "done", str(total), str(total)]
+    # Without admin: refused.
     status, body = get(h, "/v1/operations", token=READ)
     assert status == 403, body
