@@ -20,9 +20,11 @@ from heraldtest.webhook_receiver import Delivery, Receiver
 
 HOOKS = "hooks-token-0123456789abc"
 PUBLISH = "hooks-publish-token-01234"
+ADMIN = "hooks-admin-token-0123456"
 TOKENS = {
     "hooks": {"token": HOOKS, "nodes": ["apps*"], "scopes": ["webhooks"]},
     "pub": {"token": PUBLISH, "nodes": ["apps*"], "create": True},
+    "ops": {"token": ADMIN, "nodes": ["apps*"], "scopes": ["admin"]},
 }
 FAST_RETRIES = {"allow_private": True, "retry_delays_ms": [100, 100, 100],
                 "retry_after_cap_ms": 2000, "timeout_ms": 700}
@@ -225,6 +227,13 @@ def test_replay_from_an_item_or_a_time_sends_again_with_the_same_ids(herald_fact
         status, _, reply = request(h, "POST", f"/v1/webhooks/{made['id']}/replay",
                                    {"node": "apps"}, token=HOOKS)
         assert status == 400, reply
+    # Each replay that got past its checks is on the operations board.
+    status, _, board = request(h, "GET", "/v1/operations", token=ADMIN)
+    assert status == 200 and board["running"] == [], board
+    shown = [(r["kind"], r["target"], r["state"], r["done"]) for r in board["finished"]]
+    assert shown == [("replay", made["id"], "failed", 0), ("replay", made["id"], "done", 1),
+                     ("replay", made["id"], "done", 1)], board
+    assert "no such item" in board["finished"][0]["error"], board
 
 
 def test_a_slow_endpoint_does_not_delay_a_fast_one(herald_factory):
