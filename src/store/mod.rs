@@ -136,8 +136,9 @@ pub trait Store: Send {
     fn purge(&mut self, node: NodeId) -> StoreResult<u64>;
     /// One step of a purge the caller reports on: removes up to `max` of
     /// the node's oldest items, returning how many (0 once none are left).
-    /// A [`Store::purge`] after the last step removes what steps cannot
-    /// see (sled's stray ID entries).
+    /// A backend that purges server-side (JetStream) may remove them all
+    /// in one step. A [`Store::purge`] after the last step removes what
+    /// steps cannot see (sled's stray ID entries).
     fn purge_step(&mut self, node: NodeId, max: usize) -> StoreResult<u64> {
         Ok(self.remove_oldest(node, max)?.len() as u64)
     }

@@ -808,6 +808,14 @@ impl Store for JetStreamStore {
         self.run(self.purge_filter(node, self.names.items(node), None))
     }
 
+    /// The whole purge in one step: the server purges the subjects in one
+    /// call, while removing the oldest `max` would first read them back
+    /// (about 1 s per 1,000 items, measured: a 20k purge took 23 s instead
+    /// of under one). The board then shows the purge start and end.
+    fn purge_step(&mut self, node: NodeId, _max: usize) -> StoreResult<u64> {
+        self.purge(node)
+    }
+
     fn last_seq(&self, node: NodeId) -> StoreResult<u64> {
         self.run(async {
             self.settle().await?;
