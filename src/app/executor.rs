@@ -23,8 +23,19 @@ pub enum Job {
     /// Every `queue.tick_ms`: consumer-group ack deadlines and redeliveries.
     QueueTick,
     /// Taking over from another instance (`[cluster]`): notify these
-    /// stored items (node, item ID) again; the old leader may not have.
+    /// stored items (node, item as stored) again; the old leader may not
+    /// have.
     Renotify(Vec<(crate::store::NodeId, crate::store::StoredItem)>),
+}
+
+impl Job {
+    /// A job whose output leaves at once, without waiting for the jobs
+    /// queued behind it: a takeover's notifications are of items already
+    /// durable, and the publishes other instances kept while no leader
+    /// served (hundreds, each a store round trip) must not hold them back.
+    fn batches_alone(&self) -> bool {
+        matches!(self, Job::Renotify(_))
+    }
 }
 
 impl From<crate::ingest::IngestJob> for Job {
@@ -67,8 +78,9 @@ pub fn run_executor<D: Dispatch>(
 ) -> Result<(), String> {
     let mut out = Vec::new();
     while let Some(first) = jobs.blocking_recv() {
+        let alone = first.batches_alone();
         dispatch.handle(first, &mut out);
-        for _ in 1..MAX_BATCH {
+        for _ in 1..if alone { 1 } else { MAX_BATCH } {
             match jobs.try_recv() {
                 Ok(job) => dispatch.handle(job, &mut out),
                 Err(_) => break,
@@ -109,7 +121,9 @@ mod tests {
     impl Dispatch for SlowCommit {
         fn handle(&mut self, job: Job, out: &mut Vec<Stanza>) {
             let Job::Xmpp(Inbound::Stanza(Stanza::Iq(Iq::Get { id, .. }))) = job else {
-                panic!("unexpected job");
+                assert!(matches!(job, Job::Renotify(_)), "unexpected job");
+                self.handled += 1;
+                return;
             };
             self.handled += 1;
             out.push(Stanza::Iq(Iq::Result {
@@ -174,6 +188,26 @@ mod tests {
         // One commit per job would be 2000; a 2 ms commit lets the
         // producer fill the 64-slot queue, so batches are near 64.
         assert!(commits * 10 < JOBS, "{commits} commits for {JOBS} jobs");
+    }
+
+    #[test]
+    fn a_takeovers_notifications_leave_before_the_jobs_queued_behind_them() {
+        let commits = Arc::new(AtomicUsize::new(0));
+        let (jobs_tx, jobs_rx) = mpsc::channel(8);
+        jobs_tx.try_send(Job::Renotify(Vec::new())).unwrap();
+        for k in 0..3 {
+            jobs_tx.try_send(job(k)).unwrap();
+        }
+        drop(jobs_tx);
+        let (out_tx, _out_rxs) = Outboxes::new(1, 64);
+        let dispatch = SlowCommit {
+            handled: 0,
+            commits: commits.clone(),
+            durable_jobs: Arc::new(AtomicUsize::new(0)),
+        };
+        run_executor(dispatch, jobs_rx, out_tx).unwrap();
+        // The renotify commits (and releases) alone; the rest share one.
+        assert_eq!(commits.load(Ordering::SeqCst), 2);
     }
 
     #[test]
