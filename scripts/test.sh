@@ -64,15 +64,20 @@ echo "=== integration tests (pytest) ==="
 status=0
 python3 -m pytest tests/integration -q "$@" || status=$?
 
-# The same catch-up, ingest, pubsub and SIGKILL tests again with every
-# Herald on the JetStream backend (the harness starts a 3-server NATS
-# cluster on loopback via scripts/nats-cluster.sh and stops it at exit).
+# The pubsub, catch-up, ingest, consumer-group and SIGKILL tests again,
+# with every Herald as a 3-instance cluster on the JetStream backend
+# (`[cluster] enabled`; the harness starts a 3-server NATS cluster on
+# loopback via scripts/nats-cluster.sh and stops it at exit; ejabberd
+# hands each stanza to any instance, followers forward to the leader).
 # Only on a full run: extra pytest arguments select tests of the first pass.
 if [ $# -eq 0 ]; then
-    echo "=== integration tests on the JetStream backend ==="
-    HERALD_TEST_STORAGE=jetstream python3 -m pytest -q \
+    echo "=== integration tests on a 3-instance Herald cluster (JetStream) ==="
+    HERALD_TEST_STORAGE=cluster python3 -m pytest -q \
         tests/integration/test_catchup.py tests/integration/test_ingest.py \
-        tests/integration/test_pubsub_entity.py tests/integration/test_durability.py \
+        tests/integration/test_pubsub_entity.py tests/integration/test_pubsub_entity_publish.py \
+        tests/integration/test_pubsub_entity_subs.py tests/integration/test_pubsub_owner.py \
+        tests/integration/test_pubsub_owner_manage.py tests/integration/test_pubsub_owner_options.py \
+        tests/integration/test_queue.py tests/integration/test_durability.py \
         || status=$?
 fi
 exit $status

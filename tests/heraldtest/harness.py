@@ -96,8 +96,20 @@ def nats_urls() -> list[str]:
     return _NATS_URLS
 
 
+# HERALD_TEST_STORAGE=cluster runs each Herald as CLUSTER_SIZE instances
+# (`[cluster] enabled`) on that NATS cluster, all attached to the test
+# ejabberd: ejabberd hands each stanza to any of them, followers forward
+# to the leader, and a test talks to the cluster as to one Herald.
+CLUSTER_SIZE = 3
+CLUSTER_LEASE_TTL_MS = 3000
+
+
+def storage_mode() -> str:
+    return os.environ.get("HERALD_TEST_STORAGE", "sled")
+
+
 def storage_config(data_dir: Path) -> dict:
-    if os.environ.get("HERALD_TEST_STORAGE", "sled") != "jetstream":
+    if storage_mode() not in ("jetstream", "cluster"):
         return {"data_dir": str(data_dir)}
     # One prefix per Herald work dir: a restart finds its own streams.
     prefix = "it" + uuid.uuid5(uuid.NAMESPACE_URL, str(data_dir)).hex[:12]
@@ -175,16 +187,25 @@ class Herald:
         self.proc: Optional[subprocess.Popen] = None
         # Run in the child before exec (e.g. resource.setrlimit for Herald only).
         self.preexec_fn = None
-        self.config = _merge({
+        base = {
             "component": {"jid": COMPONENT_JID, "host": "127.0.0.1",
                           "port": ejabberd.component_port,
                           "secret": ejabberd.component_secret},
             "storage": storage_config(self.data_dir),
             "http": {"listen": f"127.0.0.1:{self.http_port}"},
             "pubsub": {"admins": [f"admin@{DOMAIN}"], "create_domains": [DOMAIN]},
-        }, config or {})
+        }
+        clustered = storage_mode() == "cluster"
+        if clustered:
+            base["cluster"] = {"enabled": True, "instance": "i1",
+                               "lease_ttl_ms": CLUSTER_LEASE_TTL_MS}
+        self.config = _merge(base, config or {})
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(to_toml(self.config))
+        # The other instances of the cluster: same config, own HTTP port,
+        # instance name, log and work dir.
+        self.peers = [_Peer(workdir / f"i{n}", n) for n in range(2, CLUSTER_SIZE + 1)] \
+            if clustered and self.config.get("cluster", {}).get("enabled") else []
 
     @property
     def http_url(self) -> str:
@@ -193,23 +214,55 @@ class Herald:
     def start(self) -> "Herald":
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("herald is already running")
+        self.proc = self._spawn(self.config_path, self.log_path, self.workdir)
+        for peer in self.peers:
+            peer.write_config(self.config)
+            peer.proc = self._spawn(peer.config_path, peer.log_path, peer.workdir)
+        return self
+
+    def _spawn(self, config_path: Path, log_path: Path, cwd: Path) -> subprocess.Popen:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
         env.setdefault("NO_COLOR", "1")   # plain text in herald.log
-        with open(self.log_path, "ab") as log:
+        with open(log_path, "ab") as log:
             log.write(f"\n===== start {time.strftime('%H:%M:%S')} =====\n".encode())
             log.flush()
-            self.proc = subprocess.Popen(
-                [str(self.binary), "run", "--config", str(self.config_path)],
+            return subprocess.Popen(
+                [str(self.binary), "run", "--config", str(config_path)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.workdir, env=env, preexec_fn=self.preexec_fn)
-        return self
+                cwd=cwd, env=env, preexec_fn=self.preexec_fn)
+
+    def _procs(self) -> list[subprocess.Popen]:
+        return [p for p in [self.proc, *(peer.proc for peer in self.peers)] if p is not None]
+
+    def _wait_cluster_ready(self, deadline: float) -> None:
+        """Every instance's /readyz says leader or follower, one leader."""
+        import urllib.error
+        import urllib.request
+        urls = [self.http_url, *(peer.http_url for peer in self.peers)]
+        roles: list[str] = []
+        while time.monotonic() < deadline:
+            self._check_alive()
+            roles = []
+            for url in urls:
+                try:
+                    with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
+                        roles.append(r.headers.get("herald-role", "?"))
+                except (urllib.error.URLError, OSError):
+                    roles.append("down")
+            if roles.count("leader") == 1 and roles.count("follower") == len(urls) - 1:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"cluster not ready: roles {roles}\n--- herald log ---\n"
+                           f"{self.log_tail()}")
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> "Herald":
         """Ready = a c2s client gets a disco#info result from the component
         (until then ejabberd answers with an error: no route)."""
         deadline = time.monotonic() + timeout
+        if self.peers and self.config.get("http", {}).get("listen"):
+            self._wait_cluster_ready(deadline)
         last = "no attempt"
         while time.monotonic() < deadline:
             self._check_alive()
@@ -230,33 +283,37 @@ class Herald:
                            f"--- herald log ---\n{self.log_tail()}")
 
     def _check_alive(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            code = None if self.proc is None else self.proc.returncode
-            raise RuntimeError(f"herald is not running (exit code {code})\n"
-                               f"--- herald log ---\n{self.log_tail()}")
+        for p in [self.proc, *(peer.proc for peer in self.peers)]:
+            if p is None or p.poll() is not None:
+                code = None if p is None else p.returncode
+                raise RuntimeError(f"herald is not running (exit code {code})\n"
+                                   f"--- herald log ---\n{self.log_tail()}")
 
     def stop(self, timeout: float = 10.0) -> Optional[int]:
         """SIGTERM and wait; SIGKILL if it does not exit in time. Returns
         the exit code (negative = killed by that signal)."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._append_log(f"did not exit {timeout}s after SIGTERM: SIGKILL")
-                self.proc.kill()
-                self.proc.wait()
+        # Followers first: the leader's drain is then the last word.
+        for p in [*(peer.proc for peer in self.peers if peer.proc), self.proc]:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self._append_log(f"did not exit {timeout}s after SIGTERM: SIGKILL")
+                    p.kill()
+                    p.wait()
         return self.proc.returncode
 
     def kill(self) -> Optional[int]:
         """SIGKILL now (crash simulation)."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        for p in self._procs():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         return self.proc.returncode
 
     def restart(self, hard: bool = False, timeout: float = READY_TIMEOUT) -> "Herald":
@@ -265,10 +322,14 @@ class Herald:
         return self.start().wait_ready(timeout)
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        """The log; in cluster mode every instance's, one after another."""
+        out = []
+        for path in [self.log_path, *(peer.log_path for peer in self.peers)]:
+            try:
+                out.append(path.read_text(errors="replace"))
+            except OSError:
+                pass
+        return "".join(out)
 
     def log_tail(self, lines: int = 80) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -276,3 +337,26 @@ class Herald:
     def _append_log(self, line: str) -> None:
         with open(self.log_path, "a") as log:
             log.write(f"[conftest] {line}\n")
+
+
+class _Peer:
+    """Another instance of a clustered Herald (HERALD_TEST_STORAGE=cluster)."""
+
+    def __init__(self, workdir: Path, n: int):
+        self.workdir = workdir
+        self.instance = f"i{n}"
+        self.http_port = free_port()
+        self.config_path = workdir / "herald.toml"
+        self.log_path = workdir / "herald.log"
+        self.proc: Optional[subprocess.Popen] = None
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def write_config(self, config: dict) -> None:
+        own = {"cluster": {"instance": self.instance}}
+        if config.get("http", {}).get("listen"):
+            own["http"] = {"listen": f"127.0.0.1:{self.http_port}"}
+        self.config_path.write_text(to_toml(_merge(config, own)))

@@ -103,12 +103,23 @@ class Ledger:
             return len(self.acked)
 
 
-def items_of(msg) -> list[str]:
-    return [i.get("id") for i in msg.iterfind("pse:event/pse:items/pse:item", NS)]
+def _items_el(msg, node: Optional[str]):
+    """The event's <items/>, if it is of `node` (any node when None): a
+    bare JID also gets what ejabberd kept offline from earlier tests."""
+    items = msg.find("pse:event/pse:items", NS)
+    if items is None or (node is not None and items.get("node") != node):
+        return None
+    return items
 
 
-def unlocked_of(msg) -> list[str]:
-    return [u.get("id") for u in msg.iterfind(f"pse:event/pse:items/{{{NS_QUEUE}}}unlock", NS)]
+def items_of(msg, node: Optional[str] = None) -> list[str]:
+    items = _items_el(msg, node)
+    return [] if items is None else [i.get("id") for i in items.iterfind("pse:item", NS)]
+
+
+def unlocked_of(msg, node: Optional[str] = None) -> list[str]:
+    items = _items_el(msg, node)
+    return [] if items is None else [u.get("id") for u in items.iterfind(f"{{{NS_QUEUE}}}unlock")]
 
 
 class Consumer(threading.Thread):
@@ -156,10 +167,10 @@ class Consumer(threading.Thread):
             return
         if local(s) != "message":
             return
-        for item_id in unlocked_of(s):
+        for item_id in unlocked_of(s, self.node):
             with self.ledger.lock:
                 self.ledger.unlocks.append((self.name, item_id))
-        for item_id in items_of(s):
+        for item_id in items_of(s, self.node):
             if self.drop.is_set():
                 return
             self.received.append(item_id)

@@ -9,7 +9,9 @@ Session:
   herald_bin   target/debug/herald, built once (HERALD_BIN overrides).
 Per test:
   connect      connect("alice") -> logged-in heraldtest.client.Client, closed after.
-  herald       a running Herald (temp config + data dir), stopped after.
+  herald       a running Herald (temp config + data dir), stopped after;
+               with HERALD_TEST_STORAGE=cluster one 3-instance cluster
+               shared by the session (shared_cluster).
   herald_factory  herald_factory(config={...}, start=True) for custom or
                several instances.
   unique_name  a fresh node name per call.
@@ -30,7 +32,7 @@ from typing import Optional
 import pytest
 
 from heraldtest.client import Client, ensure_user
-from heraldtest.harness import REPO, Ejabberd, Herald, run_script
+from heraldtest.harness import REPO, Ejabberd, Herald, run_script, storage_mode
 from heraldtest.sandbox import C2S_PORT, DOMAIN, PASSWORD, PROBE_USER, TEST_USERS
 
 # The scripts read the same variables; make the defaults explicit for them.
@@ -109,6 +111,10 @@ def herald_factory(request, herald_bin, ejabberd, users, tmp_path):
 
     def _make(config: Optional[dict] = None, start: bool = True,
               name: Optional[str] = None) -> Herald:
+        # One Herald (cluster) per component domain at a time: ejabberd
+        # would spread the stanzas over both.
+        if _shared_cluster:
+            _shared_cluster[0].stop()
         h = Herald(herald_bin, tmp_path / (name or f"herald{len(started)}"), ejabberd, config)
         started.append(h)
         if start:
@@ -120,10 +126,35 @@ def herald_factory(request, herald_bin, ejabberd, users, tmp_path):
         h.stop()
 
 
+# HERALD_TEST_STORAGE=cluster: one 3-instance cluster with the default
+# config, shared by the tests that ask for `herald` (starting three
+# instances per test costs seconds each); stopped while a test runs a
+# Herald of its own from herald_factory.
+_shared_cluster: list[Herald] = []
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(herald_bin, ejabberd, users, tmp_path_factory):
+    h = Herald(herald_bin, tmp_path_factory.mktemp("cluster"), ejabberd, None)
+    _shared_cluster.append(h)
+    yield h
+    _shared_cluster.clear()
+    h.stop()
+
+
 @pytest.fixture
-def herald(herald_factory) -> Herald:
-    """A running Herald with the default test config."""
-    return herald_factory()
+def herald(request, herald_factory) -> Herald:
+    """A running Herald with the default test config (in cluster mode the
+    shared cluster, started again if stopped or left dead)."""
+    if storage_mode() != "cluster":
+        return herald_factory()
+    h = request.getfixturevalue("shared_cluster")
+    procs = h._procs()
+    if not procs or any(p.poll() is not None for p in procs):
+        h.kill()
+        h.start().wait_ready()
+    request.node._heralds = [h]
+    return h
 
 
 @pytest.hookimpl(hookwrapper=True)
