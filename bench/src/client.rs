@@ -81,13 +81,31 @@ impl Client {
 
     /// Sends an IQ and waits for its answer, dropping other stanzas.
     pub async fn iq(&mut self, to: &str, type_: &str, body: &str) -> Result<String, Error> {
+        self.iq_within(to, type_, body, std::time::Duration::from_secs(30))
+            .await
+    }
+
+    /// [`Client::iq`] waiting up to `limit` for the answer.
+    pub async fn iq_within(
+        &mut self,
+        to: &str,
+        type_: &str,
+        body: &str,
+        limit: std::time::Duration,
+    ) -> Result<String, Error> {
         let id = self.id();
         self.send(&format!(
             "<iq type='{type_}' to='{to}' id='{id}'>{body}</iq>"
         ))
         .await?;
+        let deadline = std::time::Instant::now() + limit;
         loop {
-            let s = self.recv().await?;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let s = match tokio::time::timeout(left, self.inbox.recv()).await {
+                Ok(Some((_, s))) => s,
+                Ok(None) => return Err("stream closed".into()),
+                Err(_) => return Err(format!("no answer to IQ {id} in {limit:?}").into()),
+            };
             if s.starts_with("<iq") && xml::attr(&s, "id") == Some(&id) {
                 return Ok(s);
             }

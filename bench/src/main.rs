@@ -1,9 +1,11 @@
 //! herald-bench: one publisher and K subscribers over real c2s connections
 //! against any XEP-0060 service JID; prints one JSON object per run.
 
+mod audience;
 mod catchup;
 mod client;
 mod publish;
+mod raw;
 mod stats;
 mod xml;
 
@@ -16,6 +18,12 @@ enum Workload {
     Publish,
     /// A subscriber pages through `--items` missed items.
     Catchup,
+    /// A bare component connection sends notifications straight to
+    /// `--subscribers` c2s clients: per recipient, then multicast.
+    Raw,
+    /// `--audience` subscribed bare JIDs, `--subscribers` of them online,
+    /// `--items` publishes one at a time.
+    Audience,
 }
 
 #[derive(Parser)]
@@ -45,6 +53,24 @@ struct Args {
     /// Label of this run (node names include it).
     #[arg(long, default_value = "run")]
     run_id: String,
+    /// Raw workload: the XEP-0114 listener and this component's JID/secret.
+    #[arg(long, default_value = "127.0.0.1:5347")]
+    component_addr: String,
+    #[arg(long, default_value = "rawbench.localhost")]
+    component_jid: String,
+    #[arg(long, default_value = "herald-dev-secret")]
+    secret: String,
+    #[arg(long, default_value = "multicast.localhost")]
+    multicast_jid: String,
+    /// Bcc addresses per multicast stanza (raw workload).
+    #[arg(long, default_value_t = 20)]
+    multicast_batch: usize,
+    /// Audience workload: subscribed bare JIDs in all (online included).
+    #[arg(long, default_value_t = 100_000)]
+    audience: usize,
+    /// Audience workload: use this node name (default: from the run id).
+    #[arg(long)]
+    node: Option<String>,
 }
 
 #[tokio::main]
@@ -64,6 +90,22 @@ async fn main() {
     let result = match args.workload {
         Workload::Publish => publish::run(&setup).await,
         Workload::Catchup => catchup::run(&setup, args.page).await,
+        Workload::Raw => {
+            let raw = raw::RawSetup {
+                c2s: args.c2s.clone(),
+                domain: args.domain.clone(),
+                component_addr: args.component_addr.clone(),
+                component_jid: args.component_jid.clone(),
+                secret: args.secret.clone(),
+                multicast_jid: args.multicast_jid.clone(),
+                multicast_batch: args.multicast_batch,
+                items: args.items,
+                subscribers: args.subscribers,
+                payload_bytes: args.payload,
+            };
+            raw::run(&raw).await
+        }
+        Workload::Audience => audience::run(&setup, args.audience, args.node.as_deref()).await,
     };
     let cpu_after = cpu_times(&args.cpu);
     match result {
