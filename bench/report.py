@@ -18,7 +18,19 @@ METRICS = {
                 ("end_to_end_ms.p50", False), ("end_to_end_ms.p99", False),
                 ("lost", False), ("duplicates", False)],
     "catchup": [("seconds", False), ("items_per_s", True)],
+    "audience": [("publishes_per_s", True), ("last_notification_ms.p50", False),
+                 ("last_notification_ms.p99", False), ("publish_rtt_ms.p50", False),
+                 ("subscribe_seconds", False), ("publishes", None), ("audience", None),
+                 ("lost", False)],
 }
+
+# raw-limit-kK (bench/src/raw.rs): a bare component, no pubsub at all, so
+# the values are what ejabberd routes (shown in the ejabberd column).
+RAW = ["per_recipient.notifications_per_s", "multicast.notifications_per_s",
+       "best_notifications_per_s", "per_recipient.delivered", "multicast.delivered",
+       "multicast_batch"]
+RECOVERY = ["ready_s", "first_publish_s", "peak_rss_mb", "items_stored", "nodes",
+            "subscriptions_stored"]
 
 # Herald-only rows of the HTTP bridges (bench/bridges.py): mod_pubsub has
 # no webhooks or SSE, so ejabberd is "n/a" and there is no ratio. The
@@ -41,23 +53,46 @@ def get(d, path):
 def combine(lines, rss_kb):
     runs = {}
     herald_only = {}
+    raw = {}
     for line in lines:
         entry = json.loads(line)
+        if entry["label"].startswith("raw-limit"):
+            raw[entry["label"]] = entry["result"]
+            continue
         if "service" not in entry["result"]:
             herald_only[entry["label"]] = entry["result"]
             continue
         runs.setdefault(entry["label"], {})[entry["result"]["service"]] = entry["result"]
     rows = []
-    for label, by_service in runs.items():
+    for label, r in raw.items():
+        for path in RAW:
+            rows.append({"workload": label, "metric": path, "herald": None,
+                         "ejabberd": get(r, path), "herald_advantage": None})
+        runs[label] = {"rawbench.localhost": r}
+    for label, by_service in list(runs.items()):
+        if label in raw:
+            continue
         h, e = by_service.get(HERALD), by_service.get(EJABBERD)
-        kind = "catchup" if label == "catchup" else "publish"
+        if h is None or e is None:
+            continue
+        kind = {"catchup": "catchup", "audience-100k": "audience"}.get(label, "publish")
         for path, higher in METRICS[kind]:
             hv, ev = get(h, path), get(e, path)
             ratio = None
-            if hv and ev:
+            if hv and ev and higher is not None:
                 ratio = hv / ev if higher else ev / hv
             rows.append({"workload": label, "metric": path, "herald": hv,
                          "ejabberd": ev, "herald_advantage": ratio})
+        if kind == "audience" and e.get("publishes", 0) < h.get("publishes", 0):
+            rows.append({"workload": label, "metric": "note", "herald": None,
+                         "ejabberd": f"mod_pubsub publishes capped at {e['publishes']}",
+                         "herald_advantage": None})
+        limit = raw.get(label.replace("publish-", "raw-limit-"))
+        if kind == "publish" and limit and limit.get("best_notifications_per_s"):
+            best = limit["best_notifications_per_s"]
+            hv, ev = h["notifications_per_s"] / best, e["notifications_per_s"] / best
+            rows.append({"workload": label, "metric": "fraction_of_limit", "herald": hv,
+                         "ejabberd": ev, "herald_advantage": hv / ev if ev else None})
         # Server CPU of each run: Herald's run costs Herald plus the ejabberd
         # routing for it; mod_pubsub's run costs ejabberd alone.
         hc, ec = sum(h["cpu_seconds"].values()), sum(e["cpu_seconds"].values())
@@ -77,6 +112,13 @@ def combine(lines, rss_kb):
                              "herald": xmpp_k1, "ejabberd": None, "herald_advantage": None})
             runs[label] = {HERALD: r}
             continue
+        if label == "recovery-1m":
+            for i, metric in enumerate(RECOVERY):
+                rows.append({"workload": label, "metric": metric, "herald": r.get(metric),
+                             "ejabberd": "n/a" if i == 0 else None,
+                             "herald_advantage": None})
+            runs[label] = {HERALD: r}
+            continue
         for metric in ("items", "seconds", "items_per_s"):
             rows.append({"workload": label, "metric": metric, "herald": r[metric],
                          "ejabberd": None, "herald_advantage": None})
@@ -88,12 +130,17 @@ def combine(lines, rss_kb):
 
 
 def table(report):
-    print(f"{'workload':<20}{'metric':<22}{'herald':>12}{'ejabberd':>12}{'advantage':>11}")
+    print(f"{'workload':<20}{'metric':<36}{'herald':>12}{'ejabberd':>12}{'advantage':>11}")
     for r in report["rows"]:
         fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
         adv = "-" if r["herald_advantage"] is None else f"{r['herald_advantage']:.2f}x"
-        print(f"{r['workload']:<20}{r['metric']:<22}{fmt(r['herald']):>12}{fmt(r['ejabberd']):>12}{adv:>11}")
+        print(f"{r['workload']:<20}{r['metric']:<36}{fmt(r['herald']):>12}{fmt(r['ejabberd']):>12}{adv:>11}")
     fill = report["runs"].get("ingest-fill", {}).get(HERALD, {})
+    rec = report["runs"].get("recovery-1m", {}).get(HERALD, {})
+    if rec.get("items_stored"):
+        fill = {"items": rec["items_stored"]}
+    if report["herald_peak_rss_mb"] is None:
+        return
     print(f"herald peak RSS: {report['herald_peak_rss_mb']:.1f} MB "
           f"(with {fill.get('items', 0)} items stored after the fill)")
 

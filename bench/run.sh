@@ -11,12 +11,34 @@
 # The workload `bridges` (Herald only, bench/bridges.py) measures webhook
 # deliveries/s to 127.0.0.1 and SSE events/s over 100 streams;
 # HERALD_BENCH_WEBHOOK_IN_FLIGHT sets [webhooks] max_in_flight (default 8).
+#
+# Issue 18 workloads (names as in the results JSON):
+#   raw-limit-k50, raw-limit-k200  a bare XEP-0114 component
+#       (rawbench.localhost) sends pre-rendered notifications to K online
+#       c2s clients, per recipient and through mod_multicast (bcc batches of
+#       HERALD_BENCH_RAW_BATCH, default 20): what ejabberd can route. The
+#       publish-k50/k200 rows get fraction_of_limit from it.
+#   publish-k50, publish-k200  K online subscribers, 64 publishes in flight.
+#   audience-100k  100,000 subscribed bare JIDs (owner subscriptions set,
+#       XEP-0060 §8.8.2, pipelined), 200 online: publish to last online
+#       notification; mod_pubsub's publishes are capped (see the JSON).
+#   recovery-1m  (Herald only) 1,000,000 items in 1,000 nodes (fill.py) and
+#       100,000 stored subscriptions, kill -9 and restart: seconds to
+#       /readyz 200 and to the first publish answered, peak RSS.
+# --quick shrinks them (audience 10k, recovery 100k items / 10k subscriptions);
+# the workload names stay.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
 
 ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000; FILL_NODES=1000; BRIDGE_ITEMS=5000
-if [ "${1:-}" = "--quick" ]; then ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; FILL_NODES=50; BRIDGE_ITEMS=1000; fi
+K200_ITEMS=2000; AUDIENCE=100000; AUD_ONLINE=200; AUD_PUBS=20; AUD_PUBS_EJ=3
+REC_NODES=1000; REC_SUBS=100000
+if [ "${1:-}" = "--quick" ]; then
+    ITEMS=2000; LAT_ITEMS=300; CATCHUP=2000; FILL_NODES=50; BRIDGE_ITEMS=1000
+    K200_ITEMS=400; AUDIENCE=10000; AUD_PUBS=5; AUD_PUBS_EJ=3; REC_NODES=100; REC_SUBS=10000
+fi
+RAW_BATCH="${HERALD_BENCH_RAW_BATCH:-20}"
 HOOK_IN_FLIGHT="${HERALD_BENCH_WEBHOOK_IN_FLIGHT:-8}"
 
 # A private ejabberd of its own, fresh each run, away from dev/test ports
@@ -75,8 +97,11 @@ create_domains = ["localhost"]
 [log]
 format = "text"
 TOML
-HERALD_LOG=warn "$REPO/target/release/herald" run --config "$work/herald.toml" 2> "$work/herald.log" &
-herald_pid=$!
+start_herald() {
+    HERALD_LOG=warn "$REPO/target/release/herald" run --config "$work/herald.toml" 2>> "$work/herald.log" &
+    herald_pid=$!
+}
+start_herald
 for _ in $(seq 50); do sleep 0.2; ss -Htn state established "( dport = :$HERALD_COMPONENT_PORT )" | grep -q . && break; done
 sleep 0.5
 
@@ -90,14 +115,27 @@ run() {  # run LABEL SERVICE ARGS...
 }
 
 # HERALD_BENCH_WORKLOADS picks a subset (for experiments).
-WORKLOADS="${HERALD_BENCH_WORKLOADS:-publish latency catchup fill bridges}"
+WORKLOADS="${HERALD_BENCH_WORKLOADS:-publish latency catchup fill bridges raw-limit-k50 raw-limit-k200 publish-k200 audience-100k recovery-1m}"
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 echo "=== workloads ($WORKLOADS) ==="
+for k in 50 200; do
+    if want "raw-limit-k$k"; then
+        n=$ITEMS; [ "$k" = 200 ] && n=$K200_ITEMS
+        run "raw-limit-k$k" rawbench.localhost --workload raw --items "$n" --subscribers "$k" \
+            --component-addr "127.0.0.1:$HERALD_COMPONENT_PORT" --component-jid rawbench.localhost \
+            --multicast-batch "$RAW_BATCH"
+    fi
+done
+ks=""
+want publish && ks="${HERALD_BENCH_K:-1 10 50}"
+want publish-k50 && [[ " $ks " != *" 50 "* ]] && ks="$ks 50"
+audience_node=""
 for svc in events.localhost pubsub.localhost; do
-    if want publish; then
-        for k in ${HERALD_BENCH_K:-1 10 50}; do
-            run "publish-k$k" "$svc" --workload publish --items "$ITEMS" --inflight 64 --subscribers "$k"
-        done
+    for k in $ks; do
+        run "publish-k$k" "$svc" --workload publish --items "$ITEMS" --inflight 64 --subscribers "$k"
+    done
+    if want publish-k200; then
+        run "publish-k200" "$svc" --workload publish --items "$K200_ITEMS" --inflight 64 --subscribers 200
     fi
     if want latency; then
         run "latency-k1" "$svc" --workload publish --items "$LAT_ITEMS" --inflight 1 --subscribers 1
@@ -105,12 +143,19 @@ for svc in events.localhost pubsub.localhost; do
     if want catchup; then
         run "catchup" "$svc" --workload catchup --items "$CATCHUP" --page 1000
     fi
+    if want audience-100k; then
+        pubs=$AUD_PUBS; [ "$svc" = pubsub.localhost ] && pubs=$AUD_PUBS_EJ
+        run "audience-100k" "$svc" --workload audience --audience "$AUDIENCE" \
+            --subscribers "$AUD_ONLINE" --items "$pubs"
+    fi
 done
+filled=0; filled_nodes=0
 if want fill; then
 echo "=== HTTP batch ingest: $FILL_NODES nodes x 1000 items (then peak RSS) ==="
 fill="$(python3 bench/fill.py http://127.0.0.1:24380 bench-token-0123456789 --nodes "$FILL_NODES" --items 1000)"
 echo "{\"label\": \"ingest-fill\", \"result\": $fill}" >> "$results"
 echo "  $fill"
+filled=$((FILL_NODES * 1000)); filled_nodes=$FILL_NODES
 fi
 if want bridges; then
 echo "=== HTTP bridges (Herald only): webhooks to 127.0.0.1, SSE x 100 streams, $BRIDGE_ITEMS items ==="
@@ -127,6 +172,34 @@ bridge webhook-deliveries webhooks --max-in-flight "$HOOK_IN_FLIGHT"
 bridge sse-100 sse --streams 100
 fi
 rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$herald_pid/status")"
+if want recovery-1m; then
+echo "=== recovery (Herald only): $REC_NODES nodes x 1000 items, $REC_SUBS subscriptions, kill -9, restart ==="
+rec_fill='null'
+if [ "$filled" -lt $((REC_NODES * 1000)) ]; then
+    rec_fill="$(python3 bench/fill.py http://127.0.0.1:24380 bench-token-0123456789 --nodes "$REC_NODES" --items 1000 --prefix rec)"
+    echo "  fill: $rec_fill"
+    filled=$((filled + REC_NODES * 1000)); filled_nodes=$((filled_nodes + REC_NODES))
+fi
+# Subscriptions: those of audience-100k on Herald, topped up to REC_SUBS.
+subs_stored=0
+want audience-100k && subs_stored=$AUDIENCE
+if [ "$subs_stored" -lt "$REC_SUBS" ]; then
+    "$BENCH" --c2s "$C2S" --service events.localhost --workload audience --items 0 --subscribers 0 \
+        --audience $((REC_SUBS - subs_stored)) --run-id "recovery-$RANDOM" > /dev/null
+    subs_stored=$REC_SUBS
+fi
+kill -9 "$herald_pid"; wait "$herald_pid" 2>/dev/null || true
+started="$(date +%s.%N)"
+start_herald
+rec="$(python3 bench/recovery.py http://127.0.0.1:24380 bench-token-0123456789 \
+    --started "$started" --pid "$herald_pid" --node rec-0)" || echo "  recovery: no publish answered" >&2
+[ -n "$rec" ] || rec='{"error": "bench/recovery.py failed"}'
+rec="$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(items_stored=int(sys.argv[2]), nodes=int(sys.argv[3]), subscriptions_stored=int(sys.argv[4]), fill=json.loads(sys.argv[5])); print(json.dumps(r))' \
+    "$rec" "$filled" "$filled_nodes" "$subs_stored" "$rec_fill")"
+echo "{\"label\": \"recovery-1m\", \"result\": $rec}" >> "$results"
+echo "  $rec"
+rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$herald_pid/status")"
+fi
 
 mkdir -p bench/results
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
