@@ -5,6 +5,7 @@ ratios, or prints a report as a table.
     report.py --table report.json
 """
 import json
+import os
 import platform
 import sys
 import time
@@ -29,6 +30,21 @@ METRICS = {
 RAW = ["per_recipient.notifications_per_s", "multicast.notifications_per_s",
        "best_notifications_per_s", "per_recipient.delivered", "multicast.delivered",
        "multicast_batch"]
+NOTES = {
+    "raw-limit": "a bare XEP-0114 component (rawbench.localhost) sends pre-rendered "
+                 "notifications, nothing else, once per recipient and once through "
+                 "mod_multicast: what ejabberd routes from one component connection "
+                 "(the sender and the counting clients share the machine)",
+    "fraction_of_limit": "notifications/s of publish-kK over the best raw-limit-kK rate; "
+                         "mod_pubsub routes inside ejabberd, not over a component link, "
+                         "so its fraction can exceed 1",
+    "audience-100k": "offline audience JIDs are never registered (ejabberd bounces their "
+                     "notifications); online ones subscribed themselves; mod_pubsub's "
+                     "publishes are capped (see publishes)",
+    "recovery-1m": "kill -9, restart; ready_s = /readyz 200, first_publish_s = first HTTP "
+                   "batch-ingest publish answered 200, both from the restart",
+    "herald_peak_rss_mb": "VmHWM of the Herald process restarted by recovery-1m",
+}
 RECOVERY = ["ready_s", "first_publish_s", "peak_rss_mb", "items_stored", "nodes",
             "subscriptions_stored"]
 
@@ -123,7 +139,15 @@ def combine(lines, rss_kb):
             rows.append({"workload": label, "metric": metric, "herald": r[metric],
                          "ejabberd": None, "herald_advantage": None})
         runs[label] = {HERALD: r}
+    notes = {label: NOTES[label] for label in runs if label in NOTES}
+    if any(label.startswith("raw-limit") for label in runs):
+        notes["raw-limit"] = NOTES["raw-limit"]
+        notes["fraction_of_limit"] = NOTES["fraction_of_limit"]
+    if "recovery-1m" in runs:
+        notes["herald_peak_rss_mb"] = NOTES["herald_peak_rss_mb"]
     return {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "mode": os.environ.get("HERALD_BENCH_MODE", "full"),
+            "notes": notes,
             "machine": {"cpus": 2, "platform": platform.platform()},
             "herald_peak_rss_mb": int(rss_kb) / 1024 if rss_kb else None,
             "rows": rows, "runs": runs}

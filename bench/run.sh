@@ -203,6 +203,7 @@ fi
 
 mkdir -p bench/results
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-python3 bench/report.py "$results" "$rss_kb" > "bench/results/$stamp.json"
+mode=full; [ "${1:-}" = "--quick" ] && mode=quick
+HERALD_BENCH_MODE=$mode python3 bench/report.py "$results" "$rss_kb" > "bench/results/$stamp.json"
 python3 bench/report.py --table "bench/results/$stamp.json"
 echo "raw JSON: bench/results/$stamp.json"
