@@ -2,6 +2,7 @@
 ratios, or prints a report as a table.
 
     report.py RESULTS.jsonl HERALD_PEAK_RSS_KB > report.json
+    report.py --cluster N RESULTS.jsonl > report.json   (bench/cluster.sh)
     report.py --table report.json
 """
 import json
@@ -153,7 +154,47 @@ def combine(lines, rss_kb):
             "rows": rows, "runs": runs}
 
 
+def cluster(lines, n):
+    """Herald on JetStream as 1 and as n instances beside mod_pubsub:
+    `herald` is n instances, `one_instance` one, `scaling` n over 1 (for
+    a cost, 1 over n: above 1 is better either way), `herald_advantage`
+    n instances over mod_pubsub."""
+    runs = {}
+    for line in lines:
+        entry = json.loads(line)
+        runs[entry["label"]] = entry["result"]
+    rows = []
+    for label in [l for l in runs if l.startswith("publish-k")]:
+        e = runs[label]
+        one, many = runs.get(f"cluster1-{label}"), runs.get(f"cluster{n}-{label}")
+        if one is None or many is None:
+            continue
+        for path, higher in METRICS["publish"]:
+            ov, mv, ev = get(one, path), get(many, path), get(e, path)
+            ratio = lambda a, b: (a / b if higher else b / a) if a and b else None
+            rows.append({"workload": label, "metric": path, "herald": mv, "one_instance": ov,
+                         "scaling": ratio(mv, ov), "ejabberd": ev,
+                         "herald_advantage": ratio(mv, ev)})
+    return {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {"cpus": 2, "platform": platform.platform()},
+            "cluster_instances": n, "rows": rows, "runs": runs}
+
+
+def cluster_table(report):
+    n = report["cluster_instances"]
+    print(f"{'workload':<14}{'metric':<22}{'herald x1':>11}{f'herald x{n}':>11}"
+          f"{f'x{n}/x1':>8}{'ejabberd':>11}{f'x{n}/ej':>8}")
+    fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
+    adv = lambda v: "-" if v is None else f"{v:.2f}x"
+    for r in report["rows"]:
+        print(f"{r['workload']:<14}{r['metric']:<22}{fmt(r['one_instance']):>11}"
+              f"{fmt(r['herald']):>11}{adv(r['scaling']):>8}{fmt(r['ejabberd']):>11}"
+              f"{adv(r['herald_advantage']):>8}")
+
+
 def table(report):
+    if "cluster_instances" in report:
+        return cluster_table(report)
     print(f"{'workload':<20}{'metric':<36}{'herald':>12}{'ejabberd':>12}{'advantage':>11}")
     for r in report["rows"]:
         fmt = lambda v: "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
@@ -172,5 +213,8 @@ def table(report):
 if __name__ == "__main__":
     if sys.argv[1] == "--table":
         table(json.load(open(sys.argv[2])))
+    elif sys.argv[1] == "--cluster":
+        n = int(sys.argv[2])
+        print(json.dumps(cluster(open(sys.argv[3]).read().splitlines(), n), indent=1))
     else:
         print(json.dumps(combine(open(sys.argv[1]).read().splitlines(), sys.argv[2]), indent=1))

@@ -4,6 +4,8 @@
 # and prints both with their ratios (table, and JSON under bench/results/).
 #
 #   bench/run.sh [--quick]
+#   bench/run.sh --cluster N [--quick]   (Herald on JetStream, 1 and N
+#                                         instances, beside mod_pubsub)
 #
 # Herald runs as a release build, flushing every acknowledged item;
 # ejabberd's mod_pubsub keeps its defaults. Run as root (ejabberdctl).
@@ -30,6 +32,9 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
+
+# --cluster N: Herald on JetStream as 1 and N instances (bench/cluster.sh).
+if [ "${1:-}" = "--cluster" ]; then exec bash "$REPO/bench/cluster.sh" "${2:?--cluster N}" "${3:-}"; fi
 
 ITEMS=10000; LAT_ITEMS=2000; CATCHUP=10000; FILL_NODES=1000; BRIDGE_ITEMS=5000
 K200_ITEMS=2000; AUDIENCE=100000; AUD_ONLINE=200; AUD_PUBS=20; AUD_PUBS_EJ=3
