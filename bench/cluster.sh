@@ -90,12 +90,12 @@ TOML
     for t in $(seq 300); do
         roles=""
         for i in $(seq "$size"); do
-            roles+="$(curl -s -o /dev/null -D - "http://127.0.0.1:$((24380 + i))/readyz" \
+            roles+="$({ curl -s -o /dev/null -D - "http://127.0.0.1:$((24380 + i))/readyz" || true; } \
                 | tr -d '\r' | awk -F': ' 'tolower($1) == "herald-role" {print $2}') "
         done
         local leaders followers
-        leaders="$(grep -o leader <<<"$roles" | wc -l)"
-        followers="$(grep -o follower <<<"$roles" | wc -l)"
+        leaders="$(grep -o leader <<<"$roles" | wc -l || true)"
+        followers="$(grep -o follower <<<"$roles" | wc -l || true)"
         [ "$leaders" -eq 1 ] && [ "$followers" -eq $((size - 1)) ] && return 0
         sleep 0.2
     done
