@@ -16,7 +16,7 @@ use super::xml::BuilderExt;
 use super::{IqKind, IqReply, IqRequest, errors, ns, rsm, service_info, timestamp};
 
 const PUBSUB_RSM: &str = "http://jabber.org/protocol/pubsub#rsm";
-use crate::pubsub::{Actor, NodeCursor, NodeName, PubsubError, Service};
+use crate::pubsub::{Actor, NodeCursor, NodeName, NodeSummary, PubsubError, Service};
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
@@ -62,9 +62,14 @@ fn node_info<S: Store>(s: &Service<S>, a: &Actor, node: &NodeName) -> Result<Ele
             .labelled("The datetime when the node was created");
         form.fields.push(date);
     }
+    let kind = if meta.is_collection {
+        "collection"
+    } else {
+        "leaf"
+    };
     let identity = Element::builder("identity", ns::DISCO_INFO)
         .a("category", "pubsub")
-        .a("type", "leaf");
+        .a("type", kind);
     // XEP-0059 §6: clients look for `rsm` before paging the node's items
     // or disco#items; the node pages the same way as the service.
     let features = [ns::PUBSUB, PUBSUB_RSM, ns::RSM, MAM, MAM_EXTENDED]
@@ -188,6 +193,9 @@ fn node_items<S: Store>(
     node: &NodeName,
     req: &IqRequest,
 ) -> Result<Element, StanzaError> {
+    if let Some(children) = s.collection_children(a, node)? {
+        return Ok(collection_items(ctx, node, &children));
+    }
     let rsm = rsm_of(req)?;
     let (page, keep) = select_page(s, a, node, None, rsm.as_ref())?;
     let ids: Vec<&str> = page.items.iter().map(|i| i.id.as_str()).collect();
@@ -204,4 +212,22 @@ fn node_items<S: Store>(
         rsm: rsm.is_some(),
     };
     Ok(query(Some(node), page_of, budget, keep, item))
+}
+
+/// XEP-0248 §3.2: disco#items of a collection lists its children (not
+/// paged: a collection's children are few, unlike a leaf's items).
+fn collection_items(ctx: &ProtocolCtx, node: &NodeName, children: &[NodeSummary]) -> Element {
+    let items = children.iter().map(|c| {
+        let b = Element::builder("item", ns::DISCO_ITEMS)
+            .a("jid", ctx.service_jid.as_str())
+            .a("node", c.node.as_str());
+        match c.title.is_empty() {
+            true => b.build(),
+            false => b.a("name", c.title.as_str()).build(),
+        }
+    });
+    Element::builder("query", ns::DISCO_ITEMS)
+        .a("node", node.as_str())
+        .append_all(items)
+        .build()
 }

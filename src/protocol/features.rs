@@ -14,6 +14,8 @@ pub const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/pubsub#access-open",
     "http://jabber.org/protocol/pubsub#access-presence",
     "http://jabber.org/protocol/pubsub#access-whitelist",
+    // XEP-0248 §3.1; a node may belong to several collections.
+    "http://jabber.org/protocol/pubsub#collections",
     "http://jabber.org/protocol/pubsub#config-node",
     "http://jabber.org/protocol/pubsub#config-node-max",
     "http://jabber.org/protocol/pubsub#create-and-configure",
@@ -26,6 +28,7 @@ pub const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/pubsub#member-affiliation",
     "http://jabber.org/protocol/pubsub#meta-data",
     "http://jabber.org/protocol/pubsub#modify-affiliations",
+    "http://jabber.org/protocol/pubsub#multi-collections",
     "http://jabber.org/protocol/pubsub#multi-items",
     "http://jabber.org/protocol/pubsub#multi-subscribe",
     "http://jabber.org/protocol/pubsub#outcast-affiliation",
@@ -86,10 +89,17 @@ mod tests {
     }
 
     #[test]
+    fn collections_are_advertised() {
+        for f in ["collections", "multi-collections"] {
+            let var = format!("http://jabber.org/protocol/pubsub#{f}");
+            assert!(FEATURES.contains(&var.as_str()), "{f}");
+        }
+    }
+
+    #[test]
     fn unsupported_features_are_not_advertised() {
         for f in [
             "access-roster",
-            "collections",
             "get-pending",
             "last-published",
             "leased-subscription",

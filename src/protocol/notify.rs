@@ -162,6 +162,14 @@ fn messages(
     if let (Some(id), false) = (&n.archive_id, has_stanza_id(&payloads)) {
         payloads.push(stanza_id(service, id));
     }
+    // The Collection header is the same for every recipient, so it rides
+    // in the shared payloads; recipients with SubIDs get one combined
+    // `<headers/>` of their own instead.
+    let collection = n.collection.as_deref();
+    let own_payloads = payloads.clone();
+    if let Some(c) = collection {
+        payloads.push(shim_headers(&[], Some(c)));
+    }
     let shim = matches!(n.event, Event::Items { .. } | Event::Retract { .. });
     let message = |to: &Jid| {
         let mut m = Message::new_with_type(type_.clone(), Some(to.clone()));
@@ -199,7 +207,8 @@ fn messages(
         }
         let mut m = message(&r.jid);
         if own_headers(r) {
-            m.payloads.push(shim_headers(r));
+            m.payloads = own_payloads.clone();
+            m.payloads.push(shim_headers(&r.subids, collection));
         }
         out.push(Stanza::Message(m));
     }
@@ -297,6 +306,8 @@ fn payloads(n: &Notification) -> Vec<Element> {
             vec![Element::builder("pubsub", ns::PUBSUB).append(affs).build()]
         }
         Event::ApprovalRequest { jid, subid } => vec![approval_form(node, jid, subid)],
+        Event::Associate { child } => vec![event(association(node, "associate", child))],
+        Event::Dissociate { child } => vec![event(association(node, "dissociate", child))],
     }
 }
 
@@ -356,15 +367,27 @@ fn stanza_id(service: &BareJid, id: &str) -> Element {
         .build()
 }
 
-/// §12.16: one SHIM `SubID` header per subscription that matched.
-fn shim_headers(r: &Recipient) -> Element {
-    let headers = r.subids.iter().map(|s| {
+/// XEP-0248 §3.3.2: `<collection node><associate|dissociate node/>`.
+fn association(collection: &str, what: &str, child: &str) -> Element {
+    Element::builder("collection", ns::PUBSUB_EVENT)
+        .a("node", collection)
+        .append(Element::builder(what, ns::PUBSUB_EVENT).a("node", child))
+        .build()
+}
+
+/// §12.16: one SHIM `SubID` header per subscription that matched, and
+/// XEP-0248 §3.3.1's `Collection` header for an event delivered through
+/// a collection.
+fn shim_headers(subids: &[String], collection: Option<&str>) -> Element {
+    let header = |name: &str, value: &str| {
         Element::builder("header", ns::SHIM)
-            .a("name", "SubID")
-            .append(s.as_str())
-    });
+            .a("name", name)
+            .append(value)
+    };
+    let subids = subids.iter().map(|s| header("SubID", s));
     Element::builder("headers", ns::SHIM)
-        .append_all(headers)
+        .append_all(subids)
+        .append_all(collection.map(|c| header("Collection", c)))
         .build()
 }
 

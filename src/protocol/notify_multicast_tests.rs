@@ -40,6 +40,7 @@ fn published(recipients: Vec<Recipient>, payload: Option<&str>) -> Notification 
         recipients,
         archive_id: Some("a1".into()),
         item_archive_ids: Vec::new(),
+        collection: None,
     }
 }
 

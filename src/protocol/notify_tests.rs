@@ -34,6 +34,7 @@ fn note(event: Event, recipients: Vec<Recipient>) -> Notification {
         recipients,
         archive_id: None,
         item_archive_ids: Vec::new(),
+        collection: None,
     }
 }
 

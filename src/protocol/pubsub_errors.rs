@@ -30,6 +30,7 @@ pub fn to_stanza_error(e: &PubsubError) -> StanzaError {
         E::InvalidJid => (T::Modify, C::BadRequest, Some("invalid-jid")),
         E::ConfigurationRequired => (T::Modify, C::NotAcceptable, Some("configuration-required")),
         E::InvalidOptions(_) => (T::Modify, C::BadRequest, Some("invalid-options")),
+        E::InvalidCollection(_) => (T::Cancel, C::NotAllowed, Some("invalid-options")),
         E::ItemRequired => (T::Modify, C::BadRequest, Some("item-required")),
         E::ItemForbidden => (T::Modify, C::BadRequest, Some("item-forbidden")),
         E::PayloadRequired => (T::Modify, C::BadRequest, Some("payload-required")),

@@ -16,8 +16,8 @@ use super::pubsub_request::{
 };
 use super::stanza_size::Keep;
 use crate::pubsub::{
-    Actor, Affiliation, BareJid, ItemId, ItemsPage, Jid, NewItem, NodeName, Outcome, PubsubError,
-    Service, SubscriptionChange, SubscriptionState,
+    Actor, Affiliation, BareJid, ItemId, ItemsPage, Jid, NewItem, NodeName, NodeType, Outcome,
+    PubsubError, Service, SubscriptionChange, SubscriptionState,
 };
 use crate::store::Store;
 use tokio_xmpp::minidom::Element;
@@ -96,10 +96,17 @@ pub fn execute<S: Store>(
         }
         R::ConfigureSet { node, form } => configure(s, a, &node, form),
         R::NodeDefault { node_type, .. } => {
-            if node_type.as_deref().is_some_and(|t| t != "leaf") {
-                return Err(PubsubError::UnsupportedFeature("collections").into());
-            }
-            read_only(reply::node_config("default", None, &s.default_config()))
+            // XEP-0248 §5.1: `<default type='collection'/>` asks for a
+            // collection's defaults; leaf is the default type.
+            let node_type = match node_type.as_deref() {
+                None | Some("leaf") => NodeType::Leaf,
+                Some("collection") => NodeType::Collection,
+                Some(other) => {
+                    return Err(PubsubError::BadRequest(format!("node type '{other}'")).into());
+                }
+            };
+            let fields = s.default_config_of(node_type);
+            read_only(reply::node_config("default", None, &fields))
         }
         R::Delete { node, redirect } => notes(s.delete_node(a, &node, redirect.as_deref())?),
         R::Purge { node } => notes(s.purge(a, &node)?),

@@ -765,14 +765,18 @@ fn examples_154_155_default_node_configuration() {
     let form = forms::parse_form(child(child(&r, "default"), "x")).unwrap();
     assert_eq!(form.kind, FormKind::Form);
     assert!(form.values("pubsub#access_model").is_some());
-    let h = t.owner(HAMLET, "get", "<default type='collection'/>");
+    // XEP-0248 §5.1: a collection's defaults say so and list children.
+    let r = t
+        .ok(HAMLET, "get", "<default type='collection'/>", true)
+        .unwrap();
+    let form = forms::parse_form(child(child(&r, "default"), "x")).unwrap();
     assert_eq!(
-        error(&h),
-        (
-            DefinedCondition::FeatureNotImplemented,
-            Some("unsupported".into())
-        )
+        form.values("pubsub#node_type"),
+        Some(&["collection".to_owned()][..])
     );
+    assert!(form.values("pubsub#children").is_some());
+    let h = t.owner(HAMLET, "get", "<default type='tree'/>");
+    assert_eq!(error(&h), (DefinedCondition::BadRequest, None));
 }
 
 #[test]

@@ -117,6 +117,10 @@ pub enum PubsubError {
     /// `persistent-items`).
     #[error("unsupported feature: {0}")]
     UnsupportedFeature(&'static str),
+    /// `<not-allowed/>` (cancel) + `<invalid-options/>` (XEP-0248 §5.2):
+    /// a cycle, a leaf given children, a collection turned into a leaf.
+    #[error("invalid collection configuration: {0}")]
+    InvalidCollection(&'static str),
     /// `<not-acceptable/>` (modify), no application condition. A node
     /// configuration form names an unknown field or holds a bad value;
     /// the text names the field.

@@ -87,6 +87,7 @@
 
 mod access;
 pub mod archive_ids;
+pub(crate) mod collections;
 pub mod error;
 mod exit;
 pub mod feed;
@@ -96,6 +97,7 @@ pub mod names;
 mod node;
 pub mod node_config;
 pub mod notify;
+mod ops_collections;
 mod ops_console;
 mod ops_discovery;
 mod ops_history;
@@ -126,7 +128,7 @@ pub use jid::{BareJid, Jid};
 pub use log::{LogCursor, LogEvent, LogKind, LogPage};
 pub use names::{ItemId, NodeName};
 pub use node_config::{
-    AccessModel, ConfigError, MaxItems, NodeConfig, NotificationType, PublishModel,
+    AccessModel, ConfigError, MaxItems, NodeConfig, NodeType, NotificationType, PublishModel,
     SendLastPublished,
 };
 pub use notify::{Event, Notification, Recipient};
@@ -142,7 +144,7 @@ pub use queue::{
 };
 pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
-pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions};
+pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions, SubscriptionType};
 pub use types::{
     Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemsPage,
     NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription, SubscriptionChange,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::PubsubError;
-use super::form::{FORM_TYPE, FieldValues, FormField, parse_bool, single};
+use super::form::{FORM_TYPE, FieldType, FieldValues, FormField, parse_bool, single};
 
 /// `pubsub#access_model`. `roster` is not supported (refused on input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,16 @@ pub enum SendLastPublished {
     OnSubAndPresence,
 }
 
+/// `pubsub#node_type` (XEP-0248): a leaf holds items, a collection holds
+/// nodes. Nodes stored before collections existed read as leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeType {
+    #[default]
+    Leaf,
+    Collection,
+}
+
 /// `pubsub#max_items`: a number, or `max` (the service's cap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,6 +82,9 @@ pub enum ConfigError {
         value: String,
         reason: &'static str,
     },
+    /// XEP-0248 §5.2: `<not-allowed/>` + `<invalid-options/>`.
+    #[error("{0}")]
+    NotAllowed(&'static str),
     #[error("{var} needs the unsupported feature {feature}")]
     Unsupported {
         var: &'static str,
@@ -83,6 +96,7 @@ impl From<ConfigError> for PubsubError {
     fn from(e: ConfigError) -> Self {
         match e {
             ConfigError::Unsupported { feature, .. } => PubsubError::UnsupportedFeature(feature),
+            ConfigError::NotAllowed(why) => PubsubError::InvalidCollection(why),
             other => PubsubError::NotAcceptable(other.to_string()),
         }
     }
@@ -108,6 +122,13 @@ pub struct NodeConfig {
     /// `pubsub#item_expire` in seconds after publication; enforced by the
     /// retention tick ([`super::Service::expire`]).
     pub item_expire: Option<u64>,
+    /// `pubsub#node_type` (XEP-0248); serde default keeps stored nodes.
+    #[serde(default)]
+    pub node_type: NodeType,
+    /// `pubsub#collection`: the collections this node belongs to (its
+    /// parents; several allowed). Children are derived from these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collections: Vec<String>,
 }
 
 impl NodeConfig {
@@ -128,7 +149,13 @@ impl NodeConfig {
             payload_type: String::new(),
             send_last_published_item: SendLastPublished::Never,
             item_expire: None,
+            node_type: NodeType::Leaf,
+            collections: Vec::new(),
         }
+    }
+
+    pub fn is_collection(&self) -> bool {
+        self.node_type == NodeType::Collection
     }
 
     /// A copy with every submitted field applied, or the first error.
@@ -142,6 +169,10 @@ impl NodeConfig {
         let mut next = self.clone();
         for (var, values) in fields {
             next.apply(var, values, max_items_cap)?;
+        }
+        // XEP-0248 §5.2 "Changing Node Type to Leaf": never allowed.
+        if self.is_collection() && !next.is_collection() {
+            return Err(ConfigError::NotAllowed("a collection cannot become a leaf"));
         }
         Ok(next)
     }
@@ -170,6 +201,17 @@ impl NodeConfig {
                     feature: "access-roster",
                 }),
             };
+        }
+        if var == "pubsub#collection" {
+            // An empty value is "no parent" (XEP-0248 §5.2: the root).
+            let mut parents: Vec<String> = Vec::new();
+            for v in values.iter().filter(|v| !v.is_empty()) {
+                if !parents.contains(v) {
+                    parents.push(v.clone());
+                }
+            }
+            self.collections = parents;
+            return Ok(());
         }
         let value = single(values).ok_or_else(|| bad("expects a single value"))?;
         if let Some(slot) = self.flag_mut(var) {
@@ -203,6 +245,13 @@ impl NodeConfig {
                     parse_send_last(value).ok_or_else(|| bad("unknown value"))?
             }
             "pubsub#item_expire" => self.item_expire = parse_expire(value).map_err(bad)?,
+            "pubsub#node_type" => {
+                self.node_type = match value {
+                    "leaf" => NodeType::Leaf,
+                    "collection" => NodeType::Collection,
+                    _ => return Err(bad("expects leaf or collection")),
+                }
+            }
             _ => return Err(ConfigError::UnknownField(var.to_owned())),
         }
         Ok(())
@@ -235,6 +284,19 @@ impl NodeConfig {
             "pubsub#max_payload_size",
             "Max payload size in bytes (read-only)",
             max_payload_bytes.to_string(),
+        ));
+        // XEP-0248 rows last: the XEP-0060 rows keep their places.
+        fields.push(FormField::list(
+            "pubsub#node_type",
+            "Whether the node is a leaf (default) or a collection",
+            node_type_str(self.node_type),
+            &["leaf", "collection"],
+        ));
+        fields.push(FormField::new(
+            "pubsub#collection",
+            FieldType::TextMulti,
+            "The collections with which the node is affiliated",
+            self.collections.clone(),
         ));
         fields
     }
@@ -395,6 +457,13 @@ pub(crate) fn max_items_str(m: MaxItems) -> String {
     match m {
         MaxItems::Count(n) => n.to_string(),
         MaxItems::Max => "max".to_owned(),
+    }
+}
+
+pub(crate) fn node_type_str(t: NodeType) -> &'static str {
+    match t {
+        NodeType::Leaf => "leaf",
+        NodeType::Collection => "collection",
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Notification {
     /// in order, so a notification split to fit the stanza limit stamps
     /// each part with its own last item's (empty otherwise).
     pub item_archive_ids: Vec<String>,
+    /// Delivered through this collection (XEP-0248 §3.3.1): protocol adds
+    /// a SHIM `Collection` header naming it; `node` stays the leaf's.
+    pub collection: Option<String>,
 }
 
 /// Who gets a notification.
@@ -83,6 +86,11 @@ pub enum Event {
     /// A subscription awaits approval (§8.6.1): sent to the node owners as
     /// a `pubsub#subscribe_authorization` form message.
     ApprovalRequest { jid: Jid, subid: String },
+    /// A node was associated with the collection `node` (XEP-0248
+    /// §3.3.2): `<collection node=…><associate node=child/></collection>`.
+    Associate { child: String },
+    /// A node was dissociated from the collection `node` (§3.3.2).
+    Dissociate { child: String },
 }
 
 /// Recipients of a node event: every subscription in state `subscribed`
@@ -128,14 +136,40 @@ pub(crate) fn to_recipients(
     if recipients.is_empty() {
         return None;
     }
-    Some(Notification {
+    let mut note = template(name, config, event);
+    note.recipients = recipients;
+    Some(note)
+}
+
+/// A notification of `event` on node `name` without recipients yet: the
+/// shape shared by a leaf's own subscribers and its collections'.
+pub(crate) fn template(name: &str, config: &NodeConfig, event: Event) -> Notification {
+    Notification {
         node: name.to_owned(),
         message_type: config.notification_type,
         event,
-        recipients,
+        recipients: Vec::new(),
         archive_id: None,
         item_archive_ids: Vec::new(),
-    })
+        collection: None,
+    }
+}
+
+/// [`to_subscribers`] for a prepared template (archive IDs already set).
+pub(crate) fn to_subscribers_like(
+    meta: &NodeMeta,
+    template: &Notification,
+) -> Option<Notification> {
+    if !meta.config.deliver_notifications {
+        return None;
+    }
+    let recipients = subscriber_recipients(&meta.subscriptions);
+    if recipients.is_empty() {
+        return None;
+    }
+    let mut note = template.clone();
+    note.recipients = recipients;
+    Some(note)
 }
 
 /// A notification of `event` to the node's deliverable subscribers, if the

@@ -101,6 +101,7 @@ impl<S: Store> Service<S> {
             return Err(super::PubsubError::Outcast);
         }
         Ok(NodeMetadata {
+            is_collection: n.meta.config.is_collection(),
             fields: metadata_fields(&n.meta),
             created_ms: n.meta.created_ms,
         })

@@ -2,11 +2,12 @@
 //! configuration, delete, purge.
 
 use super::error::{PubsubError, PubsubResult};
-use super::form::{FieldValues, FormField};
+use super::form::{FieldType, FieldValues, FormField};
 use super::names::NodeName;
 use super::node::{Node, NodeMeta, encode_meta};
-use super::node_config::NodeConfig;
+use super::node_config::{NodeConfig, NodeType};
 use super::notify::{Event, to_subscribers};
+use super::ops_collections::CHILDREN_FIELD;
 use super::revoke::revoke;
 use super::service::Service;
 use super::types::{Actor, Affiliation, Outcome};
@@ -52,9 +53,23 @@ impl<S: Store> Service<S> {
             None => self.fresh_node_name(),
         };
         let defaults = NodeConfig::with_defaults(self.settings.default_max_items);
-        let config = defaults.with_fields(config.unwrap_or(&[]), self.settings.max_items_cap)?;
+        let (children, fields) = split_children(config.unwrap_or(&[]));
+        let config = defaults.with_fields(&fields, self.settings.max_items_cap)?;
+        check_children_allowed(&config, children.as_deref())?;
+        self.check_parents(actor, &name, &[], &config.collections)?;
+        let parents = config.collections.clone();
         self.insert_node(actor, &name, config)?;
-        Ok(Outcome::reply(name))
+        // XEP-0248 §3.3.2: a node created inside collections is announced
+        // to their nodes subscribers.
+        let mut notifications = self.association_notices(&name, &parents, &[]);
+        if let Some(children) = children {
+            notifications.extend(self.set_children(actor, &name, &children)?);
+        }
+        Ok(Outcome {
+            reply: name,
+            notifications,
+            published: Vec::new(),
+        })
     }
 
     fn fresh_node_name(&mut self) -> String {
@@ -103,7 +118,16 @@ impl<S: Store> Service<S> {
     pub fn node_config(&self, actor: &Actor, node: &NodeName) -> PubsubResult<Vec<FormField>> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
-        Ok(n.meta.config.to_fields(self.settings.max_payload_bytes))
+        let mut fields = n.meta.config.to_fields(self.settings.max_payload_bytes);
+        if n.meta.config.is_collection() {
+            fields.push(FormField::new(
+                CHILDREN_FIELD,
+                FieldType::TextMulti,
+                "The child nodes (leaf or collection) associated with a collection",
+                self.children_of(node),
+            ));
+        }
+        Ok(fields)
     }
 
     /// §8.2.5 Submit a node configuration. Lowering `pubsub#max_items`
@@ -126,10 +150,48 @@ impl<S: Store> Service<S> {
         let n = self.node(node)?;
         self.access().require_owner(&n.meta, actor)?;
         let cap = self.settings.max_items_cap;
-        let config = n.meta.config.with_fields(fields, cap)?;
-        if config == n.meta.config {
+        let (children, fields) = split_children(fields);
+        let config = n.meta.config.with_fields(&fields, cap)?;
+        check_children_allowed(&config, children.as_deref())?;
+        // XEP-0248 §5.2.4 would purge a leaf that becomes a collection;
+        // Herald refuses instead of dropping items silently.
+        if config.is_collection() && !n.meta.config.is_collection() && n.count > 0 {
+            return Err(PubsubError::InvalidCollection(
+                "a leaf holding items cannot become a collection (purge it first)",
+            ));
+        }
+        let had = n.meta.config.collections.clone();
+        self.check_parents(actor, node, &had, &config.collections)?;
+        let current = self.children_of(node);
+        let children_change = children.filter(|c| {
+            let mut wanted = c.clone();
+            wanted.sort();
+            wanted.dedup();
+            wanted != current
+        });
+        if config == n.meta.config && children_change.is_none() {
             return Ok(Outcome::reply(()));
         }
+        let mut notifications = Vec::new();
+        if let Some(wanted) = &children_change {
+            notifications.extend(self.set_children(actor, node, wanted)?);
+        }
+        let n = self.node(node)?;
+        if config == n.meta.config {
+            return Ok(Outcome {
+                reply: (),
+                notifications,
+                published: Vec::new(),
+            });
+        }
+        let added: Vec<String> = (config.collections.iter())
+            .filter(|c| !had.contains(c))
+            .cloned()
+            .collect();
+        let removed: Vec<String> = (had.iter())
+            .filter(|c| !config.collections.contains(c))
+            .cloned()
+            .collect();
         let (id, count) = (n.id, n.count);
         let mut meta = n.meta.clone();
         meta.config = config;
@@ -148,8 +210,9 @@ impl<S: Store> Service<S> {
             .config
             .notify_config
             .then(|| to_subscribers(node, meta, event));
-        let mut notifications: Vec<_> = notice.flatten().into_iter().collect();
+        notifications.extend(notice.flatten());
         notifications.extend(self.revocation_notices(node, &revoked)?);
+        notifications.extend(self.association_notices(node, &added, &removed));
         Ok(Outcome {
             reply: (),
             notifications,
@@ -175,8 +238,24 @@ impl<S: Store> Service<S> {
 
     /// §8.3 The default node configuration form. No errors.
     pub fn default_config(&self) -> Vec<FormField> {
-        NodeConfig::with_defaults(self.settings.default_max_items)
-            .to_fields(self.settings.max_payload_bytes)
+        self.default_config_of(NodeType::Leaf)
+    }
+
+    /// §8.3 with XEP-0248: the default configuration of a leaf or of a
+    /// collection (which also shows `pubsub#children`, empty).
+    pub fn default_config_of(&self, node_type: NodeType) -> Vec<FormField> {
+        let mut config = NodeConfig::with_defaults(self.settings.default_max_items);
+        config.node_type = node_type;
+        let mut fields = config.to_fields(self.settings.max_payload_bytes);
+        if config.is_collection() {
+            fields.push(FormField::new(
+                CHILDREN_FIELD,
+                FieldType::TextMulti,
+                "The child nodes (leaf or collection) associated with a collection",
+                Vec::new(),
+            ));
+        }
+        fields
     }
 
     /// §8.4 Delete a node and all its items, with an optional redirect URI
@@ -201,6 +280,7 @@ impl<S: Store> Service<S> {
             s.delete_node(node, id).map(|()| 0)
         })?;
         self.nodes.remove(node.as_str());
+        self.detach_children(node)?;
         Ok(Outcome {
             reply: (),
             notifications: notice.into_iter().collect(),
@@ -279,5 +359,31 @@ impl<S: Store> Service<S> {
         let mut meta = n.meta.clone();
         meta.high_water = n.high_seq;
         self.commit_meta(name, meta)
+    }
+}
+
+/// Splits `pubsub#children` (applied to the children, not this node's
+/// configuration) off a submitted form; empty values mean "none".
+fn split_children(fields: &[FieldValues]) -> (Option<Vec<String>>, Vec<FieldValues>) {
+    let mut children = None;
+    let mut rest = Vec::with_capacity(fields.len());
+    for (var, values) in fields {
+        if var == CHILDREN_FIELD {
+            let named = values.iter().filter(|v| !v.is_empty()).cloned();
+            children = Some(named.collect());
+        } else {
+            rest.push((var.clone(), values.clone()));
+        }
+    }
+    (children, rest)
+}
+
+/// XEP-0248 §5.2.4.1: a leaf never has children.
+fn check_children_allowed(config: &NodeConfig, children: Option<&[String]>) -> PubsubResult<()> {
+    match children {
+        Some(c) if !c.is_empty() && !config.is_collection() => Err(PubsubError::InvalidCollection(
+            "a leaf node cannot have children",
+        )),
+        _ => Ok(()),
     }
 }

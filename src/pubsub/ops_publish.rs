@@ -7,7 +7,7 @@ use super::error::{PubsubError, PubsubResult};
 use super::feed::Published;
 use super::form::FieldValues;
 use super::node_config::NodeConfig;
-use super::notify::{Event, to_subscribers};
+use super::notify::{Event, Notification, template, to_subscribers_like};
 use super::service::Service;
 use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
 use crate::store::{ArchiveEntry, IdempotencyRecord, Store, StoredItem};
@@ -54,6 +54,10 @@ impl<S: Store> Service<S> {
             Some(config) => config,
             None => &self.node(node)?.meta.config,
         };
+        // XEP-0248 §2.1: a collection holds nodes, never items.
+        if config.is_collection() {
+            return Err(PubsubError::UnsupportedFeature("publish"));
+        }
         self.check_items(config, &items)?;
         if let Some(config) = create {
             self.insert_node(actor, node, config)?;
@@ -75,23 +79,25 @@ impl<S: Store> Service<S> {
         };
         let archived = self.settings.retention.archiving() && n.meta.config.persist_items;
         let key = &self.settings.archive_key;
-        let notice = to_subscribers(node, &n.meta, event).map(|mut note| {
-            if archived {
-                note.archive_id = published.last().map(|i| key.encode(n.id, i.seq));
-                if published.len() > 1 {
-                    let ids = published.iter().map(|i| key.encode(n.id, i.seq));
-                    note.item_archive_ids = ids.collect();
-                }
+        let mut template = template(node, &n.meta.config, event);
+        if archived {
+            template.archive_id = published.last().map(|i| key.encode(n.id, i.seq));
+            if published.len() > 1 {
+                let ids = published.iter().map(|i| key.encode(n.id, i.seq));
+                template.item_archive_ids = ids.collect();
             }
-            note
-        });
+        }
+        let mut notices: Vec<Notification> = to_subscribers_like(&n.meta, &template)
+            .into_iter()
+            .collect();
+        notices.extend(self.via_collections(node, &template));
         let item_ids = published.iter().map(|i| i.id.clone()).collect();
         let outcome = Outcome {
             reply: PublishReply {
                 node: node.to_owned(),
                 item_ids,
             },
-            notifications: notice.into_iter().collect(),
+            notifications: notices,
             published: vec![Published {
                 node: node.to_owned(),
                 items: published.clone(),
@@ -125,7 +131,9 @@ impl<S: Store> Service<S> {
             {
                 self.check_reserved_create(actor, node)?;
                 let defaults = NodeConfig::with_defaults(self.settings.default_max_items);
-                Ok(Some(defaults.with_fields(options, cap)?))
+                let config = defaults.with_fields(options, cap)?;
+                self.check_parents(actor, node, &[], &config.collections)?;
+                Ok(Some(config))
             }
             Err(e) => Err(e),
         }
@@ -271,16 +279,16 @@ impl<S: Store> Service<S> {
         let event = Event::Retract {
             item_ids: vec![item_id.to_string()],
         };
-        let notice = (notify.unwrap_or(n.meta.config.notify_retract))
-            .then(|| to_subscribers(node, &n.meta, event))
-            .flatten()
-            .map(|mut note| {
-                note.archive_id = archive_seq.map(|s| self.settings.archive_key.encode(n.id, s));
-                note
-            });
+        let mut template = template(node, &n.meta.config, event);
+        template.archive_id = archive_seq.map(|s| self.settings.archive_key.encode(n.id, s));
+        let mut notices = Vec::new();
+        if notify.unwrap_or(n.meta.config.notify_retract) {
+            notices.extend(to_subscribers_like(&n.meta, &template));
+            notices.extend(self.via_collections(node, &template));
+        }
         Ok(Outcome {
             reply: (),
-            notifications: notice.into_iter().collect(),
+            notifications: notices,
             published: Vec::new(),
         })
     }

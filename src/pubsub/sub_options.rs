@@ -58,6 +58,57 @@ pub struct SubscriptionOptions {
     /// not exist yet starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_start: Option<QueueStart>,
+    /// `pubsub#subscription_type` (XEP-0248 §4.1), meaningful on
+    /// collections only; stored subscriptions read as the default.
+    #[serde(default, skip_serializing_if = "SubscriptionType::is_default")]
+    pub subscription_type: SubscriptionType,
+    /// `pubsub#subscription_depth`: `None` is `all`, else the levels below
+    /// the collection that notify (default 1).
+    #[serde(default = "one_level", skip_serializing_if = "is_one_level")]
+    pub subscription_depth: Option<u32>,
+}
+
+/// What a collection subscription is told about (XEP-0248 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionType {
+    /// Items published to (or retracted from) leaves below.
+    Items,
+    /// Nodes associated with the collection (the XEP's default).
+    #[default]
+    Nodes,
+    /// Both.
+    All,
+}
+
+impl SubscriptionType {
+    fn is_default(&self) -> bool {
+        *self == SubscriptionType::default()
+    }
+
+    pub fn wants_items(self) -> bool {
+        self != SubscriptionType::Nodes
+    }
+
+    pub fn wants_nodes(self) -> bool {
+        self != SubscriptionType::Items
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionType::Items => "items",
+            SubscriptionType::Nodes => "nodes",
+            SubscriptionType::All => "all",
+        }
+    }
+}
+
+fn one_level() -> Option<u32> {
+    Some(1)
+}
+
+fn is_one_level(d: &Option<u32>) -> bool {
+    *d == Some(1)
 }
 
 /// Where a new consumer group starts reading the node.
@@ -80,6 +131,8 @@ impl Default for SubscriptionOptions {
             queue_group: None,
             queue_requests: None,
             queue_start: None,
+            subscription_type: SubscriptionType::default(),
+            subscription_depth: one_level(),
         }
     }
 }
@@ -129,6 +182,23 @@ impl SubscriptionOptions {
                 self.queue_start = Some(QueueStart::After(value.to_owned()));
             }
             QUEUE_AFTER_FIELD => {}
+            "pubsub#subscription_type" => {
+                self.subscription_type = match value {
+                    "items" => SubscriptionType::Items,
+                    "nodes" => SubscriptionType::Nodes,
+                    "all" => SubscriptionType::All,
+                    _ => return Err(invalid(var, "items, nodes or all")),
+                };
+            }
+            "pubsub#subscription_depth" => {
+                self.subscription_depth = match value {
+                    "all" => None,
+                    n => match n.parse::<u32>() {
+                        Ok(levels) if levels >= 1 => Some(levels),
+                        _ => return Err(invalid(var, "a positive integer or all")),
+                    },
+                };
+            }
             other => {
                 return Err(PubsubError::InvalidOptions(format!(
                     "unknown field {other}"
@@ -192,6 +262,18 @@ impl SubscriptionOptions {
                 "A new group starts after this item ID",
                 after,
             ),
+            FormField::list(
+                "pubsub#subscription_type",
+                "Collections: notifications of items, of nodes, or all",
+                self.subscription_type.as_str(),
+                &["items", "nodes", "all"],
+            ),
+            FormField::text(
+                "pubsub#subscription_depth",
+                "Collections: levels below that notify (a number or all)",
+                self.subscription_depth
+                    .map_or_else(|| "all".to_owned(), |d| d.to_string()),
+            ),
         ]
     }
 }
@@ -216,6 +298,40 @@ mod tests {
     fn set(var: &str, value: &str) -> SubscriptionOptions {
         let fields = [(var.to_owned(), vec![value.to_owned()])];
         SubscriptionOptions::default().with_fields(&fields).unwrap()
+    }
+
+    #[test]
+    fn collection_options_parse_and_default() {
+        let d = SubscriptionOptions::default();
+        assert_eq!(d.subscription_type, SubscriptionType::Nodes);
+        assert_eq!(d.subscription_depth, Some(1));
+        assert_eq!(
+            set("pubsub#subscription_type", "items").subscription_type,
+            SubscriptionType::Items
+        );
+        assert_eq!(
+            set("pubsub#subscription_depth", "all").subscription_depth,
+            None
+        );
+        assert_eq!(
+            set("pubsub#subscription_depth", "3").subscription_depth,
+            Some(3)
+        );
+        for (var, bad) in [
+            ("pubsub#subscription_depth", "0"),
+            ("pubsub#subscription_depth", "x"),
+            ("pubsub#subscription_type", "leaf"),
+        ] {
+            let fields = [(var.to_owned(), vec![bad.to_owned()])];
+            let got = SubscriptionOptions::default().with_fields(&fields);
+            assert!(
+                matches!(got, Err(PubsubError::InvalidOptions(_))),
+                "{var}={bad}"
+            );
+        }
+        // Stored before these options existed: the defaults.
+        let old: SubscriptionOptions = serde_json::from_str(r#"{"deliver":true}"#).unwrap();
+        assert_eq!(old, SubscriptionOptions::default());
     }
 
     #[test]

@@ -223,9 +223,11 @@ impl<T> Outcome<T> {
 }
 
 /// Node meta-data for disco#info (XEP-0060 §5.4): render `fields` into a
-/// `http://jabber.org/protocol/pubsub#meta-data` form; the node is a leaf.
+/// `http://jabber.org/protocol/pubsub#meta-data` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeMetadata {
+    /// XEP-0248: the disco identity is `pubsub/collection`, else `leaf`.
+    pub is_collection: bool,
     pub fields: Vec<super::form::FormField>,
     /// Creation time in ms since the epoch (for `pubsub#creation_date`).
     pub created_ms: u64,

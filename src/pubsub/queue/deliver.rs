@@ -67,6 +67,7 @@ impl NodeCtx {
             event,
             recipients: vec![to],
             archive_id: None,
+            collection: None,
             item_archive_ids: Vec::new(),
         }
     }

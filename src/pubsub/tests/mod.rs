@@ -1,6 +1,7 @@
 //! Unit tests of the core: one module per group of use cases, on an
 //! in-memory store that can be told to fail writes.
 
+mod collections;
 mod config;
 mod discovery;
 mod feed;
