@@ -31,6 +31,7 @@ CONFIG_VARS = {
     "pubsub#notify_retract", "pubsub#notify_delete", "pubsub#notify_config",
     "pubsub#notification_type", "pubsub#send_last_published_item",
     "pubsub#item_expire", "pubsub#max_payload_size",
+    "pubsub#node_type", "pubsub#collection",
 }
 
 
@@ -289,12 +290,15 @@ def test_default_config(alice, bob, unique_name):
     assert config_of(bob, node) == defaults
 
 
-def test_default_config_for_collection_unsupported(alice):
-    reply = alice.iq(f"<iq type='get' to='{SERVICE}'>"
-                     "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>"
-                     "<default type='collection'/></pubsub></iq>")
-    assert_error(reply, "cancel", "feature-not-implemented", "unsupported")
-    assert reply.find("c:error/pserr:unsupported", NS).get("feature") == "collections"
+def test_default_config_for_collection(alice):
+    # XEP-0248 §5.1: the defaults of a collection (collections are
+    # supported since issue 17; test_collections.py covers them).
+    reply = assert_result(alice.iq(f"<iq type='get' to='{SERVICE}'>"
+                                   "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>"
+                                   "<default type='collection'/></pubsub></iq>"))
+    defaults = form_values(form_of(reply, "pso:pubsub/pso:default/x:x"))
+    assert field(defaults, "pubsub#node_type") == "collection"
+    assert defaults.get("pubsub#children") == []
 
 
 # --- §8.4 delete --------------------------------------------------------------
