@@ -39,6 +39,7 @@ impl<S: Store> Service<S> {
     ) -> PubsubResult<HistoryPage> {
         let n = self.node(node)?;
         self.access().check_read(&n.meta, actor)?;
+        super::ops_items::refuse_collection(&n.meta.config)?;
         let id = n.id;
         if !q.ids.is_empty() {
             return self.history_by_ids(id, &q.ids);

@@ -105,6 +105,7 @@ impl<S: Store> Service<S> {
     fn readable(&self, actor: &Actor, node: &str) -> PubsubResult<(NodeId, u64)> {
         let n = self.node(node)?;
         self.access().check_read(&n.meta, actor)?;
+        refuse_collection(&n.meta.config)?;
         Ok((n.id, n.count))
     }
 
@@ -124,5 +125,16 @@ fn page(items: Vec<StoredItem>, total: u64) -> ItemsPage {
     ItemsPage {
         items: items.into_iter().map(from_stored).collect(),
         total,
+    }
+}
+
+/// XEP-0248 §4.2 lets a service refuse item retrieval on a collection
+/// with `<feature-not-implemented/>`: Herald does until catch-up across a
+/// collection's leaves (one cursor over several archives) exists, rather
+/// than answer with an empty list that looks like "no items".
+pub(crate) fn refuse_collection(config: &super::node_config::NodeConfig) -> PubsubResult<()> {
+    match config.is_collection() {
+        true => Err(PubsubError::UnsupportedFeature("retrieve-items")),
+        false => Ok(()),
     }
 }

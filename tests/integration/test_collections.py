@@ -17,7 +17,7 @@ from heraldtest.events import assert_no_event, sync, wait_event, wait_item
 from heraldtest.entity import subscribe_ok
 from heraldtest.forms import field, form_values
 from heraldtest.owner import (config_of, configure_ok, configure_set, create_ok, form_of,
-                              publish, publish_ok, set_affiliation)
+                              items, publish, publish_ok, set_affiliation)
 from heraldtest.replies import assert_error, assert_result
 from heraldtest.sandbox import SERVICE
 from heraldtest.stanza import NS, NS_DISCO_INFO, NS_DISCO_ITEMS, tostring
@@ -76,6 +76,8 @@ def test_collections_are_discoverable_and_refuse_items(alice, bob, unique_name):
     reply = publish(alice, root, "nope")
     assert_error(reply, "cancel", "feature-not-implemented", "unsupported")
     assert reply.find("c:error/pserr:unsupported", NS).get("feature") == "publish"
+    # §4.2: item retrieval across a collection is not implemented yet.
+    assert_error(items(bob, root), "cancel", "feature-not-implemented", "unsupported")
 
 
 def test_subscribe_options_form_has_collection_rows(alice, bob, unique_name):

@@ -50,9 +50,9 @@ def test_5_1_discover_features(herald, connect):
                   "retrieve-affiliations", "item-ids", "meta-data", "multi-subscribe",
                   "subscription-options", "publish-options", "retract-items",
                   "access-open", "access-whitelist", "access-authorize", "access-presence",
-                  "persistent-items", "create-nodes", "rsm"):
+                  "persistent-items", "create-nodes", "rsm", "collections"):
             assert f"{PS}#{f}" in feats, f
-        for f in ("collections", "access-roster", "leased-subscription", "get-pending"):
+        for f in ("access-roster", "leased-subscription", "get-pending"):
             assert f"{PS}#{f}" not in feats, f
 
 

@@ -266,3 +266,12 @@ fn metadata_stored_before_collections_reads_as_a_leaf() {
     assert_eq!(meta.config.node_type, NodeType::Leaf);
     assert!(meta.config.collections.is_empty());
 }
+
+#[test]
+fn items_and_history_of_a_collection_are_not_implemented_yet() {
+    let svc = tree();
+    let want = PubsubError::UnsupportedFeature("retrieve-items");
+    assert_eq!(svc.items(&ent(BOB), &nn("root"), None).unwrap_err(), want);
+    let q = HistoryQuery::default();
+    assert_eq!(svc.history(&ent(BOB), &nn("root"), &q).unwrap_err(), want);
+}
