@@ -177,6 +177,67 @@ fn example_106_shim_subid_headers_last_child() {
     assert_eq!(ms[1].payloads.len(), 1, "single subscription: no headers");
 }
 
+/// `(name, value)` of every SHIM header of a message.
+fn headers_of(m: &Message) -> Vec<(String, String)> {
+    let all = m.payloads.iter().filter(|p| p.is("headers", ns::SHIM));
+    all.flat_map(|h| h.children())
+        .map(|h| (h.attr("name").unwrap_or("").to_owned(), h.text()))
+        .collect()
+}
+
+#[test]
+fn xep_0248_via_a_collection_names_the_leaf_and_adds_a_collection_header() {
+    let mut r = to("francisco@denmark.lit");
+    r.subids = vec!["s1".into(), "s2".into()];
+    let mut n = note(
+        Event::Items {
+            items: vec![item("i1", None)],
+            include_payload: false,
+            last_published: false,
+        },
+        vec![to("bernardo@denmark.lit"), r],
+    );
+    n.collection = Some("blogs".into());
+    let ms = messages(&n);
+    let items = event_child(&ms[0]);
+    assert!(items.is("items", ns::PUBSUB_EVENT));
+    assert_eq!(items.attr("node"), Some("princely_musings"));
+    let collection = ("Collection".to_owned(), "blogs".to_owned());
+    assert_eq!(headers_of(&ms[0]), vec![collection.clone()]);
+    // SubIDs and the Collection header share one <headers/>.
+    let own: Vec<_> = ms[1]
+        .payloads
+        .iter()
+        .filter(|p| p.is("headers", ns::SHIM))
+        .collect();
+    assert_eq!(own.len(), 1);
+    assert_eq!(
+        headers_of(&ms[1]),
+        vec![
+            ("SubID".to_owned(), "s1".to_owned()),
+            ("SubID".to_owned(), "s2".to_owned()),
+            collection
+        ]
+    );
+}
+
+#[test]
+fn xep_0248_association_event() {
+    let mut n = note(
+        Event::Associate {
+            child: "tennis".into(),
+        },
+        vec![to("francisco@denmark.lit")],
+    );
+    n.node = "sports".into();
+    let ms = messages(&n);
+    let c = event_child(&ms[0]);
+    assert!(c.is("collection", ns::PUBSUB_EVENT));
+    assert_eq!(c.attr("node"), Some("sports"));
+    let associate = c.get_child("associate", ns::PUBSUB_EVENT).unwrap();
+    assert_eq!(associate.attr("node"), Some("tennis"));
+}
+
 #[test]
 fn example_50_last_published_item_carries_a_delay() {
     let n = note(

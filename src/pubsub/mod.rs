@@ -41,6 +41,15 @@
 //! | 8.9.1 | owner: retrieve affiliations | [`Service::node_affiliations`] |
 //! | 8.9.2 | owner: modify affiliations | [`Service::modify_affiliations`] |
 //! | 6.1.7 | available presence: last items (`on_sub_and_presence`) | [`Service::presence_available`] |
+//! | XEP-0248 §3.2 | children of a collection (disco#items) | [`Service::collection_children`] |
+//! | XEP-0248 §5.1 | default configuration of a collection | [`Service::default_config_of`] |
+//!
+//! Collections (XEP-0248) otherwise ride on the XEP-0060 calls: create and
+//! configure take `pubsub#node_type`, `pubsub#collection`,
+//! `pubsub#children`; publish and retract also notify the items
+//! subscriptions of the collections above the leaf (`Notification::collection`
+//! set), and (dis)associations notify nodes subscriptions (`Event::Associate`,
+//! `Event::Dissociate`). See `collections.rs` and `ops_collections.rs`.
 //!
 //! | HTTP ingest | publish as the system, idempotent | [`Service::ingest`] |
 //!
