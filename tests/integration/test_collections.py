@@ -155,3 +155,22 @@ def test_cycles_and_leaf_parents_are_not_allowed(alice, unique_name):
                  "cancel", "not-allowed", "invalid-options")
     assert_error(configure_set(alice, weather, {"pubsub#collection": sports}),
                  "cancel", "not-allowed", "invalid-options")
+
+
+def test_children_set_on_the_collection(alice, bob, unique_name):
+    root, news, sports, weather = tree(alice, unique_name)
+    loose = create_ok(alice, unique_name("loose"))
+    subscribe_ok(bob, news)
+    # §5.2: pubsub#children on the collection re-parents the children.
+    configure_ok(alice, news, {"pubsub#children": [sports, loose]})
+    assert disco_children(bob, news) == sorted([sports, loose])
+    assert config_of(alice, loose)["pubsub#collection"] == [news]
+
+    def associated(msg):
+        c = msg.find("pse:event/pse:collection", NS)
+        a = None if c is None else c.find("pse:associate", NS)
+        return a is not None and c.get("node") == news and a.get("node") == loose
+    wait_event(bob, associated)
+    # A leaf cannot have children.
+    assert_error(configure_set(alice, sports, {"pubsub#children": [loose]}),
+                 "cancel", "not-allowed", "invalid-options")
