@@ -164,7 +164,6 @@ def test_leader_kill9_loses_nothing_and_fanout_resumes(herald_factory, connect, 
         # Notifications before a kill come in log order: what the watcher
         # saw is a prefix of the log, and RSM after its last ID is the rest.
         seen_at_kill = list(collector.seen)
-        print(f"  at kill: {len(acked_at_kill)} acked, {len({i for _, i in seen_at_kill} & acked_at_kill)} of them seen")
         if seen_at_kill:
             checkpoints.append(({i for _, i in seen_at_kill}, seen_at_kill[-1][1]))
         # Publishing goes on against the survivors once one leads.

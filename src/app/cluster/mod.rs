@@ -202,14 +202,36 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let (serving_tx, serving_rx) = watch::channel(false);
     let (release_tx, release_rx) = tokio::sync::oneshot::channel();
     let keeper = tokio::spawn(keep_lease(lease, held, serving_rx, release_rx));
-    let (resume, base) = retry_later(
-        fanout::takeover(&log, &marks)
-            .await
-            .map_err(AppError::Store),
-    )
-    .await?;
+    // While the lease is held (the keeper renews it, and steps down if it
+    // cannot), a store that does not answer yet (a NATS election after a
+    // server died) is waited for here: restarting would give the lease up
+    // and cost a whole TTL before anyone leads again.
+    let (resume, base) = loop {
+        match fanout::takeover(&log, &marks).await {
+            Ok(found) => break found,
+            Err(e) => store_not_ready("the fan-out point", &e).await,
+        }
+    };
     let bus = crate::events::EventBus::default();
-    let core = retry_later(start_core(&config, store, &outboxes, &bus, capacity)).await?;
+    let mut opened = Some(store);
+    let core = loop {
+        let store = match opened.take() {
+            Some(store) => store,
+            None => match storage::open_store(&config).await {
+                Ok((store, _)) => store,
+                Err(e) => {
+                    store_not_ready("the store", &e).await;
+                    continue;
+                }
+            },
+        };
+        match start_core(&config, store, &outboxes, &bus, capacity) {
+            Ok(core) => break core,
+            // The store was consumed: the next round opens it again.
+            Err(AppError::Store(e)) => store_not_ready("the service", &e).await,
+            Err(e) => return Err(e),
+        }
+    };
     if !resume.is_empty() {
         let _ = core.jobs.send(Job::Renotify(resume)).await;
     }
@@ -315,20 +337,10 @@ async fn answer_locally(mut rx: mpsc::Receiver<tokio_xmpp::Stanza>, outboxes: Ou
     }
 }
 
-/// A store error while taking over is most often JetStream electing a
-/// stream leader after a NATS server died (4-9 s): exiting would leave
-/// the cluster one instance short for good, so restart as a follower
-/// (after a second, no hot loop) and let any instance take the lease
-/// once it expires. Other errors (configuration) still end the process.
-async fn retry_later<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    match result {
-        Err(AppError::Store(e)) => {
-            tracing::error!(error = %e, "store unavailable while taking over");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            step_down()
-        }
-        other => other,
-    }
+/// Waits a second before the next attempt to load while leading.
+async fn store_not_ready(what: &str, error: &dyn std::fmt::Display) {
+    tracing::warn!(error = %error, "{what} not readable yet while taking over; retrying");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// A leader that lost its lease must stop writing at once: it restarts
