@@ -155,10 +155,12 @@ pub(crate) fn template(name: &str, config: &NodeConfig, event: Event) -> Notific
     }
 }
 
-/// [`to_subscribers`] for a prepared template (archive IDs already set).
-pub(crate) fn to_subscribers_like(
+/// [`to_subscribers`] for a prepared template (archive IDs already set),
+/// taken by value: the payload is not copied for the node's own
+/// subscribers.
+pub(crate) fn to_subscribers_from(
     meta: &NodeMeta,
-    template: &Notification,
+    mut template: Notification,
 ) -> Option<Notification> {
     if !meta.config.deliver_notifications {
         return None;
@@ -167,9 +169,8 @@ pub(crate) fn to_subscribers_like(
     if recipients.is_empty() {
         return None;
     }
-    let mut note = template.clone();
-    note.recipients = recipients;
-    Some(note)
+    template.recipients = recipients;
+    Some(template)
 }
 
 /// A notification of `event` to the node's deliverable subscribers, if the

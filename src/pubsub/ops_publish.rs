@@ -7,7 +7,7 @@ use super::error::{PubsubError, PubsubResult};
 use super::feed::Published;
 use super::form::FieldValues;
 use super::node_config::NodeConfig;
-use super::notify::{Event, Notification, template, to_subscribers_like};
+use super::notify::{Event, template, to_subscribers_from};
 use super::service::Service;
 use super::types::{Actor, Item, NewItem, Outcome, PublishReply};
 use crate::store::{ArchiveEntry, IdempotencyRecord, Store, StoredItem};
@@ -87,10 +87,11 @@ impl<S: Store> Service<S> {
                 template.item_archive_ids = ids.collect();
             }
         }
-        let mut notices: Vec<Notification> = to_subscribers_like(&n.meta, &template)
-            .into_iter()
-            .collect();
-        notices.extend(self.via_collections(node, &template));
+        // The collections' copies first: the leaf's own subscribers then
+        // take the template itself, so its payload is not cloned for them.
+        let via_collections = self.via_collections(node, &template);
+        let mut notices: Vec<_> = to_subscribers_from(&n.meta, template).into_iter().collect();
+        notices.extend(via_collections);
         let item_ids = published.iter().map(|i| i.id.clone()).collect();
         let outcome = Outcome {
             reply: PublishReply {
@@ -283,8 +284,9 @@ impl<S: Store> Service<S> {
         template.archive_id = archive_seq.map(|s| self.settings.archive_key.encode(n.id, s));
         let mut notices = Vec::new();
         if notify.unwrap_or(n.meta.config.notify_retract) {
-            notices.extend(to_subscribers_like(&n.meta, &template));
-            notices.extend(self.via_collections(node, &template));
+            let via_collections = self.via_collections(node, &template);
+            notices.extend(to_subscribers_from(&n.meta, template));
+            notices.extend(via_collections);
         }
         Ok(Outcome {
             reply: (),
