@@ -4,9 +4,10 @@ over HTTP to a follower reaches a subscriber on ejabberd node B; `down`
 leaves no process behind.
 
 Its own ports and state (never the developer's default cluster): NATS
-base HERALD_TEST_CLUSTER_DEV_BASE (default 39600: client 39600-39602,
-monitoring 39620-39622), ejabberd base +-100 (39500: c2s 39522/39523,
-component 39647/39648), Herald HTTP base+90 (39690-39692).
+base HERALD_TEST_CLUSTER_DEV_BASE (default 19600: client 19600-19602,
+monitoring 19620-19622), ejabberd base +-100 (19500: c2s 19522/19523,
+component 19647/19648), Herald HTTP base+90 (19690-19692): below the
+ephemeral range (32768+), where an outgoing socket can hold a port.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from heraldtest.ingest import put, request
 from heraldtest.sandbox import DOMAIN, PASSWORD
 
 SCRIPT = REPO / "scripts" / "cluster-dev.sh"
-BASE = int(os.environ.get("HERALD_TEST_CLUSTER_DEV_BASE", "39600"))
+BASE = int(os.environ.get("HERALD_TEST_CLUSTER_DEV_BASE", "19600"))
 EJ_BASE = BASE - 100
 HTTP_BASE = BASE + 90
 C2S_A, C2S_B = EJ_BASE + 22, EJ_BASE + 23
