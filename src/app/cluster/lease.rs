@@ -51,6 +51,13 @@ impl Lease {
         self.ttl / 4
     }
 
+    /// How long a leader waits before renewing `held` again: a period,
+    /// but never past the point where it must step down.
+    pub fn next_renewal(&self, held: &Held) -> Duration {
+        let left = (self.ttl * 3 / 4).saturating_sub(held.renewed.elapsed());
+        self.period().min(left)
+    }
+
     /// How often a follower looks: often, as the time from an expiry to
     /// its takeover adds to the failover (one KV read per look).
     pub fn look_period(&self) -> Duration {
@@ -68,10 +75,11 @@ impl Lease {
     /// Takes the lease if nobody holds it.
     pub async fn try_take(&self, holder: Holder) -> Option<Held> {
         let value = serde_json::to_vec(&holder).ok()?;
+        let sent = Instant::now();
         match self.kv.create(KEY, value.into()).await {
             Ok(revision) => Some(Held {
                 revision,
-                renewed: Instant::now(),
+                renewed: sent,
                 holder,
             }),
             Err(_) => None,
@@ -83,15 +91,20 @@ impl Lease {
     /// 3/4 of the TTL: by then the entry may be about to expire.
     pub async fn renew(&self, held: &mut Held) -> Result<(), LeaseError> {
         let value = serde_json::to_vec(&held.holder).unwrap_or_default();
+        // The entry's age counts from when the server stored it, after
+        // this moment: timing from here never overestimates what is left.
+        let sent = Instant::now();
+        // No attempt may outlast the 3/4 TTL this leader may run unrenewed.
+        let left = (self.ttl * 3 / 4).saturating_sub(held.renewed.elapsed());
         let attempt = tokio::time::timeout(
-            self.period(),
+            self.period().min(left),
             self.kv.update(KEY, value.into(), held.revision),
         )
         .await;
         match attempt {
             Ok(Ok(revision)) => {
                 held.revision = revision;
-                held.renewed = Instant::now();
+                held.renewed = sent;
                 return Ok(());
             }
             Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
@@ -103,7 +116,7 @@ impl Lease {
                         == Some(&held.holder)
                 {
                     held.revision = entry.revision;
-                    held.renewed = Instant::now();
+                    held.renewed = sent;
                     return Ok(());
                 }
                 return Err(LeaseError::Lost);

@@ -292,7 +292,7 @@ async fn keep_lease(
             step_down();
         }
         tokio::select! {
-            _ = tokio::time::sleep(lease.period()) => {}
+            _ = tokio::time::sleep(lease.next_renewal(&held)) => {}
             // Followers learn at once that this leader serves.
             Ok(()) = serving.changed() => {}
             _ = &mut release => break,
