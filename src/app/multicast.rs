@@ -42,6 +42,10 @@ pub struct Multicast {
     service: Option<Jid>,
     /// disco#info queries sent, by ID, to the item they asked.
     asking: HashMap<String, Jid>,
+    /// ID of the disco#items query on the server, until it is answered.
+    listing: Option<String>,
+    /// Whether this link's discovery has ended (and was logged).
+    settled: bool,
     paused_until: Option<Instant>,
     sent: VecDeque<(String, Message)>,
     queries: u64,
@@ -63,6 +67,8 @@ impl Multicast {
             server,
             service: None,
             asking: HashMap::new(),
+            listing: None,
+            settled: false,
             paused_until: None,
             sent: VecDeque::new(),
             queries: 0,
@@ -95,11 +101,31 @@ impl Multicast {
         };
         self.service = None;
         self.asking.clear();
+        self.settled = false;
         // §2: the server itself may be the service; else one of its items.
         let info = self.info_query(server.clone());
         out.push(info);
-        let query = Element::builder("query", DISCO_ITEMS).build();
-        out.push(self.query(server, query));
+        let query = self.query(server, Element::builder("query", DISCO_ITEMS).build());
+        if let Stanza::Iq(Iq::Get { id, .. }) = &query {
+            self.listing = Some(id.clone());
+        }
+        out.push(query);
+    }
+
+    /// Once every query of this link's discovery is answered without a
+    /// service, says so once: operators see why nothing is multicast.
+    fn settle(&mut self) {
+        let done = self.listing.is_none() && self.asking.is_empty();
+        if done && self.service.is_none() && !self.settled {
+            self.settled = true;
+            tracing::info!("no XEP-0033 multicast service: one message per recipient");
+        }
+    }
+
+    /// Whether discovery ended without finding a service.
+    #[cfg(test)]
+    pub fn found_none(&self) -> bool {
+        self.settled && self.service.is_none()
     }
 
     fn query(&mut self, to: Jid, payload: Element) -> Stanza {
@@ -139,12 +165,18 @@ impl Multicast {
         match stanza {
             Stanza::Iq(Iq::Result { id, payload, .. }) => {
                 self.on_result(&id, payload, out);
+                self.settle();
                 Vec::new()
             }
             Stanza::Iq(Iq::Error { id, .. }) => {
-                // An item that cannot answer is simply not the service.
+                // An item that cannot answer is simply not the service;
+                // a server that cannot list its items has none we can see.
                 self.asking.remove(&id);
+                if self.listing.as_deref() == Some(id.as_str()) {
+                    self.listing = None;
+                }
                 tracing::debug!(id, "multicast discovery query refused");
+                self.settle();
                 Vec::new()
             }
             Stanza::Message(m) => self.on_bounce(&m, now),
@@ -163,17 +195,15 @@ impl Multicast {
             }
             return;
         }
-        if !payload.is("query", DISCO_ITEMS) {
+        if self.listing.as_deref() != Some(id) || !payload.is("query", DISCO_ITEMS) {
             return;
         }
+        self.listing = None;
         let items: Vec<Jid> = (payload.children())
             .filter(|i| i.is("item", DISCO_ITEMS) && i.attr("node").is_none())
             .filter_map(|i| i.attr("jid").and_then(|j| Jid::new(j).ok()))
             .filter(|j| j.node().is_none() && j.to_bare() != self.me.to_bare())
             .collect();
-        if items.is_empty() {
-            tracing::info!("no XEP-0033 multicast service: one message per recipient");
-        }
         for jid in items {
             let q = self.info_query(jid);
             out.push(q);

@@ -159,3 +159,33 @@ fn other_stanzas_are_not_claimed() {
     ));
     assert!(!m.claims(&result));
 }
+
+#[test]
+fn discovery_ends_without_a_service_when_the_server_cannot_list_items() {
+    let mut m = Multicast::new(true, 20, me());
+    let mut out = Vec::new();
+    m.link_up(&mut out);
+    let (info_id, _) = iq_id(&out[0]);
+    let (items_id, _) = iq_id(&out[1]);
+    let info = parse(&format!(
+        "<iq {NS} type='result' id='{info_id}' from='localhost' to='events.localhost'>\
+         <query xmlns='{DISCO_INFO}'/></iq>"
+    ));
+    m.on_stanza(info, Instant::now(), &mut Vec::new());
+    assert!(!m.found_none(), "the items query is still unanswered");
+    let refused = parse(&format!(
+        "<iq {NS} type='error' id='{items_id}' from='localhost' to='events.localhost'>\
+         <error type='cancel'><service-unavailable \
+         xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    ));
+    assert!(m.claims(&refused));
+    m.on_stanza(refused, Instant::now(), &mut Vec::new());
+    assert!(m.found_none());
+    assert!(m.current(Instant::now()).is_none());
+}
+
+#[test]
+fn discovery_that_found_the_service_did_not_find_none() {
+    let m = discovered();
+    assert!(!m.found_none());
+}

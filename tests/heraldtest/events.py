@@ -34,9 +34,9 @@ def event_of(msg: ET.Element) -> Optional[ET.Element]:
     return msg.find("pse:event", NS)
 
 
-def _event_matcher(kind: str, node: str, where: Where) -> Matcher:
+def _event_matcher(kind: str, node: str, where: Where, service: str = SERVICE) -> Matcher:
     def match(msg: ET.Element) -> bool:
-        if local(msg) != "message" or msg.get("from") != SERVICE:
+        if local(msg) != "message" or msg.get("from") != service:
             return False
         ev = event_of(msg)
         if ev is None:
@@ -46,9 +46,10 @@ def _event_matcher(kind: str, node: str, where: Where) -> Matcher:
     return match
 
 
-def items_event(node: str, where: Where = None) -> Matcher:
-    """An <items/> notification (published or retracted items)."""
-    return _event_matcher("items", node, where)
+def items_event(node: str, where: Where = None, service: str = SERVICE) -> Matcher:
+    """An <items/> notification (published or retracted items), from
+    `service` (Herald's JID in the sandbox unless a test runs another)."""
+    return _event_matcher("items", node, where, service)
 
 
 def subscription_event(node: str, where: Where = None) -> Matcher:

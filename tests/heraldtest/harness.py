@@ -183,7 +183,6 @@ class Herald:
         self.config_path = workdir / "herald.toml"
         self.log_path = workdir / "herald.log"
         self.http_port = free_port()
-        self.jid = COMPONENT_JID
         self.proc: Optional[subprocess.Popen] = None
         # Run in the child before exec (e.g. resource.setrlimit for Herald only).
         self.preexec_fn = None
@@ -200,6 +199,8 @@ class Herald:
             base["cluster"] = {"enabled": True, "instance": "i1",
                                "lease_ttl_ms": CLUSTER_LEASE_TTL_MS}
         self.config = _merge(base, config or {})
+        # A test may run Herald at another component JID (test_multicast.py).
+        self.jid = self.config["component"]["jid"]
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(to_toml(self.config))
         # The other instances of the cluster: same config, own HTTP port,
