@@ -10,6 +10,8 @@
 # Herald runs as a release build, flushing every acknowledged item;
 # ejabberd's mod_pubsub keeps its defaults. Run as root (ejabberdctl).
 # HERALD_BENCH_CONNECTIONS sets Herald's component connections (default 1).
+# HERALD_BENCH_MULTICAST=false turns XEP-0033 fan-out off (default on), to
+# compare with a tree from before it.
 # The workload `bridges` (Herald only, bench/bridges.py) measures webhook
 # deliveries/s to 127.0.0.1 and SSE events/s over 100 streams;
 # HERALD_BENCH_WEBHOOK_IN_FLIGHT sets [webhooks] max_in_flight (default 8).
@@ -84,6 +86,7 @@ jid = "events.localhost"
 port = $HERALD_COMPONENT_PORT
 secret = "herald-dev-secret"
 connections = ${HERALD_BENCH_CONNECTIONS:-1}
+multicast = ${HERALD_BENCH_MULTICAST:-true}
 [storage]
 data_dir = "$work/data"
 cache_mb = ${HERALD_BENCH_CACHE_MB:-4}

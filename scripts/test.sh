@@ -62,7 +62,7 @@ HERALD_EJABBERD_LEASE=$$ bash ejabberd-config/ejabberd-up.sh test
 
 echo "=== integration tests (pytest) ==="
 status=0
-python3 -m pytest tests/integration -q "$@" || status=$?
+python3 -m pytest tests/integration -q --durations=15 "$@" || status=$?
 
 # The pubsub, catch-up, ingest, consumer-group and SIGKILL tests again,
 # with every Herald as a 3-instance cluster on the JetStream backend
@@ -72,7 +72,7 @@ python3 -m pytest tests/integration -q "$@" || status=$?
 # Only on a full run: extra pytest arguments select tests of the first pass.
 if [ $# -eq 0 ]; then
     echo "=== integration tests on a 3-instance Herald cluster (JetStream) ==="
-    HERALD_TEST_STORAGE=cluster python3 -m pytest -q \
+    HERALD_TEST_STORAGE=cluster python3 -m pytest -q --durations=10 \
         tests/integration/test_catchup.py tests/integration/test_ingest.py \
         tests/integration/test_pubsub_entity.py tests/integration/test_pubsub_entity_publish.py \
         tests/integration/test_pubsub_entity_subs.py tests/integration/test_pubsub_owner.py \
