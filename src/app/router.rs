@@ -90,7 +90,7 @@ impl<S: Store> Router<S> {
     fn deliver_published(&mut self, now: Instant, out: &mut Vec<Stanza>) {
         for p in self.service.take_published() {
             if let Some(relay) = self.relay.as_mut() {
-                relay.on_published(&p, now, out);
+                relay.on_published(&p, &self.service, now, out);
             }
             if let Some(chat) = self.chat.as_mut() {
                 chat.deliver(&self.service, &p, now, out);

@@ -48,14 +48,15 @@ pub fn execute<S: Store>(
 }
 
 /// The nodes disco#items shows the sender (the same core view), marked
-/// when the sender gets them here.
+/// when the sender gets them here: `*` subscribed by chat, `+` through a
+/// collection the sender subscribed to by chat (and may read the leaf).
 fn list<S: Store>(service: &Service<S>, actor: &Actor) -> String {
     let nodes = service.discover_nodes(actor);
     if nodes.is_empty() {
         return "There are no nodes you can read yet.".into();
     }
     let subs = service.subscriptions(actor, None).unwrap_or_default();
-    let mut lines = vec!["Nodes (* = you receive them here):".to_owned()];
+    let mut lines = vec!["Nodes (* = you receive them here, + = through a collection):".to_owned()];
     // Room for the list in one message under limits.max_stanza_bytes, even
     // if every character had to be escaped as an entity.
     let budget = service.settings().max_stanza_bytes / 8;
@@ -71,32 +72,71 @@ fn list<S: Store>(service: &Service<S>, actor: &Actor) -> String {
             break;
         }
         let mine = subs.iter().any(|s| s.node == n.node && s.options.chat);
-        let mark = if mine { "*" } else { " " };
+        let through = through_collection(service, actor, &n.node);
+        let mark = match (mine, &through) {
+            (true, _) => "*",
+            (false, Some(_)) => "+",
+            _ => " ",
+        };
+        let kind = match is_collection(service, actor, &n.node) {
+            true => " [collection]",
+            false => "",
+        };
         let title = match n.title.is_empty() {
             true => String::new(),
             false => format!(" ({})", n.title),
         };
-        lines.push(format!("{mark} {}{title}", n.node));
+        let via = match (mine, through) {
+            (false, Some(c)) => format!(" via {c}"),
+            _ => String::new(),
+        };
+        lines.push(format!("{mark} {}{kind}{title}{via}", n.node));
     }
     lines.join("\n")
 }
 
+/// The collection through which the sender's chat gets `leaf`, if any.
+fn through_collection<S: Store>(service: &Service<S>, actor: &Actor, leaf: &str) -> Option<String> {
+    let me = actor.bare()?;
+    let via = service.chat_collection_subscribers(leaf).into_iter();
+    via.into_iter()
+        .find(|(jid, _)| jid.to_bare() == *me)
+        .map(|(_, c)| c)
+}
+
+fn is_collection<S: Store>(service: &Service<S>, actor: &Actor, node: &str) -> bool {
+    let Ok(name) = NodeName::new(node) else {
+        return false;
+    };
+    (service.node_metadata(actor, &name)).is_ok_and(|m| m.is_collection)
+}
+
+/// A chat subscription; to a collection it is an XEP-0248 items
+/// subscription of every depth, so items of all leaves below arrive.
 fn subscribe<S: Store>(
     service: &mut Service<S>,
     actor: &Actor,
     from: &BareJid,
     node: &NodeName,
 ) -> Answer {
-    let options = [(CHAT_FIELD.to_owned(), vec!["true".to_owned()])];
+    let collection = is_collection(service, actor, node);
+    let mut options = vec![(CHAT_FIELD.to_owned(), vec!["true".to_owned()])];
+    if collection {
+        options.extend(collection_options());
+    }
     let jid = Jid::from(from.clone());
     match service.subscribe(actor, node, &jid, Some(&options)) {
         Ok(o) => {
+            let what = match collection {
+                true => "new items of every node in it (each named)",
+                false => "new items",
+            };
             let text = match o.reply.state {
                 SubscriptionState::Pending => {
                     format!("Your subscription to {node} awaits an owner's approval.")
                 }
                 _ => format!(
-                    "Subscribed to {node}: new items arrive here as chat messages. \
+                    "Subscribed to {node}: {what} arrive here as chat messages. \
                      Send \"unsubscribe {node}\" to stop."
                 ),
             };
@@ -107,6 +147,21 @@ fn subscribe<S: Store>(
         }
         Err(e) => Answer::say(refusal("subscribe to", node, &e)),
     }
+}
+
+/// XEP-0248 §4.1 options of a chat subscription to a collection: items
+/// (the default, `nodes`, would deliver no items), at every depth.
+fn collection_options() -> [(String, Vec<String>); 2] {
+    [
+        (
+            "pubsub#subscription_type".to_owned(),
+            vec!["items".to_owned()],
+        ),
+        (
+            "pubsub#subscription_depth".to_owned(),
+            vec!["all".to_owned()],
+        ),
+    ]
 }
 
 fn unsubscribe<S: Store>(

@@ -63,8 +63,10 @@ fn usage(name: &str) -> &'static str {
 pub fn help_text() -> String {
     [
         "Herald commands:",
-        "  list                 nodes you can read (* = you get them here)",
-        "  subscribe NODE       receive NODE's new items as chat messages",
+        "  list                 nodes you can read (* = you get them here,",
+        "                       + = through a collection)",
+        "  subscribe NODE       receive NODE's new items as chat messages;",
+        "                       a collection: the items of every node in it",
         "  unsubscribe NODE     stop receiving them",
         &format!(
             "  last NODE [N]        the N newest items (default {LAST_DEFAULT}, at most {LAST_MAX})"

@@ -15,9 +15,19 @@ pub const ITEM_NS: &str = "urn:herald:item:0";
 
 /// `<item xmlns='urn:herald:item:0' node=… id=… [publisher=…]>payload</item>`.
 pub fn item_element(node: &str, item: &Item) -> Element {
+    item_element_via(node, item, None)
+}
+
+/// The wrapper of an item delivered through a collection: `node` is the
+/// leaf it was published to, `collection` the one that brought it
+/// (XEP-0248; the attribute is left out for a direct subscription).
+pub fn item_element_via(node: &str, item: &Item, collection: Option<&str>) -> Element {
     let mut b = Element::builder("item", ITEM_NS)
         .a("node", node)
         .a("id", item.id.as_str());
+    if let Some(c) = collection {
+        b = b.a("collection", c);
+    }
     if let Some(p) = &item.publisher {
         b = b.a("publisher", p.as_str());
     }

@@ -94,8 +94,10 @@ impl ChatService {
         })
     }
 
-    /// One chat message per item to every `herald#chat` subscriber, within
-    /// each subscriber's rate; what does not fit goes into a digest.
+    /// One chat message per item to every `herald#chat` subscriber of the
+    /// node or of a collection above it (XEP-0248, once per JID), within
+    /// each subscriber's rate; what does not fit goes into a digest. The
+    /// body and the wrapper name the node the item was published to.
     pub fn deliver<S: Store>(
         &mut self,
         service: &Service<S>,
@@ -103,22 +105,30 @@ impl ChatService {
         now: Instant,
         out: &mut Vec<Stanza>,
     ) {
-        let subscribers = service.chat_subscribers(&published.node);
+        let node = published.node.as_str();
+        let mut subscribers: Vec<(Jid, Option<String>)> = (service.chat_subscribers(node))
+            .into_iter()
+            .map(|j| (j, None))
+            .collect();
+        for (jid, collection) in service.chat_collection_subscribers(node) {
+            if !subscribers.iter().any(|(j, _)| *j == jid) {
+                subscribers.push((jid, Some(collection)));
+            }
+        }
         if subscribers.is_empty() {
             return;
         }
-        let node = published.node.as_str();
         for item in &published.items {
             let body = self.bodies.render(node, item);
-            let wrapped = message::item_element(node, item);
-            for to in &subscribers {
+            for (to, collection) in &subscribers {
                 self.roll(to, now, out);
                 let (max, window) = self.rate;
                 let limiter = self.limits.entry(to.clone()).or_insert_with(|| {
                     Limiter::with_reason(max, window, "to keep this chat readable")
                 });
                 if limiter.admit(now, node) {
-                    out.push(self.chat(to.clone(), &body, vec![wrapped.clone()]));
+                    let wrapped = message::item_element_via(node, item, collection.as_deref());
+                    out.push(self.chat(to.clone(), &body, vec![wrapped]));
                 }
             }
         }
@@ -152,3 +162,6 @@ impl ChatService {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests;

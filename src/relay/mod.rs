@@ -2,16 +2,19 @@
 //! as an occupant (`<service>/<resource>`) and posts each new item of a
 //! matching node as a groupchat message with a readable body and the item
 //! alongside, within each room's rate limit. See xep-notes/xep-0045.md.
+//! A room's pattern may also name a collection (XEP-0248): its leaves'
+//! items are relayed when the room may read them (`room::Room::source`).
 
 pub mod config;
 mod held;
+mod lineage;
 mod room;
 pub mod stanzas;
 
 pub use config::RelayConfig;
+pub use lineage::Lineage;
 
 use crate::chat::{BodyRenderer, message};
-use crate::node_pattern;
 use crate::pubsub::{BareJid, Published};
 use room::{Pending, Room};
 use std::sync::Arc;
@@ -85,14 +88,24 @@ impl Relay {
         }
     }
 
-    /// Posts each item of `p` to every room whose patterns match its node.
-    pub fn on_published(&mut self, p: &Published, now: Instant, out: &mut Vec<Stanza>) {
+    /// Posts each item of `p` to every room whose patterns match its node
+    /// or, for a room allowed to read the node, a collection above it.
+    pub fn on_published(
+        &mut self,
+        p: &Published,
+        lineage: &impl Lineage,
+        now: Instant,
+        out: &mut Vec<Stanza>,
+    ) {
         let me = self.me.clone();
-        for room in (self.rooms.iter_mut()).filter(|r| node_pattern::matches_any(&r.nodes, &p.node))
-        {
+        let above = lineage.collections_above(&p.node);
+        for room in &mut self.rooms {
+            let Some(source) = room.source(&p.node, &above, lineage) else {
+                continue;
+            };
             for item in &p.items {
                 let body = self.bodies.render(&p.node, item);
-                let wrapped = message::item_element(&p.node, item);
+                let wrapped = message::item_element_via(&p.node, item, source.collection());
                 let held = Pending {
                     node: p.node.clone(),
                     body,

@@ -3,10 +3,11 @@
 
 use super::config::{RelayConfig, RoomConfig};
 use super::held::Missed;
+use super::lineage::Lineage;
 use super::stanzas;
 use crate::chat::limiter::Limiter;
 use crate::chat::message::text_message;
-use crate::node_pattern::NodePattern;
+use crate::node_pattern::{self, NodePattern};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio_xmpp::Stanza;
@@ -30,6 +31,24 @@ pub enum State {
         since: Instant,
     },
     Joined,
+}
+
+/// Why a room gets an item: a pattern matched the node itself, or a
+/// collection above it (XEP-0248).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Node,
+    Collection(String),
+}
+
+impl Source {
+    /// The collection that brought the item, for the wrapper.
+    pub fn collection(&self) -> Option<&str> {
+        match self {
+            Source::Node => None,
+            Source::Collection(c) => Some(c),
+        }
+    }
 }
 
 /// A message for the room, held while Herald is out of it.
@@ -74,6 +93,23 @@ impl Room {
             missed: Missed::default(),
             failures: 0,
         })
+    }
+
+    /// Whether the room gets items of `leaf` (`above`: the collections
+    /// above it, nearest first). A pattern matching the leaf relays it as
+    /// before: the operator named it. A pattern matching only a collection
+    /// above relays it if the room's bare JID may read the leaf, the rule
+    /// a collection subscriber gets (open leaves, or leaves where an owner
+    /// made the room a member): a room's occupants are not known, so a
+    /// closed leaf does not leak into a room through a family name.
+    pub fn source(&self, leaf: &str, above: &[String], lineage: &impl Lineage) -> Option<Source> {
+        if node_pattern::matches_any(&self.nodes, leaf) {
+            return Some(Source::Node);
+        }
+        let collection = above
+            .iter()
+            .find(|c| node_pattern::matches_any(&self.nodes, c))?;
+        (lineage.may_read(leaf, &self.jid)).then(|| Source::Collection(collection.clone()))
     }
 
     /// Sends the enter-room presence (also when already in: harmless, and

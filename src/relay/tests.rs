@@ -10,6 +10,18 @@ use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 
 const ROOM: &str = "ops@conference.localhost";
 
+/// A graph without collections: every node stands alone.
+struct NoCollections;
+
+impl Lineage for NoCollections {
+    fn collections_above(&self, _: &str) -> Vec<String> {
+        Vec::new()
+    }
+    fn may_read(&self, _: &str, _: &BareJid) -> bool {
+        true
+    }
+}
+
 fn relay(rate: u32) -> Relay {
     let config = RelayConfig {
         max_per_minute: rate,
@@ -85,8 +97,8 @@ fn items_of_matching_nodes_become_readable_groupchat_messages() {
     let (mut r, t0) = (relay(10), Instant::now());
     joined(&mut r, t0);
     let mut out = Vec::new();
-    r.on_published(&published("apps-eu", 1), t0, &mut out);
-    r.on_published(&published("domains", 1), t0, &mut out);
+    r.on_published(&published("apps-eu", 1), &NoCollections, t0, &mut out);
+    r.on_published(&published("domains", 1), &NoCollections, t0, &mut out);
     assert_eq!(bodies(&out), ["[apps-eu] app name=shiny"]);
     let Stanza::Message(m) = &out[0] else {
         panic!()
@@ -100,7 +112,7 @@ fn a_burst_yields_the_rate_then_one_digest_at_the_window_end() {
     let (mut r, t0) = (relay(10), Instant::now());
     joined(&mut r, t0);
     let mut out = Vec::new();
-    r.on_published(&published("apps", 1000), t0, &mut out);
+    r.on_published(&published("apps", 1000), &NoCollections, t0, &mut out);
     assert_eq!(bodies(&out).len(), 10);
     out.clear();
     r.tick(t0 + Duration::from_secs(30), &mut out);
@@ -147,7 +159,7 @@ fn join_errors_back_off() {
 fn items_wait_while_out_of_the_room_and_go_out_on_join() {
     let (mut r, t0) = (relay(2), Instant::now());
     let mut out = Vec::new();
-    r.on_published(&published("apps", 5), t0, &mut out);
+    r.on_published(&published("apps", 5), &NoCollections, t0, &mut out);
     assert!(out.is_empty());
     r.link_up(t0, &mut out);
     out.clear();
@@ -183,7 +195,7 @@ fn a_live_post_has_no_delay() {
     let (mut r, t0) = (relay(10), Instant::now());
     joined(&mut r, t0);
     let mut out = Vec::new();
-    r.on_published(&published("apps", 1), t0, &mut out);
+    r.on_published(&published("apps", 1), &NoCollections, t0, &mut out);
     let Stanza::Message(m) = &out[0] else {
         panic!()
     };
@@ -203,4 +215,201 @@ fn a_bounced_message_means_out_of_the_room() {
     r.on_stanza(stanza, t0, &mut out);
     r.tick(t0 + Duration::from_secs(2), &mut out);
     assert_eq!(joins(&out), 1);
+}
+
+/// Rooms following collections, against the real core (memory store).
+mod collections {
+    use super::*;
+    use crate::pubsub::names::nn;
+    use crate::pubsub::{Actor, Affiliation, NewItem, Service, ServiceSettings};
+    use crate::store::MemoryStore;
+
+    const OWNER: &str = "owner@example.com";
+    const CLOSED_ROOM: &str = "closed@conference.localhost";
+
+    type Svc = Service<MemoryStore>;
+
+    fn owner() -> Actor {
+        Actor::Entity(OWNER.parse().unwrap())
+    }
+
+    fn form(fields: &[(&str, &str)]) -> Vec<(String, Vec<String>)> {
+        (fields.iter())
+            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+            .collect()
+    }
+
+    fn create(svc: &mut Svc, name: &str, fields: &[(&str, &str)]) {
+        let _ = svc
+            .create_node(&owner(), Some(&nn(name)), Some(&form(fields)))
+            .unwrap();
+    }
+
+    /// family ⊃ created, family ⊃ eu ⊃ deep, family ⊃ secret (whitelist),
+    /// and lone outside every collection.
+    fn tree() -> Svc {
+        let settings = ServiceSettings {
+            create_domains: vec!["example.com".into()],
+            ..ServiceSettings::default()
+        };
+        let mut svc = Service::open(MemoryStore::new(), settings).unwrap();
+        svc.enable_feed();
+        let collection = ("pubsub#node_type", "collection");
+        create(&mut svc, "family", &[collection]);
+        create(
+            &mut svc,
+            "eu",
+            &[collection, ("pubsub#collection", "family")],
+        );
+        create(&mut svc, "created", &[("pubsub#collection", "family")]);
+        create(&mut svc, "deep", &[("pubsub#collection", "eu")]);
+        let secret = [
+            ("pubsub#collection", "family"),
+            ("pubsub#access_model", "whitelist"),
+        ];
+        create(&mut svc, "secret", &secret);
+        create(&mut svc, "lone", &[]);
+        svc
+    }
+
+    /// ROOM follows the collection `family`, CLOSED_ROOM the leaf `secret`
+    /// by name.
+    fn relay_both() -> Relay {
+        let room = |jid: &str, node: &str| RoomConfig {
+            nodes: vec![node.into()],
+            room: jid.into(),
+            nick: "herald".into(),
+            password: None,
+            max_per_minute: None,
+        };
+        let config = RelayConfig {
+            rooms: vec![room(ROOM, "family"), room(CLOSED_ROOM, "secret")],
+            ..RelayConfig::default()
+        };
+        let service: BareJid = "events.localhost".parse().unwrap();
+        let mut r = Relay::new(&config, &service, Arc::new(BodyRenderer::default())).unwrap();
+        let (mut out, now) = (Vec::new(), Instant::now());
+        r.link_up(now, &mut out);
+        for jid in [ROOM, CLOSED_ROOM] {
+            let mut p = Presence::new(PresenceType::None);
+            p.from = Some(format!("{jid}/herald").parse().unwrap());
+            r.on_stanza(Stanza::Presence(p), now, &mut out);
+        }
+        r
+    }
+
+    /// Publishes one item to each leaf and returns (room, body, wrapper
+    /// node, wrapper collection) of every post.
+    fn publish(svc: &mut Svc, r: &mut Relay, leaves: &[&str]) -> Vec<[String; 4]> {
+        for leaf in leaves {
+            let item = NewItem {
+                id: Some(format!("{leaf}-1").as_str().into()),
+                payload: Some("<app xmlns='urn:x' name='shiny'/>".into()),
+            };
+            let _ = svc.publish(&owner(), &nn(leaf), vec![item], None).unwrap();
+        }
+        let mut out = Vec::new();
+        for p in svc.take_published() {
+            r.on_published(&p, &*svc, Instant::now(), &mut out);
+        }
+        (out.iter())
+            .filter_map(|s| match s {
+                Stanza::Message(m) => Some(m),
+                _ => None,
+            })
+            .map(|m| {
+                let w = m.payloads.iter().find(|p| p.is("item", message::ITEM_NS));
+                let attr = |a: &str| w.and_then(|w| w.attr(a)).unwrap_or("-").to_owned();
+                [
+                    m.to.as_ref().unwrap().to_string(),
+                    message::body_text(m).unwrap_or_default().to_owned(),
+                    attr("node"),
+                    attr("collection"),
+                ]
+            })
+            .collect()
+    }
+
+    fn post(room: &str, leaf: &str, collection: &str) -> [String; 4] {
+        [
+            room.into(),
+            format!("[{leaf}] app name=shiny"),
+            leaf.into(),
+            collection.into(),
+        ]
+    }
+
+    #[test]
+    fn a_room_following_a_collection_gets_every_leaf_below_named_by_the_leaf() {
+        let (mut svc, mut r) = (tree(), relay_both());
+        let got = publish(&mut svc, &mut r, &["created", "deep", "lone"]);
+        assert_eq!(
+            got,
+            [
+                post(ROOM, "created", "family"),
+                post(ROOM, "deep", "family")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_leaf_moved_out_of_the_collection_is_no_longer_relayed() {
+        let (mut svc, mut r) = (tree(), relay_both());
+        let out_of_family = form(&[("pubsub#collection", "")]);
+        let _ = svc
+            .configure(&owner(), &nn("deep"), &out_of_family)
+            .unwrap();
+        let got = publish(&mut svc, &mut r, &["deep", "created"]);
+        assert_eq!(got, [post(ROOM, "created", "family")]);
+    }
+
+    /// Through a collection the room reads as its bare JID: a whitelist
+    /// leaf reaches it once an owner makes the room a member; a room that
+    /// names the leaf itself gets it regardless (the operator chose it).
+    #[test]
+    fn a_closed_leaf_reaches_a_collection_room_only_once_the_room_may_read_it() {
+        let (mut svc, mut r) = (tree(), relay_both());
+        let got = publish(&mut svc, &mut r, &["secret"]);
+        assert_eq!(got, [post(CLOSED_ROOM, "secret", "-")]);
+        let member = [(ROOM.parse().unwrap(), Affiliation::Member)];
+        let _ = svc
+            .modify_affiliations(&owner(), &nn("secret"), &member)
+            .unwrap();
+        let got = publish(&mut svc, &mut r, &["secret"]);
+        assert_eq!(
+            got,
+            [
+                post(ROOM, "secret", "family"),
+                post(CLOSED_ROOM, "secret", "-")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pattern_matches_collection_names_too() {
+        let svc = tree();
+        let room = Room::from_config(
+            &RoomConfig {
+                nodes: vec!["fam*".into()],
+                room: ROOM.into(),
+                nick: "herald".into(),
+                password: None,
+                max_per_minute: None,
+            },
+            &RelayConfig::default(),
+            Instant::now(),
+        )
+        .unwrap();
+        let above = svc.collections_above("deep");
+        assert_eq!(above, ["eu", "family"], "nearest first");
+        assert_eq!(
+            room.source("deep", &above, &svc),
+            Some(room::Source::Collection("family".into()))
+        );
+        assert_eq!(
+            room.source("family-notes", &[], &svc),
+            Some(room::Source::Node)
+        );
+        assert_eq!(room.source("lone", &[], &svc), None);
+    }
 }
