@@ -102,3 +102,41 @@ def test_burst_to_a_chat_subscriber_is_rate_limited_with_a_digest(herald_factory
     held = sum(int(d.split(" more ")[0]) for d in digests)
     assert len(items) + held == 40, (len(items), digests)
     assert all(f"on {node}" in d and "held back" in d for d in digests)
+
+
+def test_chat_subscription_to_a_collection(herald, connect, unique_name):
+    """XEP-0248 (issue 17): `subscribe COLLECTION` brings the items of its
+    leaves, nested ones too, each named by its leaf; not those of a leaf
+    the user may not read; `list` shows it; `unsubscribe` stops it."""
+    from heraldtest.owner import create_ok
+    alice, bob = connect("alice"), connect("bob")
+    coll = {"pubsub#node_type": "collection"}
+    root = create_ok(alice, unique_name("fam"), coll)
+    news = create_ok(alice, unique_name("news"), {**coll, "pubsub#collection": root})
+    sports = create_ok(alice, unique_name("sports"), {"pubsub#collection": news})
+    weather = create_ok(alice, unique_name("weather"), {"pubsub#collection": root})
+    closed = create_ok(alice, unique_name("closed"), {"pubsub#collection": root,
+                                                      "pubsub#access_model": "whitelist"})
+    assert "a collection: the items of every node in it" in command(bob, "help")
+    answer = command(bob, f"subscribe {root}")
+    assert answer.startswith(f"Subscribed to {root}: new items of every node in it"), answer
+    listing = command(bob, "list").splitlines()
+    assert f"* {root} [collection]" in listing, listing
+    assert f"+ {weather} via {root}" in listing and f"+ {sports} via {root}" in listing
+    assert not any(closed in line for line in listing), listing
+
+    for leaf in (closed, weather, sports):
+        publish(alice, leaf, f"<app xmlns='urn:x' name='{leaf}'/>", f"{leaf}-1")
+    got = chat_from_herald(bob, timeout=10, expect=2)
+    assert [body(m) for m in got] == [f"[{weather}] app name={weather}",
+                                      f"[{sports}] app name={sports}"]
+    wrappers = [m.find(f"{{{NS_ITEM}}}item") for m in got]
+    assert [(w.get("node"), w.get("collection")) for w in wrappers] == [(weather, root),
+                                                                        (sports, root)]
+    assert got[0].find("{http://jabber.org/protocol/pubsub#event}event") is None
+    assert chat_from_herald(bob, timeout=1) == [], "nothing of the closed leaf"
+
+    assert command(bob, f"unsubscribe {root}") == f"Unsubscribed from {root}."
+    assert f"* {root}" not in command(bob, "list")
+    publish(alice, weather, "<app xmlns='urn:x' name='quiet'/>")
+    assert chat_from_herald(bob, timeout=2) == []

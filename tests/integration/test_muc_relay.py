@@ -155,3 +155,60 @@ def test_comes_back_to_the_room_after_an_ejabberd_restart(herald_factory, connec
     got = groupchat_from(alice, name, NICK, timeout=10, expect=1)
     assert [body(m) for m in got] == [f"[{node}] app name=after-restart"]
     destroy_room(alice, name)
+
+
+# --- XEP-0248: a room following a collection (issue 17) ---------------------------
+
+def family(owner, root, unique_name):
+    """root ⊃ news ⊃ sports, root ⊃ weather, root ⊃ closed (whitelist), lone
+    outside; returns the leaves' names."""
+    from heraldtest.owner import create_ok
+    coll = {"pubsub#node_type": "collection"}
+    create_ok(owner, root, coll)
+    news = create_ok(owner, unique_name("news"), {**coll, "pubsub#collection": root})
+    sports = create_ok(owner, unique_name("sports"), {"pubsub#collection": news})
+    weather = create_ok(owner, unique_name("weather"), {"pubsub#collection": root})
+    closed = create_ok(owner, unique_name("closed"), {"pubsub#collection": root,
+                                                      "pubsub#access_model": "whitelist"})
+    lone = create_ok(owner, unique_name("lone"))
+    return sports, weather, closed, lone
+
+
+def relayed(alice, name):
+    """(body, wrapper node, wrapper collection) of each post until quiet."""
+    got = groupchat_from(alice, name, NICK, timeout=3)
+    out = []
+    for m in got:
+        w = m.find(f"{{{NS_ITEM}}}item")
+        out.append((body(m), w.get("node"), w.get("collection")))
+    return out
+
+
+def test_room_following_a_collection_gets_its_leaves_and_not_a_leaf_moved_out(
+        herald_factory, room, connect, unique_name):
+    """The room's `nodes` names a collection: items of a direct leaf and of
+    a nested one are posted, named by their leaf; a whitelist leaf is not
+    (the room's JID may not read it) until an owner makes the room a
+    member; a leaf moved out falls silent while its sibling still posts."""
+    from heraldtest.owner import configure_ok, set_affiliation
+    name, alice = room
+    root = unique_name("fam")
+    config = {"relay": {"rooms": [{"nodes": [root], "room": name, "nick": NICK}]}}
+    herald_factory(config=config)
+    wait_occupant(alice, name, NICK)
+    bob = connect("bob")
+    sports, weather, closed, lone = family(bob, root, unique_name)
+    for leaf in (weather, sports, closed, lone):
+        publish(bob, leaf, f"<app xmlns='urn:x' name='{leaf}'/>")
+    assert relayed(alice, name) == [
+        (f"[{weather}] app name={weather}", weather, root),
+        (f"[{sports}] app name={sports}", sports, root),
+    ]
+    set_affiliation(bob, closed, name, "member")
+    publish(bob, closed, "<app xmlns='urn:x' name='now'/>")
+    assert relayed(alice, name) == [(f"[{closed}] app name=now", closed, root)]
+
+    configure_ok(bob, weather, {"pubsub#collection": ""})
+    publish(bob, weather, "<app xmlns='urn:x' name='gone'/>")
+    publish(bob, sports, "<app xmlns='urn:x' name='still'/>")
+    assert relayed(alice, name) == [(f"[{sports}] app name=still", sports, root)]
