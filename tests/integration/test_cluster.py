@@ -126,6 +126,13 @@ def test_three_instances_answer_as_one(herald_factory, connect, unique_name):
     # Followers say who leads.
     _, _, ready = request(followers[0], "GET", "/readyz", token=None)
     assert ready.get("leader") == leader.config["cluster"]["instance"]
+    # The leader's links came up while it still followed; once it leads
+    # its core must still hear of them (multicast discovery, the relay's
+    # room joins), not only after a reconnect.
+    deadline = time.monotonic() + 10
+    while "XEP-0033 multicast service found" not in leader.log_text():
+        assert time.monotonic() < deadline, "the leader never discovered multicast"
+        time.sleep(0.1)
 
 
 def test_leader_kill9_loses_nothing_and_fanout_resumes(herald_factory, connect, unique_name):

@@ -255,6 +255,12 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         }
         ingest
     });
+    // Links that came up while following had their link-up go nowhere (a
+    // follower has no core): without this the relay would not join its
+    // rooms nor multicast be discovered until a reconnect.
+    if link.is_up() {
+        let _ = core.jobs.send(Job::LinkUp).await;
+    }
     target_tx.send_replace(Target::Core(core.jobs.clone()));
     leader_tx.send_replace(None);
     serving_tx.send_replace(true);
