@@ -140,6 +140,10 @@ async fn read(st: &Ingest, node: &NodeName, cursor: LogCursor) -> Result<LogPage
     answer.map_err(|e| match e {
         PubsubError::ItemNotFound => PageError::UnknownCursor,
         PubsubError::NodeNotFound => PageError::Api(ApiError::not_found("no such node")),
+        PubsubError::UnsupportedFeature(_) => PageError::Api(ApiError::bad_request(
+            "collection_not_supported",
+            "a collection's history is not offered as a stream yet; follow its leaves",
+        )),
         other => PageError::Api(ApiError::unavailable(format!(
             "reading the log failed: {other}"
         ))),

@@ -68,8 +68,10 @@ fn event(node: &str, e: &HistoryEntry) -> Element {
             Element::builder("retract", ns::PUBSUB_EVENT).a("id", id.as_str())
         }
     };
+    // A collection's entry names its leaf, as a notification through the
+    // collection does (XEP-0248 §3.3.1).
     let items = Element::builder("items", ns::PUBSUB_EVENT)
-        .a("node", node)
+        .a("node", e.leaf.as_deref().unwrap_or(node))
         .append(child);
     Element::builder("event", ns::PUBSUB_EVENT)
         .append(items)

@@ -105,8 +105,8 @@ pub fn items(node: &str, page: &ItemsPage, rsm: bool, fit: Fit) -> Element {
         page.items.len(),
         budget,
         fit.keep,
-        |i| item_el(&page.items[i], true),
-        |i| item_size_bound(&page.items[i]),
+        |i| item_el(page, i, true),
+        |i| item_size_bound(&page.items[i]).saturating_add(via_size(page, i)),
     );
     if over {
         let item = &page.items[range.start];
@@ -115,17 +115,20 @@ pub fn items(node: &str, page: &ItemsPage, rsm: bool, fit: Fit) -> Element {
             item = item.id.as_str(),
             "item too big for any stanza; sent by ID only"
         );
-        kept = vec![item_el(item, false)];
+        kept = vec![item_el(page, range.start, false)];
     }
-    let shown = &page.items[range];
+    let shown = range.len();
+    let rsm_set = (rsm || shown < page.items.len()).then(|| rsm_set(page, range));
     let items = Element::builder("items", ns::PUBSUB)
         .a("node", node)
         .append_all(kept);
-    let mut b = Element::builder("pubsub", ns::PUBSUB).append(items);
-    if rsm || shown.len() < page.items.len() {
-        b = b.append(rsm_set(shown, page.total));
-    }
-    b.build()
+    let b = Element::builder("pubsub", ns::PUBSUB).append(items);
+    b.append_all(rsm_set).build()
+}
+
+/// The bytes a collection page adds to item `i`: its `node` attribute.
+fn via_size(page: &ItemsPage, i: usize) -> usize {
+    page.via.get(i).map_or(0, |v| 8 + escaped_len(&v.leaf))
 }
 
 /// An upper bound of `item_el(item, true)`'s serialized size: the wrapper
@@ -145,9 +148,15 @@ fn item_size_bound(item: &Item) -> usize {
         .saturating_add(payload)
 }
 
-/// `<item id [publisher]>` with its stored payload when `payload`.
-fn item_el(item: &Item, payload: bool) -> Element {
+/// `<item id [publisher]>` with its stored payload when `payload`; in a
+/// collection's page (XEP-0248 §4.2) also `node`, the leaf it is in (an
+/// attribute XEP-0060 does not define: the XEP gives no form for it).
+fn item_el(page: &ItemsPage, i: usize, payload: bool) -> Element {
+    let item = &page.items[i];
     let mut b = Element::builder("item", ns::PUBSUB).a("id", item.id.as_str());
+    if let Some(via) = page.via.get(i) {
+        b = b.a("node", via.leaf.as_str());
+    }
     if let Some(p) = &item.publisher {
         b = b.a("publisher", p.as_str());
     }
@@ -157,11 +166,19 @@ fn item_el(item: &Item, payload: bool) -> Element {
     b.append_all(payload).build()
 }
 
-/// XEP-0059 §2: `<first/>`, `<last/>` (item IDs) and `<count/>`.
-fn rsm_set(shown: &[Item], total: u64) -> Element {
-    let first = shown.first().map(|i| i.id.clone());
-    let last = shown.last().map(|i| i.id.clone());
-    rsm::set(first, last, total)
+/// XEP-0059 §2: `<first/>`, `<last/>` and `<count/>` of the items shown
+/// (`range`). The cursors are item IDs, or in a collection's page the
+/// collection's archive IDs (what `<after/>`/`<before/>` take there).
+fn rsm_set(page: &ItemsPage, range: std::ops::Range<usize>) -> Element {
+    let cursor = |i: usize| match page.via.get(i) {
+        Some(via) => via.archive_id.clone(),
+        None => page.items[i].id.clone(),
+    };
+    let (first, last) = match range.is_empty() {
+        true => (None, None),
+        false => (Some(cursor(range.start)), Some(cursor(range.end - 1))),
+    };
+    rsm::set(first, last, page.total)
 }
 
 /// §7.1.2: the published items' IDs.

@@ -151,7 +151,9 @@ impl<S: Store> Service<S> {
     /// the caller's (HTTP checks the token's node patterns).
     ///
     /// Errors: `NodeNotFound`; `ItemNotFound` for an archive ID that is
-    /// not one of this node's, or an item the node does not hold.
+    /// not one of this node's, or an item the node does not hold;
+    /// `UnsupportedFeature` for a collection (its history holds links to
+    /// its leaves' entries, not yet offered to SSE and webhooks).
     pub fn log_page(
         &self,
         node: &NodeName,
@@ -159,6 +161,9 @@ impl<S: Store> Service<S> {
         max: usize,
     ) -> PubsubResult<LogPage> {
         let n = self.node(node)?;
+        if n.meta.config.is_collection() {
+            return Err(PubsubError::UnsupportedFeature("retrieve-items"));
+        }
         let (id, high_seq) = (n.id, n.high_seq);
         let wanted = match cursor {
             LogCursor::Seq(seq) => *seq,
@@ -193,7 +198,7 @@ impl<S: Store> Service<S> {
             node_id: id,
             trimmed,
             events: (entries.into_iter())
-                .map(|e| to_event(key, node, id, e))
+                .filter_map(|e| to_event(key, node, id, e))
                 .collect(),
             after,
             high_seq,
@@ -211,7 +216,8 @@ impl<S: Store> Service<S> {
     }
 }
 
-fn to_event(key: &super::ArchiveKey, node: &str, id: NodeId, e: ArchiveEntry) -> LogEvent {
+/// `None` for a link: only collections hold them, and they have no log page.
+fn to_event(key: &super::ArchiveKey, node: &str, id: NodeId, e: ArchiveEntry) -> Option<LogEvent> {
     let (seq, at_ms) = (e.seq(), e.at_ms());
     let kind = match e {
         ArchiveEntry::Publish(item) => {
@@ -223,13 +229,14 @@ fn to_event(key: &super::ArchiveKey, node: &str, id: NodeId, e: ArchiveEntry) ->
             }
         }
         ArchiveEntry::Retract { id, .. } => LogKind::Retract { id },
+        ArchiveEntry::Link { .. } => return None,
     };
-    LogEvent {
+    Some(LogEvent {
         node: node.to_owned(),
         node_id: id,
         seq,
         archive_id: key.encode(id, seq),
         at_ms,
         kind,
-    }
+    })
 }

@@ -96,6 +96,7 @@
 
 mod access;
 pub mod archive_ids;
+mod collection_log;
 pub(crate) mod collections;
 pub mod error;
 mod exit;
@@ -155,9 +156,9 @@ pub use retention::RetentionSettings;
 pub use service::{SERVICE_RECORD, Service, ServiceSettings};
 pub use sub_options::{CHAT_FIELD, QueueStart, SubscriptionOptions, SubscriptionType};
 pub use types::{
-    Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemsPage,
-    NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription, SubscriptionChange,
-    SubscriptionState,
+    Actor, Affiliation, HistoryEntry, HistoryEvent, HistoryPage, HistoryQuery, Item, ItemVia,
+    ItemsPage, NewItem, NodeMetadata, NodeSummary, Outcome, PublishReply, Subscription,
+    SubscriptionChange, SubscriptionState,
 };
 
 #[cfg(test)]

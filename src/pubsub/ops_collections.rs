@@ -21,7 +21,7 @@ pub(crate) const CHILDREN_FIELD: &str = "pubsub#children";
 impl<S: Store> Service<S> {
     /// The parents (`pubsub#collection`) of a node, as the pure module's
     /// graph lookup.
-    fn parents_of(&self, name: &str) -> Option<&[String]> {
+    pub(crate) fn parents_of(&self, name: &str) -> Option<&[String]> {
         self.nodes
             .get(name)
             .map(|n| n.meta.config.collections.as_slice())
@@ -152,7 +152,15 @@ impl<S: Store> Service<S> {
     /// through each collection above the leaf (§3.3.1): to the items
     /// subscriptions whose depth reaches the leaf and whose subscriber may
     /// read the leaf (its access model decides, not the collection's).
-    pub(crate) fn via_collections(&self, leaf: &str, template: &Notification) -> Vec<Notification> {
+    /// `links`: the seqs each collection's history gave the event, whose
+    /// archive IDs become the copies' stanza-ids (a consumer's catch-up
+    /// cursor on that collection).
+    pub(crate) fn via_collections(
+        &self,
+        leaf: &str,
+        template: &Notification,
+        links: &[(String, Vec<u64>)],
+    ) -> Vec<Notification> {
         let Ok(l) = self.node(leaf) else {
             return Vec::new();
         };
@@ -179,6 +187,13 @@ impl<S: Store> Service<S> {
             }
             let mut note = template.clone();
             note.recipients = recipients;
+            let seqs = links.iter().find(|(c, _)| *c == collection);
+            let (ids, key) = (seqs.map(|(_, s)| s.as_slice()), &self.settings.archive_key);
+            note.archive_id = ids.and_then(|s| s.last()).map(|&s| key.encode(c.id, s));
+            note.item_archive_ids = match ids {
+                Some(s) if s.len() > 1 => s.iter().map(|&s| key.encode(c.id, s)).collect(),
+                _ => Vec::new(),
+            };
             note.collection = Some(collection);
             out.push(note);
         }

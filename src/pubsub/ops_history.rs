@@ -18,9 +18,9 @@ use crate::store::{ArchiveEntry, NodeId, Store};
 
 /// Exclusive seq bounds of a query: entries with `lower < seq < upper`.
 #[derive(Debug, Clone, Copy)]
-struct Bounds {
-    lower: u64,
-    upper: u64,
+pub(super) struct Bounds {
+    pub lower: u64,
+    pub upper: u64,
 }
 
 impl<S: Store> Service<S> {
@@ -39,8 +39,10 @@ impl<S: Store> Service<S> {
     ) -> PubsubResult<HistoryPage> {
         let n = self.node(node)?;
         self.access().check_read(&n.meta, actor)?;
-        super::ops_items::refuse_collection(&n.meta.config)?;
         let id = n.id;
+        if n.meta.config.is_collection() {
+            return self.collection_history(actor, id, n.high_seq, q);
+        }
         if !q.ids.is_empty() {
             return self.history_by_ids(id, &q.ids);
         }
@@ -51,14 +53,19 @@ impl<S: Store> Service<S> {
         let unfiltered = unfiltered && q.start_ms.is_none() && q.end_ms.is_none();
         Ok(HistoryPage {
             entries: (entries.into_iter())
-                .map(|e| to_entry(&self.settings.archive_key, id, e))
+                .filter_map(|e| to_entry(&self.settings.archive_key, id, e))
                 .collect(),
             complete,
             total: unfiltered.then_some(n.history),
         })
     }
 
-    fn bounds(&self, id: NodeId, high_seq: u64, q: &HistoryQuery) -> PubsubResult<Bounds> {
+    pub(super) fn bounds(
+        &self,
+        id: NodeId,
+        high_seq: u64,
+        q: &HistoryQuery,
+    ) -> PubsubResult<Bounds> {
         let mut b = Bounds {
             lower: 0,
             upper: u64::MAX,
@@ -82,7 +89,7 @@ impl<S: Store> Service<S> {
     }
 
     /// The seq of an archive ID that is still in the history.
-    fn history_cursor(&self, id: NodeId, archive_id: &str) -> PubsubResult<u64> {
+    pub(super) fn history_cursor(&self, id: NodeId, archive_id: &str) -> PubsubResult<u64> {
         let key = &self.settings.archive_key;
         let seq = key
             .seq_of(id, archive_id)
@@ -148,7 +155,7 @@ impl<S: Store> Service<S> {
         }
         Ok(HistoryPage {
             entries: (entries.into_iter())
-                .map(|e| to_entry(&self.settings.archive_key, id, e))
+                .filter_map(|e| to_entry(&self.settings.archive_key, id, e))
                 .collect(),
             complete: true,
             total: None,
@@ -156,15 +163,22 @@ impl<S: Store> Service<S> {
     }
 }
 
-fn to_entry(key: &ArchiveKey, node: NodeId, e: ArchiveEntry) -> HistoryEntry {
+fn to_entry(key: &ArchiveKey, node: NodeId, e: ArchiveEntry) -> Option<HistoryEntry> {
     let (seq, at_ms) = (e.seq(), e.at_ms());
-    let event = match e {
-        ArchiveEntry::Publish(item) => HistoryEvent::Published(from_stored(item)),
-        ArchiveEntry::Retract { id, .. } => HistoryEvent::Retracted(id),
-    };
-    HistoryEntry {
+    Some(HistoryEntry {
         archive_id: key.encode(node, seq),
+        leaf: None,
         at_ms,
-        event,
+        event: event_of(e)?,
+    })
+}
+
+/// The event a leaf's entry stands for; `None` for a link (only in a
+/// collection's history, which resolves links to their leaf's entry).
+pub(super) fn event_of(e: ArchiveEntry) -> Option<HistoryEvent> {
+    match e {
+        ArchiveEntry::Publish(item) => Some(HistoryEvent::Published(from_stored(item))),
+        ArchiveEntry::Retract { id, .. } => Some(HistoryEvent::Retracted(id)),
+        ArchiveEntry::Link { .. } => None,
     }
 }

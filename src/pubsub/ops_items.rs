@@ -24,8 +24,11 @@ impl<S: Store> Service<S> {
         node: &NodeName,
         max_items: Option<usize>,
     ) -> PubsubResult<ItemsPage> {
-        let (id, total) = self.readable(actor, node)?;
         let max = self.page_size(max_items);
+        if let Some(c) = self.readable_collection(actor, node)? {
+            return self.collection_items(actor, c, None, None, max, true);
+        }
+        let (id, total) = self.readable(actor, node)?;
         let items = self.store.items_before(id, u64::MAX, max)?;
         Ok(page(items, total))
     }
@@ -63,9 +66,13 @@ impl<S: Store> Service<S> {
         item_id: &ItemId,
         max: usize,
     ) -> PubsubResult<ItemsPage> {
+        let max = self.page_size(Some(max));
+        if let Some(c) = self.readable_collection(actor, node)? {
+            return self.collection_items(actor, c, Some(item_id), None, max, false);
+        }
         let (id, total) = self.readable(actor, node)?;
         let seq = self.cursor(id, item_id)?;
-        let items = self.store.items_after(id, seq, self.page_size(Some(max)))?;
+        let items = self.store.items_after(id, seq, max)?;
         Ok(page(items, total))
     }
 
@@ -78,6 +85,10 @@ impl<S: Store> Service<S> {
         node: &NodeName,
         max: usize,
     ) -> PubsubResult<ItemsPage> {
+        if let Some(c) = self.readable_collection(actor, node)? {
+            let max = self.page_size(Some(max));
+            return self.collection_items(actor, c, None, None, max, false);
+        }
         let (id, total) = self.readable(actor, node)?;
         // Seqs start at 1, so "after 0" is the start of the log.
         let items = self.store.items_after(id, 0, self.page_size(Some(max)))?;
@@ -93,6 +104,10 @@ impl<S: Store> Service<S> {
         item_id: &ItemId,
         max: usize,
     ) -> PubsubResult<ItemsPage> {
+        if let Some(c) = self.readable_collection(actor, node)? {
+            let max = self.page_size(Some(max));
+            return self.collection_items(actor, c, None, Some(item_id), max, true);
+        }
         let (id, total) = self.readable(actor, node)?;
         let seq = self.cursor(id, item_id)?;
         let items = self
@@ -125,13 +140,14 @@ fn page(items: Vec<StoredItem>, total: u64) -> ItemsPage {
     ItemsPage {
         items: items.into_iter().map(from_stored).collect(),
         total,
+        via: Vec::new(),
     }
 }
 
 /// XEP-0248 §4.2 lets a service refuse item retrieval on a collection
-/// with `<feature-not-implemented/>`: Herald does until catch-up across a
-/// collection's leaves (one cursor over several archives) exists, rather
-/// than answer with an empty list that looks like "no items".
+/// with `<feature-not-implemented/>`: Herald pages a collection's items by
+/// its history (`collection_log.rs`), but refuses what needs item IDs
+/// (§6.5.8 by ID): an ID alone does not say which leaf it is in.
 pub(crate) fn refuse_collection(config: &super::node_config::NodeConfig) -> PubsubResult<()> {
     match config.is_collection() {
         true => Err(PubsubError::UnsupportedFeature("retrieve-items")),

@@ -3,6 +3,7 @@
 use super::names::{ItemId, NodeName};
 use std::sync::Arc;
 
+use super::collection_log::{CollectionSeqs, Links};
 use super::error::{PubsubError, PubsubResult};
 use super::feed::Published;
 use super::form::FieldValues;
@@ -65,8 +66,9 @@ impl<S: Store> Service<S> {
         let published = self.build_items(actor, node, items)?;
         let record = record(&published);
         let n = self.node(node)?;
+        let mut links = Vec::new();
         if n.meta.config.persist_items {
-            self.store_items(node, &published, record.as_ref())?;
+            links = self.store_items(node, &published, record.as_ref())?;
         } else if let Some(r) = &record {
             self.store.put_items_keyed(&[], Some(r))?;
         }
@@ -89,7 +91,7 @@ impl<S: Store> Service<S> {
         }
         // The collections' copies first: the leaf's own subscribers then
         // take the template itself, so its payload is not cloned for them.
-        let via_collections = self.via_collections(node, &template);
+        let via_collections = self.via_collections(node, &template, &links);
         let mut notices: Vec<_> = to_subscribers_from(&n.meta, template).into_iter().collect();
         notices.extend(via_collections);
         let item_ids = published.iter().map(|i| i.id.clone()).collect();
@@ -204,24 +206,34 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// Stores the items (with their history entries when archiving, and
-    /// `record`) in one atomic write, then trims to `max_items`. On a store
-    /// failure nothing of the group is written, the in-memory count is
-    /// re-read from the store, and the seq high-water still moves past every
-    /// seq tried, so no seq is ever handed out twice.
+    /// Stores the items (with their history entries and the collections'
+    /// links when archiving, and `record`) in one atomic write, then trims
+    /// to `max_items`. On a store failure nothing of the group is written,
+    /// the in-memory count is re-read from the store, and the seq
+    /// high-water still moves past every seq tried, so no seq is ever
+    /// handed out twice. Returns the seqs each collection gave the items.
     fn store_items(
         &mut self,
         name: &str,
         items: &[Item],
         record: Option<&IdempotencyRecord>,
-    ) -> PubsubResult<()> {
+    ) -> PubsubResult<CollectionSeqs> {
         let n = self.node(name)?;
         let (id, count) = (n.id, n.count);
         let limit = n.meta.config.max_items.limit(self.settings.max_items_cap);
         let top = items.last().map_or(n.high_seq, |i| i.seq);
         let group: Vec<_> = items.iter().map(|i| (id, to_stored(i))).collect();
         let archiving = self.settings.retention.archiving();
-        let written = self.store.put_group(&group, archiving, record);
+        let links = match archiving {
+            true => {
+                let events: Vec<_> = items.iter().map(|i| (i.seq, i.published_ms)).collect();
+                self.plan_links(name, &events)
+            }
+            false => Links::default(),
+        };
+        let written = self
+            .store
+            .put_group(&group, archiving, &links.writes, record);
         let n = self.nodes.get_mut(name).ok_or(PubsubError::NodeNotFound)?;
         n.high_seq = n.high_seq.max(top);
         let replaced = match written {
@@ -236,13 +248,14 @@ impl<S: Store> Service<S> {
         let at_ms = items.last().map_or(0, |i| i.published_ms);
         let entries = if archiving { items.len() as u64 } else { 0 };
         self.after_append(name, at_ms, entries)?;
+        self.links_written(&links, at_ms)?;
         if archiving {
             self.journal_items(name, id, items);
         }
         if count > limit {
             self.trim(name, id, (count - limit) as usize)?;
         }
-        Ok(())
+        Ok(links.seqs)
     }
 
     /// §7.2 Retract (delete) one item. `notify`: the request's `notify`
@@ -275,7 +288,7 @@ impl<S: Store> Service<S> {
         if seq >= n.high_seq {
             self.persist_high_water(node)?;
         }
-        let archive_seq = self.remove_archived(node, item_id)?;
+        let (archive_seq, links) = self.remove_archived(node, item_id)?;
         let n = self.node(node)?;
         let event = Event::Retract {
             item_ids: vec![item_id.to_string()],
@@ -284,7 +297,7 @@ impl<S: Store> Service<S> {
         template.archive_id = archive_seq.map(|s| self.settings.archive_key.encode(n.id, s));
         let mut notices = Vec::new();
         if notify.unwrap_or(n.meta.config.notify_retract) {
-            let via_collections = self.via_collections(node, &template);
+            let via_collections = self.via_collections(node, &template, &links);
             notices.extend(to_subscribers_from(&n.meta, template));
             notices.extend(via_collections);
         }
@@ -298,12 +311,18 @@ impl<S: Store> Service<S> {
 
 impl<S: Store> Service<S> {
     /// Removes a stored item; when archiving, the removal is written with
-    /// a history entry of its own (next seq) in the same atomic write.
-    /// Returns that entry's seq.
-    fn remove_archived(&mut self, node: &str, item_id: &str) -> PubsubResult<Option<u64>> {
+    /// a history entry of its own (next seq), and the collections' links
+    /// to it, in the same atomic write. Returns that entry's seq and the
+    /// seqs the collections gave it.
+    fn remove_archived(
+        &mut self,
+        node: &str,
+        item_id: &str,
+    ) -> PubsubResult<(Option<u64>, CollectionSeqs)> {
         let n = self.node(node)?;
         let (id, seq) = (n.id, n.high_seq + 1);
         let at_ms = self.now_ms();
+        let mut links = Links::default();
         let removed = match self.settings.retention.archiving() {
             true => {
                 let entry = ArchiveEntry::Retract {
@@ -313,8 +332,9 @@ impl<S: Store> Service<S> {
                 };
                 let n = self.node_mut(node)?;
                 n.high_seq = seq;
+                links = self.plan_links(node, &[(seq, at_ms)]);
                 self.store
-                    .retract_archived(id, item_id, &entry)?
+                    .retract_archived(id, item_id, &entry, &links.writes)?
                     .map(|_| Some(seq))
             }
             false => self.store.remove_item(id, item_id)?.map(|_| None),
@@ -326,10 +346,11 @@ impl<S: Store> Service<S> {
         n.count = n.count.saturating_sub(1);
         let entries = u64::from(archive_seq.is_some());
         self.after_append(node, at_ms, entries)?;
+        self.links_written(&links, at_ms)?;
         if let Some(seq) = archive_seq {
             self.journal_retract(node, id, seq, at_ms, item_id);
         }
-        Ok(archive_seq)
+        Ok((archive_seq, links.seqs))
     }
 }
 

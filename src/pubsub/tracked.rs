@@ -90,10 +90,13 @@ impl<S: Store> Store for Tracked<S> {
         &mut self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
-        let r = self.backend.put_group(items, archive, record);
-        self.mark(r, |_| !items.is_empty() || record.is_some())
+        let r = self.backend.put_group(items, archive, links, record);
+        self.mark(r, |_| {
+            !items.is_empty() || !links.is_empty() || record.is_some()
+        })
     }
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
         self.backend.get_item(node, id)
@@ -150,8 +153,9 @@ impl<S: Store> Store for Tracked<S> {
         node: NodeId,
         id: &str,
         entry: &ArchiveEntry,
+        links: &[(NodeId, ArchiveEntry)],
     ) -> StoreResult<Option<StoredItem>> {
-        let r = self.backend.retract_archived(node, id, entry);
+        let r = self.backend.retract_archived(node, id, entry, links);
         self.mark(r, Option::is_some)
     }
     fn archive_after(

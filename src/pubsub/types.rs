@@ -163,6 +163,17 @@ pub struct ItemsPage {
     pub items: Vec<Item>,
     /// Items the node holds in total (XEP-0059 `<count/>`).
     pub total: u64,
+    /// For a page of a collection (XEP-0248 §4.2), one per item: the leaf
+    /// it is in and its collection archive ID (the RSM cursor). Empty for
+    /// a leaf's page, whose cursors are the item IDs.
+    pub via: Vec<ItemVia>,
+}
+
+/// Where an item of a collection's page comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemVia {
+    pub leaf: String,
+    pub archive_id: String,
 }
 
 /// Reply to a publish (XEP-0060 §7.1.2).
@@ -265,6 +276,9 @@ pub enum HistoryEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub archive_id: String,
+    /// The leaf the event happened on, in a collection's history
+    /// (XEP-0248); `None` for the queried node's own.
+    pub leaf: Option<String>,
     /// When it happened (XEP-0203 delay of the forwarded message).
     pub at_ms: u64,
     pub event: HistoryEvent,

@@ -64,7 +64,7 @@ fn retract_is_archived<S: Store>(s: &mut S) {
         id: "item-1".into(),
         at_ms: 3_000,
     };
-    let removed = s.retract_archived(N1, "item-1", &entry).unwrap();
+    let removed = s.retract_archived(N1, "item-1", &entry, &[]).unwrap();
     assert_eq!(removed, Some(item("item-1", 1)));
     assert_eq!(s.get_item(N1, "item-1").unwrap(), None);
     assert_eq!(
@@ -76,7 +76,7 @@ fn retract_is_archived<S: Store>(s: &mut S) {
         id: "nope".into(),
         at_ms: 4_000,
     };
-    assert_eq!(s.retract_archived(N1, "nope", &missing).unwrap(), None);
+    assert_eq!(s.retract_archived(N1, "nope", &missing, &[]).unwrap(), None);
     assert!(!s.archive_contains(N1, 4).unwrap(), "nothing written");
     assert!(s.archive_contains(N1, 3).unwrap());
 }
@@ -132,6 +132,78 @@ fn purge_keeps_history_delete_drops_it<S: Store>(s: &mut S) {
     s.flush().unwrap();
 }
 
+const COLLECTION: NodeId = 9;
+
+fn link(seq: u64, leaf: NodeId, leaf_seq: u64) -> ArchiveEntry {
+    ArchiveEntry::Link {
+        seq,
+        leaf,
+        leaf_seq,
+        at_ms: 1_000 * leaf_seq,
+    }
+}
+
+/// A collection's links are written with the leaf's entries (publication
+/// and retraction), page, trim and drop like any history entry, and leave
+/// the leaves' histories as they were.
+fn collection_links_are_history<S: Store>(s: &mut S) {
+    let group = [(N1, item("a", 1)), (N2, item("b", 1))];
+    let links = [(COLLECTION, link(1, N1, 1)), (COLLECTION, link(2, N2, 1))];
+    s.put_group(&group, true, &links, None).unwrap();
+    let retract = ArchiveEntry::Retract {
+        seq: 2,
+        id: "a".into(),
+        at_ms: 2_000,
+    };
+    let retracted = [(COLLECTION, link(3, N1, 2))];
+    assert!(
+        s.retract_archived(N1, "a", &retract, &retracted)
+            .unwrap()
+            .is_some()
+    );
+    let none = [(COLLECTION, link(4, N1, 3))];
+    let missing = ArchiveEntry::Retract {
+        seq: 3,
+        id: "a".into(),
+        at_ms: 3_000,
+    };
+    assert_eq!(s.retract_archived(N1, "a", &missing, &none).unwrap(), None);
+    assert!(
+        !s.archive_contains(COLLECTION, 4).unwrap(),
+        "nothing written"
+    );
+
+    let history = s.archive_after(COLLECTION, 0, 10).unwrap();
+    assert_eq!(
+        history,
+        [
+            links[0].1.clone(),
+            links[1].1.clone(),
+            retracted[0].1.clone()
+        ]
+    );
+    assert_eq!(seqs(&s.archive_before(COLLECTION, 3, 1).unwrap()), [2]);
+    assert_eq!(s.archive_stats(COLLECTION).unwrap(), (3, 3));
+    assert_eq!(
+        s.archive_stats(N1).unwrap(),
+        (2, 2),
+        "leaf history as before"
+    );
+    assert_eq!(
+        s.count_items(COLLECTION).unwrap(),
+        0,
+        "a collection holds no items"
+    );
+    // By age, as any entry: link 1 is at 1000 ms.
+    assert_eq!(s.trim_archive(COLLECTION, 10, 1_500).unwrap(), 2);
+    assert_eq!(seqs(&s.archive_after(COLLECTION, 0, 10).unwrap()), [3]);
+    s.put_node_meta("c", b"m").unwrap();
+    s.delete_node("c", COLLECTION).unwrap();
+    assert_eq!(s.archive_stats(COLLECTION).unwrap(), (0, 0));
+    assert_eq!(s.archive_stats(N2).unwrap(), (1, 1), "leaf history kept");
+    s.flush().unwrap();
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -165,4 +237,5 @@ conformance!(
     trim_history,
     expire_items,
     purge_keeps_history_delete_drops_it,
+    collection_links_are_history,
 );

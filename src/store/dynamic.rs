@@ -30,9 +30,10 @@ impl Store for Box<dyn Store> {
         &mut self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
-        (**self).put_group(items, archive, record)
+        (**self).put_group(items, archive, links, record)
     }
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
         (**self).get_item(node, id)
@@ -83,8 +84,9 @@ impl Store for Box<dyn Store> {
         node: NodeId,
         id: &str,
         entry: &ArchiveEntry,
+        links: &[(NodeId, ArchiveEntry)],
     ) -> StoreResult<Option<StoredItem>> {
-        (**self).retract_archived(node, id, entry)
+        (**self).retract_archived(node, id, entry, links)
     }
     fn archive_after(
         &self,

@@ -221,9 +221,12 @@ pub fn decode_item_head(bytes: &[u8]) -> StoreResult<(u64, String)> {
 }
 
 // Archive values: `P` + an item value (as above), or
-//   `R` | version(1) | at_ms(varint) | id(str)   for a retraction.
+//   `R` | version(1) | at_ms(varint) | id(str)   for a retraction, or
+//   `L` | version(1) | at_ms(varint) | leaf(varint) | leaf_seq(varint)
+//   for a collection's link to a leaf's entry.
 const ARCHIVE_PUBLISH: u8 = b'P';
 const ARCHIVE_RETRACT: u8 = b'R';
+const ARCHIVE_LINK: u8 = b'L';
 
 pub fn encode_archive(entry: &ArchiveEntry) -> Vec<u8> {
     match entry {
@@ -232,6 +235,18 @@ pub fn encode_archive(entry: &ArchiveEntry) -> Vec<u8> {
             let mut out = vec![ARCHIVE_RETRACT, VALUE_VERSION];
             put_varint(&mut out, *at_ms);
             put_str(&mut out, id);
+            out
+        }
+        ArchiveEntry::Link {
+            leaf,
+            leaf_seq,
+            at_ms,
+            ..
+        } => {
+            let mut out = vec![ARCHIVE_LINK, VALUE_VERSION];
+            put_varint(&mut out, *at_ms);
+            put_varint(&mut out, *leaf);
+            put_varint(&mut out, *leaf_seq);
             out
         }
     }
@@ -250,7 +265,7 @@ pub fn encode_archived_item(item: &StoredItem) -> Vec<u8> {
 pub fn decode_archive_time(bytes: &[u8]) -> StoreResult<u64> {
     match bytes.split_first() {
         Some((&ARCHIVE_PUBLISH, rest)) => decode_item_head(rest).map(|(ms, _)| ms),
-        Some((&ARCHIVE_RETRACT, rest)) => {
+        Some((&ARCHIVE_RETRACT | &ARCHIVE_LINK, rest)) => {
             let mut r = Reader(rest);
             r.byte()?;
             r.varint()
@@ -274,6 +289,22 @@ pub fn decode_archive(seq: u64, bytes: &[u8]) -> StoreResult<ArchiveEntry> {
                 return Err(corrupt("trailing bytes after archive entry"));
             }
             Ok(ArchiveEntry::Retract { seq, id, at_ms })
+        }
+        Some((&ARCHIVE_LINK, rest)) => {
+            let mut r = Reader(rest);
+            if r.byte()? != VALUE_VERSION {
+                return Err(corrupt("unknown archive version"));
+            }
+            let (at_ms, leaf, leaf_seq) = (r.varint()?, r.varint()?, r.varint()?);
+            if !r.0.is_empty() {
+                return Err(corrupt("trailing bytes after archive entry"));
+            }
+            Ok(ArchiveEntry::Link {
+                seq,
+                leaf,
+                leaf_seq,
+                at_ms,
+            })
         }
         _ => Err(corrupt("unknown archive entry kind")),
     }
@@ -399,11 +430,25 @@ mod tests {
                 id: "gone".into(),
                 at_ms: 1_700_000_000_999,
             },
+            ArchiveEntry::Link {
+                seq: 42,
+                leaf: 300,
+                leaf_seq: 70_000,
+                at_ms: 1_700_000_000_123,
+            },
         ];
         for e in entries {
-            assert_eq!(decode_archive(42, &encode_archive(&e)).unwrap(), e);
+            let bytes = encode_archive(&e);
+            assert_eq!(decode_archive(42, &bytes).unwrap(), e);
+            assert_eq!(decode_archive_time(&bytes).unwrap(), e.at_ms());
         }
-        for bad in [&b""[..], &b"X"[..], &b"R"[..], &b"R\x01\x05"[..]] {
+        for bad in [
+            &b""[..],
+            &b"X"[..],
+            &b"R"[..],
+            &b"R\x01\x05"[..],
+            &b"L\x01\x05\x01"[..],
+        ] {
             assert!(decode_archive(1, bad).is_err(), "{bad:?}");
         }
     }

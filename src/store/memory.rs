@@ -26,6 +26,13 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn append_links(&mut self, links: &[(NodeId, ArchiveEntry)]) {
+        for (collection, entry) in links {
+            let archive = self.archive.entry(*collection).or_default();
+            archive.insert(entry.seq(), entry.clone());
+        }
+    }
 }
 
 impl Store for MemoryStore {
@@ -156,8 +163,10 @@ impl Store for MemoryStore {
         &mut self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
+        self.append_links(links);
         if archive {
             for (node, item) in items {
                 let entry = ArchiveEntry::Publish(item.clone());
@@ -181,11 +190,13 @@ impl Store for MemoryStore {
         node: NodeId,
         id: &str,
         entry: &ArchiveEntry,
+        links: &[(NodeId, ArchiveEntry)],
     ) -> StoreResult<Option<StoredItem>> {
         let removed = self.remove_item(node, id)?;
         if removed.is_some() {
             let archive = self.archive.entry(node).or_default();
             archive.insert(entry.seq(), entry.clone());
+            self.append_links(links);
         }
         Ok(removed)
     }

@@ -53,13 +53,23 @@ pub enum ArchiveEntry {
     Publish(StoredItem),
     /// Item `id` was retracted at `at_ms`.
     Retract { seq: u64, id: String, at_ms: u64 },
+    /// A collection's entry (XEP-0248 catch-up): entry `leaf_seq` of the
+    /// history of node `leaf`, below the collection, happened at `at_ms`.
+    /// A reference, not a copy: a payload is stored once however many
+    /// collections contain its leaf.
+    Link {
+        seq: u64,
+        leaf: NodeId,
+        leaf_seq: u64,
+        at_ms: u64,
+    },
 }
 
 impl ArchiveEntry {
     pub fn seq(&self) -> u64 {
         match self {
             ArchiveEntry::Publish(item) => item.seq,
-            ArchiveEntry::Retract { seq, .. } => *seq,
+            ArchiveEntry::Retract { seq, .. } | ArchiveEntry::Link { seq, .. } => *seq,
         }
     }
 
@@ -67,7 +77,7 @@ impl ArchiveEntry {
     pub fn at_ms(&self) -> u64 {
         match self {
             ArchiveEntry::Publish(item) => item.published_ms,
-            ArchiveEntry::Retract { at_ms, .. } => *at_ms,
+            ArchiveEntry::Retract { at_ms, .. } | ArchiveEntry::Link { at_ms, .. } => *at_ms,
         }
     }
 }
@@ -110,16 +120,19 @@ pub trait Store: Send {
     /// earlier one with the same ID. Use it for a group commit: on sled each
     /// atomic write costs ~70 µs, so per-item `put_item` caps near 14k/s.
     fn put_items(&mut self, items: &[(NodeId, StoredItem)]) -> StoreResult<Vec<Option<u64>>> {
-        self.put_group(items, false, None)
+        self.put_group(items, false, &[], None)
     }
     /// The one group write behind [`Store::put_items`],
     /// [`Store::put_items_archived`] and [`Store::put_items_keyed`]: the
-    /// items, with `archive` their history entries, and `record`, all in
-    /// one atomic write (a crash keeps all or none).
+    /// items, with `archive` their history entries, `links` (history
+    /// entries of the collections above them, keyed by collection and the
+    /// entry's seq) and `record`, all in one atomic write (a crash keeps
+    /// all or none).
     fn put_group(
         &mut self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>>;
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>>;
@@ -163,16 +176,18 @@ pub trait Store: Send {
         &mut self,
         items: &[(NodeId, StoredItem)],
     ) -> StoreResult<Vec<Option<u64>>> {
-        self.put_group(items, true, None)
+        self.put_group(items, true, &[], None)
     }
     /// Removes item `id` and appends `entry` (its retraction) to the
-    /// node's history in one atomic write. Writes nothing and returns
-    /// `None` if the item does not exist.
+    /// node's history, and `links` (see [`Store::put_group`]), in one
+    /// atomic write. Writes nothing and returns `None` if the item does
+    /// not exist.
     fn retract_archived(
         &mut self,
         node: NodeId,
         id: &str,
         entry: &ArchiveEntry,
+        links: &[(NodeId, ArchiveEntry)],
     ) -> StoreResult<Option<StoredItem>>;
     /// Up to `max` history entries with seq > `after`, oldest first.
     fn archive_after(&self, node: NodeId, after: u64, max: usize)
@@ -216,7 +231,7 @@ pub trait Store: Send {
         items: &[(NodeId, StoredItem)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
-        self.put_group(items, false, record)
+        self.put_group(items, false, &[], record)
     }
     fn get_idempotency(&self, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
     /// Removes records created before `created_before_ms`, then the oldest

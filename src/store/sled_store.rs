@@ -97,6 +97,7 @@ impl SledStore {
         &self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
         // Seqs given earlier in this group: the tree cannot show them yet.
@@ -115,6 +116,7 @@ impl SledStore {
             }
             replaced.push(old);
         }
+        archive::add_links(&mut batch, links);
         if let Some(r) = record {
             if let Some(old) = self.get_idempotency(&r.key)? {
                 batch.remove(keys::idem_time_key(old.created_ms, &old.key));
@@ -233,9 +235,10 @@ impl Store for SledStore {
         &mut self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
-        self.write_group(items, archive, record)
+        self.write_group(items, archive, links, record)
     }
 
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
@@ -379,8 +382,9 @@ impl Store for SledStore {
         node: NodeId,
         id: &str,
         entry: &ArchiveEntry,
+        links: &[(NodeId, ArchiveEntry)],
     ) -> StoreResult<Option<StoredItem>> {
-        archive::retract(self, node, id, entry)
+        archive::retract(self, node, id, entry, links)
     }
 
     fn archive_after(

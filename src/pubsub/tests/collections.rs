@@ -267,11 +267,248 @@ fn metadata_stored_before_collections_reads_as_a_leaf() {
     assert!(meta.config.collections.is_empty());
 }
 
+// Catch-up across a collection (issue 17): one history per collection,
+// one cursor over all its leaves.
+
+/// (leaf, item ID or "-id" for a retraction) of each history entry.
+fn events(page: &HistoryPage) -> Vec<(String, String)> {
+    let what = |e: &HistoryEntry| match &e.event {
+        HistoryEvent::Published(i) => i.id.clone(),
+        HistoryEvent::Retracted(id) => format!("-{id}"),
+    };
+    (page.entries.iter())
+        .map(|e| (e.leaf.clone().unwrap_or_default(), what(e)))
+        .collect()
+}
+
+fn pairs(want: &[(&str, &str)]) -> Vec<(String, String)> {
+    want.iter()
+        .map(|(l, i)| (l.to_string(), i.to_string()))
+        .collect()
+}
+
+fn mam(svc: &Svc, who: &str, node: &str, after: Option<&str>) -> HistoryPage {
+    let q = HistoryQuery {
+        after: after.map(str::to_owned).into_iter().collect(),
+        ..HistoryQuery::default()
+    };
+    svc.history(&ent(who), &nn(node), &q).unwrap()
+}
+
+fn sub_all(svc: &mut Svc, who: &str, node: &str) {
+    let opts = [
+        ("pubsub#subscription_type", "items"),
+        ("pubsub#subscription_depth", "all"),
+    ];
+    sub_with(svc, who, node, &opts);
+}
+
+/// The stanza-id of the one notification through `via`.
+fn stanza_id_via<T>(o: &Outcome<T>, via: &str) -> String {
+    let n = (o.notifications.iter())
+        .find(|n| n.collection.as_deref() == Some(via))
+        .expect("a notification through the collection");
+    n.archive_id.clone().expect("a stanza-id")
+}
+
 #[test]
-fn items_and_history_of_a_collection_are_not_implemented_yet() {
-    let svc = tree();
-    let want = PubsubError::UnsupportedFeature("retrieve-items");
-    assert_eq!(svc.items(&ent(BOB), &nn("root"), None).unwrap_err(), want);
-    let q = HistoryQuery::default();
-    assert_eq!(svc.history(&ent(BOB), &nn("root"), &q).unwrap_err(), want);
+fn a_collection_history_orders_events_of_all_leaves_at_any_depth() {
+    let mut svc = tree();
+    for (leaf, id) in [
+        ("weather", "w1"),
+        ("sports", "s1"),
+        ("weather", "w2"),
+        ("sports", "s2"),
+    ] {
+        let _ = publish(&mut svc, leaf, id);
+    }
+    let root = mam(&svc, BOB, "root", None);
+    let want = [
+        ("weather", "w1"),
+        ("sports", "s1"),
+        ("weather", "w2"),
+        ("sports", "s2"),
+    ];
+    assert_eq!(events(&root), pairs(&want));
+    assert!(root.complete);
+    // news holds only sports, in its own seqs.
+    assert_eq!(
+        events(&mam(&svc, BOB, "news", None)),
+        pairs(&[("sports", "s1"), ("sports", "s2")])
+    );
+    // The leaf's own history is as before.
+    let leaf = mam(&svc, BOB, "sports", None);
+    assert_eq!(leaf.entries.len(), 2);
+    assert_eq!(leaf.entries[0].leaf, None);
+}
+
+#[test]
+fn any_entry_is_a_cursor_and_the_notification_carries_it() {
+    let mut svc = tree();
+    sub_all(&mut svc, BOB, "root");
+    let _ = publish(&mut svc, "weather", "w1");
+    let seen = stanza_id_via(&publish(&mut svc, "sports", "s1"), "root");
+    // Bob goes away; events on both leaves, and a retraction.
+    let _ = publish(&mut svc, "weather", "w2");
+    let _ = publish(&mut svc, "sports", "s2");
+    let _ = svc
+        .retract(
+            &ent(OWNER),
+            &nn("weather"),
+            &ItemId::new("w1").unwrap(),
+            None,
+        )
+        .unwrap();
+    let missed = mam(&svc, BOB, "root", Some(&seen));
+    let want = [("weather", "w2"), ("sports", "s2"), ("weather", "-w1")];
+    assert_eq!(events(&missed), pairs(&want));
+    // Each entry's archive ID is a cursor, whichever leaf it came from.
+    for (k, e) in missed.entries.iter().enumerate() {
+        let rest = mam(&svc, BOB, "root", Some(&e.archive_id));
+        assert_eq!(events(&rest), pairs(&want[k + 1..]), "after entry {k}");
+    }
+    // A leaf's stanza-id is not a cursor of the collection.
+    let leaf_id = mam(&svc, BOB, "sports", None).entries[0].archive_id.clone();
+    let q = HistoryQuery {
+        after: vec![leaf_id],
+        ..HistoryQuery::default()
+    };
+    let got = svc.history(&ent(BOB), &nn("root"), &q).unwrap_err();
+    assert_eq!(got, PubsubError::ItemNotFound);
+}
+
+#[test]
+fn rsm_items_of_a_collection_are_the_current_items_in_order() {
+    let mut svc = tree();
+    for (leaf, id) in [("weather", "w1"), ("sports", "s1"), ("weather", "w2")] {
+        let _ = publish(&mut svc, leaf, id);
+    }
+    // w1 republished (moves to newest), s1 retracted (gone).
+    let _ = publish(&mut svc, "weather", "w1");
+    let _ = svc
+        .retract(
+            &ent(OWNER),
+            &nn("sports"),
+            &ItemId::new("s1").unwrap(),
+            None,
+        )
+        .unwrap();
+    let _ = publish(&mut svc, "sports", "s2");
+    let first = svc.items_first(&ent(BOB), &nn("root"), 2).unwrap();
+    assert_eq!(ids(&first), ["w2", "w1"]);
+    let leaves: Vec<&str> = first.via.iter().map(|v| v.leaf.as_str()).collect();
+    assert_eq!(leaves, ["weather", "weather"]);
+    assert_eq!(first.total, 3);
+    let cursor = ItemId::new(&first.via[1].archive_id).unwrap();
+    let next = svc
+        .items_after(&ent(BOB), &nn("root"), &cursor, 10)
+        .unwrap();
+    assert_eq!(ids(&next), ["s2"]);
+    assert_eq!(next.via[0].leaf, "sports");
+    let newest = svc.items(&ent(BOB), &nn("root"), Some(2)).unwrap();
+    assert_eq!(ids(&newest), ["w1", "s2"]);
+    let back = ItemId::new(&newest.via[0].archive_id).unwrap();
+    let before = svc.items_before(&ent(BOB), &nn("root"), &back, 10).unwrap();
+    assert_eq!(ids(&before), ["w2"]);
+    // By item ID an ID does not say which leaf: still refused.
+    let by_id = svc.items_by_id(&ent(BOB), &nn("root"), &[ItemId::new("w1").unwrap()]);
+    assert_eq!(
+        by_id.unwrap_err(),
+        PubsubError::UnsupportedFeature("retrieve-items")
+    );
+}
+
+#[test]
+fn entries_of_a_leaf_the_reader_may_not_read_are_left_out() {
+    let mut svc = tree();
+    let whitelist = fields(&[("pubsub#access_model", "whitelist")]);
+    let _ = svc
+        .configure(&ent(OWNER), &nn("sports"), &whitelist)
+        .unwrap();
+    for (leaf, id) in [("weather", "w1"), ("sports", "s1"), ("weather", "w2")] {
+        let _ = publish(&mut svc, leaf, id);
+    }
+    let got = mam(&svc, BOB, "root", None);
+    assert_eq!(events(&got), pairs(&[("weather", "w1"), ("weather", "w2")]));
+    assert_eq!(got.total, None, "no count: it would count the hidden ones");
+    let page = svc.items_first(&ent(BOB), &nn("root"), 10).unwrap();
+    assert_eq!(ids(&page), ["w1", "w2"]);
+    assert_eq!(page.total, 2);
+    // Paging one at a time skips the hidden entry too.
+    let q = HistoryQuery {
+        max: Some(1),
+        ..HistoryQuery::default()
+    };
+    let one = svc.history(&ent(BOB), &nn("root"), &q).unwrap();
+    assert_eq!(events(&one), pairs(&[("weather", "w1")]));
+    assert!(!one.complete);
+    // The owner reads all three.
+    assert_eq!(mam(&svc, OWNER, "root", None).entries.len(), 3);
+}
+
+#[test]
+fn a_leaf_moved_out_adds_no_more_entries_and_keeps_the_old_ones() {
+    let mut svc = tree();
+    let _ = publish(&mut svc, "weather", "w1");
+    let out = fields(&[("pubsub#collection", "")]);
+    let _ = svc.configure(&ent(OWNER), &nn("weather"), &out).unwrap();
+    let _ = publish(&mut svc, "weather", "w2");
+    let _ = publish(&mut svc, "sports", "s1");
+    let got = mam(&svc, BOB, "root", None);
+    assert_eq!(events(&got), pairs(&[("weather", "w1"), ("sports", "s1")]));
+}
+
+#[test]
+fn a_multi_item_publish_gives_each_item_a_collection_stanza_id() {
+    let mut svc = tree();
+    sub_all(&mut svc, BOB, "root");
+    let items = vec![item("a", "<p/>"), item("b", "<p/>")];
+    let out = svc
+        .publish(&ent(OWNER), &nn("sports"), items, None)
+        .unwrap();
+    let n = (out.notifications.iter())
+        .find(|n| n.collection.as_deref() == Some("root"))
+        .unwrap();
+    let page = mam(&svc, BOB, "root", None);
+    let want: Vec<String> = page.entries.iter().map(|e| e.archive_id.clone()).collect();
+    assert_eq!(n.item_archive_ids, want);
+    assert_eq!(n.archive_id.as_ref(), want.last());
+}
+
+#[test]
+fn a_collection_history_obeys_the_history_limits_and_goes_with_it() {
+    let mut settings = settings();
+    settings.retention.history_max_entries = 2;
+    let store = TestStore {
+        inner: MemoryStore::new(),
+        fail: Default::default(),
+    };
+    let mut svc = Service::open(store, settings).unwrap();
+    svc.set_now(NOW_MS);
+    let _ = create(&mut svc, "root", &[("pubsub#node_type", "collection")]);
+    let _ = create(&mut svc, "weather", &[("pubsub#collection", "root")]);
+    let _ = create(&mut svc, "sports", &[("pubsub#collection", "root")]);
+    for (leaf, id) in [("weather", "w1"), ("sports", "s1"), ("weather", "w2")] {
+        let _ = publish(&mut svc, leaf, id);
+    }
+    let got = mam(&svc, BOB, "root", None);
+    assert_eq!(events(&got), pairs(&[("sports", "s1"), ("weather", "w2")]));
+    // Survives a restart (seqs and links are in the store; the reopened
+    // service has the default limits).
+    let mut svc = reopen(svc);
+    let _ = publish(&mut svc, "sports", "s2");
+    let got = mam(&svc, BOB, "root", None);
+    let want = [("sports", "s1"), ("weather", "w2"), ("sports", "s2")];
+    assert_eq!(events(&got), pairs(&want));
+    let distinct: std::collections::BTreeSet<_> =
+        got.entries.iter().map(|e| &e.archive_id).collect();
+    assert_eq!(distinct.len(), 3, "no seq given twice");
+    let root_id = svc.node(&nn("root")).unwrap().id;
+    let _ = svc.delete_node(&ent(OWNER), &nn("root"), None).unwrap();
+    let store = svc.into_store();
+    assert_eq!(
+        store.archive_stats(root_id).unwrap(),
+        (0, 0),
+        "history dropped"
+    );
 }

@@ -103,19 +103,21 @@ impl Store for TestStore {
         &mut self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
         self.check()?;
-        self.inner.put_group(items, archive, record)
+        self.inner.put_group(items, archive, links, record)
     }
     fn retract_archived(
         &mut self,
         node: NodeId,
         id: &str,
         entry: &ArchiveEntry,
+        links: &[(NodeId, ArchiveEntry)],
     ) -> StoreResult<Option<StoredItem>> {
         self.check()?;
-        self.inner.retract_archived(node, id, entry)
+        self.inner.retract_archived(node, id, entry, links)
     }
     fn archive_after(
         &self,

@@ -482,6 +482,7 @@ impl JetStreamStore {
         &self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
         // Current seqs, looked up concurrently (one round trip, not one
@@ -524,6 +525,7 @@ impl JetStreamStore {
             }
             self.state.borrow_mut().items.insert(key, item.clone());
         }
+        self.append_links(links).await?;
         if let Some(r) = record {
             // Last: the record is the commit point of a keyed request (a
             // crash before it makes the retry publish the items again,
@@ -537,6 +539,18 @@ impl JetStreamStore {
                 .insert(r.key.clone(), r.clone());
         }
         Ok(replaced)
+    }
+
+    /// The collections' history entries (`Store::put_group`'s `links`),
+    /// after the leaf's: a failure in between leaves a leaf entry that no
+    /// collection lists, never a link to nothing.
+    async fn append_links(&self, links: &[(NodeId, ArchiveEntry)]) -> StoreResult<()> {
+        for (collection, entry) in links {
+            let body = with_seq(entry.seq(), &keys::encode_archive(entry));
+            let subject = self.names.archive(*collection, entry.seq());
+            self.publish(subject, HeaderMap::new(), body).await?;
+        }
+        Ok(())
     }
 
     /// Live entries of `filter` (in `node`'s stream) from the oldest, while
@@ -743,7 +757,7 @@ impl Store for JetStreamStore {
     }
 
     fn put_item(&mut self, node: NodeId, item: &StoredItem) -> StoreResult<Option<u64>> {
-        let replaced = self.run(self.group(&[(node, item.clone())], false, None))?;
+        let replaced = self.run(self.group(&[(node, item.clone())], false, &[], None))?;
         Ok(replaced.into_iter().next().flatten())
     }
 
@@ -751,9 +765,10 @@ impl Store for JetStreamStore {
         &mut self,
         items: &[(NodeId, StoredItem)],
         archive: bool,
+        links: &[(NodeId, ArchiveEntry)],
         record: Option<&IdempotencyRecord>,
     ) -> StoreResult<Vec<Option<u64>>> {
-        self.run(self.group(items, archive, record))
+        self.run(self.group(items, archive, links, record))
     }
 
     fn get_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
@@ -864,6 +879,7 @@ impl Store for JetStreamStore {
         node: NodeId,
         id: &str,
         entry: &ArchiveEntry,
+        links: &[(NodeId, ArchiveEntry)],
     ) -> StoreResult<Option<StoredItem>> {
         self.run(async {
             let Some(item) = self.item(node, id).await? else {
@@ -878,6 +894,7 @@ impl Store for JetStreamStore {
                 body,
             )
             .await?;
+            self.append_links(links).await?;
             self.purge_filter(node, self.names.item(node, id), None)
                 .await?;
             Ok(Some(item))

@@ -20,6 +20,7 @@ pub(super) fn retract(
     node: NodeId,
     id: &str,
     entry: &ArchiveEntry,
+    links: &[(NodeId, ArchiveEntry)],
 ) -> StoreResult<Option<StoredItem>> {
     let Some(item) = store.get_item(node, id)? else {
         return Ok(None);
@@ -31,8 +32,18 @@ pub(super) fn retract(
         &keys::archive_key(node, entry.seq()),
         keys::encode_archive(entry),
     );
+    add_links(&mut batch, links);
     store.items.apply_batch(batch).map_err(sled_err)?;
     Ok(Some(item))
+}
+
+/// Adds the collections' entries (`Store::put_group`'s `links`) to a
+/// batch, so they commit with the leaf's.
+pub(super) fn add_links(batch: &mut Batch, links: &[(NodeId, ArchiveEntry)]) {
+    for (collection, entry) in links {
+        let key = keys::archive_key(*collection, entry.seq());
+        batch.insert(&key, keys::encode_archive(entry));
+    }
 }
 
 pub(super) fn after(
