@@ -3,7 +3,8 @@ creating collections and leaves inside them, disco#items of a collection,
 items subscriptions at depth 1 and all (the SHIM Collection header names
 the collection, the event names the leaf), a nodes subscription hearing
 of a new leaf, a leaf the subscriber may not read filtered out, and a
-leaf moved out of the collection falling silent.
+leaf moved out of the collection falling silent, and catch-up across a
+collection with one cursor (MAM and RSM on the collection).
 
 Two or more real c2s clients per scenario: client -> ejabberd -> Herald
 (XEP-0114) -> ejabberd -> client.
@@ -11,8 +12,12 @@ Two or more real c2s clients per scenario: client -> ejabberd -> Herald
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
+from heraldtest import catchup as cu
+from heraldtest.client import IqError
 from heraldtest.events import assert_no_event, sync, wait_event, wait_item
 from heraldtest.entity import subscribe_ok
 from heraldtest.forms import field, form_values
@@ -20,7 +25,9 @@ from heraldtest.owner import (config_of, configure_ok, configure_set, create_ok,
                               items, publish, publish_ok, set_affiliation)
 from heraldtest.replies import assert_error, assert_result
 from heraldtest.sandbox import SERVICE
-from heraldtest.stanza import NS, NS_DISCO_INFO, NS_DISCO_ITEMS, tostring
+from heraldtest.stanza import (NS, NS_CLIENT, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_FORWARD,
+                               NS_MAM, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM, esc, local,
+                               tostring)
 
 ITEMS = {"pubsub#subscription_type": "items"}
 ITEMS_ALL = {"pubsub#subscription_type": "items", "pubsub#subscription_depth": "all"}
@@ -76,8 +83,9 @@ def test_collections_are_discoverable_and_refuse_items(alice, bob, unique_name):
     reply = publish(alice, root, "nope")
     assert_error(reply, "cancel", "feature-not-implemented", "unsupported")
     assert reply.find("c:error/pserr:unsupported", NS).get("feature") == "publish"
-    # §4.2: item retrieval across a collection is not implemented yet.
-    assert_error(items(bob, root), "cancel", "feature-not-implemented", "unsupported")
+    # §4.2: items of a collection are its leaves' items (none yet).
+    reply = assert_result(items(bob, root))
+    assert reply.findall("ps:pubsub/ps:items/ps:item", NS) == [], tostring(reply)
 
 
 def test_subscribe_options_form_has_collection_rows(alice, bob, unique_name):
@@ -174,3 +182,96 @@ def test_children_set_on_the_collection(alice, bob, unique_name):
     # A leaf cannot have children.
     assert_error(configure_set(alice, sports, {"pubsub#children": [loose]}),
                  "cancel", "not-allowed", "invalid-options")
+
+
+# Catch-up across a collection (issue 17): one cursor over all its leaves.
+
+_QIDS = itertools.count(1)
+
+def collection_mam(c, node: str, rsm: str):
+    """One MAM query on a collection: ([(archive id, leaf, 'item:ID' |
+    'retract:ID')], <fin/>)."""
+    qid = f"cq{next(_QIDS)}"
+    reply = c.iq(f"<iq type='set' to='{SERVICE}'><query xmlns='{NS_MAM}' queryid='{qid}' "
+                 f"node='{esc(node)}'><set xmlns='{NS_RSM}'>{rsm}</set></query></iq>")
+    if reply.get("type") != "result":
+        raise IqError(reply)
+    out = []
+    for m in c.messages(timeout=0.05):
+        r = m.find(f"{{{NS_MAM}}}result")
+        if r is None or r.get("queryid") != qid:
+            continue
+        fwd = r.find(f"{{{NS_FORWARD}}}forwarded/{{{NS_CLIENT}}}message")
+        items_el = fwd.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")
+        child = list(items_el)[0]
+        out.append((r.get("id"), items_el.get("node"), f"{local(child)}:{child.get('id')}"))
+    return out, reply.find(f"{{{NS_MAM}}}fin")
+
+
+def collection_items(c, node: str, max_: int, after: str):
+    """One RSM page of a collection's items: ([(leaf, item ID)], <set/>)."""
+    reply = assert_result(c.iq(
+        f"<iq type='get' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+        f"<items node='{esc(node)}'/><set xmlns='{NS_RSM}'><max>{max_}</max>"
+        f"<after>{esc(after)}</after></set></pubsub></iq>"))
+    got = [(i.get("node"), i.get("id")) for i in reply.iter(f"{{{NS_PUBSUB}}}item")]
+    return got, reply.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_RSM}}}set")
+
+
+def test_catch_up_across_a_collection_with_one_cursor(alice, bob, connect, unique_name):
+    root, news, sports, weather = tree(alice, unique_name)
+    secret = create_ok(alice, unique_name("secret"), {"pubsub#collection": root,
+                                                     "pubsub#access_model": "whitelist"})
+    subscribe_ok(bob, root, options=ITEMS_ALL)
+    # Live: bob sees w1 (depth 1) and s1 (depth 2, nested), each with the
+    # collection entry's stanza-id.
+    live = [wait_item(bob, weather, publish_ok(alice, weather, "w1")),
+            wait_item(bob, sports, publish_ok(alice, sports, "s1"))]
+    sids = [cu.stanza_id(m) for m in live]
+    assert all(sids) and len(set(sids)) == 2, sids
+    assert [collection_header(m) for m in live] == [[root], [root]]
+    bob.close()
+    # Missed: events on three leaves (one bob may not read, one nested),
+    # a retraction.
+    for leaf, item_id in [(weather, "w2"), (secret, "x1"), (sports, "s2"),
+                          (weather, "w3"), (secret, "x2")]:
+        publish_ok(alice, leaf, item_id)
+    assert_result(cu_retract(alice, weather, "w2"))
+    missed = [(weather, "item:w2"), (sports, "item:s2"), (weather, "item:w3"),
+              (weather, "retract:w2")]
+    bob = connect("bob")
+    # MAM on the collection after the last stanza-id seen: exactly the
+    # missed events, in publication order, the unreadable leaf's absent.
+    got, fin = collection_mam(bob, root, f"<after>{sids[-1]}</after>")
+    assert [(leaf, what) for _, leaf, what in got] == missed
+    assert fin.get("complete") == "true"
+    # Paged by 2, resuming from <last/>: the same, no duplicates.
+    pages, after = [], sids[-1]
+    while True:
+        page, fin = collection_mam(bob, root, f"<max>2</max><after>{after}</after>")
+        pages.extend(page)
+        if fin.get("complete") == "true":
+            break
+        after = fin.find(f"{{{NS_RSM}}}set/{{{NS_RSM}}}last").text
+    assert [(leaf, what) for _, leaf, what in pages] == missed
+    assert len({aid for aid, _, _ in pages}) == len(missed)
+    # RSM items of the collection after the same cursor: the current items
+    # (w2 was retracted), in order, each naming its leaf; paged by 1.
+    want = [(sports, "s2"), (weather, "w3")]
+    items_got, after = [], sids[-1]
+    while True:
+        page, set_el = collection_items(bob, root, 1, after)
+        items_got.extend(page)
+        if not page:
+            break
+        after = cu.rsm_text(set_el, "last")
+    assert items_got == want
+    # The owner may read the secret leaf: its items are in the history.
+    owner_view, _ = collection_mam(alice, root, f"<after>{sids[-1]}</after>")
+    assert (secret, "item:x1") in [(leaf, what) for _, leaf, what in owner_view]
+
+
+def cu_retract(c, node: str, item_id: str):
+    return c.iq(f"<iq type='set' to='{SERVICE}'><pubsub xmlns='{NS_PUBSUB}'>"
+                f"<retract node='{esc(node)}'><item id='{esc(item_id)}'/></retract>"
+                f"</pubsub></iq>")
