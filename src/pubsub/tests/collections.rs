@@ -512,3 +512,19 @@ fn a_collection_history_obeys_the_history_limits_and_goes_with_it() {
         "history dropped"
     );
 }
+
+#[test]
+fn a_failed_write_adds_no_collection_entry_and_no_id_is_given_twice() {
+    let mut svc = tree();
+    sub_all(&mut svc, BOB, "root");
+    let first = stanza_id_via(&publish(&mut svc, "sports", "s1"), "root");
+    fail_writes(&svc, true);
+    let failed = svc.publish(&ent(OWNER), &nn("sports"), vec![item("s2", "<p/>")], None);
+    assert!(failed.is_err());
+    fail_writes(&svc, false);
+    let next = stanza_id_via(&publish(&mut svc, "weather", "w1"), "root");
+    let got = mam(&svc, BOB, "root", None);
+    assert_eq!(events(&got), pairs(&[("sports", "s1"), ("weather", "w1")]));
+    let ids: Vec<&str> = got.entries.iter().map(|e| e.archive_id.as_str()).collect();
+    assert_eq!(ids, [first.as_str(), next.as_str()]);
+}
