@@ -6,7 +6,9 @@
 //! `item.retracted`; `stanza_id` is the XMPP notification's stanza-id and
 //! a MAM cursor; `payload` is the JSON of a XEP-0335 container exactly as
 //! published (key order kept), else the XML element as a string, or
-//! `null` (retractions, notification-only items).
+//! `null` (retractions, notification-only items). An entry of a
+//! collection's log (XEP-0248) names its leaf in `node` and adds
+//! `"collection"`; `sequence` and `stanza_id` are then the collection's.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -22,6 +24,8 @@ struct Body<'a> {
     #[serde(rename = "type")]
     type_: &'static str,
     node: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    collection: Option<&'a str>,
     item_id: &'a str,
     sequence: u64,
     stanza_id: &'a str,
@@ -68,7 +72,8 @@ pub fn render(e: &LogEvent) -> String {
     };
     let body = Body {
         type_: event_type(e),
-        node: &e.node,
+        node: e.leaf.as_deref().unwrap_or(&e.node),
+        collection: e.leaf.is_some().then_some(e.node.as_str()),
         item_id: e.kind.item_id(),
         sequence: e.seq,
         stanza_id: &e.archive_id,
@@ -109,6 +114,7 @@ mod tests {
                 publisher: Some("platform@localhost".parse().unwrap()),
                 payload: payload.map(Arc::from),
             },
+            leaf: None,
         }
     }
 
@@ -154,5 +160,19 @@ mod tests {
         assert_eq!(v["item_id"], "app-1");
         assert!(v["payload"].is_null() && v["publisher"].is_null());
         assert_eq!(sse_event_name(&e), "retract");
+    }
+
+    #[test]
+    fn a_collection_entry_names_its_leaf_and_the_collection() {
+        let mut e = item(None);
+        assert!(
+            !render(&e).contains("collection"),
+            "a leaf's entry has none"
+        );
+        e.node = "platform".into();
+        e.leaf = Some("apps".into());
+        let v: serde_json::Value = serde_json::from_str(&render(&e)).unwrap();
+        assert_eq!(v["node"], "apps");
+        assert_eq!(v["collection"], "platform");
     }
 }

@@ -94,6 +94,7 @@ mod tests {
             archive_id: format!("{seq:032x}"),
             at_ms: 0,
             kind: LogKind::Retract { id: "i".into() },
+            leaf: None,
         }
     }
 

@@ -34,6 +34,7 @@ use super::job::IngestJob;
 use crate::config::TokenScope;
 use crate::events::body::sse_event_name;
 use crate::events::bus::Batch;
+use crate::node_pattern::{self, NodePattern};
 use crate::pubsub::{LogCursor, LogEvent, LogPage, NodeName, PubsubError};
 
 /// A comment line at least this often on a quiet stream.
@@ -95,6 +96,7 @@ async fn open(
     let follower = Follower {
         st: st.clone(),
         node: name,
+        patterns: token.patterns().to_vec(),
         frames: frames_tx,
         last_seq: first.after,
         lost_after: last_id,
@@ -140,10 +142,6 @@ async fn read(st: &Ingest, node: &NodeName, cursor: LogCursor) -> Result<LogPage
     answer.map_err(|e| match e {
         PubsubError::ItemNotFound => PageError::UnknownCursor,
         PubsubError::NodeNotFound => PageError::Api(ApiError::not_found("no such node")),
-        PubsubError::UnsupportedFeature(_) => PageError::Api(ApiError::bad_request(
-            "collection_not_supported",
-            "a collection's history is not offered as a stream yet; follow its leaves",
-        )),
         other => PageError::Api(ApiError::unavailable(format!(
             "reading the log failed: {other}"
         ))),
@@ -154,6 +152,9 @@ async fn read(st: &Ingest, node: &NodeName, cursor: LogCursor) -> Result<LogPage
 struct Follower {
     st: Arc<Ingest>,
     node: NodeName,
+    /// The token's node patterns: a collection's stream carries only the
+    /// events of leaves the token may read too.
+    patterns: Vec<NodePattern>,
     frames: mpsc::Sender<Event>,
     /// The seq of the last entry sent (or skipped as lost).
     last_seq: u64,
@@ -227,6 +228,10 @@ impl Follower {
     async fn catch_up(&mut self, mut page: LogPage) -> Result<(), End> {
         loop {
             for e in &page.events {
+                if !self.may_read(e) {
+                    self.last_seq = e.seq;
+                    continue;
+                }
                 let frame = frame(e, &crate::events::body::render(e));
                 if !self.send(frame).await {
                     return Err(End::Gone);
@@ -280,6 +285,10 @@ impl Follower {
             if e.event.node != self.node.as_str() || e.event.seq <= self.last_seq {
                 continue;
             }
+            if !self.may_read(&e.event) {
+                self.last_seq = e.event.seq;
+                continue;
+            }
             let frame = frame(&e.event, e.json());
             match tokio::time::timeout(SLOW_CLIENT, self.frames.send(frame)).await {
                 Ok(Ok(())) => {}
@@ -289,6 +298,12 @@ impl Follower {
             self.last_seq = e.event.seq;
         }
         Ok(())
+    }
+
+    /// Whether the token may read the event's leaf (always, for an entry
+    /// of the node itself).
+    fn may_read(&self, e: &LogEvent) -> bool {
+        (e.leaf.as_deref()).is_none_or(|leaf| node_pattern::matches_any(&self.patterns, leaf))
     }
 
     async fn send(&self, frame: Event) -> bool {

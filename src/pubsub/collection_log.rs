@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use super::collections::ancestors;
 use super::error::PubsubResult;
+use super::log::{LogEvent, LogKind, LogPage, resolved_start};
 use super::ops_history::{Bounds, event_of};
 use super::service::Service;
 use super::types::{
@@ -97,6 +98,92 @@ impl<S: Store> Service<S> {
             self.after_append(collection, at_ms, seqs.len() as u64)?;
         }
         Ok(())
+    }
+
+    /// Records the links of `events` (the leaf's, in the links' order) for
+    /// [`Service::take_journal`]: live SSE and webhook followers of a
+    /// collection see the event under the collection's seq.
+    pub(crate) fn journal_links(&mut self, links: &Links, leaf: &str, events: &[(u64, LogKind)]) {
+        if self.journal.is_none() || links.seqs.is_empty() {
+            return;
+        }
+        let key = self.settings.archive_key.clone();
+        let mut out = Vec::new();
+        for (collection, seqs) in &links.seqs {
+            let Some(c) = self.nodes.get(collection) else {
+                continue;
+            };
+            for (&seq, (at_ms, kind)) in seqs.iter().zip(events) {
+                out.push(LogEvent {
+                    node: collection.clone(),
+                    node_id: c.id,
+                    seq,
+                    archive_id: key.encode(c.id, seq),
+                    at_ms: *at_ms,
+                    kind: kind.clone(),
+                    leaf: Some(leaf.to_owned()),
+                });
+            }
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            journal.extend(out);
+        }
+    }
+
+    /// A page of a collection's log after seq `wanted` (see
+    /// [`Service::log_page`]): its leaves' events, every leaf's (the
+    /// caller applies its access rule), links to entries that are gone
+    /// skipped. A page that is not `complete` is full, so its last event
+    /// moves the reader on.
+    pub(super) fn collection_log_page(
+        &self,
+        node: &str,
+        id: NodeId,
+        high_seq: u64,
+        wanted: u64,
+        max: usize,
+    ) -> PubsubResult<LogPage> {
+        let oldest = self.store.archive_after(id, wanted, 1)?;
+        let (trimmed, after) = resolved_start(wanted, high_seq, oldest.first().map(|e| e.seq()));
+        let walk = Walk {
+            bounds: Bounds {
+                lower: after,
+                upper: u64::MAX,
+            },
+            want: max.saturating_add(1),
+            from_end: false,
+            current_only: false,
+        };
+        let (entries, complete) = self.walk_page(&Actor::System, id, walk, max)?;
+        let key = &self.settings.archive_key;
+        let events = entries.into_iter().filter_map(|r| {
+            let at_ms = r.entry.at_ms();
+            let kind = match event_of(r.entry)? {
+                HistoryEvent::Published(item) => LogKind::Item {
+                    id: item.id,
+                    publisher: item.publisher,
+                    payload: item.payload,
+                },
+                HistoryEvent::Retracted(id) => LogKind::Retract { id },
+            };
+            Some(LogEvent {
+                node: node.to_owned(),
+                node_id: id,
+                seq: r.seq,
+                archive_id: key.encode(id, r.seq),
+                at_ms,
+                kind,
+                leaf: Some(r.leaf),
+            })
+        });
+        Ok(LogPage {
+            node_id: id,
+            events: events.collect(),
+            after,
+            high_seq,
+            complete,
+            trimmed,
+        })
     }
 
     /// XEP-0313 query of a collection's history: the events of the leaves

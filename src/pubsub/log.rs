@@ -33,6 +33,9 @@ pub struct LogEvent {
     pub archive_id: String,
     pub at_ms: u64,
     pub kind: LogKind,
+    /// In a collection's log (XEP-0248): the leaf the event happened on
+    /// (`node` is then the collection, `seq` and `archive_id` its own).
+    pub leaf: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +126,7 @@ impl<S: Store> Service<S> {
                     publisher: i.publisher.clone(),
                     payload: i.payload.clone(),
                 },
+                leaf: None,
             }));
         }
     }
@@ -143,6 +147,7 @@ impl<S: Store> Service<S> {
                 archive_id: self.settings.archive_key.encode(node_id, seq),
                 at_ms,
                 kind: LogKind::Retract { id: id.to_owned() },
+                leaf: None,
             });
         }
     }
@@ -152,8 +157,8 @@ impl<S: Store> Service<S> {
     ///
     /// Errors: `NodeNotFound`; `ItemNotFound` for an archive ID that is
     /// not one of this node's, or an item the node does not hold;
-    /// `UnsupportedFeature` for a collection (its history holds links to
-    /// its leaves' entries, not yet offered to SSE and webhooks).
+    /// A collection's page holds its leaves' events (`LogEvent::leaf`),
+    /// every leaf's: the caller filters them by its own access rule.
     pub fn log_page(
         &self,
         node: &NodeName,
@@ -161,9 +166,6 @@ impl<S: Store> Service<S> {
         max: usize,
     ) -> PubsubResult<LogPage> {
         let n = self.node(node)?;
-        if n.meta.config.is_collection() {
-            return Err(PubsubError::UnsupportedFeature("retrieve-items"));
-        }
         let (id, high_seq) = (n.id, n.high_seq);
         let wanted = match cursor {
             LogCursor::Seq(seq) => *seq,
@@ -179,6 +181,9 @@ impl<S: Store> Service<S> {
         }
         .min(high_seq);
         let max = max.clamp(1, self.settings.max_page_size.max(1));
+        if n.meta.config.is_collection() {
+            return self.collection_log_page(node, id, high_seq, wanted, max);
+        }
         let mut entries = self.store.archive_after(id, wanted, max + 1)?;
         let complete = entries.len() <= max;
         entries.truncate(max);
@@ -186,13 +191,8 @@ impl<S: Store> Service<S> {
         // reader lost them and must be told (SSE `reset`). A seq handed
         // out by a write that failed also reads as trimmed: a false alarm
         // is better than a silent loss.
-        let oldest = entries.first().map(ArchiveEntry::seq);
-        let trimmed = wanted < high_seq && oldest.is_none_or(|first| first > wanted + 1);
-        let after = match (trimmed, oldest) {
-            (true, Some(first)) => first - 1,
-            (true, None) => high_seq,
-            (false, _) => wanted,
-        };
+        let (trimmed, after) =
+            resolved_start(wanted, high_seq, entries.first().map(ArchiveEntry::seq));
         let key = &self.settings.archive_key;
         Ok(LogPage {
             node_id: id,
@@ -216,7 +216,19 @@ impl<S: Store> Service<S> {
     }
 }
 
-/// `None` for a link: only collections hold them, and they have no log page.
+/// Whether entries after `wanted` were trimmed, given the seq of the
+/// oldest entry after it (`oldest`), and the seq a page then starts after.
+pub(super) fn resolved_start(wanted: u64, high_seq: u64, oldest: Option<u64>) -> (bool, u64) {
+    let trimmed = wanted < high_seq && oldest.is_none_or(|first| first > wanted + 1);
+    let after = match (trimmed, oldest) {
+        (true, Some(first)) => first - 1,
+        (true, None) => high_seq,
+        (false, _) => wanted,
+    };
+    (trimmed, after)
+}
+
+/// `None` for a link: a collection's page resolves them first.
 fn to_event(key: &super::ArchiveKey, node: &str, id: NodeId, e: ArchiveEntry) -> Option<LogEvent> {
     let (seq, at_ms) = (e.seq(), e.at_ms());
     let kind = match e {
@@ -238,5 +250,6 @@ fn to_event(key: &super::ArchiveKey, node: &str, id: NodeId, e: ArchiveEntry) ->
         archive_id: key.encode(id, seq),
         at_ms,
         kind,
+        leaf: None,
     })
 }

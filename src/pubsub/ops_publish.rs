@@ -7,6 +7,7 @@ use super::collection_log::{CollectionSeqs, Links};
 use super::error::{PubsubError, PubsubResult};
 use super::feed::Published;
 use super::form::FieldValues;
+use super::log::LogKind;
 use super::node_config::NodeConfig;
 use super::notify::{Event, template, to_subscribers_from};
 use super::service::Service;
@@ -251,6 +252,13 @@ impl<S: Store> Service<S> {
         self.links_written(&links, at_ms)?;
         if archiving {
             self.journal_items(name, id, items);
+            if !links.seqs.is_empty() {
+                let events: Vec<_> = items
+                    .iter()
+                    .map(|i| (i.published_ms, log_kind(i)))
+                    .collect();
+                self.journal_links(&links, name, &events);
+            }
         }
         if count > limit {
             self.trim(name, id, (count - limit) as usize)?;
@@ -349,8 +357,20 @@ impl<S: Store> Service<S> {
         self.links_written(&links, at_ms)?;
         if let Some(seq) = archive_seq {
             self.journal_retract(node, id, seq, at_ms, item_id);
+            let retract = LogKind::Retract {
+                id: item_id.to_owned(),
+            };
+            self.journal_links(&links, node, &[(at_ms, retract)]);
         }
         Ok((archive_seq, links.seqs))
+    }
+}
+
+fn log_kind(item: &Item) -> LogKind {
+    LogKind::Item {
+        id: item.id.clone(),
+        publisher: item.publisher.clone(),
+        payload: item.payload.clone(),
     }
 }
 

@@ -245,8 +245,10 @@ impl Worker {
             track.head = track.head.max(ev.seq);
             if !track.fresh && ev.seq == track.fetched + 1 && self.queue.len() < PAGE * 4 {
                 track.fetched = ev.seq;
-                track.open.insert(ev.seq);
-                self.queue.push_back((ev.clone(), false));
+                if may_deliver(&self.patterns, ev) {
+                    track.open.insert(ev.seq);
+                    self.queue.push_back((ev.clone(), false));
+                }
             }
         }
     }
@@ -327,8 +329,10 @@ impl Worker {
         track.head = track.head.max(page.high_seq);
         for ev in page.events {
             track.fetched = ev.seq;
-            track.open.insert(ev.seq);
-            self.queue.push_back((ev, false));
+            if may_deliver(&self.patterns, &ev) {
+                track.open.insert(ev.seq);
+                self.queue.push_back((ev, false));
+            }
         }
         if page.complete {
             track.fetched = track.fetched.max(page.high_seq.min(track.head));
@@ -460,6 +464,13 @@ impl Worker {
             });
         }
     }
+}
+
+/// A collection's entry (XEP-0248) is delivered only if the endpoint's
+/// patterns also match its leaf: naming a collection never widens what an
+/// endpoint receives. Skipped entries still move the cursor on.
+fn may_deliver(patterns: &[NodePattern], ev: &LogEvent) -> bool {
+    (ev.leaf.as_deref()).is_none_or(|leaf| patterns.iter().any(|p| p.matches(leaf)))
 }
 
 #[cfg(test)]

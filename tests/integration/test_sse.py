@@ -256,3 +256,48 @@ def test_a_quiet_stream_gets_the_retry_hint_and_a_keep_alive_comment(herald):
     assert b"retry: 2000" in got, got
     assert b"\n:" in got, f"no keep-alive comment in {took:.0f} s: {got!r}"
     assert took <= 17, f"first keep-alive after {took:.1f} s"
+
+
+def test_a_collection_stream_follows_its_leaves_with_one_cursor(herald, connect):
+    """Issue 17: an SSE stream naming a collection (XEP-0248) carries the
+    events of every leaf below it (any depth) in one order, each naming its
+    leaf and the collection; Last-Event-ID resumes across all leaves; a
+    leaf the token may not read stays out."""
+    from heraldtest.owner import create_ok, publish_ok
+    admin = connect("admin")
+    coll = {"pubsub#node_type": "collection"}
+    create_ok(admin, "feed-all", coll)
+    create_ok(admin, "feed-sub", {**coll, "pubsub#collection": "feed-all"})
+    create_ok(admin, "feed-a", {"pubsub#collection": "feed-all"})
+    create_ok(admin, "feed-b", {"pubsub#collection": "feed-sub"})
+    create_ok(admin, "secret-x", {"pubsub#collection": "feed-all"})   # not feed-*
+    stream = Stream(herald, "feed-all")
+    try:
+        assert stream.status == 200
+        publish(herald, "feed-a", "a1")
+        publish_ok(admin, "secret-x", "x1")
+        publish(herald, "feed-b", "b1")
+        live = stream.wait_for(2)
+        assert [(data(e)["node"], data(e)["item_id"]) for e in live] == [
+            ("feed-a", "a1"), ("feed-b", "b1")], [e.data for e in live]
+        assert all(data(e)["collection"] == "feed-all" for e in live)
+        seen = live[-1].id
+    finally:
+        stream.close()
+    publish(herald, "feed-a", "a2")
+    publish_ok(admin, "secret-x", "x2")
+    publish(herald, "feed-b", "b2")
+    assert entity.retract(admin, "feed-a", "a1").get("type") == "result"
+    resumed = Stream(herald, "feed-all", last_id=seen)
+    try:
+        got = resumed.wait_for(3)
+        time.sleep(0.5)                      # nothing more may follow
+        assert [(e.event, data(e)["node"], data(e)["item_id"]) for e in resumed.events] == [
+            ("item", "feed-a", "a2"), ("item", "feed-b", "b2"), ("retract", "feed-a", "a1")]
+        ids = [e.id for e in got]
+        assert len(set(ids)) == 3 and seen not in ids
+        # The ids are the collection's: MAM on it knows them as cursors.
+        seqs = [data(e)["sequence"] for e in got]
+        assert seqs == sorted(seqs)
+    finally:
+        resumed.close()

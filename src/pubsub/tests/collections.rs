@@ -528,3 +528,54 @@ fn a_failed_write_adds_no_collection_entry_and_no_id_is_given_twice() {
     let ids: Vec<&str> = got.entries.iter().map(|e| e.archive_id.as_str()).collect();
     assert_eq!(ids, [first.as_str(), next.as_str()]);
 }
+
+#[test]
+fn a_collection_log_pages_and_journals_its_leaves_events_under_its_own_seqs() {
+    use crate::pubsub::log::{LogCursor, LogKind};
+    let mut svc = tree();
+    svc.set_journal(true);
+    let _ = publish(&mut svc, "weather", "w1");
+    let _ = publish(&mut svc, "sports", "s1");
+    let _ = svc
+        .retract(
+            &ent(OWNER),
+            &nn("weather"),
+            &ItemId::new("w1").unwrap(),
+            None,
+        )
+        .unwrap();
+    let journal: Vec<_> = (svc.take_journal().into_iter())
+        .filter(|e| e.node == "root")
+        .collect();
+    let page = svc.log_page(&nn("root"), &LogCursor::Seq(0), 10).unwrap();
+    assert_eq!(page.events, journal, "live and paged agree");
+    let seen: Vec<(u64, Option<&str>, &str)> = (page.events.iter())
+        .map(|e| (e.seq, e.leaf.as_deref(), e.kind.item_id()))
+        .collect();
+    let want = [
+        (1, Some("weather"), "w1"),
+        (2, Some("sports"), "s1"),
+        (3, Some("weather"), "w1"),
+    ];
+    assert_eq!(seen, want);
+    assert!(matches!(page.events[2].kind, LogKind::Retract { .. }));
+    assert!(page.complete && !page.trimmed);
+    // The stanza-id of the notification through root is the SSE/webhook id.
+    let mam_ids: Vec<String> = mam(&svc, OWNER, "root", None)
+        .entries
+        .into_iter()
+        .map(|e| e.archive_id)
+        .collect();
+    let log_ids: Vec<String> = page.events.iter().map(|e| e.archive_id.clone()).collect();
+    assert_eq!(log_ids, mam_ids);
+    // Paged one at a time from an archive ID, a full page each time.
+    let after = LogCursor::ArchiveId(log_ids[0].clone());
+    let one = svc.log_page(&nn("root"), &after, 1).unwrap();
+    assert_eq!(one.events.len(), 1);
+    assert_eq!(one.events[0].seq, 2);
+    assert!(!one.complete);
+    // A leaf's events in its own log are unchanged.
+    let leaf = svc.log_page(&nn("sports"), &LogCursor::Seq(0), 10).unwrap();
+    assert_eq!(leaf.events.len(), 1);
+    assert_eq!(leaf.events[0].leaf, None);
+}
