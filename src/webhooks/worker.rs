@@ -245,9 +245,11 @@ impl Worker {
             track.head = track.head.max(ev.seq);
             if !track.fresh && ev.seq == track.fetched + 1 && self.queue.len() < PAGE * 4 {
                 track.fetched = ev.seq;
-                if may_deliver(&self.patterns, ev) {
+                if may_deliver(ev) {
                     track.open.insert(ev.seq);
                     self.queue.push_back((ev.clone(), false));
+                } else {
+                    self.report_cursor(&ev.node);
                 }
             }
         }
@@ -329,7 +331,7 @@ impl Worker {
         track.head = track.head.max(page.high_seq);
         for ev in page.events {
             track.fetched = ev.seq;
-            if may_deliver(&self.patterns, &ev) {
+            if may_deliver(&ev) {
                 track.open.insert(ev.seq);
                 self.queue.push_back((ev, false));
             }
@@ -466,11 +468,14 @@ impl Worker {
     }
 }
 
-/// A collection's entry (XEP-0248) is delivered only if the endpoint's
-/// patterns also match its leaf: naming a collection never widens what an
-/// endpoint receives. Skipped entries still move the cursor on.
-fn may_deliver(patterns: &[NodePattern], ev: &LogEvent) -> bool {
-    (ev.leaf.as_deref()).is_none_or(|leaf| patterns.iter().any(|p| p.matches(leaf)))
+/// Entries of a collection's log (XEP-0248, `LogEvent::leaf` set) are not
+/// delivered yet: which leaves an endpoint may receive through a
+/// collection must be bounded by its owner token's patterns, which the
+/// worker does not hold, and an endpoint whose patterns cover both a
+/// collection and its leaves would get every event twice. Skipped entries
+/// still move the cursor on.
+fn may_deliver(ev: &LogEvent) -> bool {
+    ev.leaf.is_none()
 }
 
 #[cfg(test)]

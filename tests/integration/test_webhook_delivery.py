@@ -296,3 +296,28 @@ def test_a_node_deleted_and_made_again_is_followed_from_its_start(herald_factory
         publish(h, "apps", "y")
         got = r.wait_for(lambda g: "y" in item_ids(g))
         assert item_ids(got)[-1] == "y" and item_ids(got).count("x") <= 2
+
+
+def test_a_collection_adds_no_second_delivery_of_its_leaves_events(herald_factory, connect):
+    """Issue 17: a collection's log is not delivered to webhooks yet, so an
+    endpoint whose patterns cover a collection and its leaf gets each of
+    the leaf's events once, from the leaf (and the collection's cursor
+    still moves on)."""
+    from heraldtest.owner import create_ok
+    h = start(herald_factory)
+    admin = connect("admin")
+    create_ok(admin, "apps-all", {"pubsub#node_type": "collection"})
+    create_ok(admin, "apps-x", {"pubsub#collection": "apps-all"})
+    with Receiver() as r:
+        made = create(h, r.url, nodes=("apps*",))
+        r.secrets.append(made["secret"])
+        for i in range(1, 4):
+            publish(h, "apps-x", f"x{i}")
+        r.wait_for(lambda g: len(g) >= 3)
+        time.sleep(0.5)
+        got = r.got()
+        assert [(d.json["node"], d.json["item_id"]) for d in got] == [
+            ("apps-x", f"x{i}") for i in range(1, 4)]
+        assert all("collection" not in d.json for d in got)
+        shown = wait_until(lambda: endpoint(h, made["id"])["cursors"].get("apps-all") == 3)
+        assert shown, endpoint(h, made["id"])
