@@ -39,6 +39,7 @@ pub use job::{ConsoleAnswer, ConsoleQuery, IngestJob, PublishResult, WebhookOp};
 use crate::component::LinkState;
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::node_pattern::NodePattern;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -105,6 +106,9 @@ impl Ingest {
                 max_in_flight: config.webhooks.max_in_flight,
                 disable_after_failing_ms: config.webhooks.disable_after_failing_ms,
                 max_payload_bytes: config.limits.max_payload_bytes,
+                owner_patterns: (config.http.tokens.iter())
+                    .map(|(name, t)| (name.clone(), NodePattern::parse_all(&t.nodes)))
+                    .collect(),
             },
             Arc::new(core_port::GatePort(jobs.clone())),
             bus.clone(),

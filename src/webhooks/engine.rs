@@ -19,6 +19,7 @@ use super::endpoint::{EndpointRecord, EndpointStatus};
 use super::port::CorePort;
 use super::worker::{self, Report, Tagged, WorkerSpec};
 use crate::events::EventBus;
+use crate::node_pattern::NodePattern;
 
 /// Attempts kept per endpoint for the deliveries list.
 const RECENT_ATTEMPTS: usize = 200;
@@ -91,6 +92,9 @@ pub struct EngineSettings {
     pub max_in_flight: usize,
     pub disable_after_failing_ms: u64,
     pub max_payload_bytes: usize,
+    /// Each token's node patterns, by token name: what an endpoint owned
+    /// by that token may receive through a collection (XEP-0248).
+    pub owner_patterns: BTreeMap<String, Vec<NodePattern>>,
 }
 
 impl EngineHandle {
@@ -266,6 +270,10 @@ impl Engine {
                 policy: self.settings.policy.clone(),
                 max_in_flight: self.settings.max_in_flight,
                 max_payload_bytes: self.settings.max_payload_bytes,
+                owner_patterns: (self.settings.owner_patterns)
+                    .get(&record.owner)
+                    .cloned()
+                    .unwrap_or_default(),
                 port: self.port.clone(),
                 bus: self.bus.clone(),
                 reports: self.reports_tx.clone(),

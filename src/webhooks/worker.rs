@@ -76,6 +76,10 @@ pub struct WorkerSpec {
     pub max_in_flight: usize,
     /// Payloads larger than this are dead-lettered, never sent.
     pub max_payload_bytes: usize,
+    /// The owner token's node patterns: a collection's entry is delivered
+    /// only if they match its leaf (empty for a token no longer
+    /// configured: nothing through collections).
+    pub owner_patterns: Vec<NodePattern>,
     pub port: Arc<dyn CorePort>,
     pub bus: EventBus,
     pub reports: mpsc::UnboundedSender<Tagged>,
@@ -245,7 +249,7 @@ impl Worker {
             track.head = track.head.max(ev.seq);
             if !track.fresh && ev.seq == track.fetched + 1 && self.queue.len() < PAGE * 4 {
                 track.fetched = ev.seq;
-                if may_deliver(ev) {
+                if may_deliver(&self.spec.owner_patterns, ev) {
                     track.open.insert(ev.seq);
                     self.queue.push_back((ev.clone(), false));
                 } else {
@@ -331,7 +335,7 @@ impl Worker {
         track.head = track.head.max(page.high_seq);
         for ev in page.events {
             track.fetched = ev.seq;
-            if may_deliver(&ev) {
+            if may_deliver(&self.spec.owner_patterns, &ev) {
                 track.open.insert(ev.seq);
                 self.queue.push_back((ev, false));
             }
@@ -468,14 +472,12 @@ impl Worker {
     }
 }
 
-/// Entries of a collection's log (XEP-0248, `LogEvent::leaf` set) are not
-/// delivered yet: which leaves an endpoint may receive through a
-/// collection must be bounded by its owner token's patterns, which the
-/// worker does not hold, and an endpoint whose patterns cover both a
-/// collection and its leaves would get every event twice. Skipped entries
-/// still move the cursor on.
-fn may_deliver(ev: &LogEvent) -> bool {
-    ev.leaf.is_none()
+/// A collection's entry (XEP-0248, `LogEvent::leaf` set) is delivered
+/// only if the owner token's patterns match its leaf: naming a collection
+/// never widens what a token's endpoint receives. Skipped entries still
+/// move the cursor on.
+fn may_deliver(owner_patterns: &[NodePattern], ev: &LogEvent) -> bool {
+    (ev.leaf.as_deref()).is_none_or(|leaf| owner_patterns.iter().any(|p| p.matches(leaf)))
 }
 
 #[cfg(test)]

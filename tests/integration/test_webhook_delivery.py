@@ -298,26 +298,33 @@ def test_a_node_deleted_and_made_again_is_followed_from_its_start(herald_factory
         assert item_ids(got)[-1] == "y" and item_ids(got).count("x") <= 2
 
 
-def test_a_collection_adds_no_second_delivery_of_its_leaves_events(herald_factory, connect):
-    """Issue 17: a collection's log is not delivered to webhooks yet, so an
-    endpoint whose patterns cover a collection and its leaf gets each of
-    the leaf's events once, from the leaf (and the collection's cursor
-    still moves on)."""
-    from heraldtest.owner import create_ok
+
+def test_an_endpoint_naming_a_collection_gets_its_leaves_events(herald_factory, connect):
+    """Issue 17: an endpoint naming only a XEP-0248 collection receives the
+    events of the leaves below it, in the collection's order, each body
+    naming its leaf and the collection, webhook-id the collection's
+    stanza-id; a leaf outside the owner token's patterns stays out, and
+    the collection's cursor still moves past it."""
+    from heraldtest.owner import create_ok, publish_ok
     h = start(herald_factory)
     admin = connect("admin")
     create_ok(admin, "apps-all", {"pubsub#node_type": "collection"})
     create_ok(admin, "apps-x", {"pubsub#collection": "apps-all"})
+    create_ok(admin, "other-y", {"pubsub#collection": "apps-all"})   # not apps*
     with Receiver() as r:
-        made = create(h, r.url, nodes=("apps*",))
+        made = create(h, r.url, nodes=("apps-all",))
         r.secrets.append(made["secret"])
-        for i in range(1, 4):
-            publish(h, "apps-x", f"x{i}")
-        r.wait_for(lambda g: len(g) >= 3)
+        publish(h, "apps-x", "x1")
+        publish_ok(admin, "other-y", "y1")
+        publish(h, "apps-x", "x2")
+        publish_ok(admin, "other-y", "y2")
+        r.wait_for(lambda g: len(g) >= 2)
         time.sleep(0.5)
         got = r.got()
         assert [(d.json["node"], d.json["item_id"]) for d in got] == [
-            ("apps-x", f"x{i}") for i in range(1, 4)]
-        assert all("collection" not in d.json for d in got)
-        shown = wait_until(lambda: endpoint(h, made["id"])["cursors"].get("apps-all") == 3)
+            ("apps-x", "x1"), ("apps-x", "x2")], [d.json for d in got]
+        assert all(d.json["collection"] == "apps-all" and d.verified for d in got)
+        assert [d.webhook_id for d in got] == [d.json["stanza_id"] for d in got]
+        assert [d.json["sequence"] for d in got] == [1, 3]
+        shown = wait_until(lambda: endpoint(h, made["id"])["cursors"].get("apps-all") == 4)
         assert shown, endpoint(h, made["id"])
