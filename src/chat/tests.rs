@@ -175,3 +175,16 @@ fn a_leaf_moved_out_stops_arriving() {
     let got_ = publish(&mut svc, &mut chat, &["deep", "created"]);
     assert_eq!(got_, [got("created", "family")]);
 }
+
+#[test]
+fn last_on_a_collection_shows_the_newest_items_of_its_readable_leaves() {
+    let (mut svc, mut chat) = (tree(), chat());
+    publish(&mut svc, &mut chat, &["created", "deep", "secret", "lone"]);
+    let text = say(&mut svc, "last family");
+    assert!(
+        text.starts_with("The 2 newest of 2 items on family"),
+        "{text}"
+    );
+    // Bob may not read the whitelist leaf; lone is in no collection.
+    assert!(!text.contains("secret") && !text.contains("lone"), "{text}");
+}
