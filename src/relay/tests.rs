@@ -221,7 +221,8 @@ fn a_bounced_message_means_out_of_the_room() {
 mod collections {
     use super::*;
     use crate::pubsub::names::nn;
-    use crate::pubsub::{Actor, Affiliation, NewItem, Service, ServiceSettings};
+    use crate::pubsub::tests::fixtures::form;
+    use crate::pubsub::{Actor, Affiliation, NewItem, Service};
     use crate::store::MemoryStore;
 
     const OWNER: &str = "owner@example.com";
@@ -233,43 +234,8 @@ mod collections {
         Actor::Entity(OWNER.parse().unwrap())
     }
 
-    fn form(fields: &[(&str, &str)]) -> Vec<(String, Vec<String>)> {
-        (fields.iter())
-            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
-            .collect()
-    }
-
-    fn create(svc: &mut Svc, name: &str, fields: &[(&str, &str)]) {
-        let _ = svc
-            .create_node(&owner(), Some(&nn(name)), Some(&form(fields)))
-            .unwrap();
-    }
-
-    /// family ⊃ created, family ⊃ eu ⊃ deep, family ⊃ secret (whitelist),
-    /// and lone outside every collection.
     fn tree() -> Svc {
-        let settings = ServiceSettings {
-            create_domains: vec!["example.com".into()],
-            ..ServiceSettings::default()
-        };
-        let mut svc = Service::open(MemoryStore::new(), settings).unwrap();
-        svc.enable_feed();
-        let collection = ("pubsub#node_type", "collection");
-        create(&mut svc, "family", &[collection]);
-        create(
-            &mut svc,
-            "eu",
-            &[collection, ("pubsub#collection", "family")],
-        );
-        create(&mut svc, "created", &[("pubsub#collection", "family")]);
-        create(&mut svc, "deep", &[("pubsub#collection", "eu")]);
-        let secret = [
-            ("pubsub#collection", "family"),
-            ("pubsub#access_model", "whitelist"),
-        ];
-        create(&mut svc, "secret", &secret);
-        create(&mut svc, "lone", &[]);
-        svc
+        crate::pubsub::tests::fixtures::collection_tree()
     }
 
     /// ROOM follows the collection `family`, CLOSED_ROOM the leaf `secret`

@@ -5,6 +5,7 @@ mod collections;
 mod config;
 mod discovery;
 mod feed;
+pub(crate) mod fixtures;
 mod history;
 mod ingest;
 mod items;
