@@ -260,14 +260,18 @@ NATS_DIR = Path(os.environ.get("HERALD_NATS_DIR", str(REPO / ".nats")))
 # The goal is a stall of at most 10 s. nats-server (2.9.10 here, same in
 # 2.11) lets a follower wait 4-9 s (raft.go minElectionTimeoutDefault..
 # maxElectionTimeoutDefault, not configurable) before it campaigns, so
-# the election alone may take 9-10 s; on top the store retries a read or
-# resends a write only once its 3 s request timeout ran out (measured: acks
-# back 0.3-5.2 s after the new leader). So the test asserts what holds
-# today, at most two request timeouts after the election, and reports a
-# stall over the 10 s goal without failing (issue 12 stays open on it).
+# the election alone may take 9-10 s. Herald's part is what follows: its
+# store asks again in short attempts (store/jetstream/retry.rs), so once
+# every stream the victim led has a new leader, acks flow again within
+# HERALD_SHARE. A stall over the 10 s goal is reported, not failed: it is
+# the election's (issue 12).
 MAX_STALL = 10.0
-HERALD_SLACK = 2 * 3.0 + 1.0
-
+HERALD_SHARE = 1.5
+# Lease TTL of this test: 3/4 of it (what a leader may run unrenewed)
+# must outlast the longest election, or a leader whose lease bucket the
+# victim led steps down and the stall grows by a takeover (seen with the
+# default 10 s: an 8 s election of the lease bucket).
+JS_KILL_TTL_MS = 14_000
 
 def stream_leader(stream: str) -> Optional[str]:
     """The NATS server (n1..n3) leading the stream, from the monitoring
@@ -341,10 +345,8 @@ class ReadyPoller(threading.Thread):
                     reason="kills a server of the NATS cluster this suite started")
 def test_stream_leader_kill9_loses_nothing(herald_factory, connect, unique_name):
     # One partition: every write goes to the one stream whose leader dies.
-    # The default lease TTL (10 s): the victim may also lead the lease
-    # bucket, and a TTL shorter than a NATS election (4-9 s on 2.9) makes
-    # the leader step down with nobody able to take over until it ends.
-    heralds = start_cluster(herald_factory, partitions=1, ttl_ms=10_000)
+    # The victim may also lead the lease bucket: see JS_KILL_TTL_MS.
+    heralds = start_cluster(herald_factory, partitions=1, ttl_ms=JS_KILL_TTL_MS)
     stream = heralds[0].config["storage"]["jetstream"]["stream_prefix"] + "_P0"
     reader = connect("admin")
     clients = [connect(u) for u in ("alice", "bob", "carol")]
@@ -421,11 +423,15 @@ def test_stream_leader_kill9_loses_nothing(herald_factory, connect, unique_name)
           f"between acks {stall:.2f} s starting {stall_at - killed:+.2f} s after the kill; "
           f"/readyz during it: {len(during)} polls, 503 reasons {reasons}")
     assert not lost, f"{len(lost)} acknowledged items lost, e.g. {sorted(lost)[:10]}"
-    resumed = stall_at + stall - killed - election
-    assert resumed <= HERALD_SLACK, f"acks resumed {resumed:.2f} s after the new leader"
+    # Herald's share: from the end of the election to the end of the stall
+    # (negative when the stall ended first: a stream off the publish path,
+    # such as a KV bucket, got its leader last).
+    share = stall_at + stall - killed - election
+    print(f"election {election:.2f} s, stall {stall:.2f} s, Herald's share {share:+.2f} s")
     if stall > MAX_STALL:
         print(f"GOAL MISSED: publishing stalled {stall:.2f} s > {MAX_STALL} s "
-              f"(election {election:.2f} s, acks {resumed:.2f} s after it)")
+              f"(election {election:.2f} s, acks {share:.2f} s after it)")
+    assert share <= HERALD_SHARE, f"acks resumed {share:.2f} s after the new leaders"
     if stall >= 1.0:
         assert any(st == 503 and ("jetstream" in b.get("message", "")
                                   or "nats" in b.get("message", ""))

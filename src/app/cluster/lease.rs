@@ -10,6 +10,30 @@ use std::time::{Duration, Instant};
 
 const KEY: &str = "leader";
 
+/// Bounds one renewal attempt: a request sent to a lease bucket whose
+/// NATS leader died is never answered, and the next attempt, sent once
+/// the bucket leads again, is what renews (issue 12).
+const RENEW_ATTEMPT: Duration = Duration::from_secs(1);
+/// Wait before the next attempt after a failed renewal: short, so the
+/// lease is renewed soon after a NATS election ends instead of up to a
+/// period later, when the 3/4 TTL may have run out.
+const RENEW_RETRY: Duration = Duration::from_millis(250);
+
+/// How long a leader last renewed `since` ago waits before renewing again:
+/// a period (TTL/4) after a renewal; soon after a failed one (the last
+/// success is then a period old or more); never past the 3/4 TTL at which
+/// it must step down.
+fn renewal_wait(ttl: Duration, since: Duration) -> Duration {
+    let period = ttl / 4;
+    let left = (ttl * 3 / 4).saturating_sub(since);
+    let wait = if since >= period {
+        RENEW_RETRY
+    } else {
+        period - since
+    };
+    wait.min(left)
+}
+
 /// What the lease entry says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -51,11 +75,9 @@ impl Lease {
         self.ttl / 4
     }
 
-    /// How long a leader waits before renewing `held` again: a period,
-    /// but never past the point where it must step down.
+    /// How long a leader waits before renewing `held` again.
     pub fn next_renewal(&self, held: &Held) -> Duration {
-        let left = (self.ttl * 3 / 4).saturating_sub(held.renewed.elapsed());
-        self.period().min(left)
+        renewal_wait(self.ttl, held.renewed.elapsed())
     }
 
     /// How often a follower looks: often, as the time from an expiry to
@@ -97,7 +119,7 @@ impl Lease {
         // No attempt may outlast the 3/4 TTL this leader may run unrenewed.
         let left = (self.ttl * 3 / 4).saturating_sub(held.renewed.elapsed());
         let attempt = tokio::time::timeout(
-            self.period().min(left),
+            self.period().min(left).min(RENEW_ATTEMPT),
             self.kv.update(KEY, value.into(), held.revision),
         )
         .await;
@@ -141,5 +163,25 @@ impl Lease {
         {
             tracing::warn!(error = %e, "lease not released; it expires by itself");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renews_every_period_and_retries_a_failed_renewal_soon() {
+        let ttl = Duration::from_secs(10);
+        let ms = Duration::from_millis;
+        // Just renewed: a period (2.5 s) later.
+        assert_eq!(renewal_wait(ttl, ms(0)), ms(2500));
+        assert_eq!(renewal_wait(ttl, ms(100)), ms(2400));
+        // The renewal due at 2.5 s failed: again in 250 ms, not 2.5 s.
+        assert_eq!(renewal_wait(ttl, ms(2500)), RENEW_RETRY);
+        assert_eq!(renewal_wait(ttl, ms(7000)), RENEW_RETRY);
+        // Never past the 3/4 TTL (7.5 s) a leader may run unrenewed.
+        assert_eq!(renewal_wait(ttl, ms(7400)), ms(100));
+        assert_eq!(renewal_wait(ttl, ms(7600)), ms(0));
     }
 }

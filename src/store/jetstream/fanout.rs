@@ -3,8 +3,8 @@
 //! leader has had acknowledged, and the items written after a recorded
 //! point. The core never sees this; the cluster wiring does.
 
-use super::log::retrying;
 use super::names::Names;
+use super::retry::{ATTEMPT, retrying};
 use crate::store::{NodeId, StoreError, StoreResult, StoredItem, keys};
 use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
@@ -64,7 +64,8 @@ impl PartitionLog {
         for p in 0..self.names.partitions {
             let name = self.names.stream(p);
             // get_stream reads the stream's info afresh.
-            let s: stream::Stream = retrying("stream", || self.js.get_stream(name.clone())).await?;
+            let s: stream::Stream =
+                retrying("stream", ATTEMPT, || self.js.get_stream(name.clone())).await?;
             out.push(s.cached_info().state.last_sequence);
         }
         Ok(out)
@@ -84,7 +85,8 @@ impl PartitionLog {
             return Ok(out);
         }
         let name = self.names.stream(p);
-        let s: stream::Stream = retrying("stream", || self.js.get_stream(name.clone())).await?;
+        let s: stream::Stream =
+            retrying("stream", ATTEMPT, || self.js.get_stream(name.clone())).await?;
         let config = consumer::pull::OrderedConfig {
             filter_subject: format!("{}.p{p}.i.>", self.names.prefix),
             deliver_policy: consumer::DeliverPolicy::ByStartSequence {

@@ -4,14 +4,11 @@
 //! which a lagging follower may answer), so they see every acknowledged
 //! write.
 
+use super::retry::{ATTEMPT, HEAVY_ATTEMPT, retrying};
 use crate::store::{StoreError, StoreResult};
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::stream::{self, LastRawMessageErrorKind};
 use bytes::Bytes;
-use std::time::{Duration, Instant};
-
-/// How long a request is retried while the cluster has no answer.
-pub const RETRY_FOR: Duration = Duration::from_secs(60);
 
 /// One message of the log: its stream sequence, the core's seq (the
 /// first 8 bytes of the body) and the rest of the body.
@@ -40,28 +37,6 @@ impl Entry {
     }
 }
 
-/// Runs `op` again while it fails, for up to [`RETRY_FOR`]: a stream
-/// without a leader (an election, 6-8 s measured) answers nothing.
-pub async fn retrying<T, E, F>(what: &str, mut op: impl FnMut() -> F) -> StoreResult<T>
-where
-    E: std::fmt::Display,
-    F: Future<Output = Result<T, E>>,
-{
-    let deadline = Instant::now() + RETRY_FOR;
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if Instant::now() > deadline => {
-                return Err(StoreError::Io(format!("jetstream {what}: {e}")));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "JetStream {what} failed; retrying");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
-    }
-}
-
 /// The message, or `None` where the server has none.
 fn found(
     r: Result<StreamMessage, stream::LastRawMessageError>,
@@ -79,7 +54,7 @@ fn entry(m: Option<StreamMessage>) -> StoreResult<Option<Entry>> {
 
 /// The message of `subject`, if any.
 pub async fn last(s: &stream::Stream, subject: &str) -> StoreResult<Option<Entry>> {
-    let got = retrying("read", || async {
+    let got = retrying("read", ATTEMPT, || async {
         found(s.get_last_raw_message_by_subject(subject).await)
     });
     entry(got.await?)
@@ -88,7 +63,7 @@ pub async fn last(s: &stream::Stream, subject: &str) -> StoreResult<Option<Entry
 /// The first message matching `filter` at stream sequence `from` or later.
 pub async fn next(s: &stream::Stream, filter: &str, from: u64) -> StoreResult<Option<Entry>> {
     let from = from.max(1);
-    let got = retrying("read", || async {
+    let got = retrying("read", ATTEMPT, || async {
         found(s.get_first_raw_message_by_subject(filter, from).await)
     });
     entry(got.await?)
@@ -100,7 +75,7 @@ pub async fn next(s: &stream::Stream, filter: &str, from: u64) -> StoreResult<Op
 /// takeover's load short (docs/architecture.md, "Several instances").
 pub async fn subjects(s: &stream::Stream, filter: &str) -> StoreResult<Vec<String>> {
     use futures::TryStreamExt;
-    retrying("stream info", || async {
+    retrying("stream info", HEAVY_ATTEMPT, || async {
         let listing = s.info_with_subjects(filter).await?;
         listing
             .try_filter_map(|(subject, count)| async move { Ok((count > 0).then_some(subject)) })
@@ -116,7 +91,7 @@ async fn start_after(s: &stream::Stream, filter: &str, after: u64) -> StoreResul
     if after == 0 {
         return Ok(1);
     }
-    let info = retrying("stream info", || s.get_info()).await?;
+    let info = retrying("stream info", ATTEMPT, || s.get_info()).await?;
     let (mut lo, mut hi) = (
         info.state.first_sequence.max(1),
         info.state.last_sequence + 1,

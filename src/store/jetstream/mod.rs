@@ -31,6 +31,7 @@
 mod fanout;
 mod log;
 mod names;
+mod retry;
 pub use fanout::{AckedMarks, LoggedItem, PartitionLog};
 #[cfg(test)]
 pub mod testing;
@@ -53,14 +54,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
-/// How long one request or ack is awaited before it is sent again (see
-/// [`RETRY_FOR`]): short, so a leader election (6-8 s measured) stalls
-/// writes little longer than the election itself.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a publish whose ack was lost is retried (same `Nats-Msg-Id`,
-/// so a copy already stored is not stored twice; inside the 2-minute
-/// duplicate window), and a request that got no answer.
-use log::RETRY_FOR;
+use retry::{ATTEMPT, HEAVY_ATTEMPT, Retry, retrying};
 
 /// How Herald authenticates to NATS, from the environment.
 #[derive(Clone, PartialEq, Eq)]
@@ -123,10 +117,15 @@ struct State {
 }
 
 struct Pending {
+    resend: Resend,
+    ack: PublishAckFuture,
+}
+
+/// A publish as sent, to send again while its ack is missing.
+struct Resend {
     subject: String,
     headers: HeaderMap,
     payload: Bytes,
-    ack: PublishAckFuture,
     /// A delete marker, purged once acknowledged (see [`Reclaimer`]).
     marker: bool,
 }
@@ -172,7 +171,7 @@ pub async fn connect_client(
 ) -> StoreResult<async_nats::Client> {
     let mut options = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(REQUEST_TIMEOUT))
+        .request_timeout(Some(HEAVY_ATTEMPT))
         .name("herald");
     options = match credentials.clone() {
         NatsCredentials::None => options,
@@ -206,8 +205,11 @@ pub async fn open_bucket(
         max_age: max_age.unwrap_or_default(),
         ..Default::default()
     };
-    log::retrying("bucket create", || js.get_or_create_stream(config.clone())).await?;
-    log::retrying("bucket", || js.get_key_value(name.clone())).await
+    retrying("bucket create", HEAVY_ATTEMPT, || {
+        js.get_or_create_stream(config.clone())
+    })
+    .await?;
+    retrying("bucket", HEAVY_ATTEMPT, || js.get_key_value(name.clone())).await
 }
 
 impl JetStreamStore {
@@ -216,7 +218,8 @@ impl JetStreamStore {
     pub async fn connect(settings: JetStreamSettings, handle: Handle) -> StoreResult<Self> {
         let client = connect_client(&settings.servers, &settings.credentials).await?;
         let js = jetstream::ContextBuilder::new()
-            .timeout(REQUEST_TIMEOUT)
+            // Bounds each wait for an ack (`settle`, KV writes).
+            .timeout(ATTEMPT)
             .build(client);
         let names = Names {
             prefix: settings.stream_prefix,
@@ -233,8 +236,10 @@ impl JetStreamStore {
                 ..Default::default()
             };
             // Retried: a cluster that just started has no meta leader yet.
-            let s =
-                log::retrying("stream create", || js.get_or_create_stream(config.clone())).await?;
+            let s = retrying("stream create", HEAVY_ATTEMPT, || {
+                js.get_or_create_stream(config.clone())
+            })
+            .await?;
             streams.push(s);
         }
         let replicas = settings.replicas;
@@ -309,11 +314,13 @@ impl JetStreamStore {
             .await
             .map_err(|e| io("publish", e))?;
         self.state.borrow_mut().pending.push(Pending {
-            subject,
-            headers,
-            payload,
+            resend: Resend {
+                subject,
+                headers,
+                payload,
+                marker,
+            },
             ack,
-            marker,
         });
         Ok(())
     }
@@ -334,51 +341,64 @@ impl JetStreamStore {
     }
 
     /// Waits until every publish sent so far is acknowledged. A publish
-    /// whose ack failed (a leader election, a lost connection) is sent
-    /// again with its `Nats-Msg-Id`, and so is every later one, in order.
+    /// whose ack failed or did not come within one [`ATTEMPT`] (a leader
+    /// election, a lost connection) is sent again with its `Nats-Msg-Id`,
+    /// and so is every later one, in order; all of them at once, then
+    /// their acks awaited in order, until each is acknowledged. A resend
+    /// of a publish that did land is answered as a duplicate with the
+    /// stream sequence of the stored copy, so it counts as done.
     async fn settle(&self) -> StoreResult<()> {
         let pending = std::mem::take(&mut self.state.borrow_mut().pending);
-        let mut resend = Vec::new();
+        let mut unsure: Vec<Resend> = Vec::new();
         let mut markers = Vec::new();
+        let mut failure = None;
         for p in pending {
-            if !resend.is_empty() {
-                resend.push((p.subject, p.headers, p.payload, p.marker));
+            if !unsure.is_empty() {
+                unsure.push(p.resend);
                 continue;
             }
+            let awaited = Instant::now();
             match p.ack.await {
-                Ok(ack) if p.marker => markers.push((p.subject, ack.sequence)),
-                Ok(ack) => self.note_acked(&ack),
+                Ok(ack) => self.note_ack(&p.resend, &ack, &mut markers),
                 Err(e) => {
-                    tracing::warn!(error = %e, "JetStream ack failed; resending");
-                    resend.push((p.subject, p.headers, p.payload, p.marker));
+                    failure = Some((awaited, e.to_string()));
+                    unsure.push(p.resend);
                 }
             }
         }
-        let deadline = Instant::now() + RETRY_FOR;
-        for (subject, headers, payload, marker) in resend {
-            loop {
+        let mut retry = Retry::starting(Instant::now(), ATTEMPT);
+        while let Some((round_started, err)) = failure.take() {
+            if unsure.is_empty() {
+                break;
+            }
+            tracing::warn!(error = %err, writes = unsure.len(), "JetStream ack failed; resending");
+            retry.pause(round_started, "publish", &err).await?;
+            let round_started = Instant::now();
+            let mut acks = Vec::with_capacity(unsure.len());
+            for r in &unsure {
                 let sent = self
                     .js
-                    .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
+                    .publish_with_headers(r.subject.clone(), r.headers.clone(), r.payload.clone())
                     .await;
-                let err = match sent {
-                    Ok(ack) => match ack.await {
-                        Ok(ack) => {
-                            if marker {
-                                markers.push((subject, ack.sequence));
-                            } else {
-                                self.note_acked(&ack);
-                            }
-                            break;
-                        }
-                        Err(e) => e.to_string(),
-                    },
-                    Err(e) => e.to_string(),
-                };
-                if Instant::now() > deadline {
-                    return Err(io("publish (retried)", err));
+                let Ok(ack) = sent else { break };
+                acks.push(ack);
+            }
+            let mut done = 0;
+            for ack in acks {
+                match ack.await {
+                    Ok(ack) => {
+                        self.note_ack(&unsure[done], &ack, &mut markers);
+                        done += 1;
+                    }
+                    Err(e) => {
+                        failure = Some((round_started, e.to_string()));
+                        break;
+                    }
                 }
-                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            unsure.drain(..done);
+            if !unsure.is_empty() && failure.is_none() {
+                failure = Some((round_started, "publish not sent".into()));
             }
         }
         for m in markers {
@@ -391,14 +411,31 @@ impl JetStreamStore {
         Ok(())
     }
 
+    fn note_ack(
+        &self,
+        sent: &Resend,
+        ack: &jetstream::publish::PublishAck,
+        markers: &mut Vec<(String, u64)>,
+    ) {
+        if sent.marker {
+            markers.push((sent.subject.clone(), ack.sequence));
+        } else {
+            self.note_acked(ack);
+        }
+    }
+
     /// Writes a node's metadata by revision (create if new). Retried
-    /// through a leader election; an attempt whose ack was lost is found
-    /// by reading the entry back. Another writer's revision is an error.
+    /// through a leader election; an attempt whose ack was lost (or came
+    /// after its [`ATTEMPT`]) is found by reading the entry back: the
+    /// retry of a write that landed meets a newer revision, which holds
+    /// our value, and counts as done. Another writer's revision is an
+    /// error.
     async fn put_meta(&self, name: &str, meta: &[u8]) -> StoreResult<u64> {
         let key = names::name_key(name);
         let known = self.state.borrow().revisions.get(name).copied();
-        let deadline = Instant::now() + RETRY_FOR;
+        let mut retry = Retry::starting(Instant::now(), ATTEMPT);
         loop {
+            let started = Instant::now();
             let value = Bytes::copy_from_slice(meta);
             let attempt = match known {
                 Some(rev) => self
@@ -416,7 +453,8 @@ impl JetStreamStore {
                 Ok(rev) => return Ok(rev),
                 Err(e) => e,
             };
-            if let Ok(Some(entry)) = self.nodes.entry(&key).await {
+            let read = tokio::time::timeout(ATTEMPT, self.nodes.entry(&key)).await;
+            if let Ok(Ok(Some(entry))) = read {
                 let put = entry.operation == kv::Operation::Put;
                 if put && entry.value.as_ref() == meta {
                     return Ok(entry.revision);
@@ -429,13 +467,11 @@ impl JetStreamStore {
                     return Err(io(&format!("node {name:?} written by another writer"), err));
                 }
             }
-            if Instant::now() > deadline {
-                return Err(io(&format!("node {name:?} write"), err));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            retry
+                .pause(started, &format!("node {name:?} write"), &err)
+                .await?;
         }
     }
-
     /// The item as stored on the cluster (acknowledged writes only).
     async fn fetch_item(&self, node: NodeId, id: &str) -> StoreResult<Option<StoredItem>> {
         let subject = self.names.item(node, id);
@@ -465,7 +501,7 @@ impl JetStreamStore {
         below: Option<u64>,
     ) -> StoreResult<u64> {
         self.settle().await?;
-        let done = log::retrying("purge", || {
+        let done = retrying("purge", HEAVY_ATTEMPT, || {
             let purge = self.stream(node).purge().filter(filter.clone());
             async move {
                 match below {
@@ -612,7 +648,7 @@ impl JetStreamStore {
         let stream = &stream;
         let done: Vec<StoreResult<()>> =
             futures::stream::iter(subjects.into_iter().map(|subject| async move {
-                log::retrying("purge", || {
+                retrying("purge", HEAVY_ATTEMPT, || {
                     stream.purge().filter(subject.clone()).into_future()
                 })
                 .await
@@ -633,11 +669,11 @@ impl JetStreamStore {
             .get_stream_no_info(names::kv_stream(&bucket))
             .await
             .map_err(|e| io("stream", e))?;
-        stream
-            .purge()
-            .filter(names::queue_node_filter(&bucket, node))
-            .await
-            .map_err(|e| io("purge", e))?;
+        let filter = names::queue_node_filter(&bucket, node);
+        retrying("purge", HEAVY_ATTEMPT, || {
+            stream.purge().filter(filter.clone()).into_future()
+        })
+        .await?;
         Ok(())
     }
 
@@ -747,10 +783,9 @@ impl Store for JetStreamStore {
                 .await?;
             self.purge_filter(node, self.names.archives(node), None)
                 .await?;
-            self.nodes
-                .delete(names::name_key(name))
-                .await
-                .map_err(|e| io("node delete", e))?;
+            // Repeatable: a second delete marker reads the same.
+            let key = names::name_key(name);
+            retrying("node delete", ATTEMPT, || self.nodes.delete(key.clone())).await?;
             self.state.borrow_mut().revisions.remove(name);
             Ok(())
         })
@@ -1010,11 +1045,8 @@ impl Store for JetStreamStore {
             return Ok(Some(r.clone()));
         }
         self.run(async {
-            let entry = self
-                .idem
-                .entry(names::idem_key(key))
-                .await
-                .map_err(|e| io("get", e))?;
+            let k = names::idem_key(key);
+            let entry = retrying("get", ATTEMPT, || self.idem.entry(k.clone())).await?;
             let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
                 return Ok(None);
             };
