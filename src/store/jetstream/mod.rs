@@ -107,8 +107,15 @@ pub struct JetStreamStore {
 #[derive(Default)]
 struct State {
     pending: Vec<Pending>,
-    /// Items written (`Some`) since the last settle, by (node, ID).
-    items: HashMap<(NodeId, String), StoredItem>,
+    /// Items as known since the last settle, by (node, ID): written here
+    /// (`Some`), or read from the cluster (`Some` or `None`: absent). This
+    /// store is the only writer (one core; in a cluster, the lease
+    /// holder's), so a read stays true until its own writes, which update
+    /// it, or its removals, which settle first and so clear it. It saves
+    /// the second lookup of an item in one batch (an HTTP ingest
+    /// classifies each item, then publishes it: one NATS request less per
+    /// item; docs/scaling.md).
+    items: HashMap<(NodeId, String), Option<StoredItem>>,
     idem: HashMap<String, IdempotencyRecord>,
     /// Last known revision of each node's metadata (updates are by
     /// revision, so a concurrent writer makes ours fail, not vanish).
@@ -488,10 +495,15 @@ impl JetStreamStore {
             .items
             .get(&(node, id.to_owned()))
             .cloned();
-        match mine {
-            Some(item) => Ok(Some(item)),
-            None => self.fetch_item(node, id).await,
+        if let Some(known) = mine {
+            return Ok(known);
         }
+        let found = self.fetch_item(node, id).await?;
+        self.state
+            .borrow_mut()
+            .items
+            .insert((node, id.to_owned()), found.clone());
+        Ok(found)
     }
 
     async fn purge_filter(
@@ -533,8 +545,8 @@ impl JetStreamStore {
                     continue;
                 }
                 match st.items.get(&key) {
-                    Some(i) => {
-                        current.insert(key, Some(i.seq));
+                    Some(known) => {
+                        current.insert(key, known.as_ref().map(|i| i.seq));
                     }
                     None => {
                         current.insert(key.clone(), None);
@@ -559,7 +571,10 @@ impl JetStreamStore {
                 self.publish(self.names.archive(*node, item.seq), HeaderMap::new(), body)
                     .await?;
             }
-            self.state.borrow_mut().items.insert(key, item.clone());
+            self.state
+                .borrow_mut()
+                .items
+                .insert(key, Some(item.clone()));
         }
         self.append_links(links).await?;
         if let Some(r) = record {
