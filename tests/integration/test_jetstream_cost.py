@@ -16,16 +16,18 @@ import threading
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
 import heraldtest.ops as ps
-from heraldtest.harness import nats_urls
+from heraldtest.harness import REPO, nats_urls
 from heraldtest.ingest import TOKENS, put
 
 N = int(os.environ.get("HERALD_JS_COST_ITEMS", "300"))
 IN_FLIGHT = 16
 NATS_BASE = int(os.environ.get("HERALD_NATS_PORT_BASE", "14222"))
+NATS_DIR = Path(os.environ.get("HERALD_NATS_DIR", str(REPO / ".nats")))
 # Herald's messages per item: the item and its history entry are two
 # publishes; reads around them must stay below one more per item.
 MAX_HERALD_MSGS_PER_ITEM = 3.0
@@ -46,6 +48,16 @@ def herald_msgs() -> int:
                for connz in monitor("/connz?limit=4096")
                for c in connz.get("connections") or []
                if c.get("name") == "herald")
+
+
+def nats_cpu() -> float:
+    """CPU seconds the three NATS servers used so far (from /proc)."""
+    total = 0.0
+    for n in (1, 2, 3):
+        pid = (NATS_DIR / f"n{n}.pid").read_text().strip()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def server_msgs() -> int:
@@ -73,7 +85,10 @@ def measure(label: str, workers: list) -> float:
     idle_secs = time.monotonic() - t0
     idle_h_rate = (herald_msgs() - idle_h) / idle_secs
     idle_s_rate = (server_msgs() - idle_s) / idle_secs
-    before_h, before_s = herald_msgs(), server_msgs()
+    idle_cpu = nats_cpu()
+    time.sleep(1)
+    idle_cpu_rate = nats_cpu() - idle_cpu
+    before_h, before_s, before_cpu = herald_msgs(), server_msgs(), nats_cpu()
     started = time.monotonic()
     threads = [threading.Thread(target=w) for w in workers]
     for t in threads:
@@ -83,9 +98,12 @@ def measure(label: str, workers: list) -> float:
     secs = time.monotonic() - started
     per_h = (herald_msgs() - before_h - idle_h_rate * secs) / N
     per_s = (server_msgs() - before_s - idle_s_rate * secs) / N
+    cpu_ms = (nats_cpu() - before_cpu - idle_cpu_rate * secs) / N * 1000
     print(f"{label}: {N} items in {secs:.2f} s ({N / secs:.0f} items/s, {len(workers)} "
           f"in flight); Herald sent {per_h:.2f} NATS msgs per item, the servers took in "
-          f"{per_s:.1f} per item (idle: {idle_h_rate:.1f} and {idle_s_rate:.1f} msgs/s)")
+          f"{per_s:.1f} per item and used {cpu_ms:.2f} ms CPU per item (idle: "
+          f"{idle_h_rate:.1f} and {idle_s_rate:.1f} msgs/s, NATS {idle_cpu_rate * 1000:.0f} ms "
+          f"CPU/s)")
     return per_h
 
 
