@@ -4,13 +4,12 @@
 //! point. The core never sees this; the cluster wiring does.
 
 use super::names::Names;
-use super::retry::{ATTEMPT, retrying};
+use super::retry::{ATTEMPT, CONSUMER_IDLE, retrying};
 use crate::store::{NodeId, StoreError, StoreResult, StoredItem, keys};
 use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 /// Highest acknowledged stream sequence per partition, raised at each
 /// flush by the store and read by the cluster's fan-out recorder.
@@ -103,7 +102,7 @@ impl PartitionLog {
             .await
             .map_err(|e| StoreError::Io(format!("jetstream messages: {e}")))?;
         loop {
-            let next = tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
+            let next = tokio::time::timeout(CONSUMER_IDLE, messages.next()).await;
             let Ok(Some(msg)) = next else { break };
             let msg = msg.map_err(|e| StoreError::Io(format!("jetstream read: {e}")))?;
             let info = msg

@@ -177,7 +177,7 @@ pub async fn connect_client(
     credentials: &NatsCredentials,
 ) -> StoreResult<async_nats::Client> {
     let mut options = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(retry::CONNECT)
         .request_timeout(Some(HEAVY_ATTEMPT))
         .name("herald");
     options = match credentials.clone() {

@@ -36,6 +36,15 @@ pub const HEAVY_ATTEMPT: Duration = Duration::from_secs(3);
 /// core stops (docs/architecture.md, "Durable before acknowledged").
 pub const RETRY_FOR: Duration = Duration::from_secs(60);
 
+/// How long connecting to one NATS server may take before the client
+/// tries the next of `servers`.
+pub const CONNECT: Duration = Duration::from_secs(5);
+
+/// How long a takeover's read of a partition's items (an ordered
+/// consumer, `fanout.rs`) waits for the next message before it takes the
+/// stream as read to its end.
+pub const CONSUMER_IDLE: Duration = Duration::from_secs(5);
+
 /// Waits after a refusal that came at once ("no responders" while the
 /// stream has no leader, 503 "cluster not available"): short, so the
 /// first attempt after the election goes out soon; doubling, so many
