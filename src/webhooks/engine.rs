@@ -166,7 +166,8 @@ struct Endpoint {
     generation: u64,
     worker: Option<JoinHandle<()>>,
     recent: VecDeque<AttemptLog>,
-    dirty: bool,
+    /// The record changed since it was last saved.
+    unsaved: bool,
 }
 
 impl Drop for Endpoint {
@@ -229,7 +230,7 @@ impl Engine {
                     while let Ok(more) = reports.try_recv() {
                         self.apply(more);
                     }
-                    self.save_dirty().await;
+                    self.save_unsaved().await;
                 }
             }
             self.count();
@@ -292,7 +293,7 @@ impl Engine {
             generation,
             worker,
             recent,
-            dirty: false,
+            unsaved: false,
         };
         self.endpoints.insert(id, endpoint);
     }
@@ -396,7 +397,7 @@ impl Engine {
                         tracing::warn!(endpoint = %r.id, "webhook endpoint disabled: failing continuously");
                         stop(e);
                     }
-                    e.dirty = true;
+                    e.unsaved = true;
                 }
                 if e.recent.len() == RECENT_ATTEMPTS {
                     e.recent.pop_front();
@@ -405,7 +406,7 @@ impl Engine {
             }
             Report::Cursor { node, seq } => {
                 r.advance(&node, seq);
-                e.dirty = true;
+                e.unsaved = true;
             }
             Report::Delivered => {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -414,39 +415,39 @@ impl Engine {
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(endpoint = %r.id, node = %letter.node, seq = letter.seq, error = %letter.error, "webhook delivery dead-lettered");
                 r.add_dead_letter(letter);
-                e.dirty = true;
+                e.unsaved = true;
             }
             Report::Resent { node, seq } => {
                 r.dead_letters.retain(|d| !(d.node == node && d.seq == seq));
-                e.dirty = true;
+                e.unsaved = true;
             }
             Report::NodeReset { node } => {
                 r.cursors.remove(&node);
-                e.dirty = true;
+                e.unsaved = true;
             }
             Report::Gone => {
                 tracing::warn!(endpoint = %r.id, "webhook endpoint disabled: it answered 410 Gone");
                 r.disable("the endpoint answered 410 Gone", super::attempts::now_ms());
                 stop(e);
-                e.dirty = true;
+                e.unsaved = true;
             }
         }
     }
 
-    async fn save_dirty(&mut self) {
-        let dirty: Vec<EndpointRecord> = (self.endpoints.values_mut())
-            .filter(|e| e.dirty)
+    async fn save_unsaved(&mut self) {
+        let unsaved: Vec<EndpointRecord> = (self.endpoints.values_mut())
+            .filter(|e| e.unsaved)
             .map(|e| {
-                e.dirty = false;
+                e.unsaved = false;
                 e.record.clone()
             })
             .collect();
-        for record in dirty {
+        for record in unsaved {
             if let Err(e) = self.save(&record).await {
-                // Kept dirty: written with the next report.
+                // Kept unsaved: written with the next report.
                 tracing::warn!(endpoint = %record.id, error = %e, "webhook cursor not saved");
                 if let Some(ep) = self.endpoints.get_mut(&record.id) {
-                    ep.dirty = true;
+                    ep.unsaved = true;
                 }
             }
         }
