@@ -59,6 +59,28 @@ pub fn body_text(m: &Message) -> Option<&str> {
     m.bodies.values().next().map(String::as_str)
 }
 
+/// Tests of chat and the relay: each message of `out` as (to, body,
+/// wrapper `node`, wrapper `collection`), `-` where an attribute is absent.
+#[cfg(test)]
+pub(crate) fn summaries(out: &[tokio_xmpp::Stanza]) -> Vec<[String; 4]> {
+    (out.iter())
+        .filter_map(|s| match s {
+            tokio_xmpp::Stanza::Message(m) => Some(m),
+            _ => None,
+        })
+        .map(|m| {
+            let w = m.payloads.iter().find(|p| p.is("item", ITEM_NS));
+            let attr = |a: &str| w.and_then(|w| w.attr(a)).unwrap_or("-").to_owned();
+            [
+                m.to.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                body_text(m).unwrap_or_default().to_owned(),
+                attr("node"),
+                attr("collection"),
+            ]
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

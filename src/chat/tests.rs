@@ -50,22 +50,7 @@ fn publish(svc: &mut Svc, chat: &mut ChatService, leaves: &[&str]) -> Vec<[Strin
     for p in svc.take_published() {
         chat.deliver(svc, &p, Instant::now(), &mut out);
     }
-    (out.iter())
-        .filter_map(|s| match s {
-            Stanza::Message(m) => Some(m),
-            _ => None,
-        })
-        .map(|m| {
-            let w = m.payloads.iter().find(|p| p.is("item", message::ITEM_NS));
-            let attr = |a: &str| w.and_then(|w| w.attr(a)).unwrap_or("-").to_owned();
-            [
-                m.to.as_ref().unwrap().to_string(),
-                message::body_text(m).unwrap_or_default().to_owned(),
-                attr("node"),
-                attr("collection"),
-            ]
-        })
-        .collect()
+    message::summaries(&out)
 }
 
 fn got(leaf: &str, collection: &str) -> [String; 4] {

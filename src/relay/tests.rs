@@ -278,22 +278,7 @@ mod collections {
         for p in svc.take_published() {
             r.on_published(&p, &*svc, Instant::now(), &mut out);
         }
-        (out.iter())
-            .filter_map(|s| match s {
-                Stanza::Message(m) => Some(m),
-                _ => None,
-            })
-            .map(|m| {
-                let w = m.payloads.iter().find(|p| p.is("item", message::ITEM_NS));
-                let attr = |a: &str| w.and_then(|w| w.attr(a)).unwrap_or("-").to_owned();
-                [
-                    m.to.as_ref().unwrap().to_string(),
-                    message::body_text(m).unwrap_or_default().to_owned(),
-                    attr("node"),
-                    attr("collection"),
-                ]
-            })
-            .collect()
+        crate::chat::message::summaries(&out)
     }
 
     fn post(room: &str, leaf: &str, collection: &str) -> [String; 4] {

@@ -39,6 +39,11 @@ fn publish(svc: &mut Svc, node: &str, id: &str) -> Outcome<PublishReply> {
         .unwrap()
 }
 
+/// The owner retracts `id` from `node` (notifying).
+fn retract(svc: &mut Svc, node: &str, id: &str) {
+    let _ = (svc.retract(&ent(OWNER), &nn(node), &ItemId::new(id).unwrap(), None)).unwrap();
+}
+
 /// (node, collection header, recipients) of each notification.
 fn routes<T>(o: &Outcome<T>) -> Vec<(String, Option<String>, Vec<String>)> {
     let to = |n: &Notification| n.recipients.iter().map(|r| r.jid.to_string()).collect();
@@ -351,14 +356,7 @@ fn any_entry_is_a_cursor_and_the_notification_carries_it() {
     // Bob goes away; events on both leaves, and a retraction.
     let _ = publish(&mut svc, "weather", "w2");
     let _ = publish(&mut svc, "sports", "s2");
-    let _ = svc
-        .retract(
-            &ent(OWNER),
-            &nn("weather"),
-            &ItemId::new("w1").unwrap(),
-            None,
-        )
-        .unwrap();
+    retract(&mut svc, "weather", "w1");
     let missed = mam(&svc, BOB, "root", Some(&seen));
     let want = [("weather", "w2"), ("sports", "s2"), ("weather", "-w1")];
     assert_eq!(events(&missed), pairs(&want));
@@ -385,14 +383,7 @@ fn rsm_items_of_a_collection_are_the_current_items_in_order() {
     }
     // w1 republished (moves to newest), s1 retracted (gone).
     let _ = publish(&mut svc, "weather", "w1");
-    let _ = svc
-        .retract(
-            &ent(OWNER),
-            &nn("sports"),
-            &ItemId::new("s1").unwrap(),
-            None,
-        )
-        .unwrap();
+    retract(&mut svc, "sports", "s1");
     let _ = publish(&mut svc, "sports", "s2");
     let first = svc.items_first(&ent(BOB), &nn("root"), 2).unwrap();
     assert_eq!(ids(&first), ["w2", "w1"]);
@@ -536,14 +527,7 @@ fn a_collection_log_pages_and_journals_its_leaves_events_under_its_own_seqs() {
     svc.set_journal(true);
     let _ = publish(&mut svc, "weather", "w1");
     let _ = publish(&mut svc, "sports", "s1");
-    let _ = svc
-        .retract(
-            &ent(OWNER),
-            &nn("weather"),
-            &ItemId::new("w1").unwrap(),
-            None,
-        )
-        .unwrap();
+    retract(&mut svc, "weather", "w1");
     let journal: Vec<_> = (svc.take_journal().into_iter())
         .filter(|e| e.node == "root")
         .collect();
