@@ -197,9 +197,9 @@ impl<S: Store> Service<S> {
         high_seq: u64,
         q: &HistoryQuery,
     ) -> PubsubResult<HistoryPage> {
-        let names = self.names_by_id();
-        let mut readable = HashMap::new();
         if !q.ids.is_empty() {
+            let names = self.names_by_id();
+            let mut readable = HashMap::new();
             let mut entries = Vec::new();
             let key = &self.settings.archive_key;
             let mut seqs: Vec<u64> = (q.ids.iter().take(self.settings.max_page_size))
@@ -296,18 +296,17 @@ impl<S: Store> Service<S> {
         let chunk = walk.want.clamp(1, 256);
         let mut kept = Vec::new();
         'walk: while kept.len() < walk.want && lower.saturating_add(1) < upper {
-            let raw = match walk.from_end {
+            let mut raw = match walk.from_end {
                 false => self.store.archive_after(id, lower, chunk)?,
                 true => self.store.archive_before(id, upper, chunk)?,
             };
             if raw.is_empty() {
                 break;
             }
-            let ordered: Box<dyn Iterator<Item = ArchiveEntry>> = match walk.from_end {
-                false => Box::new(raw.into_iter()),
-                true => Box::new(raw.into_iter().rev()),
-            };
-            for link in ordered {
+            if walk.from_end {
+                raw.reverse();
+            }
+            for link in raw {
                 let seq = link.seq();
                 if seq <= lower || seq >= upper {
                     break 'walk;

@@ -252,7 +252,8 @@ impl<S: Store> Service<S> {
         self.links_written(&links, at_ms)?;
         if archiving {
             self.journal_items(name, id, items);
-            if !links.seqs.is_empty() {
+            // Built only for live followers: the journal is off without them.
+            if !links.seqs.is_empty() && self.journal.is_some() {
                 let events: Vec<_> = items
                     .iter()
                     .map(|i| (i.published_ms, log_kind(i)))
