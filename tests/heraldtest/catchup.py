@@ -76,10 +76,10 @@ def catch_up_rsm(c: Client, node: str, after: str, page: int) -> list[str]:
         after = rsm_text(set_el, "last")
 
 
-def mam_query(c: Client, node: str, fields: Optional[dict] = None, rsm: str = "",
-              flip: bool = False):
-    """One MAM query: ([(archive id, 'item:ID' | 'retract:ID', payload)], <fin/>).
-    Raises IqError."""
+def mam_forwarded(c: Client, node: str, fields: Optional[dict] = None, rsm: str = "",
+                  flip: bool = False):
+    """One MAM query: ([(archive id, forwarded <items/>)], <fin/>). Raises
+    IqError."""
     qid = f"q{next(_qids)}"
     query_form = form(NS_MAM, fields) if fields else ""
     rsm_el = f"<set xmlns='{NS_RSM}'>{rsm}</set>" if rsm else ""
@@ -94,11 +94,28 @@ def mam_query(c: Client, node: str, fields: Optional[dict] = None, rsm: str = ""
         if r is None or r.get("queryid") != qid:
             continue
         fwd = r.find(f"{{{NS_FORWARD}}}forwarded/{{{NS_CLIENT}}}message")
-        items = fwd.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")
-        child = list(items)[0]
-        results.append((r.get("id"), f"{local(child)}:{child.get('id')}",
-                        tostring(list(child)[0]) if len(child) else None))
+        results.append((r.get("id"),
+                        fwd.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")))
     return results, reply.find(f"{{{NS_MAM}}}fin")
+
+
+def event_kind(items) -> str:
+    """'item:ID' or 'retract:ID' of a forwarded <items/>'s first child."""
+    child = list(items)[0]
+    return f"{local(child)}:{child.get('id')}"
+
+
+def mam_query(c: Client, node: str, fields: Optional[dict] = None, rsm: str = "",
+              flip: bool = False):
+    """One MAM query: ([(archive id, 'item:ID' | 'retract:ID', payload)], <fin/>).
+    Raises IqError."""
+    results, fin = mam_forwarded(c, node, fields, rsm, flip)
+    out = []
+    for archive_id, items in results:
+        child = list(items)[0]
+        out.append((archive_id, event_kind(items),
+                    tostring(list(child)[0]) if len(child) else None))
+    return out, fin
 
 
 def stanza_id(message) -> Optional[str]:

@@ -12,12 +12,9 @@ Two or more real c2s clients per scenario: client -> ejabberd -> Herald
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from heraldtest import catchup as cu
-from heraldtest.client import IqError
 from heraldtest.events import assert_no_event, sync, wait_event, wait_item
 from heraldtest.entity import subscribe_ok
 from heraldtest.forms import field, form_values
@@ -25,9 +22,7 @@ from heraldtest.owner import (config_of, configure_ok, configure_set, create_ok,
                               items, publish, publish_ok, set_affiliation)
 from heraldtest.replies import assert_error, assert_result
 from heraldtest.sandbox import SERVICE
-from heraldtest.stanza import (NS, NS_CLIENT, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_FORWARD,
-                               NS_MAM, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM, esc, local,
-                               tostring)
+from heraldtest.stanza import NS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_RSM, esc, tostring
 
 ITEMS = {"pubsub#subscription_type": "items"}
 ITEMS_ALL = {"pubsub#subscription_type": "items", "pubsub#subscription_depth": "all"}
@@ -186,26 +181,12 @@ def test_children_set_on_the_collection(alice, bob, unique_name):
 
 # Catch-up across a collection (issue 17): one cursor over all its leaves.
 
-_QIDS = itertools.count(1)
-
 def collection_mam(c, node: str, rsm: str):
     """One MAM query on a collection: ([(archive id, leaf, 'item:ID' |
     'retract:ID')], <fin/>)."""
-    qid = f"cq{next(_QIDS)}"
-    reply = c.iq(f"<iq type='set' to='{SERVICE}'><query xmlns='{NS_MAM}' queryid='{qid}' "
-                 f"node='{esc(node)}'><set xmlns='{NS_RSM}'>{rsm}</set></query></iq>")
-    if reply.get("type") != "result":
-        raise IqError(reply)
-    out = []
-    for m in c.messages(timeout=0.05):
-        r = m.find(f"{{{NS_MAM}}}result")
-        if r is None or r.get("queryid") != qid:
-            continue
-        fwd = r.find(f"{{{NS_FORWARD}}}forwarded/{{{NS_CLIENT}}}message")
-        items_el = fwd.find(f"{{{NS_PUBSUB_EVENT}}}event/{{{NS_PUBSUB_EVENT}}}items")
-        child = list(items_el)[0]
-        out.append((r.get("id"), items_el.get("node"), f"{local(child)}:{child.get('id')}"))
-    return out, reply.find(f"{{{NS_MAM}}}fin")
+    results, fin = cu.mam_forwarded(c, node, rsm=rsm)
+    return [(archive_id, items.get("node"), cu.event_kind(items))
+            for archive_id, items in results], fin
 
 
 def collection_items(c, node: str, max_: int, after: str):
